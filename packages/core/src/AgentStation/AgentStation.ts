@@ -1,0 +1,32 @@
+/**
+ * AgentStation: runs one coding agent (a real CLI) in a sandbox and reports what it did.
+ * It never fails: a crash, a timeout or a missing binary is reported in the `AgentReport` so the decision
+ * table can classify it. Implementations: `CommandAgent` (@switchyard/node).
+ */
+import type { AgentReport, Issue, TaskPacket } from "@switchyard/domain"
+import { Context, type Effect } from "effect"
+
+export interface AgentRunInput {
+  readonly issue: Issue
+  readonly packet: TaskPacket
+  /** The rendered WORKFLOW.md prompt. */
+  readonly prompt: string
+  readonly attempt: number
+  /** The agent's cwd: the sandbox worktree root. */
+  readonly sandboxPath: string
+  /** A directory outside the sandbox for prompt, task, result and transcript files. */
+  readonly runDir: string
+  /** Wall-clock limit in ms; on expiry the process group gets SIGTERM, then SIGKILL. */
+  readonly timeoutMs: number
+  /** Called once the process is spawned, with its pid (which is also its process-group id). */
+  readonly onSpawn: (pid: number) => Effect.Effect<void>
+  /** Called on agent output (callers throttle what they do with it). */
+  readonly onOutput: Effect.Effect<void>
+}
+
+export interface AgentStationShape {
+  readonly kind: string
+  readonly run: (input: AgentRunInput) => Effect.Effect<AgentReport>
+}
+
+export class AgentStation extends Context.Tag("switchyard/AgentStation")<AgentStation, AgentStationShape>() {}

@@ -1,0 +1,83 @@
+/**
+ * Orchestrator: what work was picked up. Durable claims (leases), attempts, retries and the append-only
+ * event log, shared by every runner on the repo. Implementation: `SqliteOrchestrator` (@switchyard/sqlite).
+ */
+import type { Attempt, FactoryEvent, IssueId, Lease, RetryEntry, RunnerId, Stage, TerminalState } from "@switchyard/domain"
+import { Context, type Effect, type Option, type Stream } from "effect"
+import type { OrchestratorError } from "./errors.js"
+
+export interface LeasePatch {
+  readonly stage?: Stage
+  readonly agent_pid?: number | null
+  readonly agent_pgid?: number | null
+  readonly sandbox_path?: string | null
+  readonly last_output_at?: number | null
+}
+
+export interface AttemptStart {
+  readonly issue_id: IssueId
+  readonly attempt: number
+  readonly branch: string | null
+  readonly sandbox_path: string | null
+  readonly base_commit: string | null
+}
+
+export interface AttemptEnd {
+  readonly terminal_state: TerminalState | null
+  readonly cause: string
+  readonly commit: string | null
+  /** False when the attempt must not count against `agent.max_attempts` (shutdown, cancellation). */
+  readonly counted: boolean
+}
+
+export interface OrchestratorShape {
+  /** This process's runner id, `<host>:<pid>:<start-ms>`. */
+  readonly runnerId: RunnerId
+  /**
+   * Claims `issueId` for this runner in one `BEGIN IMMEDIATE` transaction: inserts a lease that expires after
+   * `ttlMs` unless some lease (live or expired) already exists. Returns `None` when another claim holds it.
+   */
+  readonly claim: (issueId: IssueId, attempt: number, ttlMs: number) => Effect.Effect<Option.Option<Lease>, OrchestratorError>
+  /** Renews every lease this runner holds to `now + ttlMs`. Returns how many were renewed. */
+  readonly heartbeat: (ttlMs: number) => Effect.Effect<number, OrchestratorError>
+  /** Updates the live fields of this runner's lease on `issueId` (stage, agent pid/pgid, output time). */
+  readonly updateLease: (issueId: IssueId, patch: LeasePatch) => Effect.Effect<void, OrchestratorError>
+  /** Deletes the lease on `issueId` if this runner holds it. */
+  readonly release: (issueId: IssueId) => Effect.Effect<void, OrchestratorError>
+  /** Deletes the lease on `issueId` held by `owner` (supervisor repair of a dead or expired owner). */
+  readonly breakLease: (issueId: IssueId, owner: RunnerId) => Effect.Effect<boolean, OrchestratorError>
+  /** Every lease, all runners. */
+  readonly leases: Effect.Effect<ReadonlyArray<Lease>, OrchestratorError>
+  readonly startAttempt: (start: AttemptStart) => Effect.Effect<void, OrchestratorError>
+  readonly finishAttempt: (issueId: IssueId, attempt: number, end: AttemptEnd) => Effect.Effect<void, OrchestratorError>
+  /** Attempts of one issue, oldest first. */
+  readonly attempts: (issueId: IssueId) => Effect.Effect<ReadonlyArray<Attempt>, OrchestratorError>
+  /** The most recently ended attempts, newest first (for `status`). */
+  readonly recentOutcomes: (limit: number) => Effect.Effect<ReadonlyArray<Attempt>, OrchestratorError>
+  /** Number of attempts that count against `agent.max_attempts`. */
+  readonly countedAttempts: (issueId: IssueId) => Effect.Effect<number, OrchestratorError>
+  /** Upserts the pending retry of an issue (one per issue; Symphony SPEC §8.4: a new entry replaces the old). */
+  readonly scheduleRetry: (entry: RetryEntry) => Effect.Effect<void, OrchestratorError>
+  readonly clearRetry: (issueId: IssueId) => Effect.Effect<void, OrchestratorError>
+  readonly retries: Effect.Effect<ReadonlyArray<RetryEntry>, OrchestratorError>
+  /**
+   * Appends an event to the log and publishes it in-process. Never fails: a store error is logged instead,
+   * so observability can never stop the line (Symphony SPEC §13.2).
+   */
+  readonly record: (
+    type: string,
+    issueId: IssueId | null,
+    message: string,
+    data?: Record<string, unknown>
+  ) => Effect.Effect<void>
+  /** Reads the event log in order; `afterSeq` pages forward. */
+  readonly events: (filter: {
+    readonly issueId?: IssueId | undefined
+    readonly afterSeq?: number | undefined
+    readonly limit?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<FactoryEvent>, OrchestratorError>
+  /** Events recorded by this process, as they happen. */
+  readonly changes: Stream.Stream<FactoryEvent>
+}
+
+export class Orchestrator extends Context.Tag("switchyard/Orchestrator")<Orchestrator, OrchestratorShape>() {}

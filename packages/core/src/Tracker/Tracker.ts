@@ -1,0 +1,47 @@
+/**
+ * Tracker: what work is eligible. The system of record for issues (one of the four layers).
+ * Implementations: `SqliteTracker` (@switchyard/sqlite, the default) and `MemoryTracker` (tests, embedding).
+ */
+import type { Issue, IssueId, IssueInput, IssuePatch, IssueStatus } from "@switchyard/domain"
+import { Context, type Effect } from "effect"
+import type { InvalidIssueId, IssueNotFound, TrackerError } from "./errors.js"
+
+/**
+ * What the scheduler needs to compute the eligible set in one read (Symphony SPEC §8.2):
+ * the `todo` issues, the status of every issue they reference (blockers, parents), which issues have open
+ * children, and the rows that failed to decode (poison rows are reported, never fatal).
+ */
+export interface CandidateSnapshot {
+  readonly todo: ReadonlyArray<Issue>
+  readonly statusOf: ReadonlyMap<string, IssueStatus>
+  readonly openChildren: ReadonlySet<string>
+  readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+}
+
+export interface TrackerShape {
+  /** Creates an issue; the tracker assigns `<prefix>-<n>` and timestamps. Fails if a referenced id is unknown. */
+  readonly create: (input: IssueInput) => Effect.Effect<Issue, TrackerError | IssueNotFound>
+  /** Reads one issue. `id` is raw user text: it is validated first (`InvalidIssueId`). */
+  readonly get: (id: string) => Effect.Effect<Issue, IssueNotFound | InvalidIssueId | TrackerError>
+  /** Lists issues, oldest first, optionally by status. Rows that fail to decode are skipped and logged. */
+  readonly list: (filter?: { readonly status?: IssueStatus | undefined }) => Effect.Effect<ReadonlyArray<Issue>, TrackerError>
+  /** Applies a partial update and bumps `updated_at`. */
+  readonly update: (id: string, patch: IssuePatch) => Effect.Effect<Issue, IssueNotFound | InvalidIssueId | TrackerError>
+  /**
+   * Compare-and-set on status: moves `id` to `to` only if its status is one of `from`. Returns whether it moved.
+   * The claim path uses it so a concurrent edit (cancel, block) is never overwritten.
+   */
+  readonly transition: (
+    id: IssueId,
+    from: ReadonlyArray<IssueStatus>,
+    to: IssueStatus
+  ) => Effect.Effect<boolean, IssueNotFound | TrackerError>
+  /** Appends a comment. */
+  readonly comment: (id: string, body: string, author: string) => Effect.Effect<Issue, IssueNotFound | InvalidIssueId | TrackerError>
+  /** One read of everything eligibility needs. */
+  readonly candidates: Effect.Effect<CandidateSnapshot, TrackerError>
+  /** Issue counts by status. */
+  readonly counts: Effect.Effect<Readonly<Record<IssueStatus, number>>, TrackerError>
+}
+
+export class Tracker extends Context.Tag("switchyard/Tracker")<Tracker, TrackerShape>() {}

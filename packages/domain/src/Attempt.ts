@@ -1,0 +1,76 @@
+/** Orchestration records: leases (claims), attempts, retries, and the append-only event log. */
+import { Schema } from "effect"
+import { IssueId } from "./Issue.js"
+import { TerminalState } from "./TerminalState.js"
+
+/** A runner's identity: `<host>:<pid>:<start-ms>`. Unique per process lifetime. */
+export const RunnerId = Schema.String.pipe(Schema.brand("RunnerId"))
+export type RunnerId = typeof RunnerId.Type
+
+/** The stage an attempt is in; one line of `switchyard run` output per change. */
+export const Stage = Schema.Literal(
+  "claimed",
+  "sandbox",
+  "hooks",
+  "reproduce",
+  "agent",
+  "verify",
+  "package",
+  "done"
+)
+export type Stage = typeof Stage.Type
+
+/** A durable claim on an issue by one runner. Times are epoch milliseconds. */
+export class Lease extends Schema.Class<Lease>("Lease")({
+  issue_id: IssueId,
+  runner_id: RunnerId,
+  host: Schema.String,
+  pid: Schema.Int,
+  attempt: Schema.Int,
+  stage: Stage,
+  acquired_at: Schema.Number,
+  heartbeat_at: Schema.Number,
+  expires_at: Schema.Number,
+  /** The agent's pid and process-group id while it runs, so a successor can kill orphans. */
+  agent_pid: Schema.NullOr(Schema.Int),
+  agent_pgid: Schema.NullOr(Schema.Int),
+  sandbox_path: Schema.NullOr(Schema.String),
+  last_output_at: Schema.NullOr(Schema.Number)
+}) {}
+
+/** One try at an issue. Times are epoch milliseconds. */
+export class Attempt extends Schema.Class<Attempt>("Attempt")({
+  issue_id: IssueId,
+  attempt: Schema.Int,
+  runner_id: RunnerId,
+  started_at: Schema.Number,
+  ended_at: Schema.NullOr(Schema.Number),
+  branch: Schema.NullOr(Schema.String),
+  sandbox_path: Schema.NullOr(Schema.String),
+  base_commit: Schema.NullOr(Schema.String),
+  commit: Schema.NullOr(Schema.String),
+  terminal_state: Schema.NullOr(TerminalState),
+  /** Short machine-readable reason, e.g. `validation_failed`, `agent_crashed`, `canceled_by_reconciliation`. */
+  cause: Schema.NullOr(Schema.String),
+  /** False for attempts that do not count against `agent.max_attempts` (shutdown, cancellation). */
+  counted: Schema.Boolean
+}) {}
+
+/** A retry waiting for its due time (epoch ms). Symphony SPEC §4.1.7. */
+export class RetryEntry extends Schema.Class<RetryEntry>("RetryEntry")({
+  issue_id: IssueId,
+  attempt: Schema.Int,
+  due_at: Schema.Number,
+  error: Schema.String
+}) {}
+
+/** One row of the append-only event log, e.g. `claim.acquired`, `agent.exited`, `terminal.PR_READY`. */
+export class FactoryEvent extends Schema.Class<FactoryEvent>("FactoryEvent")({
+  seq: Schema.Int,
+  at: Schema.Number,
+  runner_id: Schema.String,
+  issue_id: Schema.NullOr(Schema.String),
+  type: Schema.String,
+  message: Schema.String,
+  data: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}

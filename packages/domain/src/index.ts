@@ -1,0 +1,7 @@
+export * from "./Attempt.js"
+export * from "./Command.js"
+export * from "./Evidence.js"
+export * from "./Issue.js"
+export * from "./TaskPacket.js"
+export * from "./TerminalState.js"
+export * from "./Workflow.js"
