@@ -1,0 +1,145 @@
+/**
+ * The line's main loop (`switchyard run`): every tick reconciles first, then claims eligible issues into free
+ * slots and hands them to the WorkerPool (Symphony SPEC §8.1: reconciliation runs before dispatch).
+ * A tick is triggered by the poll interval, a worker finishing, or a retry falling due.
+ */
+import type { IssueId } from "@switchyard/domain"
+import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
+import { Supervisor } from "../Supervisor/Supervisor.js"
+import { eligibleIssues, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
+import { Tracker } from "../Tracker/Tracker.js"
+import { WorkerPool } from "../WorkerPool/WorkerPool.js"
+import { Workflow } from "../Workflow/Workflow.js"
+import { Orchestrator } from "./Orchestrator.js"
+
+export interface RunOptions {
+  /** Drain and return: stop when nothing is eligible, no retry is waiting and no worker runs. */
+  readonly once: boolean
+  /** Overrides `agent.max_concurrent_agents`. */
+  readonly concurrency?: number | undefined
+}
+
+export interface TickResult {
+  readonly started: ReadonlyArray<IssueId>
+  /** Eligible issues left waiting for a slot. */
+  readonly waiting: number
+  /** Epoch ms of the earliest pending retry of a `todo` issue, or null. */
+  readonly nextRetryAt: number | null
+  readonly running: number
+}
+
+/**
+ * One tick: reconcile, read the candidates, claim and dispatch into free slots.
+ * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
+ */
+export const tick = (options: RunOptions, reportedPoison: Set<string> = new Set()) =>
+  Effect.gen(function*() {
+    const tracker = yield* Tracker
+    const orchestrator = yield* Orchestrator
+    const pool = yield* WorkerPool
+    const supervisor = yield* Supervisor
+    const workflow = yield* Workflow
+    yield* supervisor.reconcile
+    const def = yield* workflow.current
+    const cfg = def.config
+    const snapshot = yield* tracker.candidates
+    for (const bad of snapshot.invalid) {
+      if (reportedPoison.has(bad.id)) continue
+      reportedPoison.add(bad.id)
+      yield* orchestrator.record("issue.invalid", null, `issue ${bad.id} cannot be read and is skipped: ${bad.reason}`, {
+        id: bad.id
+      })
+    }
+    const leases = yield* orchestrator.leases
+    const retries = yield* orchestrator.retries
+    const now = yield* Clock.currentTimeMillis
+    const eligible = eligibleIssues(snapshot, {
+      now,
+      claimed: new Set(leases.map((l) => l.issue_id)),
+      retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
+    })
+    const byLabel = Object.fromEntries(
+      Object.entries(cfg.agent.max_concurrent_agents_by_label as Readonly<Record<string, number>>).map((
+        [k, v]
+      ) => [normalizeLabel(k), v] as const)
+    )
+    const workers = yield* pool.workers
+    const picked = selectForDispatch(eligible, {
+      maxConcurrent: options.concurrency ?? cfg.agent.max_concurrent_agents,
+      byLabel,
+      running: workers.map((w) => w.labels)
+    })
+    const started: Array<IssueId> = []
+    for (const issue of picked) {
+      const attempt = (yield* orchestrator.attempts(issue.id)).length + 1
+      const lease = yield* orchestrator.claim(issue.id, attempt, cfg.orchestrator.lease_ttl_ms)
+      if (Option.isNone(lease)) continue
+      const moved = yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      if (!moved) {
+        yield* orchestrator.release(issue.id)
+        continue
+      }
+      yield* orchestrator.clearRetry(issue.id)
+      yield* orchestrator.record("claim.acquired", issue.id, `claimed ${issue.id} (attempt ${attempt}): ${issue.title}`, {
+        attempt,
+        priority: issue.priority
+      })
+      yield* pool.dispatch(issue, lease.value)
+      started.push(issue.id)
+    }
+    const todo = new Set(snapshot.todo.map((i) => i.id as string))
+    const due = retries.filter((r) => todo.has(r.issue_id) && r.due_at > now).map((r) => r.due_at)
+    return {
+      started,
+      waiting: eligible.length - started.length,
+      nextRetryAt: due.length === 0 ? null : Math.min(...due),
+      running: (yield* pool.workers).length
+    } satisfies TickResult
+  })
+
+/**
+ * Runs the line until interrupted, or (with `once`) until it drains. Renews this runner's leases every
+ * `orchestrator.heartbeat_ms`. A failing tick (unreadable workflow or store) is logged and retried on the
+ * next tick; it never ends the loop (Symphony SPEC §14.2).
+ */
+export const runLine = (options: RunOptions) =>
+  Effect.gen(function*() {
+    const orchestrator = yield* Orchestrator
+    const pool = yield* WorkerPool
+    const workflow = yield* Workflow
+    const first = yield* workflow.current
+    const wake = yield* Queue.sliding<void>(1)
+    yield* pool.finished.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    yield* Effect.gen(function*() {
+      const cfg = (yield* workflow.current).config
+      yield* orchestrator.heartbeat(cfg.orchestrator.lease_ttl_ms)
+    }).pipe(
+      Effect.ignoreLogged,
+      Effect.repeat(Schedule.spaced(Duration.millis(first.config.orchestrator.heartbeat_ms))),
+      Effect.forkScoped
+    )
+    yield* orchestrator.record("runner.started", null, `runner ${orchestrator.runnerId} started`, {
+      once: options.once,
+      concurrency: options.concurrency ?? first.config.agent.max_concurrent_agents
+    })
+    const poison = new Set<string>()
+    while (true) {
+      const result = yield* tick(options, poison).pipe(
+        Effect.tapError((e) => orchestrator.record("tick.failed", null, e.message)),
+        Effect.catchAll((e) =>
+          Effect.logWarning(`tick failed, retrying next tick: ${e.message}`).pipe(
+            Effect.zipRight(pool.workers),
+            Effect.map((w) => ({ started: [], waiting: 0, nextRetryAt: null, running: w.length }) satisfies TickResult)
+          )
+        )
+      )
+      if (options.once && result.running === 0 && result.nextRetryAt === null && result.started.length === 0) break
+      const now = yield* Clock.currentTimeMillis
+      const interval = (yield* Effect.either(workflow.current)).pipe((e) =>
+        e._tag === "Right" ? e.right.config.polling.interval_ms : first.config.polling.interval_ms
+      )
+      const untilRetry = result.nextRetryAt === null ? interval : Math.max(0, result.nextRetryAt - now)
+      yield* Effect.race(Queue.take(wake), Effect.sleep(Duration.millis(Math.min(interval, untilRetry))))
+    }
+    yield* orchestrator.record("runner.drained", null, "nothing left to do")
+  }).pipe(Effect.scoped)

@@ -1,0 +1,115 @@
+/**
+ * An in-memory Tracker: for tests and for embedding Switchyard where issues come from elsewhere.
+ * Same contract as `SqliteTracker`, nothing persisted. `layer({ prefix, issues })` can be seeded.
+ */
+import {
+  Issue,
+  IssueComment,
+  IssueId,
+  type IssueInput,
+  type IssueStatus,
+  issueStatuses,
+  resolvedStatuses
+} from "@switchyard/domain"
+import { DateTime, Effect, Layer, Option, Schema, SynchronizedRef } from "effect"
+import { InvalidIssueId, IssueNotFound } from "./errors.js"
+import { Tracker, type TrackerShape } from "./Tracker.js"
+
+const parseId = (raw: string) =>
+  Schema.decodeUnknown(IssueId)(raw).pipe(Effect.mapError(() => new InvalidIssueId({ input: raw })))
+
+/** Builds an in-memory tracker; ids are `<prefix>-<n>` (default `SY`). */
+export const make = (options: { readonly prefix?: string; readonly issues?: ReadonlyArray<Issue> } = {}) =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? "SY"
+    const seed = options.issues ?? []
+    const state = yield* SynchronizedRef.make({
+      next: seed.length + 1,
+      issues: new Map<string, Issue>(seed.map((i) => [i.id, i]))
+    })
+    const require = (id: IssueId) =>
+      SynchronizedRef.get(state).pipe(
+        Effect.flatMap((s) => Option.fromNullable(s.issues.get(id))),
+        Effect.mapError(() => new IssueNotFound({ id }))
+      )
+    const put = (issue: Issue) =>
+      SynchronizedRef.update(state, (s) => ({ ...s, issues: new Map(s.issues).set(issue.id, issue) }))
+
+    const create = (input: IssueInput) =>
+      SynchronizedRef.modifyEffect(state, (s) =>
+        Effect.gen(function*() {
+          for (const ref of [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])]) {
+            if (!s.issues.has(ref)) return yield* new IssueNotFound({ id: ref })
+          }
+          const now = yield* DateTime.now
+          const issue = new Issue({
+            ...input,
+            id: IssueId.make(`${prefix}-${s.next}`),
+            comments: [],
+            created_at: now,
+            updated_at: now
+          })
+          return [issue, { next: s.next + 1, issues: new Map(s.issues).set(issue.id, issue) }] as const
+        }))
+
+    const update: TrackerShape["update"] = (raw, patch) =>
+      Effect.gen(function*() {
+        const id = yield* parseId(raw)
+        const issue = yield* require(id)
+        const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+        const updated = new Issue({ ...issue, ...defined, updated_at: yield* DateTime.now })
+        yield* put(updated)
+        return updated
+      })
+
+    return Tracker.of({
+      create,
+      get: (raw) => parseId(raw).pipe(Effect.flatMap(require)),
+      list: (filter) =>
+        SynchronizedRef.get(state).pipe(
+          Effect.map((s) => [...s.issues.values()].filter((i) => filter?.status === undefined || i.status === filter.status))
+        ),
+      update,
+      transition: (id, from, to) =>
+        SynchronizedRef.modifyEffect(state, (s) =>
+          Effect.gen(function*() {
+            const issue = s.issues.get(id)
+            if (issue === undefined) return yield* new IssueNotFound({ id })
+            if (!from.includes(issue.status)) return [false, s] as const
+            const moved = new Issue({ ...issue, status: to, updated_at: yield* DateTime.now })
+            return [true, { ...s, issues: new Map(s.issues).set(id, moved) }] as const
+          })),
+      comment: (raw, body, author) =>
+        Effect.gen(function*() {
+          const id = yield* parseId(raw)
+          const issue = yield* require(id)
+          const now = yield* DateTime.now
+          const updated = new Issue({
+            ...issue,
+            comments: [...issue.comments, new IssueComment({ author, body, created_at: now })],
+            updated_at: now
+          })
+          yield* put(updated)
+          return updated
+        }),
+      candidates: SynchronizedRef.get(state).pipe(Effect.map((s) => {
+        const all = [...s.issues.values()]
+        return {
+          todo: all.filter((i) => i.status === "todo"),
+          statusOf: new Map(all.map((i) => [i.id as string, i.status])),
+          openChildren: new Set(
+            all.filter((i) => i.parent !== null && !resolvedStatuses.has(i.status)).map((i) => i.parent as string)
+          ),
+          invalid: []
+        }
+      })),
+      counts: SynchronizedRef.get(state).pipe(Effect.map((s) => {
+        const counts = Object.fromEntries(issueStatuses.map((st) => [st, 0])) as Record<IssueStatus, number>
+        for (const i of s.issues.values()) counts[i.status] += 1
+        return counts
+      }))
+    })
+  })
+
+/** A fresh in-memory Tracker per layer build. */
+export const layer = (options?: Parameters<typeof make>[0]) => Layer.effect(Tracker, make(options))

@@ -1,0 +1,98 @@
+/**
+ * Eligibility and dispatch order: which `todo` issues may start now, and in which order.
+ * Pure functions over a `CandidateSnapshot` (Symphony SPEC §8.2–§8.3, plus blockers and parents).
+ */
+import { type Issue, priorityRank, resolvedStatuses } from "@switchyard/domain"
+import { DateTime, Order } from "effect"
+import type { CandidateSnapshot } from "./Tracker.js"
+
+/** Why an issue is not dispatchable right now; `null` means eligible. */
+export type Ineligibility =
+  | { readonly _tag: "NotTodo" }
+  | { readonly _tag: "BlockedBy"; readonly ids: ReadonlyArray<string> }
+  | { readonly _tag: "OpenChildren" }
+  | { readonly _tag: "Claimed" }
+  | { readonly _tag: "RetryPending"; readonly dueAt: number }
+
+export interface EligibilityContext {
+  /** Epoch ms. */
+  readonly now: number
+  /** Issue ids that hold a lease (any runner). */
+  readonly claimed: ReadonlySet<string>
+  /** Pending retries: issue id → due time (epoch ms). */
+  readonly retryDue: ReadonlyMap<string, number>
+}
+
+/**
+ * The first reason `issue` may not start now, or null when it is eligible: status `todo`, every `blocked_by`
+ * issue `done` or `cancelled` (an unknown blocker blocks), no open children, not claimed, retry time passed.
+ */
+export const whyIneligible = (
+  issue: Issue,
+  snapshot: Pick<CandidateSnapshot, "statusOf" | "openChildren">,
+  ctx: EligibilityContext
+): Ineligibility | null => {
+  if (issue.status !== "todo") return { _tag: "NotTodo" }
+  const open = issue.blocked_by.filter((id) => {
+    const status = snapshot.statusOf.get(id)
+    return status === undefined || !resolvedStatuses.has(status)
+  })
+  if (open.length > 0) return { _tag: "BlockedBy", ids: open }
+  if (snapshot.openChildren.has(issue.id)) return { _tag: "OpenChildren" }
+  if (ctx.claimed.has(issue.id)) return { _tag: "Claimed" }
+  const due = ctx.retryDue.get(issue.id)
+  if (due !== undefined && due > ctx.now) return { _tag: "RetryPending", dueAt: due }
+  return null
+}
+
+const idParts = (id: string): readonly [string, number] => {
+  const dash = id.lastIndexOf("-")
+  return [id.slice(0, dash), Number(id.slice(dash + 1))]
+}
+
+/** Dispatch order: priority (critical first), then `created_at` (oldest first), then id (numeric-aware). */
+export const dispatchOrder: Order.Order<Issue> = Order.combineAll([
+  Order.mapInput(Order.number, (i: Issue) => priorityRank(i.priority)),
+  Order.mapInput(DateTime.Order, (i: Issue) => i.created_at),
+  Order.mapInput(Order.string, (i: Issue) => idParts(i.id)[0]),
+  Order.mapInput(Order.number, (i: Issue) => idParts(i.id)[1])
+])
+
+/** The eligible issues of a snapshot, in dispatch order. */
+export const eligibleIssues = (snapshot: CandidateSnapshot, ctx: EligibilityContext): ReadonlyArray<Issue> =>
+  snapshot.todo.filter((issue) => whyIneligible(issue, snapshot, ctx) === null).sort(dispatchOrder)
+
+/** Normalizes a label or a per-label cap key: trimmed and lower-cased (Symphony SPEC §4.2). */
+export const normalizeLabel = (label: string): string => label.trim().toLowerCase()
+
+export interface SlotState {
+  /** Global cap (`agent.max_concurrent_agents`, or `--concurrency`). */
+  readonly maxConcurrent: number
+  /** Per-label caps with normalized keys (`agent.max_concurrent_agents_by_label`). */
+  readonly byLabel: Readonly<Record<string, number>>
+  /** Labels of the issues running now (one entry per running issue). */
+  readonly running: ReadonlyArray<ReadonlyArray<string>>
+}
+
+/**
+ * Picks issues to start from `ordered`, respecting the global cap and every per-label cap
+ * (an issue with several capped labels needs a free slot under each). Symphony SPEC §8.3.
+ */
+export const selectForDispatch = (ordered: ReadonlyArray<Issue>, slots: SlotState): ReadonlyArray<Issue> => {
+  const perLabel = new Map<string, number>()
+  for (const labels of slots.running) {
+    for (const label of new Set(labels.map(normalizeLabel))) perLabel.set(label, (perLabel.get(label) ?? 0) + 1)
+  }
+  let free = slots.maxConcurrent - slots.running.length
+  const picked: Array<Issue> = []
+  for (const issue of ordered) {
+    if (free <= 0) break
+    const labels = [...new Set(issue.labels.map(normalizeLabel))]
+    const fits = labels.every((l) => slots.byLabel[l] === undefined || (perLabel.get(l) ?? 0) < slots.byLabel[l]!)
+    if (!fits) continue
+    picked.push(issue)
+    free -= 1
+    for (const l of labels) perLabel.set(l, (perLabel.get(l) ?? 0) + 1)
+  }
+  return picked
+}

@@ -1,0 +1,431 @@
+/**
+ * One attempt at one claimed issue, through the whole line:
+ * sandbox → reproduction on the base → agent → candidate commit → verification in a clean checkout →
+ * decision → packaging → evidence → tracker. The brief's "The run" steps 2–7.
+ *
+ * Infrastructure failures (git, hooks, store) become RETRYABLE_FAILURE verdicts: the line never dies with an
+ * attempt. Evidence is stored before the tracker moves, so a terminal issue always has its bundle.
+ */
+import {
+  type AgentReport,
+  type CommandResult,
+  DiffReport,
+  EvidenceBundle,
+  type Issue,
+  type Lease,
+  RetryEntry,
+  type Stage,
+  type TaskPacket,
+  Verdict,
+  WorkflowConfig
+} from "@switchyard/domain"
+import { Cause, Clock, Effect, Either, Option, Ref } from "effect"
+import { AgentStation } from "../AgentStation/AgentStation.js"
+import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
+import { retryDelayMs } from "../Orchestrator/backoff.js"
+import { Orchestrator } from "../Orchestrator/Orchestrator.js"
+import { branchFor, type Candidate, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
+import { Tracker } from "../Tracker/Tracker.js"
+import { Verifier, type Verification } from "../Verifier/Verifier.js"
+import { buildTaskPacket } from "../Workflow/packet.js"
+import { renderPrompt } from "../Workflow/prompt.js"
+import { Workflow } from "../Workflow/Workflow.js"
+import { applyRetryPolicy, decide } from "./decide.js"
+
+/** Hooks the worker pool passes in to mirror live progress. */
+export interface AttemptObserver {
+  readonly stage: (stage: Stage) => Effect.Effect<void>
+  readonly spawned: (pid: number) => Effect.Effect<void>
+  readonly output: (at: number) => Effect.Effect<void>
+  /** Why the attempt is being interrupted (read when it is), e.g. `shutdown`, `canceled_by_reconciliation`. */
+  readonly interruptCause: Effect.Effect<string>
+}
+
+interface Observed {
+  handle: SandboxHandle | null
+  base: string | null
+  packet: TaskPacket | null
+  reproductionBefore: CommandResult | null
+  agent: AgentReport | null
+  candidate: Candidate | null
+  verification: Verification | null
+  failedGuards: ReadonlyArray<{ readonly rule: string; readonly detail: string }>
+}
+
+const OUTPUT_EVENT_EVERY_MS = 5_000
+
+const errorText = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
+
+const questionFor = (v: Verdict, issue: Issue, agentQuestion: string | null): string | null => {
+  if (v.state !== "ESCALATE") return null
+  if (agentQuestion !== null) return agentQuestion
+  switch (v.cause) {
+    case "validation_failed":
+    case "reproduction_still_fails":
+      return `The agent's change on ${branchFor(issue.id)} does not pass verification. Clarify the issue and move it back to todo, or finish the change by hand?`
+    case "claimed_change_without_diff":
+    case "no_change_no_claim":
+      return "The agent produced no change. Is the issue clear enough to act on, or is it already done?"
+    case "no_op_with_diff":
+    case "no_op_but_reproduction_fails":
+      return "The agent and the evidence disagree about whether anything must change. Which is right?"
+    case "retries_exhausted":
+      return "The attempts kept failing for environmental reasons. Check the agent command and the hooks, then move the issue back to todo."
+    default:
+      return v.cause.startsWith("guard_failed")
+        ? "The change broke a rule the agent must not break. Review the branch, or allow the exception in the issue."
+        : "What should happen next with this issue?"
+  }
+}
+
+const summaryFor = (v: Verdict, issue: Issue, o: Observed, attempt: number, retryAt: number | null): string => {
+  switch (v.state) {
+    case "PR_READY": {
+      const files = o.candidate?.files.length ?? 0
+      return `${issue.id} is ready for review: ${files} file(s) changed on ${branchFor(issue.id)}, verified in a clean checkout.`
+    }
+    case "NO_OP":
+      return v.cause === "not_reproducible"
+        ? `The reproduction passed on the base at ${o.base?.slice(0, 10) ?? "?"}: already fixed? The agent was not started.`
+        : `${issue.id} needs no change: ${v.reasons[0] ?? ""}`
+    case "ESCALATE":
+      return `${issue.id} needs a human: ${v.reasons[0] ?? v.cause}`
+    case "RETRYABLE_FAILURE":
+      return `Attempt ${attempt} of ${issue.id} failed (${v.cause}); retrying at ${
+        retryAt === null ? "?" : new Date(retryAt).toISOString()
+      }.`
+  }
+}
+
+/**
+ * Runs one attempt. Never fails; every outcome ends in a stored evidence bundle, a finished attempt row and a
+ * tracker transition (unless the attempt is interrupted, see `WorkerPool.interrupt`).
+ * `lease.attempt` is the attempt number (1-based, counting every attempt row).
+ */
+export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver) =>
+  Effect.gen(function*() {
+    const tracker = yield* Tracker
+    const orchestrator = yield* Orchestrator
+    const sandbox = yield* Sandbox
+    const station = yield* AgentStation
+    const verifier = yield* Verifier
+    const evidence = yield* EvidenceStore
+    const workflow = yield* Workflow
+    const attempt = lease.attempt
+    const startedAt = yield* Clock.currentTimeMillis
+    const stagesMs: Record<string, number> = {}
+    let stageStart = startedAt
+    let currentStage: Stage = "claimed"
+    const enter = (stage: Stage) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        stagesMs[currentStage] = (stagesMs[currentStage] ?? 0) + (now - stageStart)
+        stageStart = now
+        currentStage = stage
+        yield* orchestrator.updateLease(issue.id, { stage }).pipe(Effect.ignoreLogged)
+        yield* observer.stage(stage)
+      })
+    const record = (type: string, message: string, data?: Record<string, unknown>) =>
+      orchestrator.record(type, issue.id, message, { attempt, ...data })
+
+    const o: Observed = {
+      handle: null,
+      base: null,
+      packet: null,
+      reproductionBefore: null,
+      agent: null,
+      candidate: null,
+      verification: null,
+      failedGuards: []
+    }
+    const def = yield* workflow.current.pipe(Effect.option)
+    const config = Option.map(def, (d) => d.config)
+    const countedBefore = yield* orchestrator.countedAttempts(issue.id).pipe(Effect.orElseSucceed(() => attempt - 1))
+    const tryNumber = countedBefore + 1
+
+    // --- the line up to a verdict ------------------------------------------------------------------------
+    const line: Effect.Effect<Verdict, unknown> = Effect.gen(function*() {
+      // The attempt row comes first, so even a failure to read the base or the workflow counts the attempt.
+      const base = yield* Effect.either(sandbox.resolveBase)
+      yield* orchestrator.startAttempt({
+        issue_id: issue.id,
+        attempt,
+        branch: branchFor(issue.id),
+        sandbox_path: null,
+        base_commit: Either.getOrNull(base)
+      })
+      const d = yield* workflow.current
+      const cfg = d.config
+      o.base = yield* base
+      const runDir = yield* evidence.runDir(issue.id, attempt)
+      o.packet = buildTaskPacket(issue, cfg, attempt, `${runDir}/result.json`)
+      const reproduction = o.packet.reproduction
+
+      yield* enter("sandbox")
+      o.handle = yield* sandbox.create(issue.id, attempt, o.base)
+      yield* orchestrator.updateLease(issue.id, { sandbox_path: o.handle.path })
+      yield* record("sandbox.created", `worktree ${o.handle.path} on ${o.handle.branch} at ${o.base.slice(0, 10)}`, {
+        path: o.handle.path,
+        branch: o.handle.branch,
+        base: o.base
+      })
+
+      if (reproduction !== null) {
+        yield* enter("reproduce")
+        const before = yield* verifier.reproduce(o.base, reproduction, cfg.verify.timeout_ms)
+        o.reproductionBefore = before
+        yield* record("verify.reproduction_before", `reproduction on the base exited ${before.exitCode}`, {
+          exitCode: before.exitCode
+        })
+        if (before.environmentFailure) {
+          return Verdict.make({
+            state: "RETRYABLE_FAILURE",
+            cause: "reproduction_environment_failure",
+            reasons: [`The reproduction could not run on the base (exit ${before.exitCode}, timed out: ${before.timedOut}).`]
+          })
+        }
+        if (before.passed) {
+          return Verdict.make({
+            state: "NO_OP",
+            cause: "not_reproducible",
+            reasons: [`The reproduction \`${reproduction}\` exits 0 on the base at ${o.base}, so there is nothing to fix.`]
+          })
+        }
+      }
+
+      yield* enter("hooks")
+      yield* sandbox.runHook(o.handle, "before_run")
+      const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet })
+
+      yield* enter("agent")
+      yield* record("agent.started", `${station.kind} agent started`, { kind: station.kind })
+      const lastOutputEvent = yield* Ref.make(0)
+      const handle = o.handle
+      o.agent = yield* station.run({
+        issue,
+        packet: o.packet,
+        prompt,
+        attempt,
+        sandboxPath: handle.path,
+        runDir,
+        timeoutMs: cfg.agent.timeout_ms,
+        onSpawn: (pid) =>
+          Effect.all([
+            orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
+            observer.spawned(pid)
+          ], { discard: true }),
+        onOutput: Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const last = yield* Ref.get(lastOutputEvent)
+          yield* observer.output(now)
+          if (now - last >= OUTPUT_EVENT_EVERY_MS) {
+            yield* Ref.set(lastOutputEvent, now)
+            yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
+            yield* record("agent.output", "agent is producing output")
+          }
+        })
+      })
+      const agent = o.agent
+      yield* record(
+        "agent.exited",
+        `agent exited ${agent.exitCode}${agent.timedOut ? " (timed out)" : ""}; claim ${agent.claim ?? "none"}`,
+        { exitCode: agent.exitCode, claim: agent.claim, timedOut: agent.timedOut }
+      )
+      yield* sandbox.runHook(handle, "after_run").pipe(
+        Effect.catchAll((e) => record("hook.after_run_failed", e.message))
+      )
+
+      yield* enter("verify")
+      o.candidate = yield* sandbox.snapshot(handle, `switchyard: candidate for ${issue.id} (attempt ${attempt})`)
+      const agentOk = !agent.crashed && !agent.timedOut && agent.exitCode === 0
+      if (agentOk && !o.candidate.empty && o.candidate.commit !== null && agent.claim !== "NO_OP" && agent.claim !== "ESCALATE") {
+        o.verification = yield* verifier.verify({
+          commit: o.candidate.commit,
+          reproduction,
+          validation: o.packet.validation,
+          timeoutMs: cfg.verify.timeout_ms
+        })
+        yield* record("verify.done", `verification ran ${o.verification.validation.length} validation command(s)`, {
+          reproductionAfter: o.verification.reproductionAfter?.exitCode ?? null,
+          validation: o.verification.validation.map((r) => ({ command: r.command, exitCode: r.exitCode }))
+        })
+      }
+      return decide({
+        agent,
+        diffEmpty: o.candidate.empty,
+        reproduction,
+        reproductionBefore: o.reproductionBefore,
+        verification: o.verification,
+        failedGuards: o.failedGuards
+      })
+    })
+
+    const raw = yield* line.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const cause = yield* observer.interruptCause
+          yield* orchestrator.finishAttempt(issue.id, attempt, { terminal_state: null, cause, commit: null, counted: false })
+            .pipe(Effect.ignoreLogged)
+          if (cause !== "canceled_by_reconciliation") {
+            yield* tracker.transition(issue.id, ["in_progress"], "todo").pipe(Effect.ignoreLogged)
+          }
+          if (o.handle !== null) {
+            yield* sandbox.remove(o.handle.path, { deleteBranch: o.handle.branch }).pipe(Effect.ignoreLogged)
+          }
+          yield* record("attempt.interrupted", `attempt ${attempt} interrupted (${cause}); not counted`, { cause })
+        })
+      ),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.succeed(Verdict.make({
+            state: "RETRYABLE_FAILURE",
+            cause: infraCause(Cause.squash(cause)),
+            reasons: [`The line failed before a verdict: ${errorText(Cause.squash(cause))}`]
+          }))
+      )
+    )
+    const maxAttempts = Option.match(config, { onNone: () => 1, onSome: (c) => c.agent.max_attempts })
+    const verdict = applyRetryPolicy(raw, tryNumber, maxAttempts)
+
+    // --- packaging: short, and never left half-done (the four layers must agree afterwards) -----------------
+    return yield* Effect.uninterruptible(Effect.gen(function*() {
+    yield* enter("package")
+    const now = yield* Clock.currentTimeMillis
+    const retryAt = verdict.state === "RETRYABLE_FAILURE"
+      ? now + Option.match(config, {
+        onNone: () => 10_000,
+        onSome: (c) => retryDelayMs(tryNumber, c.agent.retry_base_delay_ms, c.agent.max_retry_backoff_ms)
+      })
+      : null
+    const summary = summaryFor(verdict, issue, o, attempt, retryAt)
+    const evidenceRef = `.switchyard/runs/${issue.id}/${attempt}/evidence.md`
+    let commit = o.candidate?.commit ?? null
+    if (verdict.state === "PR_READY" && o.handle !== null) {
+      const message = `${issue.id}: ${issue.title}\n\n${summary}\n\n${verdict.reasons.map((r) => `- ${r}`).join("\n")}\n\nSwitchyard-Issue: ${issue.id}\nEvidence: ${evidenceRef}`
+      const handle = o.handle
+      commit = yield* sandbox.amend(handle, message).pipe(
+        Effect.tap(() => evidence.runDir(issue.id, attempt).pipe(Effect.flatMap((dir) => sandbox.formatPatch(handle, dir)))),
+        Effect.catchAll((e) => record("package.failed", e.message).pipe(Effect.as(commit)))
+      )
+    }
+    const question = questionFor(verdict, issue, o.agent?.question ?? null)
+    const endedAt = yield* Clock.currentTimeMillis
+    stagesMs[currentStage] = (stagesMs[currentStage] ?? 0) + (endedAt - stageStart)
+    const packet = o.packet ?? buildFallbackPacket(issue, attempt, config)
+    const bundle = EvidenceBundle.make({
+      schemaVersion: 1,
+      issueId: issue.id,
+      attempt,
+      outcome: verdict.state,
+      summary,
+      task: { title: issue.title, body: issue.body, packet },
+      reproduction: {
+        command: packet.reproduction,
+        before: o.reproductionBefore,
+        after: o.verification?.reproductionAfter ?? null
+      },
+      agent: o.agent,
+      diff: o.candidate === null || o.base === null || o.candidate.empty
+        ? null
+        : DiffReport.make({
+          baseCommit: o.base,
+          branch: branchFor(issue.id),
+          commit,
+          tree: o.candidate.tree,
+          files: o.candidate.files,
+          stat: o.candidate.stat,
+          patch: o.candidate.patch,
+          patchTruncated: o.candidate.patchTruncated
+        }),
+      validation: o.verification?.validation ?? [],
+      verdict,
+      residualRisk: residualRisk(verdict, o),
+      question,
+      timings: { startedAt, endedAt, stagesMs }
+    })
+    yield* evidence.put(bundle).pipe(
+      Effect.catchAll((e) => record("evidence.failed", e.message).pipe(Effect.zipRight(Effect.logError(e.message))))
+    )
+    switch (verdict.state) {
+      case "PR_READY":
+        yield* tracker.transition(issue.id, ["in_progress"], "in_review").pipe(Effect.ignoreLogged)
+        break
+      case "NO_OP":
+        yield* tracker.transition(issue.id, ["in_progress"], "done").pipe(Effect.ignoreLogged)
+        break
+      case "ESCALATE": {
+        const moved = yield* tracker.transition(issue.id, ["in_progress"], "blocked").pipe(Effect.orElseSucceed(() => false))
+        if (moved) {
+          const text = `Switchyard escalated attempt ${attempt}: ${verdict.reasons.join(" ")}${
+            question === null ? "" : `\n\nQuestion: ${question}`
+          }\n\nEvidence: ${evidenceRef}`
+          yield* tracker.comment(issue.id, text, "switchyard").pipe(Effect.ignoreLogged)
+        }
+        break
+      }
+      case "RETRYABLE_FAILURE": {
+        yield* orchestrator.scheduleRetry(
+          RetryEntry.make({ issue_id: issue.id, attempt: tryNumber + 1, due_at: retryAt!, error: verdict.cause })
+        )
+          .pipe(Effect.ignoreLogged)
+        yield* tracker.transition(issue.id, ["in_progress"], "todo").pipe(Effect.ignoreLogged)
+        break
+      }
+    }
+    yield* orchestrator.finishAttempt(issue.id, attempt, {
+      terminal_state: verdict.state,
+      cause: verdict.cause,
+      commit: verdict.state === "PR_READY" ? commit : null,
+      counted: true
+    }).pipe(Effect.ignoreLogged)
+    yield* record(`terminal.${verdict.state}`, summary, { cause: verdict.cause })
+    if (o.handle !== null) {
+      const keepBranch = verdict.state === "PR_READY" || (verdict.state === "ESCALATE" && o.candidate !== null && !o.candidate.empty)
+      yield* sandbox.remove(o.handle.path, { deleteBranch: keepBranch ? undefined : o.handle.branch }).pipe(Effect.ignoreLogged)
+    }
+    yield* enter("done")
+    return verdict
+    }))
+  }).pipe(
+    Effect.annotateLogs({ issue_id: issue.id, attempt: lease.attempt }),
+    Effect.withLogSpan("attempt")
+  )
+
+const infraCause = (e: unknown): string => {
+  const tag = typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : "defect"
+  switch (tag) {
+    case "HookFailed":
+      return `hook_failed:${(e as { hook: string }).hook}`
+    case "DirtyBase":
+      return "dirty_base"
+    case "PromptRenderError":
+      return "template_render_error"
+    case "WorkflowError":
+      return "workflow_invalid"
+    case "SandboxError":
+      return "sandbox_failed"
+    default:
+      return `${tag.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase()}`
+  }
+}
+
+const residualRisk = (v: Verdict, o: Observed): ReadonlyArray<string> => {
+  const risks: Array<string> = []
+  if (v.state === "PR_READY") {
+    const n = o.verification?.validation.length ?? 0
+    risks.push(
+      n === 0
+        ? "No validation commands are configured: only the reproduction vouches for this change."
+        : `Only the reproduction and ${n} validation command(s) were run; behaviour they do not exercise is unchecked.`
+    )
+  }
+  if (o.agent?.residualRisk) risks.push(`The agent says: ${o.agent.residualRisk}`)
+  if (o.agent?.claimError && o.agent.exitCode === 0) risks.push(`The agent made no usable claim: ${o.agent.claimError}`)
+  return risks
+}
+
+/** The packet for evidence when the workflow could not even be read (defaults stand in for the config). */
+const buildFallbackPacket = (issue: Issue, attempt: number, config: Option.Option<WorkflowConfig>) =>
+  buildTaskPacket(issue, Option.getOrElse(config, () => new WorkflowConfig({})), attempt, "")
