@@ -14,10 +14,19 @@ export interface Verification {
 }
 
 export interface VerifierShape {
-  /** Runs `command` in a clean checkout of `commit` (e.g. the reproduction on the base). */
-  readonly reproduce: (commit: string, command: string, timeoutMs: number) => Effect.Effect<CommandResult, SandboxError | HookFailed>
+  /**
+   * Runs `command` in a clean checkout of `commit` (e.g. the reproduction on the base). `issueId` names the
+   * checkout (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it.
+   */
+  readonly reproduce: (
+    issueId: string,
+    commit: string,
+    command: string,
+    timeoutMs: number
+  ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
   /** Runs the reproduction (if any) and every validation command in one clean checkout of `commit`. */
   readonly verify: (input: {
+    readonly issueId: string
     readonly commit: string
     readonly reproduction: string | null
     readonly validation: ReadonlyArray<string>

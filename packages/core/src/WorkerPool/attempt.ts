@@ -173,7 +173,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
 
       if (reproduction !== null) {
         yield* enter("reproduce")
-        const before = yield* verifier.reproduce(o.base, reproduction, cfg.verify.timeout_ms)
+        const before = yield* verifier.reproduce(issue.id, o.base, reproduction, cfg.verify.timeout_ms)
         o.reproductionBefore = before
         yield* record("verify.reproduction_before", `reproduction on the base exited ${before.exitCode}`, {
           exitCode: before.exitCode
@@ -241,6 +241,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       const agentOk = !agent.crashed && !agent.timedOut && agent.exitCode === 0
       if (agentOk && !o.candidate.empty && o.candidate.commit !== null && agent.claim !== "NO_OP" && agent.claim !== "ESCALATE") {
         o.verification = yield* verifier.verify({
+          issueId: issue.id,
           commit: o.candidate.commit,
           reproduction,
           validation: o.packet.validation,

@@ -1,2 +1,7 @@
 export * from "./errors.js"
+export * from "./load.js"
+export * from "./packet.js"
+export * from "./prompt.js"
+export * from "./template.js"
 export * from "./Workflow.js"
+export * as WorkflowFile from "./WorkflowFile.js"

@@ -1,0 +1,47 @@
+/**
+ * How the `switchyard` binary composes the factory for one repo: SQLite (Tracker, Orchestrator, EvidenceStore)
+ * under `<repo>/.switchyard/`, git worktrees under `workspace.root`, the command agent, the process verifier,
+ * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
+ * examples/custom-layers.ts).
+ */
+import { NodeContext } from "@effect/platform-node"
+import { FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
+import { CommandAgent, GitWorktreeSandbox, NodeProcessControl, ProcessVerifier } from "@switchyard/node"
+import { layerAll } from "@switchyard/sqlite"
+import { Effect, Layer } from "effect"
+import * as NodePath from "node:path"
+
+/** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
+export const statePaths = (repoRoot: string) => {
+  const stateDir = NodePath.join(repoRoot, ".switchyard")
+  return { stateDir, database: NodePath.join(stateDir, "switchyard.db") }
+}
+
+/** Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). */
+export const storeLayer = (repoRoot: string) => {
+  const { database, stateDir } = statePaths(repoRoot)
+  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(NodeContext.layer))
+}
+
+/** Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse). */
+export const lineLayer = (repoRoot: string) => {
+  const { stateDir } = statePaths(repoRoot)
+  const workflow = WorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
+  const sandbox = Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const wf = yield* Workflow
+      const def = yield* wf.current
+      return GitWorktreeSandbox.layer({ repoRoot, workspaceRoot: resolveWorkspaceRoot(def, repoRoot) })
+    })
+  )
+  const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
+  const services = Layer.mergeAll(FiberWorkerPool.layer, Supervisor.layer).pipe(
+    Layer.provideMerge(stations),
+    Layer.provideMerge(NodeProcessControl.layer)
+  )
+  return services.pipe(
+    Layer.provideMerge(workflow),
+    Layer.provideMerge(storeLayer(repoRoot)),
+    Layer.provideMerge(NodeContext.layer)
+  )
+}

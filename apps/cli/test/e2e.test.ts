@@ -1,0 +1,199 @@
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import {
+  averageRepro,
+  existsSync,
+  fixerScript,
+  git,
+  join,
+  makeRepo,
+  readFileSync,
+  sy,
+  syJson,
+  type TestRepo,
+  writeFileSync
+} from "./harness.js"
+
+let repos: Array<TestRepo> = []
+const repo = () => {
+  const r = makeRepo()
+  repos.push(r)
+  return r
+}
+afterEach(() => {
+  for (const r of repos) r.cleanup()
+  repos = []
+})
+
+const workflow = (agentPath: string, extra = "") => `agent:
+  command: ${JSON.stringify(agentPath)}
+  max_attempts: 2
+  retry_base_delay_ms: 50
+  max_concurrent_agents: 2
+  timeout_ms: 60000
+verify:
+  validation:
+    - node --test
+polling:
+  interval_ms: 200
+${extra}`
+
+describe("switchyard run (end to end, built CLI, real git and processes)", () => {
+  it("a correct fix reaches PR_READY with a commit on the branch and reproduction evidence", () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    const id = sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro).stdout.trim()
+    expect(id).toBe("SY-1")
+    const run = sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain("terminal.PR_READY")
+
+    const issue = syJson(r.dir, "issue", "show", id)
+    expect(issue).toMatchObject({ id, status: "in_review", outcome: "PR_READY", attempts: 1, branch: "switchyard/SY-1" })
+    const evidence = syJson(r.dir, "evidence", id)
+    expect(evidence.outcome).toBe("PR_READY")
+    expect(evidence.reproduction.before.exitCode).not.toBe(0)
+    expect(evidence.reproduction.after.exitCode).toBe(0)
+    expect(evidence.validation.map((v: any) => [v.command, v.exitCode])).toEqual([["node --test", 0]])
+    expect(evidence.diff.files).toEqual(["src/average.js", "test/average.test.js"])
+    expect(evidence.agent.claim).toBe("PR_READY")
+
+    const log = git(r.dir, "log", "-1", "--format=%B", "switchyard/SY-1")
+    expect(log).toContain("Evidence: .switchyard/runs/SY-1/1/evidence.md")
+    expect(git(r.dir, "show", "switchyard/SY-1:src/average.js")).toContain("xs.length === 0")
+    // The human's checkout is untouched, and no worktree is left behind.
+    expect(readFileSync(join(r.dir, "src/average.js"), "utf8")).not.toContain("xs.length === 0")
+    expect(git(r.dir, "worktree", "list").split("\n")).toHaveLength(1)
+    for (const f of ["evidence.json", "evidence.md", "diff.patch"]) {
+      expect(existsSync(join(r.dir, ".switchyard/runs/SY-1/1", f)), f).toBe(true)
+    }
+  })
+
+  it("a reproduction that passes on the base gives NO_OP and the agent never runs", () => {
+    const r = repo()
+    const marker = join(r.tmp, "agent-ran")
+    r.writeWorkflow(workflow(r.agent("marker.sh", `touch ${JSON.stringify(marker)}`)))
+    sy(r.dir, "issue", "create", "--title", "already fine", "--repro", "node -e \"process.exit(0)\"")
+    expect(sy(r.dir, "run", "--once").code).toBe(0)
+    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "done", outcome: "NO_OP" })
+    expect(existsSync(marker)).toBe(false)
+    const evidence = syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.reproduction.before.exitCode).toBe(0)
+    expect(evidence.agent).toBeNull()
+    expect(evidence.summary).toContain("already fixed?")
+  })
+
+  it("an agent that claims success but changed nothing does not reach PR_READY", () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("liar.sh", `echo '{"claim":"PR_READY","summary":"fixed it"}' > "$SWITCHYARD_RESULT_FILE"`)))
+    sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    sy(r.dir, "run", "--once")
+    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    expect(issue.outcome).toBe("ESCALATE")
+    expect(issue.status).toBe("blocked")
+    expect(syJson(r.dir, "evidence", "SY-1").verdict.cause).toBe("claimed_change_without_diff")
+    expect(issue.comments.at(-1).body).toContain("claimed a change, but changed nothing")
+  })
+
+  it("a crashing agent is retried with backoff, then escalated", () => {
+    const r = repo()
+    const count = join(r.tmp, "runs")
+    r.writeWorkflow(workflow(r.agent("crash.sh", `echo run >> ${JSON.stringify(count)}; echo boom >&2; exit 3`)))
+    sy(r.dir, "issue", "create", "--title", "crashes", "--repro", averageRepro)
+    expect(sy(r.dir, "run", "--once").code).toBe(0)
+    expect(readFileSync(count, "utf8").trim().split("\n")).toHaveLength(2)
+    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    expect(issue).toMatchObject({ status: "blocked", outcome: "ESCALATE", attempts: 2 })
+    expect(syJson(r.dir, "evidence", "SY-1", "--attempt", "1").outcome).toBe("RETRYABLE_FAILURE")
+    const last = syJson(r.dir, "evidence", "SY-1")
+    expect(last.verdict.cause).toBe("retries_exhausted")
+    expect(last.agent.outputTail).toContain("boom")
+  })
+
+  it("a blocked issue waits for its blocker", () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    sy(r.dir, "issue", "create", "--title", "first", "--repro", averageRepro)
+    sy(r.dir, "issue", "create", "--title", "second", "--blocked-by", "SY-1", "--repro", averageRepro)
+    sy(r.dir, "run", "--once")
+    expect(syJson(r.dir, "issue", "show", "SY-1").outcome).toBe("PR_READY")
+    expect(syJson(r.dir, "issue", "show", "SY-2")).toMatchObject({ status: "todo", attempts: 0 })
+    expect(sy(r.dir, "issue", "update", "SY-1", "--status", "done").code).toBe(0)
+    sy(r.dir, "run", "--once")
+    expect(syJson(r.dir, "issue", "show", "SY-2")).toMatchObject({ attempts: 1, outcome: "PR_READY" })
+  })
+
+  it("dispatches by priority with a concurrency of 1", () => {
+    const r = repo()
+    const order = join(r.tmp, "order")
+    r.writeWorkflow(workflow(r.agent("log.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(order)}; echo '{"claim":"NO_OP","summary":"nothing"}' > "$SWITCHYARD_RESULT_FILE"`)))
+    sy(r.dir, "issue", "create", "--title", "low", "--priority", "low")
+    sy(r.dir, "issue", "create", "--title", "critical", "--priority", "critical")
+    sy(r.dir, "issue", "create", "--title", "high", "--priority", "high")
+    sy(r.dir, "issue", "create", "--title", "high too", "--priority", "high")
+    expect(sy(r.dir, "run", "--once", "--concurrency", "1").code).toBe(0)
+    expect(readFileSync(order, "utf8").trim().split("\n")).toEqual(["SY-2", "SY-3", "SY-4", "SY-1"])
+    for (const id of ["SY-1", "SY-2", "SY-3", "SY-4"]) expect(syJson(r.dir, "issue", "show", id).outcome).toBe("NO_OP")
+  })
+})
+
+describe("bad input gets a clear error and nothing is lost", () => {
+  it("refuses to run outside a git repo", () => {
+    const r = repo()
+    const outside = join(r.tmp, "agents")
+    for (const args of [["init"], ["issue", "list"], ["status"]]) {
+      const res = sy(outside, ...args)
+      expect(res.code).not.toBe(0)
+      expect(res.stderr).toContain("is not inside a git repository")
+    }
+  })
+
+  it("unknown and path-traversal ids are refused with a message", () => {
+    const r = repo()
+    sy(r.dir, "issue", "create", "--title", "one")
+    const unknown = sy(r.dir, "issue", "show", "SY-99")
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain("no issue SY-99")
+    const traversal = sy(r.dir, "evidence", "../../etc/passwd")
+    expect(traversal.code).toBe(1)
+    expect(traversal.stderr).toContain("is not an issue id")
+    expect(syJson(r.dir, "issue", "list")).toHaveLength(1)
+  })
+
+  it("a malformed WORKFLOW.md names the file, the key and the reason, and the tracker is untouched", () => {
+    const r = repo()
+    r.writeWorkflow("agent:\n  max_attempts: -1\n  command: x")
+    sy(r.dir, "issue", "create", "--title", "one")
+    const res = sy(r.dir, "run", "--once")
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain("WORKFLOW.md (agent.max_attempts)")
+    expect(res.stderr).toContain("positive")
+    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "todo", attempts: 0 })
+  })
+
+  it("a dirty base is refused before anything is claimed", () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    sy(r.dir, "issue", "create", "--title", "one", "--repro", averageRepro)
+    writeFileSync(join(r.dir, "src/average.js"), "// uncommitted\n")
+    const res = sy(r.dir, "run", "--once")
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain("the base is dirty")
+    expect(res.stderr).toContain("src/average.js")
+    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "todo", attempts: 0 })
+  })
+
+  it("init is idempotent and keeps an existing WORKFLOW.md", () => {
+    const r = repo()
+    const first = sy(r.dir, "init")
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toContain("wrote")
+    const edited = readFileSync(join(r.dir, "WORKFLOW.md"), "utf8") + "\n<!-- mine -->\n"
+    writeFileSync(join(r.dir, "WORKFLOW.md"), edited)
+    const second = sy(r.dir, "init")
+    expect(second.code).toBe(0)
+    expect(second.stdout).toContain("kept existing")
+    expect(readFileSync(join(r.dir, "WORKFLOW.md"), "utf8")).toBe(edited)
+    // .switchyard/ ignores itself, so init never dirties the base.
+    expect(git(r.dir, "status", "--porcelain", "--untracked-files=no")).toBe("")
+  })
+})

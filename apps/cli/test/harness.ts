@@ -1,0 +1,110 @@
+/**
+ * End-to-end harness: temp git repos with a tiny package and real `node --test` tests, shell-script agents,
+ * and the BUILT `switchyard` binary run as a child process (apps/cli/bin/switchyard.mjs → dist/main.mjs).
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const bin = fileURLToPath(new URL("../bin/switchyard.mjs", import.meta.url))
+export const repoRootOfThisProject = fileURLToPath(new URL("../../../", import.meta.url))
+
+export interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the built CLI synchronously in `cwd`. */
+export const sy = (cwd: string, ...args: Array<string>): Run => {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd,
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, SWITCHYARD_LOG: "warning" }
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Runs the built CLI and parses stdout as JSON (fails the test with stderr when it does not parse). */
+export const syJson = <T = any>(cwd: string, ...args: Array<string>): T => {
+  const r = sy(cwd, ...args, "--json")
+  if (r.code !== 0) throw new Error(`switchyard ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
+  return JSON.parse(r.stdout) as T
+}
+
+/** Starts the CLI as a background child process (for signal tests). */
+export const syChild = (cwd: string, ...args: Array<string>) =>
+  spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, SWITCHYARD_LOG: "warning" } })
+
+export const git = (cwd: string, ...args: Array<string>) =>
+  execFileSync("git", args, { cwd, encoding: "utf8" }).trim()
+
+export interface TestRepo {
+  readonly dir: string
+  readonly root: string
+  readonly tmp: string
+  readonly worktrees: string
+  /** Writes an executable agent script outside the repo and returns its path. */
+  readonly agent: (name: string, script: string) => string
+  readonly writeWorkflow: (frontMatter: string, body?: string) => void
+  readonly cleanup: () => void
+}
+
+export const makeRepo = (): TestRepo => {
+  const tmp = mkdtempSync(join(tmpdir(), "sy-e2e-"))
+  const root = join(tmp, "repo")
+  const worktrees = join(tmp, "worktrees")
+  const files: Record<string, string> = {
+    "package.json": JSON.stringify({ name: "e2e", private: true, type: "module" }) + "\n",
+    "src/average.js": "export const average = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length\n",
+    "test/average.test.js":
+      `import { test } from "node:test"\nimport assert from "node:assert/strict"\nimport { average } from "../src/average.js"\ntest("average", () => assert.equal(average([2, 4]), 3))\n`
+  }
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true })
+    writeFileSync(join(root, name), text)
+  }
+  git(root, "init", "-q", "-b", "main")
+  git(root, "config", "user.name", "Test Human")
+  git(root, "config", "user.email", "human@example.com")
+  git(root, "add", "-A")
+  git(root, "commit", "-q", "-m", "initial")
+  const agentsDir = join(tmp, "agents")
+  mkdirSync(agentsDir)
+  return {
+    dir: root,
+    root,
+    tmp,
+    worktrees,
+    agent: (name, script) => {
+      const path = join(agentsDir, name)
+      writeFileSync(path, `#!/bin/sh\n${script}\n`)
+      chmodSync(path, 0o755)
+      return path
+    },
+    writeWorkflow: (frontMatter, body = "Fix {{ issue.id }}: {{ issue.title }}\n") =>
+      writeFileSync(join(root, "WORKFLOW.md"), `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${frontMatter}\n---\n${body}`),
+    cleanup: () => {
+      spawnSync("git", ["worktree", "prune"], { cwd: root })
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
+}
+
+/** The repro used by most tests: fails until average([]) is 0. */
+export const averageRepro =
+  `node --input-type=module -e "import { average } from './src/average.js'; process.exit(average([]) === 0 ? 0 : 1)"`
+
+/** A correct fixer: guards the empty list, adds a test, claims PR_READY. */
+export const fixerScript = `set -e
+cat > src/average.js <<'JS'
+export const average = (xs) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
+JS
+printf '%s\\n' 'test("empty", () => assert.equal(average([]), 0))' >> test/average.test.js
+echo '{"claim":"PR_READY","summary":"guard the empty list","plan":"check length first"}' > "$SWITCHYARD_RESULT_FILE"
+echo fixed`
+
+export { existsSync, readFileSync, writeFileSync, join }

@@ -1,0 +1,895 @@
+/**
+ * Anti-cheat guards: pure checks the Verifier runs on the candidate's diff, so that the factory is right about
+ * the terminal state even when the agent optimises for "the checks pass" rather than "the issue is fixed".
+ * A guard never runs code: it reads the `git diff --binary base..candidate` text and a few plain facts (file
+ * list, sizes, secret values) and says which rule the change breaks, with the diff lines that show it.
+ * Rules, their triggers and their honest limits are documented in docs/guards.md.
+ */
+import { Schema } from "effect"
+import picomatch from "picomatch"
+
+// ---------------------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------------------
+
+/** Stable rule ids, in the order `runGuards` reports them. */
+export const GUARD_RULES = [
+  "deleted_test_file",
+  "removed_test_case",
+  "skip_or_only_added",
+  "validation_config_edited",
+  "outside_scope",
+  "protected_path",
+  "added_file_too_large",
+  "secret_in_diff",
+  "patch_incomplete"
+] as const
+
+/** One of {@link GUARD_RULES}. */
+export type GuardRule = (typeof GUARD_RULES)[number]
+
+/** A diff line that triggered a rule (already redacted and cut to at most 240 characters). */
+export const GuardLine = Schema.Struct({ file: Schema.String, line: Schema.String })
+export type GuardLine = typeof GuardLine.Type
+
+/** The outcome of one guard rule on one candidate. */
+export class GuardResult extends Schema.Class<GuardResult>("GuardResult")({
+  /** Stable rule id, e.g. `deleted_test_file` (see {@link GUARD_RULES}). */
+  rule: Schema.String,
+  passed: Schema.Boolean,
+  /** One sentence a person can act on. */
+  detail: Schema.String,
+  /**
+   * The diff lines that triggered the rule, at most {@link MAX_GUARD_LINES}. Empty when it passed, except when an
+   * allowed exception applied (e.g. `allow.validationConfig`): then they show what was allowed.
+   */
+  lines: Schema.Array(GuardLine)
+}) {}
+
+/** At most this many lines are kept per GuardResult. */
+export const MAX_GUARD_LINES = 20
+
+/** Default limit for one added file: 1 MiB (1,048,576 bytes). */
+export const DEFAULT_MAX_ADDED_FILE_BYTES = 1024 * 1024
+
+/** Paths an agent may not touch unless `allow.protectedPaths` names them (picomatch globs, `dot: true`). */
+export const PROTECTED_PATHS: ReadonlyArray<string> = [
+  ".github/**",
+  ".switchyard/**",
+  "WORKFLOW.md",
+  "**/pnpm-lock.yaml",
+  "**/package-lock.json",
+  "**/npm-shrinkwrap.json",
+  "**/yarn.lock",
+  "**/bun.lockb",
+  "**/bun.lock"
+]
+
+/** Test-runner configuration files (rule `validation_config_edited`). */
+export const VALIDATION_CONFIG_PATHS: ReadonlyArray<string> = [
+  "**/vitest.config.*",
+  "**/vitest.workspace.*",
+  "**/vite.config.*",
+  "**/jest.config.*",
+  "**/.mocharc*"
+]
+
+/** What a test file looks like (rule `deleted_test_file`, `removed_test_case`). */
+export const TEST_FILE_GLOBS: ReadonlyArray<string> = [
+  "**/*.test.*",
+  "**/*.spec.*",
+  "**/test/**",
+  "**/tests/**",
+  "**/__tests__/**"
+]
+
+// ---------------------------------------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Everything the guards look at. Paths are repo-relative with `/` separators.
+ * The optional fields default to: `scope` [] (anywhere), `allow` nothing, `maxAddedFileBytes`
+ * {@link DEFAULT_MAX_ADDED_FILE_BYTES}, `addedFileSizes` [], `secretValues` [].
+ */
+export interface GuardInput {
+  /**
+   * The FULL output of `git diff --binary base..candidate` with the default `a/` `b/` prefixes (never the
+   * evidence copy cut to its size limit: a cut patch hides changes and fails `patch_incomplete`).
+   */
+  readonly patch: string
+  /** Every changed path (e.g. `git diff --name-only base..candidate`; C-quoted names are accepted). */
+  readonly files: ReadonlyArray<string>
+  /** Path globs the change must stay inside (picomatch, `dot: true`); empty = anywhere. */
+  readonly scope?: ReadonlyArray<string>
+  readonly allow?: {
+    /** True lets the change edit test scripts and test-runner config (WORKFLOW.md opt-in). */
+    readonly validationConfig?: boolean
+    /** Globs exempt from `protected_path`. */
+    readonly protectedPaths?: ReadonlyArray<string>
+  }
+  /** Largest allowed added file, in bytes. */
+  readonly maxAddedFileBytes?: number
+  /** Size in bytes of each file the candidate adds. */
+  readonly addedFileSizes?: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
+  /** Values of the runner's secret environment variables; values shorter than 8 characters are ignored. */
+  readonly secretValues?: ReadonlyArray<string>
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Unified diff parser
+// ---------------------------------------------------------------------------------------------------------
+
+/** One line inside a hunk. `text` is the line without its `+`/`-`/` ` marker. */
+export interface HunkLine {
+  readonly kind: "context" | "added" | "removed"
+  readonly text: string
+}
+
+/** One `@@ -a,b +c,d @@` hunk. */
+export interface Hunk {
+  readonly oldStart: number
+  readonly newStart: number
+  readonly lines: ReadonlyArray<HunkLine>
+}
+
+/** One file's change in a unified git diff. */
+export interface FileDiff {
+  /** Path before the change; null for an added file. */
+  readonly oldPath: string | null
+  /** Path after the change; null for a deleted file. */
+  readonly newPath: string | null
+  /** `copied` only appears when the diff was made with copy detection (`-C`). */
+  readonly status: "added" | "deleted" | "renamed" | "copied" | "modified"
+  /** True for `GIT binary patch` / `Binary files … differ` entries (no lines are available). */
+  readonly binary: boolean
+  readonly hunks: ReadonlyArray<Hunk>
+  /** Added lines, without the `+` marker, in order. */
+  readonly added: ReadonlyArray<string>
+  /** Removed lines, without the `-` marker, in order. */
+  readonly removed: ReadonlyArray<string>
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, "\"": 34, "\\": 92 }
+
+/**
+ * Reads one C-quoted git path (`"a/t\303\251st\"q.txt"`) starting at `text[start] === '"'`.
+ * Returns the decoded UTF-8 string and the index just after the closing quote, or null when unterminated.
+ */
+const readQuoted = (text: string, start: number): { value: string; end: number } | null => {
+  const bytes: Array<number> = []
+  const encoder = new TextEncoder()
+  let i = start + 1
+  while (i < text.length) {
+    const ch = text[i]!
+    if (ch === "\"") {
+      return { value: new TextDecoder().decode(new Uint8Array(bytes)), end: i + 1 }
+    }
+    if (ch === "\\" && i + 1 < text.length) {
+      const next = text[i + 1]!
+      const octal = /^[0-7]{3}/.exec(text.slice(i + 1, i + 4))
+      if (octal !== null) {
+        bytes.push(parseInt(octal[0], 8))
+        i += 4
+        continue
+      }
+      const code = C_ESCAPES[next]
+      if (code !== undefined) {
+        bytes.push(code)
+        i += 2
+        continue
+      }
+    }
+    const cp = text.codePointAt(i)!
+    const s = String.fromCodePoint(cp)
+    bytes.push(...encoder.encode(s))
+    i += s.length
+  }
+  return null
+}
+
+/** Decodes a git path that may be C-quoted; a plain path is returned unchanged. */
+const unquotePath = (raw: string): string => {
+  if (raw.startsWith("\"")) {
+    const q = readQuoted(raw, 0)
+    if (q !== null) return q.value
+  }
+  return raw
+}
+
+const stripPrefix = (path: string, prefix: string): string => (path.startsWith(prefix) ? path.slice(prefix.length) : path)
+
+/** Paths from `diff --git a/X b/Y`. Exact for quoted names and for X === Y; renames are fixed by `rename from/to`. */
+const parseGitHeader = (rest: string): { oldPath: string; newPath: string } => {
+  if (rest.startsWith("\"")) {
+    const first = readQuoted(rest, 0)
+    if (first !== null) {
+      const tail = rest.slice(first.end + 1)
+      return { oldPath: stripPrefix(first.value, "a/"), newPath: stripPrefix(unquotePath(tail), "b/") }
+    }
+  }
+  const quotedSecond = rest.indexOf(" \"b/")
+  if (quotedSecond > 0) {
+    return {
+      oldPath: stripPrefix(rest.slice(0, quotedSecond), "a/"),
+      newPath: stripPrefix(unquotePath(rest.slice(quotedSecond + 1)), "b/")
+    }
+  }
+  // Same name on both sides: "a/P b/P" has odd length and a space right in the middle.
+  if (rest.length % 2 === 1) {
+    const mid = (rest.length - 1) / 2
+    const left = rest.slice(0, mid)
+    const right = rest.slice(mid + 1)
+    if (rest[mid] === " " && left.startsWith("a/") && right.startsWith("b/") && left.slice(2) === right.slice(2)) {
+      return { oldPath: left.slice(2), newPath: right.slice(2) }
+    }
+  }
+  const split = rest.indexOf(" b/")
+  if (split > 0) return { oldPath: stripPrefix(rest.slice(0, split), "a/"), newPath: rest.slice(split + 3) }
+  return { oldPath: rest, newPath: rest }
+}
+
+/** Path of a `--- X` / `+++ X` line: null for /dev/null; strips git's trailing tab (names with spaces). */
+const parseFileLine = (raw: string, prefix: string): string | null => {
+  const value = raw.endsWith("\t") ? raw.slice(0, -1) : raw
+  if (value === "/dev/null") return null
+  return stripPrefix(unquotePath(value), prefix)
+}
+
+const HUNK_HEADER = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/
+
+interface MutableFileDiff {
+  oldPath: string | null
+  newPath: string | null
+  status: FileDiff["status"]
+  binary: boolean
+  hunks: Array<{ oldStart: number; newStart: number; lines: Array<HunkLine> }>
+}
+
+const freeze = (d: MutableFileDiff): FileDiff => {
+  const lines = d.hunks.flatMap((h) => h.lines)
+  return {
+    oldPath: d.status === "added" ? null : d.oldPath,
+    newPath: d.status === "deleted" ? null : d.newPath,
+    status: d.status,
+    binary: d.binary,
+    hunks: d.hunks,
+    added: lines.filter((l) => l.kind === "added").map((l) => l.text),
+    removed: lines.filter((l) => l.kind === "removed").map((l) => l.text)
+  }
+}
+
+/**
+ * Parses the text of `git diff [--binary] base..candidate` into one record per file.
+ * Total (never throws): lines it does not understand are ignored. Hunk bodies are read by the line counts in
+ * their `@@` header, so content lines that look like headers (`--- x`, `diff --git …`) are never misread.
+ * Handles renames and copies (`rename from/to`, `copy from/to`), `new file mode`, `deleted file mode`, mode-only
+ * changes, binary entries, `\ No newline at end of file`, names with spaces (trailing tab on `---`/`+++`) and
+ * C-quoted names (`"t\303\251st.txt"`). Assumes git's default `a/` and `b/` prefixes.
+ */
+export const parsePatch = (patch: string): ReadonlyArray<FileDiff> => {
+  const out: Array<FileDiff> = []
+  let current: MutableFileDiff | null = null
+  let hunk: { oldStart: number; newStart: number; lines: Array<HunkLine> } | null = null
+  let oldLeft = 0
+  let newLeft = 0
+  const flush = () => {
+    if (current !== null) out.push(freeze(current))
+    current = null
+    hunk = null
+    oldLeft = 0
+    newLeft = 0
+  }
+  for (const rawLine of patch.split("\n")) {
+    if (hunk !== null && (oldLeft > 0 || newLeft > 0)) {
+      const marker = rawLine[0]
+      if (marker === " " || rawLine === "" || rawLine === "\r") {
+        hunk.lines.push({ kind: "context", text: rawLine.slice(1) })
+        oldLeft--
+        newLeft--
+        continue
+      }
+      if (marker === "-" && oldLeft > 0) {
+        hunk.lines.push({ kind: "removed", text: rawLine.slice(1) })
+        oldLeft--
+        continue
+      }
+      if (marker === "+" && newLeft > 0) {
+        hunk.lines.push({ kind: "added", text: rawLine.slice(1) })
+        newLeft--
+        continue
+      }
+      if (marker === "\\") continue
+      // Malformed hunk (counts disagree with the body): fall back to header parsing for this line.
+      oldLeft = 0
+      newLeft = 0
+    }
+    const line = rawLine.endsWith("\r") ? rawLine.slice(0, -1) : rawLine
+    if (line.startsWith("diff --git ")) {
+      flush()
+      const paths = parseGitHeader(line.slice("diff --git ".length))
+      current = { oldPath: paths.oldPath, newPath: paths.newPath, status: "modified", binary: false, hunks: [] }
+      continue
+    }
+    if (current === null) continue
+    const cur: MutableFileDiff = current
+    const hunkMatch = HUNK_HEADER.exec(line)
+    if (hunkMatch !== null) {
+      hunk = { oldStart: Number(hunkMatch[1]), newStart: Number(hunkMatch[3]), lines: [] }
+      cur.hunks.push(hunk)
+      oldLeft = hunkMatch[2] === undefined ? 1 : Number(hunkMatch[2])
+      newLeft = hunkMatch[4] === undefined ? 1 : Number(hunkMatch[4])
+    } else if (line.startsWith("new file mode ")) {
+      cur.status = "added"
+    } else if (line.startsWith("deleted file mode ")) {
+      cur.status = "deleted"
+    } else if (line.startsWith("rename from ")) {
+      cur.status = "renamed"
+      cur.oldPath = unquotePath(line.slice("rename from ".length))
+    } else if (line.startsWith("rename to ")) {
+      cur.status = "renamed"
+      cur.newPath = unquotePath(line.slice("rename to ".length))
+    } else if (line.startsWith("copy from ")) {
+      cur.status = "copied"
+      cur.oldPath = unquotePath(line.slice("copy from ".length))
+    } else if (line.startsWith("copy to ")) {
+      cur.status = "copied"
+      cur.newPath = unquotePath(line.slice("copy to ".length))
+    } else if (line.startsWith("--- ") && cur.hunks.length === 0) {
+      const p = parseFileLine(line.slice(4), "a/")
+      if (p === null) cur.status = "added"
+      else cur.oldPath = p
+    } else if (line.startsWith("+++ ") && cur.hunks.length === 0) {
+      const p = parseFileLine(line.slice(4), "b/")
+      if (p === null) cur.status = "deleted"
+      else cur.newPath = p
+    } else if (line === "GIT binary patch" || (line.startsWith("Binary files ") && line.endsWith(" differ"))) {
+      cur.binary = true
+    }
+  }
+  flush()
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------------------
+
+const matcher = (globs: ReadonlyArray<string>): (path: string) => boolean =>
+  globs.length === 0 ? () => false : picomatch([...globs], { dot: true })
+
+const testFileMatcher = matcher(TEST_FILE_GLOBS)
+
+/**
+ * True when `path` is a test file: it matches one of {@link TEST_FILE_GLOBS}
+ * (`**\/*.test.*`, `**\/*.spec.*`, or sits under a `test/`, `tests/` or `__tests__/` directory).
+ */
+export const isTestFile = (path: string): boolean => testFileMatcher(path)
+
+const JS_LIKE = /\.(?:[cm]?[jt]sx?)$/i
+const isJsLike = (path: string): boolean => JS_LIKE.test(path)
+
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIALS?)/i
+
+/**
+ * Names of environment variables that look secret (name matches
+ * /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIALS?)/i) and have a non-empty value, sorted.
+ * Feed their values to `GuardInput.secretValues` and to {@link redact}.
+ */
+export const secretEnvNames = (env: Record<string, string | undefined>): Array<string> =>
+  Object.entries(env)
+    .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value !== "")
+    .map(([name]) => name)
+    .sort()
+
+/** Secret values that are long enough to match safely (>= 8 characters), longest first. */
+const usableSecrets = (secretValues: ReadonlyArray<string>): Array<string> =>
+  [...new Set(secretValues.filter((v) => v.length >= 8))].sort((a, b) => b.length - a.length)
+
+/**
+ * Replaces every occurrence of each secret value (length >= 8; shorter ones are ignored because they match too
+ * much ordinary text) in `text` with `[REDACTED]`. Longer values are replaced first.
+ */
+export const redact = (text: string, secretValues: ReadonlyArray<string>): string =>
+  usableSecrets(secretValues).reduce((acc, value) => acc.split(value).join("[REDACTED]"), text)
+
+const hasLetterAndDigit = (s: string): boolean => /[A-Za-z]/.test(s) && /\d/.test(s)
+
+interface SecretPattern {
+  readonly name: string
+  readonly re: RegExp
+  /** Index of the capture group holding the secret (0 = whole match); null = show the match (not secret). */
+  readonly group: number | null
+  readonly accept?: (secret: string) => boolean
+}
+
+/** Token formats searched on added lines (rule `secret_in_diff`). */
+const SECRET_PATTERNS: ReadonlyArray<SecretPattern> = [
+  { name: "an AWS access key id", re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, group: 0 },
+  { name: "a GitHub token", re: /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g, group: 0 },
+  { name: "a Slack token", re: /\bxox[baprs]-[A-Za-z0-9-]{10,}/g, group: 0 },
+  { name: "an Anthropic API key", re: /\bsk-ant-[A-Za-z0-9_-]{20,}/g, group: 0, accept: hasLetterAndDigit },
+  {
+    name: "an OpenAI API key",
+    re: /\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g,
+    group: 0,
+    accept: hasLetterAndDigit
+  },
+  { name: "a private key", re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g, group: null },
+  {
+    name: "a credential assignment",
+    re:
+      /(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|access[_-]?key|client[_-]?secret|private[_-]?key)["']?\s*[:=]\s*["']([A-Za-z0-9+/=_\-.~]{16,})["']/gi,
+    group: 1,
+    accept: hasLetterAndDigit
+  }
+]
+
+const mask = (secret: string): string => `${secret.slice(0, 4)}…`
+
+/** Kinds of known token formats found in `text` (empty when none). */
+const secretKindsIn = (text: string): Array<string> =>
+  SECRET_PATTERNS.filter((p) =>
+    [...text.matchAll(p.re)].some((m) => {
+      const secret = m[p.group ?? 0] ?? ""
+      return p.accept === undefined || p.accept(secret)
+    })
+  ).map((p) => p.name)
+
+/** Masks known token formats in `text` to their first 4 characters + "…". */
+const maskTokens = (text: string): string =>
+  SECRET_PATTERNS.reduce((acc, p) => {
+    if (p.group === null) return acc
+    const group = p.group
+    return acc.replace(p.re, (...args: Array<unknown>) => {
+      const whole = args[0] as string
+      const secret = (group === 0 ? whole : (args[group] as string | undefined)) ?? ""
+      if (p.accept !== undefined && !p.accept(secret)) return whole
+      return group === 0 ? mask(secret) : whole.replace(secret, mask(secret))
+    })
+  }, text)
+
+const MAX_LINE_CHARS = 240
+
+/** Builds the `lines` entry for evidence: secrets redacted, token formats masked, cut to 240 characters. */
+const evidenceLine = (file: string, text: string, secrets: ReadonlyArray<string>): GuardLine => {
+  const clean = maskTokens(redact(text, secrets))
+  return { file, line: clean.length > MAX_LINE_CHARS ? `${clean.slice(0, MAX_LINE_CHARS - 1)}…` : clean }
+}
+
+const pathOf = (d: FileDiff): string => d.newPath ?? d.oldPath ?? ""
+
+const describeChange = (d: FileDiff): string => {
+  switch (d.status) {
+    case "renamed":
+      return `renamed ${d.oldPath} -> ${d.newPath}`
+    case "copied":
+      return `copied ${d.oldPath} -> ${d.newPath}`
+    default:
+      return d.status
+  }
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`
+
+const listPaths = (paths: ReadonlyArray<string>): string => {
+  const shown = paths.slice(0, 5).join(", ")
+  return paths.length > 5 ? `${shown} and ${paths.length - 5} more` : shown
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Source scanning: strip comments and string contents so that commented-out tests do not count
+// ---------------------------------------------------------------------------------------------------------
+
+type ScanState = "code" | "block" | "template"
+
+/**
+ * Returns the code part of one JS/TS line: comments removed, string and template contents emptied (quotes
+ * kept). `state` carries block comments and template literals across lines. Regex literals are not recognised.
+ */
+const scanLine = (text: string, state: ScanState): { code: string; state: ScanState } => {
+  let code = ""
+  let s: ScanState = state
+  let i = 0
+  while (i < text.length) {
+    if (s === "block") {
+      const end = text.indexOf("*/", i)
+      if (end < 0) return { code, state: s }
+      i = end + 2
+      s = "code"
+      code += " "
+      continue
+    }
+    if (s === "template") {
+      let j = i
+      while (j < text.length && text[j] !== "`") j += text[j] === "\\" ? 2 : 1
+      if (j >= text.length) return { code, state: s }
+      code += "`"
+      i = j + 1
+      s = "code"
+      continue
+    }
+    const ch = text[i]!
+    const next = text[i + 1]
+    if (ch === "/" && next === "/") break
+    if (ch === "/" && next === "*") {
+      s = "block"
+      i += 2
+      continue
+    }
+    if (ch === "\"" || ch === "'") {
+      let j = i + 1
+      while (j < text.length && text[j] !== ch) j += text[j] === "\\" ? 2 : 1
+      code += ch + ch
+      i = j + 1
+      continue
+    }
+    if (ch === "`") {
+      code += "`"
+      s = "template"
+      i += 1
+      continue
+    }
+    code += ch
+    i += 1
+  }
+  return { code, state: s }
+}
+
+/** Code text of each line on one side of a hunk (null for lines not on that side). */
+const sideCode = (lines: ReadonlyArray<HunkLine>, side: "old" | "new"): Array<string | null> => {
+  let state: ScanState = "code"
+  return lines.map((l) => {
+    if (l.kind === (side === "old" ? "added" : "removed")) return null
+    const r = scanLine(l.text, state)
+    state = r.state
+    return r.code
+  })
+}
+
+const countMatches = (re: RegExp, text: string): number => {
+  return [...text.matchAll(re)].length
+}
+
+/** Live test declarations: `it(`, `test(`, `describe(`, `it.effect(`, `t.test(`, `layer(…)(`… (not skip/todo/only). */
+const TEST_CASE =
+  /(?<![\w$.])(?:t\s*\.\s*)?(?:it|test|describe|suite|layer)(?:\s*\.\s*(?:effect|live|scoped|scopedLive|each|concurrent|sequential|fails|prop|flakyTest|runIf|skipIf|for|extend|it|test|describe|suite))*\s*\(/g
+
+/** Assertions: `expect(`, `expect.soft(`, `assert(`, `assert.equal(`, `t.assert(`, `assertEquals(`… */
+const ASSERTION = /(?<![\w$.])expect\s*(?:\.\s*(?:soft|poll|element)\s*)?\(|(?<![\w$])assert\w*\s*[.(]/g
+
+const SKIP_WORDS = "(?:skip|only|todo|skipIf|runIf)"
+const TEST_API = "(?:it|test|describe|suite|context|specify|bench|layer|t|ctx|this)"
+/** Skip/focus markers anywhere in JS/TS source: `it.skip`, `test.only`, `t.skip(`, `this.skip(`, `xit(`… */
+const SKIP_ANY_SOURCE = new RegExp(
+  `(?<![\\w$.])${TEST_API}(?:\\s*\\.\\s*\\w+)*?\\s*\\.\\s*${SKIP_WORDS}\\b` +
+    `|(?<![\\w$.])(?:xit|xtest|xdescribe|xcontext|xspecify|xsuite)\\s*\\(` +
+    `|(?<![\\w$])(?:skip|todo|only)\\s*:\\s*(?:true\\b|["'\`])`,
+  "g"
+)
+/** Extra markers counted in test files only: any `.skip(`/`.only(`…, `fit(`/`fdescribe(`, `{ skip: <non-false> }`. */
+const SKIP_TEST_FILE = new RegExp(
+  `${SKIP_ANY_SOURCE.source}` +
+    `|\\.\\s*${SKIP_WORDS}\\s*[(\`]` +
+    `|(?<![\\w$.])(?:fit|fdescribe|ftest)\\s*\\(` +
+    `|(?<![\\w$])(?:skip|todo|only)\\s*:\\s*(?!false\\b|undefined\\b|null\\b|0\\b)[^\\s,}]`,
+  "g"
+)
+
+// ---------------------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------------------
+
+interface Ctx {
+  readonly diffs: ReadonlyArray<FileDiff>
+  /** Every path the change touches: `files` plus old and new paths from the patch. */
+  readonly paths: ReadonlyArray<string>
+  readonly files: ReadonlyArray<string>
+  readonly scope: ReadonlyArray<string>
+  readonly allowValidationConfig: boolean
+  readonly allowProtected: ReadonlyArray<string>
+  readonly maxAddedFileBytes: number
+  readonly addedFileSizes: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
+  readonly secrets: ReadonlyArray<string>
+}
+
+const result = (rule: GuardRule, lines: ReadonlyArray<GuardLine>, failDetail: string, passDetail: string) =>
+  new GuardResult({
+    rule,
+    passed: lines.length === 0,
+    detail: lines.length === 0 ? passDetail : failDetail,
+    lines: lines.slice(0, MAX_GUARD_LINES)
+  })
+
+const deletedTestFile = (ctx: Ctx): GuardResult => {
+  const hits = ctx.diffs.filter((d) =>
+    d.oldPath !== null && isTestFile(d.oldPath) && (d.status === "deleted" || d.status === "renamed")
+  )
+  return result(
+    "deleted_test_file",
+    hits.map((d) => evidenceLine(d.oldPath ?? "", describeChange(d), ctx.secrets)),
+    `The change deletes or renames ${plural(hits.length, "test file")} (${
+      listPaths(hits.map((d) => d.oldPath ?? ""))
+    }); restore ${hits.length === 1 ? "it" : "them"} at the original path, or have a human approve the removal.`,
+    "No test file was deleted or renamed."
+  )
+}
+
+const removedTestCase = (ctx: Ctx): GuardResult => {
+  const lines: Array<GuardLine> = []
+  const losses: Array<string> = []
+  for (const d of ctx.diffs) {
+    const path = d.oldPath ?? d.newPath
+    if (path === null || !isTestFile(path) || !isJsLike(path)) continue
+    if (d.binary) {
+      // git shows a JS/TS file as binary when it holds a NUL byte: its tests can no longer be counted.
+      if (d.status !== "added") {
+        losses.push(`${path} (changed as a binary file, so its tests cannot be counted)`)
+        lines.push(evidenceLine(path, "binary change to a test source file", ctx.secrets))
+      }
+      continue
+    }
+    let oldCases = 0
+    let newCases = 0
+    let oldAsserts = 0
+    let newAsserts = 0
+    const evidence: Array<GuardLine> = []
+    for (const h of d.hunks) {
+      const oldCode = sideCode(h.lines, "old")
+      const newCode = sideCode(h.lines, "new")
+      h.lines.forEach((l, i) => {
+        const o = oldCode[i]
+        const n = newCode[i]
+        const oc = o == null ? 0 : countMatches(TEST_CASE, o)
+        const oa = o == null ? 0 : countMatches(ASSERTION, o)
+        const nc = n == null ? 0 : countMatches(TEST_CASE, n)
+        const na = n == null ? 0 : countMatches(ASSERTION, n)
+        oldCases += oc
+        oldAsserts += oa
+        newCases += nc
+        newAsserts += na
+        if (l.kind === "removed" && oc + oa > 0) evidence.push(evidenceLine(path, `-${l.text}`, ctx.secrets))
+        if (l.kind === "context" && oc + oa > nc + na) {
+          evidence.push(evidenceLine(path, ` ${l.text} (commented out or turned into a string)`, ctx.secrets))
+        }
+      })
+    }
+    const parts: Array<string> = []
+    if (newCases < oldCases) parts.push(`${plural(oldCases - newCases, "test case")}`)
+    if (newAsserts < oldAsserts) parts.push(`${plural(oldAsserts - newAsserts, "assertion")}`)
+    if (parts.length > 0) {
+      losses.push(`${path} (${parts.join(", ")})`)
+      lines.push(...evidence)
+    }
+  }
+  return result(
+    "removed_test_case",
+    losses.length === 0 ? [] : lines.length === 0 ? [{ file: "", line: losses.join("; ") }] : lines,
+    `The change removes test cases or assertions without adding as many back: ${
+      listPaths(losses)
+    }; keep the existing tests and assertions, or have a human approve their removal.`,
+    "No test file lost test cases or assertions."
+  )
+}
+
+const skipOrOnlyAdded = (ctx: Ctx): GuardResult => {
+  const lines: Array<GuardLine> = []
+  const offenders: Array<string> = []
+  for (const d of ctx.diffs) {
+    const path = d.newPath
+    if (path === null || !isJsLike(path)) continue
+    if (d.binary) {
+      offenders.push(path)
+      lines.push(evidenceLine(path, "binary change to a JS/TS source file (cannot be inspected for skips)", ctx.secrets))
+      continue
+    }
+    const re = isTestFile(path) ? SKIP_TEST_FILE : SKIP_ANY_SOURCE
+    // Marker lines the change removed, by trimmed text: re-adding one verbatim (a move) is not a new skip.
+    const removedMarkers = new Map<string, number>()
+    const added: Array<string> = []
+    for (const h of d.hunks) {
+      const oldCode = sideCode(h.lines, "old")
+      const newCode = sideCode(h.lines, "new")
+      h.lines.forEach((l, i) => {
+        if (l.kind === "removed" && countMatches(re, oldCode[i] ?? "") > 0) {
+          const key = l.text.trim()
+          removedMarkers.set(key, (removedMarkers.get(key) ?? 0) + 1)
+        }
+        if (l.kind === "added" && countMatches(re, newCode[i] ?? "") > 0) added.push(l.text)
+      })
+    }
+    const fresh = added.filter((text) => {
+      const left = removedMarkers.get(text.trim()) ?? 0
+      if (left === 0) return true
+      removedMarkers.set(text.trim(), left - 1)
+      return false
+    })
+    if (fresh.length > 0) {
+      offenders.push(path)
+      lines.push(...fresh.map((text) => evidenceLine(path, `+${text}`, ctx.secrets)))
+    }
+  }
+  return result(
+    "skip_or_only_added",
+    lines,
+    `The change adds skip/only/todo markers, or source the guard cannot read (${
+      listPaths(offenders)
+    }), which can silence tests; remove them so every test runs.`,
+    "No skip, only or todo markers were added."
+  )
+}
+
+const TEST_SCRIPT_KEY = /"(?:pre|post)?test[^"]*"\s*:|"(?:jest|mocha)"\s*:/
+const validationConfigMatcher = matcher(VALIDATION_CONFIG_PATHS)
+
+const validationConfigEdited = (ctx: Ctx): GuardResult => {
+  const lines: Array<GuardLine> = []
+  const offenders = new Set<string>()
+  for (const d of ctx.diffs) {
+    const paths = [d.oldPath, d.newPath].filter((p): p is string => p !== null)
+    const configPath = paths.find((p) => validationConfigMatcher(p))
+    if (configPath !== undefined) {
+      offenders.add(configPath)
+      const changed = d.hunks.flatMap((h) => h.lines.filter((l) => l.kind !== "context"))
+      if (changed.length === 0) lines.push(evidenceLine(configPath, describeChange(d), ctx.secrets))
+      for (const l of changed) lines.push(evidenceLine(configPath, `${l.kind === "added" ? "+" : "-"}${l.text}`, ctx.secrets))
+      continue
+    }
+    const pkg = paths.find((p) => p === "package.json" || p.endsWith("/package.json"))
+    if (pkg === undefined) continue
+    for (const h of d.hunks) {
+      for (const l of h.lines) {
+        if (l.kind !== "context" && TEST_SCRIPT_KEY.test(l.text)) {
+          offenders.add(pkg)
+          lines.push(evidenceLine(pkg, `${l.kind === "added" ? "+" : "-"}${l.text}`, ctx.secrets))
+        }
+      }
+    }
+  }
+  if (ctx.allowValidationConfig) {
+    return new GuardResult({
+      rule: "validation_config_edited",
+      passed: true,
+      detail: offenders.size === 0
+        ? "No test script or test-runner config was edited."
+        : `Test scripts or test-runner config were edited (${listPaths([...offenders])}), which the workflow allows.`,
+      lines: lines.slice(0, MAX_GUARD_LINES)
+    })
+  }
+  return result(
+    "validation_config_edited",
+    lines,
+    `The change edits test scripts or test-runner config (${
+      listPaths([...offenders])
+    }), which could change what validation checks; revert those edits or set the workflow's allow.validationConfig.`,
+    "No test script or test-runner config was edited."
+  )
+}
+
+const outsideScope = (ctx: Ctx): GuardResult => {
+  if (ctx.scope.length === 0) {
+    return new GuardResult({ rule: "outside_scope", passed: true, detail: "No scope is set; any path may change.", lines: [] })
+  }
+  const inScope = matcher(ctx.scope)
+  const out = ctx.paths.filter((p) => !inScope(p))
+  return result(
+    "outside_scope",
+    out.map((p) => evidenceLine(p, changeOf(ctx, p), ctx.secrets)),
+    `The change touches ${plural(out.length, "path")} outside the scope ${ctx.scope.join(", ")} (${
+      listPaths(out)
+    }); revert them or widen the issue's scope.`,
+    `Every changed path is inside the scope ${ctx.scope.join(", ")}.`
+  )
+}
+
+const changeOf = (ctx: Ctx, path: string): string => {
+  const d = ctx.diffs.find((x) => x.oldPath === path || x.newPath === path)
+  return d === undefined ? "changed" : describeChange(d)
+}
+
+const protectedMatcher = matcher(PROTECTED_PATHS)
+
+const protectedPath = (ctx: Ctx): GuardResult => {
+  const allowed = matcher(ctx.allowProtected)
+  const hits = ctx.paths.filter((p) => protectedMatcher(p) && !allowed(p))
+  return result(
+    "protected_path",
+    hits.map((p) => evidenceLine(p, changeOf(ctx, p), ctx.secrets)),
+    `The change edits protected ${hits.length === 1 ? "path" : "paths"} ${
+      listPaths(hits)
+    } (CI, factory state, WORKFLOW.md or lockfiles); revert ${
+      hits.length === 1 ? "it" : "them"
+    } or list ${hits.length === 1 ? "it" : "them"} in the workflow's allow.protectedPaths.`,
+    "No protected path was edited."
+  )
+}
+
+const addedFileTooLarge = (ctx: Ctx): GuardResult => {
+  const big = ctx.addedFileSizes.filter((f) => f.bytes > ctx.maxAddedFileBytes)
+  return result(
+    "added_file_too_large",
+    big.map((f) => evidenceLine(f.path, `added file of ${f.bytes} bytes`, ctx.secrets)),
+    `The change adds ${plural(big.length, "file")} larger than ${ctx.maxAddedFileBytes} bytes (${
+      listPaths(big.map((f) => f.path))
+    }); remove ${big.length === 1 ? "it" : "them"} or raise the limit.`,
+    `No added file is larger than ${ctx.maxAddedFileBytes} bytes.`
+  )
+}
+
+const secretInDiff = (ctx: Ctx): GuardResult => {
+  const lines: Array<GuardLine> = []
+  const kinds = new Set<string>()
+  for (const d of ctx.diffs) {
+    const path = pathOf(d)
+    for (const text of d.added) {
+      const found = secretKindsIn(text)
+      if (ctx.secrets.some((s) => text.includes(s))) found.push("a value of the runner's secret environment")
+      if (found.length > 0) {
+        found.forEach((k) => kinds.add(k))
+        lines.push(evidenceLine(path, `+${text}`, ctx.secrets))
+      }
+    }
+  }
+  return result(
+    "secret_in_diff",
+    lines,
+    `The change adds what looks like ${
+      [...kinds].join(", ")
+    }; remove it from the change (and rotate it if it is real) before anything is pushed.`,
+    "No known secret format or secret value was found in added lines."
+  )
+}
+
+const patchIncomplete = (ctx: Ctx): GuardResult => {
+  const seen = new Set(ctx.diffs.flatMap((d) => [d.oldPath, d.newPath]).filter((p): p is string => p !== null))
+  const missing = ctx.files.filter((f) => !seen.has(f))
+  return result(
+    "patch_incomplete",
+    missing.map((f) => ({ file: f, line: "listed as changed but missing from the patch" })),
+    `The patch given to the guards does not cover ${plural(missing.length, "changed file")} (${
+      listPaths(missing)
+    }), so the other rules could not see them; pass the full, untruncated git diff.`,
+    "The patch covers every changed file."
+  )
+}
+
+const RULES: ReadonlyArray<(ctx: Ctx) => GuardResult> = [
+  deletedTestFile,
+  removedTestCase,
+  skipOrOnlyAdded,
+  validationConfigEdited,
+  outsideScope,
+  protectedPath,
+  addedFileTooLarge,
+  secretInDiff,
+  patchIncomplete
+]
+
+/**
+ * Runs every guard on one candidate and returns one result per rule, in {@link GUARD_RULES} order.
+ * Pure: parses `input.patch` with {@link parsePatch}; no I/O. The paths checked by `outside_scope` and
+ * `protected_path` are `input.files` plus both sides of every rename in the patch.
+ */
+export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
+  const diffs = parsePatch(input.patch)
+  const files = input.files.map(unquotePath)
+  const paths = [
+    ...new Set([...files, ...diffs.flatMap((d) => [d.oldPath, d.newPath]).filter((p): p is string => p !== null)])
+  ]
+  const ctx: Ctx = {
+    diffs,
+    paths,
+    files,
+    scope: input.scope ?? [],
+    allowValidationConfig: input.allow?.validationConfig ?? false,
+    allowProtected: input.allow?.protectedPaths ?? [],
+    maxAddedFileBytes: input.maxAddedFileBytes ?? DEFAULT_MAX_ADDED_FILE_BYTES,
+    addedFileSizes: input.addedFileSizes ?? [],
+    secrets: usableSecrets(input.secretValues ?? [])
+  }
+  return RULES.map((rule) => rule(ctx))
+}
+
+/** The results that did not pass (empty when the candidate passes every guard). */
+export const failedGuards = (results: ReadonlyArray<GuardResult>): ReadonlyArray<GuardResult> =>
+  results.filter((r) => !r.passed)

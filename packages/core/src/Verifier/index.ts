@@ -1,0 +1,3 @@
+export * from "./guards.js"
+export * from "./testCounts.js"
+export * from "./Verifier.js"

@@ -1,0 +1,137 @@
+/**
+ * Rendering the WORKFLOW.md prompt template with liquidjs in strict mode (Symphony SPEC §5.4, §12): an unknown
+ * variable or filter fails the render instead of printing nothing.
+ */
+import type { Issue, TaskPacket } from "@switchyard/domain"
+import { DateTime, Effect } from "effect"
+import { Liquid, type Template } from "liquidjs"
+import { PromptRenderError } from "./errors.js"
+
+/**
+ * One engine for every template. `templates: {}` replaces the file system, so `{% include %}`/`{% render %}`
+ * cannot read files from disk (a template comes from the repo, but it should not read outside it).
+ */
+const engine = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, templates: {} })
+
+/** Parsed templates by their text. Bounded: the oldest entry goes once it holds {@link CACHE_LIMIT} texts. */
+const cache = new Map<string, Array<Template>>()
+const CACHE_LIMIT = 64
+
+/** A liquidjs error as one clean line: `undefined variable: issue.nope (line 2, column 4)`. */
+const liquidReason = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  const first = message.split("\n")[0] ?? message
+  return first.replace(/, line:(\d+), col:(\d+)$/, " (line $1, column $2)")
+}
+
+/**
+ * Parses a Liquid template (strict filters: an unknown filter is a parse error), caching the result by text so
+ * repeated renders of the same WORKFLOW.md body parse once. Fails with `PromptRenderError` whose reason is one
+ * line, e.g. `undefined filter: shout (line 1, column 1)`; line and column count within `template`.
+ */
+export const parseTemplate = (template: string): Effect.Effect<ReadonlyArray<Template>, PromptRenderError> =>
+  Effect.suspend(() => {
+    const cached = cache.get(template)
+    if (cached !== undefined) return Effect.succeed(cached)
+    return Effect.try({
+      try: () => engine.parse(template),
+      catch: (error) => new PromptRenderError({ reason: liquidReason(error) })
+    }).pipe(
+      Effect.tap((parsed) =>
+        Effect.sync(() => {
+          if (cache.size >= CACHE_LIMIT) {
+            const oldest = cache.keys().next()
+            if (oldest.done !== true) cache.delete(oldest.value)
+          }
+          cache.set(template, parsed)
+        })
+      )
+    )
+  })
+
+/** What a prompt is rendered from. `attempt` is 1-based (the first run is 1). */
+export interface PromptInput {
+  readonly issue: Issue
+  readonly attempt: number
+  readonly packet: TaskPacket
+}
+
+/**
+ * The `issue` template variable: every Issue field (timestamps as ISO-8601 strings, arrays kept as arrays so a
+ * template can iterate them) plus Symphony's field names (SPEC §4.1.1) so a Symphony template renders unchanged:
+ * `identifier` (= id), `description` (= body), `state` (= status), `url` (null), `branch_name`
+ * (`switchyard/<id>`), `assignee_id` (null), `native_ref` (null), `dispatchable` (true).
+ */
+export const issueVariables = (issue: Issue): Record<string, unknown> => ({
+  id: issue.id,
+  title: issue.title,
+  body: issue.body,
+  status: issue.status,
+  priority: issue.priority,
+  labels: [...issue.labels],
+  parent: issue.parent,
+  blocked_by: [...issue.blocked_by],
+  reproduction: issue.reproduction,
+  validation: [...issue.validation],
+  scope: [...issue.scope],
+  non_goals: [...issue.non_goals],
+  comments: issue.comments.map((comment) => ({
+    author: comment.author,
+    body: comment.body,
+    created_at: DateTime.formatIso(comment.created_at)
+  })),
+  created_at: DateTime.formatIso(issue.created_at),
+  updated_at: DateTime.formatIso(issue.updated_at),
+  identifier: issue.id,
+  description: issue.body,
+  state: issue.status,
+  url: null,
+  branch_name: `switchyard/${issue.id}`,
+  assignee_id: null,
+  native_ref: null,
+  dispatchable: true
+})
+
+/** The `packet` template variable: the TaskPacket's fields, snake_case as in the class, as plain data. */
+export const packetVariables = (packet: TaskPacket): Record<string, unknown> => ({
+  issue_id: packet.issue_id,
+  title: packet.title,
+  intent: packet.intent,
+  source: { tracker: packet.source.tracker, issue_id: packet.source.issue_id, labels: [...packet.source.labels] },
+  attempt: packet.attempt,
+  scope: [...packet.scope],
+  non_goals: [...packet.non_goals],
+  reproduction: packet.reproduction,
+  validation: [...packet.validation],
+  no_op_rules: [...packet.no_op_rules],
+  evidence_required: [...packet.evidence_required],
+  output_contract: { result_file: packet.output_contract.result_file, format: packet.output_contract.format }
+})
+
+/**
+ * Every variable a template sees: `issue` ({@link issueVariables}), `attempt` (null on the first run, else the
+ * 1-based attempt number, SPEC §5.4/§12.3) and `packet` ({@link packetVariables}).
+ */
+export const promptScope = (input: PromptInput): Record<string, unknown> => ({
+  issue: issueVariables(input.issue),
+  attempt: input.attempt === 1 ? null : input.attempt,
+  packet: packetVariables(input.packet)
+})
+
+/**
+ * Renders a prompt template for one attempt with liquidjs (strictVariables, strictFilters). The variables are
+ * those of {@link promptScope}. Parsed templates are cached by text.
+ *
+ * Fails with `PromptRenderError` (Symphony's `template_render_error`, SPEC §5.5) when the template does not parse
+ * or names an unknown variable or filter; the reason is one line with the template line and column, e.g.
+ * `undefined variable: issue.nope (line 2, column 4)`. Only the attempt fails (SPEC §12.4).
+ */
+export const renderPrompt = (template: string, input: PromptInput): Effect.Effect<string, PromptRenderError> =>
+  parseTemplate(template).pipe(
+    Effect.flatMap((parsed) =>
+      Effect.try({
+        try: () => String(engine.renderSync(parsed as Array<Template>, promptScope(input))),
+        catch: (error) => new PromptRenderError({ reason: liquidReason(error) })
+      })
+    )
+  )

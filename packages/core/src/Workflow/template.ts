@@ -1,0 +1,111 @@
+/** The WORKFLOW.md that `switchyard init` writes. */
+
+/**
+ * A complete, commented WORKFLOW.md: every key with its default and a one-line comment (docs/workflow.md has the
+ * long form), `agent.command` set to a placeholder that exits 2 with a message until someone sets a real agent,
+ * and a prompt body that shows the issue and the task packet and explains the result file.
+ * It parses with `parseWorkflow` (tested) and decodes to the defaults except for `agent.command`.
+ */
+export const defaultWorkflowFile = `---
+# WORKFLOW.md: how Switchyard works on this repo. Edits apply to the next dispatch without a restart.
+# Every key below shows its default; delete a key (or set it to null) to get the default. See docs/workflow.md.
+
+polling:
+  interval_ms: 30000            # ms between scheduler ticks when nothing else wakes it
+
+workspace:
+  root: null                    # where sandboxes live; ~ and $VAR expand, relative = next to this file; null = <tmp>/switchyard_workspaces/<repo>-<hash>
+
+hooks:                          # shell scripts run in the sandbox; null = none
+  after_create: null            # once, after a sandbox (git worktree) is created, e.g. "pnpm install --offline"
+  before_run: null              # before every agent run; a failure aborts the attempt
+  after_run: null               # after every agent run; failures are ignored
+  before_remove: null           # before a sandbox is removed; failures are ignored
+  timeout_ms: 60000             # ms each hook may run
+
+agent:
+  kind: command                 # the station: "command" runs agent.command with sh -c in the sandbox
+  command: 'echo "set agent.command in WORKFLOW.md" >&2; exit 2'   # the agent CLI; replace this placeholder
+  max_concurrent_agents: 10     # agents running at once, across all issues
+  max_concurrent_agents_by_label: {}   # per-label caps, e.g. {migration: 1}; label names are matched lower-cased
+  max_attempts: 3               # attempts before a retryable failure becomes ESCALATE
+  retry_base_delay_ms: 10000    # ms before the first retry; doubles per attempt
+  max_retry_backoff_ms: 300000  # ms cap on the retry delay
+  timeout_ms: 3600000           # ms one agent run may take in total
+  stall_timeout_ms: 300000      # ms of silence before a run counts as stalled; 0 or less disables the check
+  max_turns: 20                 # turns per agent session
+
+verify:                         # Switchyard runs these itself on the candidate; the agent's claim is not the verdict
+  validation: []                # commands that must all exit 0, e.g. ["pnpm -s tsc -b", "pnpm vitest run"]
+  reproduction: null            # default reproduction for issues without one: fails before the fix, passes after
+  timeout_ms: 600000            # ms each verification command may run
+
+orchestrator:
+  heartbeat_ms: 5000            # ms between lease renewals
+  lease_ttl_ms: 30000           # ms after which an unrenewed lease may be reclaimed
+  worktree_retention_ms: 0      # ms to keep sandboxes no run owns before removing them
+---
+You are a careful engineer working on issue {{ issue.id }} in this repository: {{ issue.title }}
+{%- if attempt %}
+
+This is attempt {{ attempt }}: an earlier attempt did not succeed.
+{%- endif %}
+
+## What was asked
+
+{{ issue.body }}
+{%- if issue.labels.size > 0 %}
+
+Labels: {{ issue.labels | join: ", " }}
+{%- endif %}
+
+## The task
+{%- if packet.reproduction %}
+
+Reproduction: this command fails now and must pass after your change.
+
+    {{ packet.reproduction }}
+{%- endif %}
+{%- if packet.validation.size > 0 %}
+
+Validation: every one of these commands must exit 0 on your change.
+{%- for command in packet.validation %}
+- \`{{ command }}\`
+{%- endfor %}
+{%- endif %}
+{%- if packet.scope.size > 0 %}
+
+Scope: change only files matching these globs.
+{%- for glob in packet.scope %}
+- \`{{ glob }}\`
+{%- endfor %}
+{%- endif %}
+{%- if packet.non_goals.size > 0 %}
+
+Non-goals: do not do these.
+{%- for goal in packet.non_goals %}
+- {{ goal }}
+{%- endfor %}
+{%- endif %}
+
+Make the smallest change that does the job. Add or update tests when behaviour changes. Do not commit:
+Switchyard makes the commit from what you leave in the working tree.
+
+## When to change nothing
+{%- for rule in packet.no_op_rules %}
+- {{ rule }}
+{%- endfor %}
+
+## When you are done
+
+Write one JSON object to the file named by $SWITCHYARD_RESULT_FILE:
+
+    {{ packet.output_contract.format }}
+
+- PR_READY: you changed the code and the reproduction and validation pass.
+- NO_OP: nothing needed to change; say why in the summary.
+- ESCALATE: a human must decide something; put the question in "question".
+
+Switchyard re-runs the reproduction and validation itself and decides the outcome from what it sees; your claim
+is one input to that decision.
+`

@@ -1,0 +1,521 @@
+import { assert, describe, it } from "@effect/vitest"
+import { FileSystem } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
+import { WorkflowDefinition } from "@switchyard/domain"
+import { Effect, Layer, Logger } from "effect"
+import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs"
+import { readFile } from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import {
+  DEFAULT_PROMPT,
+  defaultWorkflowFile,
+  defaultWorkspaceRoot,
+  parseWorkflow,
+  resolveWorkspaceRoot,
+  Workflow,
+  WorkflowError,
+  WorkflowFile,
+  workflowPath
+} from "../src/Workflow/index.js"
+
+/**
+ * The real file system for `readFileString`, the only FileSystem method the loader uses.
+ * @effect/platform-node (NodeContext.layer) is not a dependency of @switchyard/core, so the tests read files with
+ * node:fs directly and report a missing file the way NodeFileSystem does (SystemError, reason NotFound).
+ */
+const RealFileSystem = FileSystem.layerNoop({
+  readFileString: (file) =>
+    Effect.tryPromise({
+      try: () => readFile(file, "utf8"),
+      catch: (cause) =>
+        new SystemError({
+          module: "FileSystem",
+          method: "readFileString",
+          pathOrDescriptor: file,
+          reason: (cause as { code?: string }).code === "ENOENT" ? "NotFound" : "Unknown",
+          description: String(cause)
+        })
+    })
+})
+
+/** WorkflowFile.layer on the real file system. */
+const fileLayer = (options: WorkflowFile.WorkflowFileOptions) =>
+  WorkflowFile.layer(options).pipe(Layer.provide(RealFileSystem))
+
+/** A fresh temp directory, removed when the test's scope closes. */
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(path.join(os.tmpdir(), "switchyard-workflow-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const parse = (text: string) => parseWorkflow("/repo/WORKFLOW.md", text)
+const parseError = (text: string) => Effect.flip(parse(text))
+
+/** Collects the messages of warnings logged while `effect` runs. */
+const collectWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>, into: Array<string>) =>
+  effect.pipe(
+    Effect.provide(
+      Logger.add(
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel._tag === "Warning") into.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+      )
+    )
+  )
+
+describe("parseWorkflow", () => {
+  it.effect("a file without front matter is all prompt, with every default", () =>
+    Effect.gen(function*() {
+      const def = yield* parse("\n  Fix {{ issue.id }} please.  \n\n")
+      assert.strictEqual(def.prompt_template, "Fix {{ issue.id }} please.")
+      assert.strictEqual(def.path, "/repo/WORKFLOW.md")
+      const c = def.config
+      // Symphony SPEC §0 constants
+      assert.strictEqual(c.polling.interval_ms, 30_000)
+      assert.strictEqual(c.hooks.timeout_ms, 60_000)
+      assert.strictEqual(c.agent.max_concurrent_agents, 10)
+      assert.strictEqual(c.agent.max_turns, 20)
+      assert.strictEqual(c.agent.max_retry_backoff_ms, 300_000)
+      assert.strictEqual(c.agent.stall_timeout_ms, 300_000)
+      assert.strictEqual(c.agent.timeout_ms, 3_600_000)
+      assert.strictEqual(c.agent.retry_base_delay_ms, 10_000)
+      // ours
+      assert.strictEqual(c.workspace.root, null)
+      assert.strictEqual(c.agent.kind, "command")
+      assert.strictEqual(c.agent.command, null)
+      assert.strictEqual(c.agent.max_attempts, 3)
+      assert.deepStrictEqual(c.agent.max_concurrent_agents_by_label, {})
+      assert.deepStrictEqual(c.verify, { validation: [], reproduction: null, timeout_ms: 600_000 })
+      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0 })
+      assert.deepStrictEqual(c.hooks, {
+        after_create: null,
+        before_run: null,
+        after_run: null,
+        before_remove: null,
+        timeout_ms: 60_000
+      })
+    }))
+
+  it.effect("empty front matter and null values mean the defaults", () =>
+    Effect.gen(function*() {
+      const empty = yield* parse("---\n---\nbody")
+      assert.strictEqual(empty.config.polling.interval_ms, 30_000)
+      assert.strictEqual(empty.prompt_template, "body")
+      const nulls = yield* parse("---\n# only a comment\nagent:\n  max_attempts: null\nverify: null\n---\nbody")
+      assert.strictEqual(nulls.config.agent.max_attempts, 3)
+      assert.strictEqual(nulls.config.verify.timeout_ms, 600_000)
+    }))
+
+  it.effect("decodes a full config", () =>
+    Effect.gen(function*() {
+      const def = yield* parse(`---
+polling:
+  interval_ms: 1000
+workspace:
+  root: ./sandboxes
+hooks:
+  after_create: |
+    pnpm install --offline
+    echo ready
+  before_run: echo before
+  after_run: echo after
+  before_remove: echo bye
+  timeout_ms: 5000
+agent:
+  kind: command
+  command: claude -p "$(cat prompt.md)"
+  max_concurrent_agents: 4
+  max_concurrent_agents_by_label: { migration: 1 }
+  max_attempts: 5
+  retry_base_delay_ms: 2000
+  max_retry_backoff_ms: 60000
+  timeout_ms: 900000
+  stall_timeout_ms: 0
+  max_turns: 7
+verify:
+  validation: ["pnpm -s tsc -b", "pnpm vitest run"]
+  reproduction: pnpm vitest run repro
+  timeout_ms: 120000
+orchestrator:
+  heartbeat_ms: 1000
+  lease_ttl_ms: 9000
+  worktree_retention_ms: 86400000
+---
+Do {{ issue.title }}.
+`)
+      const c = def.config
+      assert.strictEqual(c.polling.interval_ms, 1000)
+      assert.strictEqual(c.workspace.root, "./sandboxes")
+      assert.deepStrictEqual(c.hooks, {
+        after_create: "pnpm install --offline\necho ready\n",
+        before_run: "echo before",
+        after_run: "echo after",
+        before_remove: "echo bye",
+        timeout_ms: 5000
+      })
+      assert.deepStrictEqual(c.agent, {
+        kind: "command",
+        command: "claude -p \"$(cat prompt.md)\"",
+        max_concurrent_agents: 4,
+        max_concurrent_agents_by_label: { migration: 1 },
+        max_attempts: 5,
+        retry_base_delay_ms: 2000,
+        max_retry_backoff_ms: 60000,
+        timeout_ms: 900000,
+        stall_timeout_ms: 0,
+        max_turns: 7
+      })
+      assert.deepStrictEqual(c.verify, {
+        validation: ["pnpm -s tsc -b", "pnpm vitest run"],
+        reproduction: "pnpm vitest run repro",
+        timeout_ms: 120000
+      })
+      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000 })
+      assert.strictEqual(def.prompt_template, "Do {{ issue.title }}.")
+    }))
+
+  it.effect("ignores unknown keys, so a Symphony file decodes", () =>
+    Effect.gen(function*() {
+      const def = yield* parse(`---
+tracker:
+  kind: linear
+  active_states: [Todo, In Progress]
+codex:
+  command: codex app-server
+agent:
+  max_concurrent_agents: 3
+  max_concurrent_agents_by_state: { todo: 2 }
+  surprise: true
+server:
+  port: 4000
+---
+{{ issue.identifier }}`)
+      assert.strictEqual(def.config.agent.max_concurrent_agents, 3)
+      assert.isFalse("surprise" in def.config.agent)
+      assert.isFalse("tracker" in def.config)
+    }))
+
+  it.effect("accepts CRLF line endings and a byte-order mark", () =>
+    Effect.gen(function*() {
+      const def = yield* parse("\uFEFF---\r\nagent:\r\n  max_attempts: 7\r\n---\r\nhello\r\n")
+      assert.strictEqual(def.config.agent.max_attempts, 7)
+      assert.strictEqual(def.prompt_template, "hello")
+    }))
+
+  it.effect("an empty body gets the default prompt", () =>
+    Effect.gen(function*() {
+      const def = yield* parse("---\npolling:\n  interval_ms: 5000\n---\n   \n")
+      assert.strictEqual(def.prompt_template, DEFAULT_PROMPT)
+      assert.isTrue(def.prompt_template.startsWith("You are working on an issue from the configured tracker."))
+      assert.include(def.prompt_template, "$SWITCHYARD_RESULT_FILE")
+    }))
+
+  it.effect("normalizes label caps: trimmed and lower-cased", () =>
+    Effect.gen(function*() {
+      const def = yield* parse("---\nagent:\n  max_concurrent_agents_by_label:\n    ' Needs Review ': 2\n    Migration: 1\n---\nx")
+      assert.deepStrictEqual(def.config.agent.max_concurrent_agents_by_label, { "needs review": 2, migration: 1 })
+    }))
+
+  it.effect("rejects blank and colliding label caps", () =>
+    Effect.gen(function*() {
+      const blank = yield* parseError("---\nagent:\n  max_concurrent_agents_by_label: { '  ': 2 }\n---\nx")
+      assert.strictEqual(blank.kind, "workflow_invalid_config")
+      assert.strictEqual(blank.key, "agent.max_concurrent_agents_by_label")
+      assert.strictEqual(blank.reason, "label names must not be blank")
+      const twice = yield* parseError("---\nagent:\n  max_concurrent_agents_by_label: { Bug: 2, ' bug': 1 }\n---\nx")
+      assert.strictEqual(twice.kind, "workflow_invalid_config")
+      assert.include(twice.reason, "same label")
+    }))
+
+  it.effect("a YAML syntax error is workflow_parse_error with the file line", () =>
+    Effect.gen(function*() {
+      const error = yield* parseError("---\npolling:\n  interval_ms: 1\na: b: c\n---\nbody")
+      assert.instanceOf(error, WorkflowError)
+      assert.strictEqual(error.kind, "workflow_parse_error")
+      assert.strictEqual(error.key, null)
+      assert.strictEqual(
+        error.reason,
+        "invalid YAML front matter: Nested mappings are not allowed in compact mappings (line 4, column 4)"
+      )
+      assert.strictEqual(
+        error.message,
+        "/repo/WORKFLOW.md: invalid YAML front matter: Nested mappings are not allowed in compact mappings (line 4, column 4) [workflow_parse_error]"
+      )
+      const duplicate = yield* parseError("---\nagent: {}\nagent: {}\n---\nbody")
+      assert.strictEqual(duplicate.kind, "workflow_parse_error")
+      assert.include(duplicate.reason, "(line 3, column 1)")
+    }))
+
+  it.effect("an unclosed front matter is workflow_parse_error", () =>
+    Effect.gen(function*() {
+      const error = yield* parseError("---\nagent:\n  max_attempts: 2\nDo the thing.")
+      assert.strictEqual(error.kind, "workflow_parse_error")
+      assert.include(error.reason, "never closed")
+    }))
+
+  it.effect("front matter that is not a map is workflow_front_matter_not_a_map", () =>
+    Effect.gen(function*() {
+      const list = yield* parseError("---\n- a\n- b\n---\nbody")
+      assert.strictEqual(list.kind, "workflow_front_matter_not_a_map")
+      assert.strictEqual(list.reason, "the front matter must be a YAML map of settings, got a list")
+      const scalar = yield* parseError("---\njust words\n---\nbody")
+      assert.strictEqual(scalar.kind, "workflow_front_matter_not_a_map")
+      assert.include(scalar.reason, "got the string \"just words\"")
+    }))
+
+  it.effect("an invalid value names the first offending key and says what was expected", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string, string]> = [
+        ["agent:\n  max_attempts: -1", "agent.max_attempts", "expected a positive integer, got -1"],
+        ["agent:\n  max_attempts: 1.5", "agent.max_attempts", "expected a positive integer, got 1.5"],
+        ["polling:\n  interval_ms: fast", "polling.interval_ms", "expected a positive integer, got \"fast\""],
+        ["agent:\n  kind: codex", "agent.kind", "expected \"command\", got \"codex\""],
+        ["agent:\n  command: 5", "agent.command", "expected a string, got 5"],
+        ["verify:\n  validation: [ok, 1]", "verify.validation[1]", "expected a string, got 1"],
+        ["verify:\n  validation: pnpm test", "verify.validation", "expected a list of strings, got \"pnpm test\""],
+        ["polling: 3", "polling", "expected a map of settings, got 3"],
+        [
+          "agent:\n  max_concurrent_agents_by_label: { bug: 0 }",
+          "agent.max_concurrent_agents_by_label.bug",
+          "expected a positive integer, got 0"
+        ],
+        [
+          "orchestrator:\n  worktree_retention_ms: -5",
+          "orchestrator.worktree_retention_ms",
+          "expected a non-negative integer, got -5"
+        ],
+        // two bad keys: the first one in schema order (polling comes before agent) is reported
+        ["agent:\n  max_attempts: 0\npolling:\n  interval_ms: -3", "polling.interval_ms", "expected a positive integer, got -3"]
+      ]
+      for (const [yaml, key, reason] of cases) {
+        const error = yield* parseError(`---\n${yaml}\n---\nbody`)
+        assert.strictEqual(error.kind, "workflow_invalid_config", yaml)
+        assert.strictEqual(error.key, key, yaml)
+        assert.strictEqual(error.reason, reason, yaml)
+      }
+      const error = yield* parseError("---\nagent:\n  max_attempts: -1\n---\nbody")
+      assert.strictEqual(
+        error.message,
+        "/repo/WORKFLOW.md (agent.max_attempts): expected a positive integer, got -1 [workflow_invalid_config]"
+      )
+    }))
+
+  it.effect("a template syntax error or unknown filter is template_parse_error with the file line", () =>
+    Effect.gen(function*() {
+      const unclosed = yield* parseError("---\nagent: {}\n---\n\nHello\n{% if issue.id %}\nno end")
+      assert.strictEqual(unclosed.kind, "template_parse_error")
+      assert.strictEqual(unclosed.reason, "tag {% if issue.id %} not closed (line 6, column 1)")
+      const filter = yield* parseError("---\nagent: {}\n---\n  Hi {{ issue.id | shout }}")
+      assert.strictEqual(filter.kind, "template_parse_error")
+      assert.strictEqual(filter.reason, "undefined filter: shout (line 4, column 6)")
+      const noFrontMatter = yield* parseError("{{ issue.id ")
+      assert.strictEqual(noFrontMatter.kind, "template_parse_error")
+    }))
+})
+
+describe("resolveWorkspaceRoot", () => {
+  const withRoot = (root: string | null, file = "/repo/WORKFLOW.md") =>
+    parseWorkflow(file, `---\nworkspace:\n  root: ${JSON.stringify(root)}\n---\nx`)
+
+  it.effect("null means <tmp>/switchyard_workspaces/<repo>-<hash>", () =>
+    Effect.gen(function*() {
+      const def = yield* withRoot(null)
+      const hash = createHash("sha256").update("/work/my repo").digest("hex").slice(0, 8)
+      assert.strictEqual(
+        resolveWorkspaceRoot(def, "/work/my repo", {}),
+        path.join(os.tmpdir(), "switchyard_workspaces", `my_repo-${hash}`)
+      )
+      // two checkouts with the same name get different roots
+      assert.notStrictEqual(defaultWorkspaceRoot("/a/app"), defaultWorkspaceRoot("/b/app"))
+      assert.match(defaultWorkspaceRoot("/a/app"), /switchyard_workspaces\/app-[0-9a-f]{8}$/)
+    }))
+
+  it.effect("expands ~ to the home directory", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("~/sandboxes"), "/repo", {}), path.join(os.homedir(), "sandboxes"))
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("~"), "/repo", {}), os.homedir())
+    }))
+
+  it.effect("expands $VAR and ${VAR} from the environment", () =>
+    Effect.gen(function*() {
+      const env = { SY_ROOT: "/data/sy", SUB: "ws" }
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("$SY_ROOT"), "/repo", env), "/data/sy")
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("${SY_ROOT}/${SUB}-x"), "/repo", env), "/data/sy/ws-x")
+      // an unset or empty variable counts as missing: the default applies
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("$NOPE/ws"), "/repo", env), defaultWorkspaceRoot("/repo"))
+      assert.strictEqual(
+        resolveWorkspaceRoot(yield* withRoot("$EMPTY"), "/repo", { EMPTY: "" }),
+        defaultWorkspaceRoot("/repo")
+      )
+    }))
+
+  it.effect("resolves a relative path against the directory of WORKFLOW.md and normalizes", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("sandboxes"), "/repo", {}), "/repo/sandboxes")
+      assert.strictEqual(
+        resolveWorkspaceRoot(yield* withRoot("../ws", "/repo/config/WORKFLOW.md"), "/repo", {}),
+        "/repo/ws"
+      )
+      // a relative WORKFLOW.md path is itself relative to the repo root
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("./ws", "ops/WORKFLOW.md"), "/repo", {}), "/repo/ops/ws")
+      assert.strictEqual(resolveWorkspaceRoot(yield* withRoot("/abs/./a/../b"), "/repo", {}), "/abs/b")
+    }))
+
+  it("workflowPath is <repoRoot>/WORKFLOW.md", () => {
+    assert.strictEqual(workflowPath("/work/repo"), "/work/repo/WORKFLOW.md")
+  })
+})
+
+describe("WorkflowFile.layer", () => {
+  it.scoped("a missing file fails the layer with missing_workflow_file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const error = yield* Workflow.pipe(
+        Effect.provide(fileLayer({ repoRoot: dir })),
+        Effect.flip
+      )
+      assert.strictEqual(error.kind, "missing_workflow_file")
+      assert.strictEqual(error.path, path.join(dir, "WORKFLOW.md"))
+      assert.strictEqual(
+        error.reason,
+        `no WORKFLOW.md at ${path.join(dir, "WORKFLOW.md")}; run \`switchyard init\` to create one`
+      )
+    }))
+
+  it.scoped("an invalid file fails the layer", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      writeFileSync(path.join(dir, "WORKFLOW.md"), "---\nagent:\n  max_turns: 0\n---\nbody")
+      const error = yield* Workflow.pipe(
+        Effect.provide(fileLayer({ repoRoot: dir })),
+        Effect.flip
+      )
+      assert.strictEqual(error.kind, "workflow_invalid_config")
+      assert.strictEqual(error.key, "agent.max_turns")
+    }))
+
+  it.scoped("loads the file, with default state dir, or the given path and state dir", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      writeFileSync(path.join(dir, "WORKFLOW.md"), "---\nagent:\n  max_attempts: 4\n---\nHello {{ issue.id }}")
+      const workflow = yield* Workflow.pipe(Effect.provide(fileLayer({ repoRoot: dir })))
+      assert.strictEqual(workflow.repoRoot, dir)
+      assert.strictEqual(workflow.stateDir, path.join(dir, ".switchyard"))
+      const def = yield* workflow.current
+      assert.strictEqual(def.config.agent.max_attempts, 4)
+      assert.strictEqual(def.prompt_template, "Hello {{ issue.id }}")
+      assert.strictEqual(def.path, path.join(dir, "WORKFLOW.md"))
+
+      const other = path.join(dir, "ops", "flow.md")
+      yield* Effect.sync(() => {
+        mkdirSync(path.join(dir, "ops"))
+        writeFileSync(other, "---\nagent:\n  max_attempts: 9\n---\nOther")
+      })
+      const explicit = yield* Workflow.pipe(
+        Effect.provide(fileLayer({ repoRoot: dir, path: other, stateDir: path.join(dir, "state") }))
+      )
+      assert.strictEqual(explicit.stateDir, path.join(dir, "state"))
+      assert.strictEqual((yield* explicit.current).config.agent.max_attempts, 9)
+    }))
+
+  it.scoped("current re-reads the file: an edit on disk applies without a restart", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "WORKFLOW.md")
+      writeFileSync(file, "---\npolling:\n  interval_ms: 1000\n---\nfirst")
+      const workflow = yield* Workflow.pipe(Effect.provide(fileLayer({ repoRoot: dir })))
+      assert.strictEqual((yield* workflow.current).config.polling.interval_ms, 1000)
+      writeFileSync(file, "---\npolling:\n  interval_ms: 2000\n---\nsecond")
+      const def = yield* workflow.current
+      assert.strictEqual(def.config.polling.interval_ms, 2000)
+      assert.strictEqual(def.prompt_template, "second")
+    }))
+
+  it.scoped("an invalid edit keeps the last good definition and warns once per bad content", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "WORKFLOW.md")
+      writeFileSync(file, "---\nagent:\n  max_attempts: 2\n---\ngood")
+      const warnings: Array<string> = []
+      const workflow = yield* Workflow.pipe(Effect.provide(fileLayer({ repoRoot: dir })))
+      const current = collectWarnings(workflow.current, warnings)
+
+      writeFileSync(file, "---\nagent:\n  max_attempts: -1\n---\nbad")
+      const kept = yield* current
+      assert.strictEqual(kept.config.agent.max_attempts, 2)
+      assert.strictEqual(kept.prompt_template, "good")
+      yield* current
+      yield* current
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0], "(agent.max_attempts): expected a positive integer, got -1 [workflow_invalid_config]")
+
+      // a different bad edit warns again
+      writeFileSync(file, "---\n- not a map\n---\nbad")
+      assert.strictEqual((yield* current).prompt_template, "good")
+      assert.strictEqual(warnings.length, 2)
+      assert.include(warnings[1], "workflow_front_matter_not_a_map")
+
+      // a deleted file also keeps the last good definition
+      unlinkSync(file)
+      assert.strictEqual((yield* current).prompt_template, "good")
+      assert.strictEqual(warnings.length, 3)
+      assert.include(warnings[2], "missing_workflow_file")
+
+      // a fixed file applies again
+      writeFileSync(file, "---\nagent:\n  max_attempts: 6\n---\nfixed")
+      const fixed = yield* current
+      assert.strictEqual(fixed.config.agent.max_attempts, 6)
+      assert.strictEqual(fixed.prompt_template, "fixed")
+      assert.strictEqual(warnings.length, 3)
+    }))
+
+  it.effect("layerStatic serves a fixed definition", () =>
+    Effect.gen(function*() {
+      const def = yield* parseWorkflow("/x/WORKFLOW.md", "static")
+      const workflow = yield* Workflow.pipe(Effect.provide(WorkflowFile.layerStatic(def, "/x", "/x/.sy")))
+      assert.strictEqual(workflow.repoRoot, "/x")
+      assert.strictEqual(workflow.stateDir, "/x/.sy")
+      assert.strictEqual(yield* workflow.current, def)
+    }))
+})
+
+describe("defaultWorkflowFile", () => {
+  it.effect("parses, and every key has its default except agent.command", () =>
+    Effect.gen(function*() {
+      const def = yield* parseWorkflow("/repo/WORKFLOW.md", defaultWorkflowFile)
+      const defaults = (yield* parseWorkflow("/repo/WORKFLOW.md", "x")).config
+      assert.deepStrictEqual(
+        { ...def.config, agent: { ...def.config.agent, command: null } },
+        { ...defaults }
+      )
+      assert.include(def.prompt_template, "{{ issue.id }}")
+      assert.include(def.prompt_template, "$SWITCHYARD_RESULT_FILE")
+      assert.instanceOf(def, WorkflowDefinition)
+    }))
+
+  it.effect("documents every key with a comment", () =>
+    Effect.gen(function*() {
+      const def = yield* parseWorkflow("/repo/WORKFLOW.md", defaultWorkflowFile)
+      const lines = defaultWorkflowFile.split("\n")
+      for (const [section, values] of Object.entries(def.config)) {
+        for (const key of Object.keys(values as object)) {
+          const line = lines.find((l) => l.trimStart().startsWith(`${key}:`))
+          assert.isDefined(line, `${section}.${key} is in the file`)
+          assert.include(line, "#", `${section}.${key} has a comment`)
+        }
+      }
+    }))
+
+  it.live("the placeholder agent.command fails clearly", () =>
+    Effect.gen(function*() {
+      const def = yield* parseWorkflow("/repo/WORKFLOW.md", defaultWorkflowFile)
+      const command = def.config.agent.command
+      assert.isNotNull(command)
+      const result = yield* Effect.sync(() => spawnSync("sh", ["-c", command ?? ""], { encoding: "utf8" }))
+      assert.strictEqual(result.status, 2)
+      assert.include(result.stderr, "set agent.command in WORKFLOW.md")
+    }))
+})

@@ -1,0 +1,363 @@
+/**
+ * ProcessRunner: runs shell commands (agents, hooks, reproductions, validations) and git, with @effect/platform
+ * `Command`.
+ *
+ * Every child is spawned detached, so it leads its own process group (pgid = pid). When a run times out, is
+ * interrupted, or leaves background processes behind, the whole group gets SIGTERM, then SIGKILL after a grace
+ * period (stack.md §6: the platform finalizer alone never escalates to SIGKILL). Output is captured with bounded
+ * memory: the first and last few KiB plus a byte count, however much the child writes.
+ */
+import { Command, CommandExecutor, type Error as PlatformError } from "@effect/platform"
+import { SandboxError } from "@switchyard/core"
+import { CommandResult } from "@switchyard/domain"
+import { Clock, Duration, Effect, Either, Fiber, Option, type Scope, Stream } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { OutputCapture } from "../internal/OutputCapture.js"
+import { isGroupAlive, signalGroup, terminateGroup } from "../internal/ProcessGroup.js"
+
+export { isGroupAlive, signalGroup, terminateGroup }
+
+/** Default bytes kept from the start of the output. */
+export const DEFAULT_HEAD_BYTES = 4096
+/** Default bytes kept from the end of the output. */
+export const DEFAULT_TAIL_BYTES = 4096
+/** Default time between SIGTERM and SIGKILL, in ms. */
+export const DEFAULT_KILL_GRACE_MS = 2000
+/**
+ * After the main process exits, how long to wait (ms) for the output pipes to close once the rest of its group
+ * was terminated. Only a process that left the group (setsid) and kept the pipe open makes this wait run out.
+ */
+const DRAIN_MS = 2000
+
+/**
+ * Variables that point git at a specific repository. Inherited from a parent that runs inside a git hook they
+ * would make every git command in a worktree act on the wrong repository, so children never inherit them.
+ */
+const GIT_LOCATION_VARS = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_COMMON_DIR",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_PREFIX"
+]
+
+const inheritedEnv: Effect.Effect<Record<string, string>> = Effect.sync(() => {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !GIT_LOCATION_VARS.includes(key)) env[key] = value
+  }
+  return env
+})
+
+export interface ShellOptions {
+  /** Run as `sh -c <command>`. */
+  readonly command: string
+  /** Working directory; a missing one is an environment failure, not a defect. */
+  readonly cwd: string
+  /** Variables merged over the inherited environment (or the whole environment when `inheritEnv` is false). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Inherit `process.env` (minus git location variables such as GIT_DIR). Default true. */
+  readonly inheritEnv?: boolean | undefined
+  /** Text written to the child's stdin, which is then closed. Default: empty (stdin closed at once). */
+  readonly stdin?: string | undefined
+  /** Wall-clock limit in ms, from spawn to exit. */
+  readonly timeoutMs: number
+  /** Time between SIGTERM and SIGKILL to the process group, in ms. Default 2000. */
+  readonly killGraceMs?: number | undefined
+  /** Bytes kept from the start of the combined output. Default 4096. */
+  readonly headBytes?: number | undefined
+  /** Bytes kept from the end of the combined output. Default 4096. */
+  readonly tailBytes?: number | undefined
+  /** Every stdout/stderr chunk is appended to this file as it arrives (parent directories are created). */
+  readonly transcriptFile?: string | undefined
+  /** Called once, right after spawn, with the pid (which is also the process-group id). */
+  readonly onSpawn?: ((pid: number) => Effect.Effect<void>) | undefined
+  /** Called after every output chunk (callers throttle what they do with it). */
+  readonly onOutput?: Effect.Effect<void> | undefined
+}
+
+/** A finished run: the `CommandResult` plus what does not fit in it. */
+export interface ShellRun {
+  readonly result: CommandResult
+  /** Total bytes of combined stdout+stderr the child wrote (the result keeps only head and tail). */
+  readonly outputBytes: number
+  /** The child's pid (= its pgid), or null when it never started. */
+  readonly pid: number | null
+  /** True when `sh` could not be started at all (missing cwd, no `sh` on PATH). */
+  readonly spawnFailed: boolean
+}
+
+type Outcome =
+  | { readonly _tag: "SpawnFailed"; readonly reason: string }
+  | {
+    readonly _tag: "Exited"
+    readonly pid: number
+    readonly exitCode: number | null
+    readonly signal: string | null
+    readonly timedOut: boolean
+  }
+
+interface Transcript {
+  readonly write: (chunk: Uint8Array) => Effect.Effect<void>
+}
+
+const noTranscript: Transcript = { write: () => Effect.void }
+
+/** Opens `file` for appending for the life of the scope. A file that cannot be opened is logged and skipped. */
+const openTranscript = (file: string | undefined): Effect.Effect<Transcript, never, Scope.Scope> =>
+  file === undefined ? Effect.succeed(noTranscript) : Effect.acquireRelease(
+    Effect.try(() => {
+      NodeFs.mkdirSync(NodePath.dirname(file), { recursive: true })
+      return NodeFs.openSync(file, "a")
+    }).pipe(
+      Effect.map((fd) => {
+        let broken = false
+        const transcript: Transcript & { readonly fd: number } = {
+          fd,
+          write: (chunk) =>
+            broken ? Effect.void : Effect.try(() => NodeFs.writeSync(fd, chunk)).pipe(
+              Effect.asVoid,
+              Effect.catchAll((cause) => {
+                broken = true
+                return Effect.logWarning("transcript write failed; the rest of the output is not recorded").pipe(
+                  Effect.annotateLogs({ file, cause: String(cause) })
+                )
+              })
+            )
+        }
+        return Option.some(transcript)
+      }),
+      Effect.catchAll((cause) =>
+        Effect.logWarning("cannot open transcript file; output is not recorded").pipe(
+          Effect.annotateLogs({ file, cause: String(cause) }),
+          Effect.as(Option.none())
+        )
+      )
+    ),
+    (opened) =>
+      Option.match(opened, {
+        onNone: () => Effect.void,
+        onSome: ({ fd }) => Effect.try(() => NodeFs.closeSync(fd)).pipe(Effect.ignore)
+      })
+  ).pipe(Effect.map(Option.getOrElse((): Transcript => noTranscript)))
+
+/** The signal name from the platform's "Process interrupted due to receipt of signal: SIGKILL" error. */
+const signalFrom = (error: PlatformError.PlatformError): string =>
+  /signal:\s*(SIG[A-Z0-9]+)/.exec(error.message)?.[1] ?? "UNKNOWN"
+
+const describeSpawnFailure = (options: ShellOptions, error: PlatformError.PlatformError): string =>
+  error._tag === "SystemError" && error.module === "FileSystem"
+    ? `cannot run \`${options.command}\`: working directory ${options.cwd} ${
+      error.reason === "NotFound" ? "does not exist" : `is not accessible (${error.reason})`
+    }`
+    : `cannot start \`sh -c ${options.command}\`: ${error.message}`
+
+const buildCommand = (options: ShellOptions) =>
+  Effect.map(options.inheritEnv === false ? Effect.succeed({}) : inheritedEnv, (base) =>
+    Command.make("sh", "-c", options.command).pipe(
+      Command.workingDirectory(options.cwd),
+      Command.env({ ...base, ...options.env }, { extendEnv: false }),
+      Command.feed(options.stdin ?? "")
+    ))
+
+const runScoped = (options: ShellOptions, capture: OutputCapture) =>
+  Effect.gen(function*() {
+    const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS
+    const transcript = yield* openTranscript(options.transcriptFile)
+    const command = yield* buildCommand(options)
+    const started = yield* Effect.either(Command.start(command))
+    if (Either.isLeft(started)) {
+      const failed: Outcome = { _tag: "SpawnFailed", reason: describeSpawnFailure(options, started.left) }
+      return failed
+    }
+    const proc = started.right
+    const pid: number = proc.pid
+    // Runs before the platform's own finalizer (finalizers run in reverse order), so by then the group is gone.
+    yield* Effect.addFinalizer(() => terminateGroup(pid, graceMs))
+    if (options.onSpawn !== undefined) yield* options.onSpawn(pid)
+
+    const onOutput = options.onOutput ?? Effect.void
+    const collector = yield* Stream.merge(proc.stdout, proc.stderr).pipe(
+      Stream.runForEach((chunk) =>
+        Effect.sync(() => capture.push(chunk)).pipe(
+          Effect.zipRight(transcript.write(chunk)),
+          Effect.zipRight(onOutput)
+        )
+      ),
+      Effect.catchAll((error) => Effect.logDebug("output stream failed").pipe(Effect.annotateLogs({ error: error.message }))),
+      Effect.forkScoped
+    )
+
+    const exitInfo = proc.exitCode.pipe(
+      Effect.map((code) => ({ exitCode: code as number | null, signal: null as string | null })),
+      Effect.catchAll((error) => Effect.succeed({ exitCode: null, signal: signalFrom(error) }))
+    )
+    const waited = yield* Effect.timeoutOption(exitInfo, Duration.millis(Math.max(0, options.timeoutMs)))
+    const timedOut = Option.isNone(waited)
+    if (timedOut) {
+      yield* Effect.logWarning("command timed out; terminating its process group").pipe(
+        Effect.annotateLogs({ pid, timeoutMs: options.timeoutMs })
+      )
+    }
+    // Also reaps background processes the command left behind after it exited.
+    yield* terminateGroup(pid, graceMs)
+    const info = Option.isSome(waited)
+      ? waited.value
+      : Option.getOrElse(
+        yield* Effect.timeoutOption(exitInfo, Duration.millis(DRAIN_MS)),
+        () => ({ exitCode: null, signal: null })
+      )
+    const drained = yield* Effect.timeoutOption(Fiber.join(collector), Duration.millis(DRAIN_MS))
+    if (Option.isNone(drained)) {
+      yield* Effect.logWarning("output pipe still open after the process group ended; output may be cut").pipe(
+        Effect.annotateLogs({ pid })
+      )
+      yield* Fiber.interrupt(collector)
+    }
+    const exited: Outcome = { _tag: "Exited", pid, exitCode: info.exitCode, signal: info.signal, timedOut }
+    return exited
+  })
+
+/**
+ * Runs `sh -c <command>` and reports everything about the run, including the total output size.
+ *
+ * Never fails: a missing cwd or `sh`, a non-zero exit, a signal and a timeout are all described in the
+ * `CommandResult` (`exitCode` null when the process did not exit on its own; `environmentFailure` for spawn
+ * failures, exit 126/127, signals and timeouts). `durationMs` is measured with the Effect `Clock` (ms).
+ * Interrupting the effect terminates the child's whole process group (SIGTERM, then SIGKILL after
+ * `killGraceMs`); so does a timeout, and so does a normal exit for background processes the command left running
+ * (they would otherwise hold the output pipe open). Memory is bounded by `headBytes + tailBytes`.
+ */
+export const execute = (options: ShellOptions): Effect.Effect<ShellRun, never, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const startedAt = yield* Clock.currentTimeMillis
+    const capture = new OutputCapture(
+      options.headBytes ?? DEFAULT_HEAD_BYTES,
+      options.tailBytes ?? DEFAULT_TAIL_BYTES
+    )
+    const outcome = yield* Effect.scoped(runScoped(options, capture))
+    const durationMs = (yield* Clock.currentTimeMillis) - startedAt
+    if (outcome._tag === "SpawnFailed") {
+      return {
+        result: CommandResult.make({
+          command: options.command,
+          exitCode: null,
+          signal: null,
+          timedOut: false,
+          environmentFailure: true,
+          durationMs,
+          outputHead: outcome.reason,
+          outputTail: outcome.reason
+        }),
+        outputBytes: 0,
+        pid: null,
+        spawnFailed: true
+      }
+    }
+    const exitCode = outcome.timedOut ? null : outcome.exitCode
+    const signal = outcome.signal
+    return {
+      result: CommandResult.make({
+        command: options.command,
+        exitCode,
+        signal,
+        timedOut: outcome.timedOut,
+        environmentFailure: exitCode === 126 || exitCode === 127 || outcome.timedOut || signal !== null,
+        durationMs,
+        outputHead: capture.headText(),
+        outputTail: capture.tailText()
+      }),
+      outputBytes: capture.total,
+      pid: outcome.pid,
+      spawnFailed: false
+    }
+  }).pipe(Effect.annotateLogs({ command: options.command, cwd: options.cwd }))
+
+/**
+ * Runs `sh -c <command>` in `cwd` and returns its `CommandResult` (see `execute` for the rules). Never fails;
+ * interruption and timeouts kill the whole process group.
+ */
+export const runShell = (options: ShellOptions): Effect.Effect<CommandResult, never, CommandExecutor.CommandExecutor> =>
+  Effect.map(execute(options), (run) => run.result)
+
+/** Output of one git invocation. */
+export interface GitOutput {
+  readonly exitCode: number
+  readonly stdout: string
+  /** The last 16 KiB of stderr. */
+  readonly stderr: string
+  /** True when stdout was cut at `maxStdoutBytes`. */
+  readonly truncated: boolean
+}
+
+const GIT_STDERR_BYTES = 16 * 1024
+
+const gitFailure = (args: ReadonlyArray<string>, reason: string, cause?: unknown) =>
+  new SandboxError({ operation: `git ${args.join(" ")}`, reason, ...(cause === undefined ? {} : { cause }) })
+
+/**
+ * Runs `git <args>` in `cwd` (no shell) with GIT_TERMINAL_PROMPT=0 and LC_ALL=C, and returns its exit code,
+ * stdout (cut at `maxStdoutBytes` when given, the rest is drained and dropped) and stderr.
+ * A non-zero exit is not a failure here. Fails `SandboxError` only when git cannot be started (or cwd is missing),
+ * or dies from a signal. Interruption terminates the git process group.
+ */
+export const git = (
+  args: ReadonlyArray<string>,
+  cwd: string,
+  options?: { readonly maxStdoutBytes?: number | undefined; readonly env?: Readonly<Record<string, string>> | undefined }
+): Effect.Effect<GitOutput, SandboxError, CommandExecutor.CommandExecutor> =>
+  Effect.scoped(Effect.gen(function*() {
+    const base = yield* inheritedEnv
+    const command = Command.make("git", ...args).pipe(
+      Command.workingDirectory(cwd),
+      Command.env({ ...base, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options?.env }, { extendEnv: false }),
+      Command.feed("")
+    )
+    const proc = yield* Command.start(command).pipe(
+      Effect.mapError((error) => gitFailure(args, `cannot run git in ${cwd}: ${error.message}`, error))
+    )
+    yield* Effect.addFinalizer(() => terminateGroup(proc.pid, DEFAULT_KILL_GRACE_MS))
+    const max = options?.maxStdoutBytes ?? Number.POSITIVE_INFINITY
+    const chunks: Array<Uint8Array> = []
+    let kept = 0
+    let truncated = false
+    const stderr = new OutputCapture(0, GIT_STDERR_BYTES)
+    const [, , exit] = yield* Effect.all([
+      Stream.runForEach(proc.stdout, (chunk) =>
+        Effect.sync(() => {
+          if (kept >= max) {
+            truncated = truncated || chunk.length > 0
+            return
+          }
+          const take = Math.min(chunk.length, max - kept)
+          chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+          kept += take
+          if (take < chunk.length) truncated = true
+        })),
+      Stream.runForEach(proc.stderr, (chunk) => Effect.sync(() => stderr.push(chunk))),
+      Effect.either(proc.exitCode)
+    ], { concurrency: "unbounded" }).pipe(Effect.mapError((error) => gitFailure(args, error.message, error)))
+    if (Either.isLeft(exit)) return yield* gitFailure(args, `git was killed: ${exit.left.message}`, exit.left)
+    return {
+      exitCode: exit.right,
+      stdout: new TextDecoder().decode(Buffer.concat(chunks), { stream: true }),
+      stderr: stderr.tailText(),
+      truncated
+    }
+  }))
+
+/**
+ * Runs `git <args>` in `cwd` and returns its stdout. Fails `SandboxError` (operation `git <args>`, reason = git's
+ * stderr) when git exits non-zero or cannot be started.
+ */
+export const runGit = (
+  args: ReadonlyArray<string>,
+  cwd: string
+): Effect.Effect<string, SandboxError, CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(git(args, cwd), (out) =>
+    out.exitCode === 0
+      ? Effect.succeed(out.stdout)
+      : Effect.fail(gitFailure(args, out.stderr.trim() === "" ? `exited ${out.exitCode}` : out.stderr.trim())))

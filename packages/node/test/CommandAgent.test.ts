@@ -1,0 +1,211 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import type { AgentRunInput } from "@switchyard/core"
+import { Issue, IssueId, TaskPacket } from "@switchyard/domain"
+import { DateTime, Effect, Ref, Schema, type Scope } from "effect"
+import * as NodePath from "node:path"
+import { CommandAgent } from "../src/index.js"
+import { config, workflowLayer } from "./helpers.js"
+
+const id = Schema.decodeSync(IssueId)("SY-7")
+const now = DateTime.unsafeMake(0)
+
+const issue = Issue.make({
+  id,
+  title: "Fix the answer",
+  body: "The answer should be 42.",
+  status: "todo",
+  priority: "medium",
+  labels: ["bug"],
+  parent: null,
+  blocked_by: [],
+  reproduction: "grep -q answer=42 src/app.txt",
+  validation: [],
+  scope: [],
+  non_goals: [],
+  comments: [],
+  created_at: now,
+  updated_at: now
+})
+
+const packet = TaskPacket.make({
+  issue_id: id,
+  title: issue.title,
+  intent: issue.body,
+  source: { tracker: "sqlite", issue_id: id, labels: ["bug"] },
+  attempt: 2,
+  scope: [],
+  non_goals: [],
+  reproduction: issue.reproduction,
+  validation: ["true"],
+  no_op_rules: [],
+  evidence_required: [],
+  output_contract: { result_file: "$SWITCHYARD_RESULT_FILE", format: "json" }
+})
+
+/**
+ * Runs the station once with `agent.command = <command>` (null: unset), in a fresh sandbox dir and run dir.
+ * `script` (if given) is written to `<tmp>/agent.sh`; use `sh $AGENT` in the command to run it.
+ */
+const runAgent = (
+  command: string | null,
+  options: { readonly script?: string; readonly timeoutMs?: number; readonly before?: (runDir: string) => Effect.Effect<void, unknown, NodeContext.NodeContext> } = {}
+) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "switchyard-agent-" })
+    const sandboxPath = NodePath.join(tmp, "sandbox")
+    const runDir = NodePath.join(tmp, "runs", "SY-7", "2")
+    yield* fs.makeDirectory(sandboxPath, { recursive: true })
+    const scriptPath = NodePath.join(tmp, "agent.sh")
+    if (options.script !== undefined) yield* fs.writeFileString(scriptPath, options.script)
+    if (options.before !== undefined) yield* options.before(runDir)
+    const spawned = yield* Ref.make<ReadonlyArray<number>>([])
+    const station = yield* CommandAgent.make.pipe(
+      Effect.provide(workflowLayer(tmp, config({ agent: { command: command?.replace("$AGENT", scriptPath) ?? null } })))
+    )
+    const input: AgentRunInput = {
+      issue,
+      packet,
+      prompt: "# Task\nMake the answer 42.\n",
+      attempt: 2,
+      sandboxPath,
+      runDir,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
+      onOutput: Effect.void
+    }
+    const report = yield* station.run(input)
+    return { report, sandboxPath, runDir, spawned: yield* Ref.get(spawned), kind: station.kind }
+  })
+
+const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+
+describe("CommandAgent", () => {
+  test("reads a good claim and keeps the transcript", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { kind, report, runDir, spawned } = yield* runAgent("sh $AGENT", {
+        script: [
+          "echo working on it",
+          "echo 'a warning' >&2",
+          "cat > \"$SWITCHYARD_RESULT_FILE\" <<'JSON'",
+          "{\"claim\":\"PR_READY\",\"summary\":\"set the answer\",\"plan\":\"edit app.txt\",\"residual_risk\":\"only the happy path\"}",
+          "JSON"
+        ].join("\n")
+      })
+      assert.strictEqual(kind, "command")
+      assert.strictEqual(report.kind, "command")
+      assert.include(report.command, "agent.sh")
+      assert.strictEqual(report.exitCode, 0)
+      assert.isFalse(report.crashed)
+      assert.isFalse(report.timedOut)
+      assert.strictEqual(report.claim, "PR_READY")
+      assert.isNull(report.claimError)
+      assert.strictEqual(report.summary, "set the answer")
+      assert.strictEqual(report.plan, "edit app.txt")
+      assert.isNull(report.question)
+      assert.strictEqual(report.residualRisk, "only the happy path")
+      assert.include(report.outputTail, "working on it")
+      assert.strictEqual(spawned.length, 1)
+      const transcript = yield* fs.readFileString(NodePath.join(runDir, "agent.log"))
+      assert.include(transcript, "working on it\n")
+      assert.include(transcript, "a warning\n")
+    }))
+
+  test("gives the agent its prompt on stdin and in a file, the task packet, and its environment", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { report, runDir, sandboxPath } = yield* runAgent("sh $AGENT", {
+        script: [
+          "cat > stdin.txt",
+          "pwd > cwd.txt",
+          "printf '%s\\n' \"$SWITCHYARD_PROMPT_FILE\" \"$SWITCHYARD_TASK_FILE\" \"$SWITCHYARD_RESULT_FILE\" \"$SWITCHYARD_ISSUE_ID\" \"$SWITCHYARD_ATTEMPT\" > env.txt"
+        ].join("\n")
+      })
+      assert.strictEqual(report.exitCode, 0)
+      const read = (name: string) => fs.readFileString(NodePath.join(sandboxPath, name))
+      assert.strictEqual(yield* read("stdin.txt"), "# Task\nMake the answer 42.\n")
+      assert.strictEqual((yield* read("cwd.txt")).trim(), sandboxPath)
+      const [promptFile, taskFile, resultFile, issueId, attempt] = (yield* read("env.txt")).trim().split("\n")
+      assert.strictEqual(promptFile, NodePath.join(runDir, "prompt.md"))
+      assert.strictEqual(taskFile, NodePath.join(runDir, "task.json"))
+      assert.strictEqual(resultFile, NodePath.join(runDir, "result.json"))
+      assert.strictEqual(issueId, "SY-7")
+      assert.strictEqual(attempt, "2")
+      assert.strictEqual(yield* fs.readFileString(promptFile!), "# Task\nMake the answer 42.\n")
+      const task = yield* Schema.decodeUnknown(Schema.parseJson(TaskPacket))(yield* fs.readFileString(taskFile!))
+      assert.deepStrictEqual(task, packet)
+      // No claim was written.
+      assert.isNull(report.claim)
+      assert.strictEqual(report.claimError, "no result file (the agent made no claim)")
+    }))
+
+  test("a malformed result file is no claim, with the reason", () =>
+    Effect.gen(function*() {
+      const notJson = yield* runAgent("echo '{not json' > \"$SWITCHYARD_RESULT_FILE\"")
+      assert.isNull(notJson.report.claim)
+      assert.isNull(notJson.report.summary)
+      assert.include(notJson.report.claimError!, "not a valid claim")
+      assert.include(notJson.report.claimError!, "JSON")
+
+      const wrongShape = yield* runAgent("echo '{\"claim\":\"DONE\",\"summary\":\"x\"}' > \"$SWITCHYARD_RESULT_FILE\"")
+      assert.isNull(wrongShape.report.claim)
+      assert.include(wrongShape.report.claimError!, "claim")
+      assert.include(wrongShape.report.claimError!, "DONE")
+    }))
+
+  test("a stale result file from an earlier run does not count", () =>
+    Effect.gen(function*() {
+      const { report } = yield* runAgent("true", {
+        before: (runDir) =>
+          Effect.gen(function*() {
+            const fs = yield* FileSystem.FileSystem
+            yield* fs.makeDirectory(runDir, { recursive: true })
+            yield* fs.writeFileString(NodePath.join(runDir, "result.json"), "{\"claim\":\"NO_OP\",\"summary\":\"old\"}")
+          })
+      })
+      assert.isNull(report.claim)
+      assert.strictEqual(report.claimError, "no result file (the agent made no claim)")
+    }))
+
+  test("a non-zero exit is reported, not a crash, and a claim still counts", () =>
+    Effect.gen(function*() {
+      const { report } = yield* runAgent(
+        "echo '{\"claim\":\"ESCALATE\",\"summary\":\"stuck\",\"question\":\"which API?\"}' > \"$SWITCHYARD_RESULT_FILE\"; echo failing; exit 4"
+      )
+      assert.strictEqual(report.exitCode, 4)
+      assert.isFalse(report.crashed)
+      assert.strictEqual(report.claim, "ESCALATE")
+      assert.strictEqual(report.question, "which API?")
+      assert.include(report.outputTail, "failing")
+    }))
+
+  test("a missing agent binary and a signal are crashes; a timeout is not", () =>
+    Effect.gen(function*() {
+      const missing = yield* runAgent("no-such-agent-binary-xyz --go")
+      assert.strictEqual(missing.report.exitCode, 127)
+      assert.isTrue(missing.report.crashed)
+
+      const killed = yield* runAgent("kill -9 $$")
+      assert.strictEqual(killed.report.signal, "SIGKILL")
+      assert.isFalse(killed.report.timedOut)
+      assert.isTrue(killed.report.crashed)
+
+      const slow = yield* runAgent("sleep 30", { timeoutMs: 300 })
+      assert.isTrue(slow.report.timedOut)
+      assert.isFalse(slow.report.crashed)
+      assert.isNull(slow.report.exitCode)
+    }))
+
+  test("agent.command unset is reported as a crash with the reason", () =>
+    Effect.gen(function*() {
+      const { report, spawned } = yield* runAgent(null)
+      assert.isTrue(report.crashed)
+      assert.strictEqual(report.outputTail, "agent.command is not set in WORKFLOW.md")
+      assert.isNull(report.claim)
+      assert.deepStrictEqual(spawned, [])
+    }))
+})

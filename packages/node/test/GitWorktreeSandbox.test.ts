@@ -1,0 +1,349 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { IssueId, WorkflowConfig } from "@switchyard/domain"
+import { Effect, Option, Schema, type Scope } from "effect"
+import * as NodePath from "node:path"
+import { GitWorktreeSandbox } from "../src/index.js"
+import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
+
+const SY1 = Schema.decodeSync(IssueId)("SY-1")
+const SY2 = Schema.decodeSync(IssueId)("SY-2")
+
+/** A temp repo plus a Sandbox over it, with the given WORKFLOW.md front matter. */
+const setup = (front: unknown = {}) =>
+  Effect.gen(function*() {
+    const fixture = yield* makeRepo
+    const cfg: WorkflowConfig = config(front)
+    const sandbox = yield* GitWorktreeSandbox.make({ repoRoot: fixture.repo, workspaceRoot: fixture.workspace }).pipe(
+      Effect.provide(workflowLayer(fixture.repo, cfg))
+    )
+    return { ...fixture, sandbox }
+  })
+
+const worktreePaths = (repo: string): Array<string> =>
+  gitSync(repo, "worktree", "list", "--porcelain")
+    .split("\n")
+    .filter((line) => line.startsWith("worktree "))
+    .map((line) => line.slice("worktree ".length))
+
+const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+
+describe("GitWorktreeSandbox.findRepoRoot", () => {
+  test("finds the top level from a subdirectory, and NotAGitRepo outside a repo", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo } = yield* makeRepo
+      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(repo, "src")), repo)
+      const plain = yield* fs.makeTempDirectoryScoped()
+      const error = yield* Effect.flip(GitWorktreeSandbox.findRepoRoot(plain))
+      assert.strictEqual(error._tag, "NotAGitRepo")
+      assert.strictEqual(error.path, plain)
+    }))
+})
+
+describe("GitWorktreeSandbox.resolveBase", () => {
+  test("returns HEAD, ignores untracked files, and fails DirtyBase on modified tracked files", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox } = yield* setup()
+      yield* fs.writeFileString(NodePath.join(repo, "scratch.txt"), "untracked\n")
+      assert.strictEqual(yield* sandbox.resolveBase, base)
+      yield* fs.writeFileString(NodePath.join(repo, "src", "app.txt"), "answer=0\n")
+      const dirty = yield* Effect.flip(sandbox.resolveBase)
+      assert.strictEqual(dirty._tag, "DirtyBase")
+      if (dirty._tag === "DirtyBase") assert.deepStrictEqual(dirty.files, ["src/app.txt"])
+    }))
+
+  test("a repository without commits is a SandboxError that says so", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      gitSync(dir, "init", "-q")
+      const sandbox = yield* GitWorktreeSandbox.make({ repoRoot: dir, workspaceRoot: NodePath.join(dir, "..", "ws") }).pipe(
+        Effect.provide(workflowLayer(dir, config({})))
+      )
+      const error = yield* Effect.flip(sandbox.resolveBase)
+      assert.strictEqual(error._tag, "SandboxError")
+      if (error._tag === "SandboxError") {
+        assert.strictEqual(error.reason, "the repository has no commits yet; commit something first")
+      }
+    }))
+})
+
+describe("GitWorktreeSandbox.create", () => {
+  test("makes a worktree on switchyard/<id> under the workspace root and runs after_create there", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, workspace, base, sandbox } = yield* setup({
+        hooks: { after_create: "printf '%s/%s' \"$SWITCHYARD_ISSUE_ID\" \"$SWITCHYARD_ATTEMPT\" > .hook-ran" }
+      })
+      const handle = yield* sandbox.create(SY1, 1, base)
+      assert.strictEqual(handle.path, NodePath.join(workspace, "SY-1"))
+      assert.strictEqual(handle.branch, "switchyard/SY-1")
+      assert.strictEqual(handle.base_commit, base)
+      assert.isFalse(handle.path.startsWith(repo + NodePath.sep))
+      assert.strictEqual(gitSync(handle.path, "symbolic-ref", "HEAD").trim(), "refs/heads/switchyard/SY-1")
+      assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(handle.path, "src", "app.txt")), "answer=41\n")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(handle.path, ".hook-ran")), "SY-1/1")
+      assert.include(worktreePaths(repo), handle.path)
+    }))
+
+  test("an after_create failure is HookFailed and leaves no worktree or branch", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox } = yield* setup({ hooks: { after_create: "echo cannot install >&2; exit 7" } })
+      const error = yield* Effect.flip(sandbox.create(SY1, 1, base))
+      assert.strictEqual(error._tag, "HookFailed")
+      if (error._tag === "HookFailed") {
+        assert.strictEqual(error.hook, "after_create")
+        assert.strictEqual(error.exitCode, 7)
+        assert.isFalse(error.timedOut)
+        assert.include(error.outputTail, "cannot install")
+      }
+      assert.deepStrictEqual(yield* sandbox.list, [])
+      assert.deepStrictEqual(worktreePaths(repo), [repo])
+      assert.isFalse(yield* fs.exists(NodePath.join(sandbox.workspaceRoot, "SY-1")))
+      assert.isTrue(Option.isNone(yield* sandbox.branchHead("switchyard/SY-1")))
+    }))
+
+  test("an after_create timeout is HookFailed with timedOut", () =>
+    Effect.gen(function*() {
+      const { base, sandbox } = yield* setup({ hooks: { after_create: "sleep 30", timeout_ms: 200 } })
+      const error = yield* Effect.flip(sandbox.create(SY1, 1, base))
+      assert.strictEqual(error._tag, "HookFailed")
+      if (error._tag === "HookFailed") {
+        assert.isTrue(error.timedOut)
+        assert.isNull(error.exitCode)
+      }
+      assert.deepStrictEqual(yield* sandbox.list, [])
+    }))
+
+  test("recreates over a stale worktree, a deleted one and a leftover directory, resetting the branch", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox } = yield* setup()
+      const first = yield* sandbox.create(SY1, 1, base)
+      yield* fs.writeFileString(NodePath.join(first.path, "leftover.txt"), "from attempt 1\n")
+      yield* sandbox.snapshot(first, "attempt 1")
+      assert.notStrictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+
+      const second = yield* sandbox.create(SY1, 2, base)
+      assert.strictEqual(second.path, first.path)
+      assert.isFalse(yield* fs.exists(NodePath.join(second.path, "leftover.txt")))
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+
+      // The directory vanished but git still has it registered.
+      yield* fs.remove(second.path, { recursive: true })
+      const third = yield* sandbox.create(SY1, 3, base)
+      assert.isTrue(yield* fs.exists(NodePath.join(third.path, "README.md")))
+
+      // A plain directory (not a worktree) sits where the worktree goes.
+      yield* sandbox.remove(third.path)
+      yield* fs.makeDirectory(third.path, { recursive: true })
+      yield* fs.writeFileString(NodePath.join(third.path, "junk"), "x")
+      const fourth = yield* sandbox.create(SY1, 4, base)
+      assert.isFalse(yield* fs.exists(NodePath.join(fourth.path, "junk")))
+      assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [fourth.path])
+    }))
+})
+
+describe("GitWorktreeSandbox.snapshot", () => {
+  test("commits modified and untracked files (not ignored ones) and describes the change", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
+      yield* fs.writeFileString(NodePath.join(handle.path, "NOTES.md"), "new file\n")
+      yield* fs.writeFileString(NodePath.join(handle.path, "debug.log"), "ignored\n")
+      const candidate = yield* sandbox.snapshot(handle, "SY-1: fix the answer")
+      assert.isFalse(candidate.empty)
+      assert.deepStrictEqual([...candidate.files].sort(), ["NOTES.md", "src/app.txt"])
+      assert.include(candidate.patch, "+answer=42")
+      assert.include(candidate.patch, "-answer=41")
+      assert.include(candidate.patch, "diff --git a/NOTES.md b/NOTES.md")
+      assert.notInclude(candidate.patch, "debug.log")
+      assert.isFalse(candidate.patchTruncated)
+      assert.include(candidate.stat, "2 files changed")
+      assert.strictEqual(candidate.commit, gitSync(repo, "rev-parse", "switchyard/SY-1").trim())
+      assert.strictEqual(candidate.tree, gitSync(repo, "rev-parse", "switchyard/SY-1^{tree}").trim())
+      assert.strictEqual(gitSync(repo, "log", "-1", "--format=%s|%an", "switchyard/SY-1").trim(), "SY-1: fix the answer|switchyard")
+      // The human's checkout is untouched.
+      assert.strictEqual(gitSync(repo, "rev-parse", "HEAD").trim(), base)
+    }))
+
+  test("an untouched sandbox gives an empty candidate", () =>
+    Effect.gen(function*() {
+      const { base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      const candidate = yield* sandbox.snapshot(handle, "nothing")
+      assert.isTrue(candidate.empty)
+      assert.isNull(candidate.commit)
+      assert.isNull(candidate.tree)
+      assert.strictEqual(candidate.patch, "")
+      assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
+    }))
+
+  test("commits the agent made itself count, and the patch is cut at maxPatchBytes", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      yield* fs.writeFileString(NodePath.join(handle.path, "big.txt"), "line\n".repeat(2000))
+      gitSync(handle.path, "add", "big.txt")
+      gitSync(handle.path, "-c", "user.name=agent", "-c", "user.email=a@b", "commit", "-q", "-m", "agent commit")
+      const agentCommit = gitSync(handle.path, "rev-parse", "HEAD").trim()
+      const candidate = yield* sandbox.snapshot(handle, "unused message", 300)
+      assert.deepStrictEqual(candidate.files, ["big.txt"])
+      assert.strictEqual(candidate.commit, agentCommit)
+      assert.isTrue(candidate.patchTruncated)
+      assert.strictEqual(Buffer.byteLength(candidate.patch), 300)
+    }))
+
+  test("an agent that switched branches is brought back onto switchyard/<id>", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      gitSync(handle.path, "checkout", "-q", "-b", "agent-branch")
+      yield* fs.writeFileString(NodePath.join(handle.path, "x.txt"), "x\n")
+      const candidate = yield* sandbox.snapshot(handle, "snap")
+      assert.deepStrictEqual(candidate.files, ["x.txt"])
+      assert.strictEqual(candidate.commit, gitSync(repo, "rev-parse", "switchyard/SY-1").trim())
+    }))
+})
+
+describe("GitWorktreeSandbox.amend and formatPatch", () => {
+  test("amend rewrites the message and keeps the tree; formatPatch writes one file per commit", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { root, repo, base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
+      const candidate = yield* sandbox.snapshot(handle, "draft")
+      // Something staged after the snapshot must not sneak into the amended commit.
+      yield* fs.writeFileString(NodePath.join(handle.path, "late.txt"), "late\n")
+      gitSync(handle.path, "add", "late.txt")
+      const amended = yield* sandbox.amend(handle, "SY-1: final message\n\nEvidence: bundle")
+      assert.notStrictEqual(amended, candidate.commit)
+      assert.strictEqual(gitSync(repo, "rev-parse", `${amended}^{tree}`).trim(), candidate.tree)
+      assert.strictEqual(gitSync(repo, "log", "-1", "--format=%s", "switchyard/SY-1").trim(), "SY-1: final message")
+
+      const out = NodePath.join(root, "patches")
+      const files = yield* sandbox.formatPatch(handle, out)
+      assert.strictEqual(files.length, 1)
+      assert.isTrue(files[0]!.startsWith(out + NodePath.sep))
+      const text = yield* fs.readFileString(files[0]!)
+      assert.include(text, "Subject: [PATCH] SY-1: final message")
+      assert.include(text, "+answer=42")
+    }))
+
+  test("amend refuses when the branch has nothing beyond the base", () =>
+    Effect.gen(function*() {
+      const { base, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      const error = yield* Effect.flip(sandbox.amend(handle, "msg"))
+      assert.strictEqual(error.operation, "amend")
+      assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
+    }))
+})
+
+describe("GitWorktreeSandbox.checkout", () => {
+  test("gives a detached clean checkout with after_create run, removed when the scope closes", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, workspace, base, sandbox } = yield* setup({ hooks: { after_create: "touch .prepared" } })
+      const handle = yield* sandbox.create(SY1, 1, base)
+      yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
+      const candidate = yield* sandbox.snapshot(handle, "fix")
+      yield* fs.writeFileString(NodePath.join(handle.path, "untracked-after.txt"), "agent leftovers\n")
+
+      const dir = yield* Effect.scoped(Effect.gen(function*() {
+        const dir = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        assert.isTrue(dir.startsWith(NodePath.join(workspace, ".verify") + NodePath.sep))
+        assert.strictEqual(yield* fs.readFileString(NodePath.join(dir, "src", "app.txt")), "answer=42\n")
+        assert.isTrue(yield* fs.exists(NodePath.join(dir, ".prepared")))
+        assert.isFalse(yield* fs.exists(NodePath.join(dir, "untracked-after.txt")))
+        assert.strictEqual(gitSync(dir, "rev-parse", "HEAD").trim(), candidate.commit)
+        assert.include(worktreePaths(repo), dir)
+        return dir
+      }))
+      assert.isFalse(yield* fs.exists(dir))
+      assert.notInclude(worktreePaths(repo), dir)
+    }))
+
+  test("an after_create failure in a checkout is HookFailed and still cleans up", () =>
+    Effect.gen(function*() {
+      const { repo, base, sandbox } = yield* setup({ hooks: { after_create: "exit 3" } })
+      const error = yield* Effect.flip(Effect.scoped(sandbox.checkout(base, "repro")))
+      assert.strictEqual(error._tag, "HookFailed")
+      assert.deepStrictEqual(worktreePaths(repo), [repo])
+    }))
+})
+
+describe("GitWorktreeSandbox.list, remove, branchHead and runHook", () => {
+  test("lists our worktrees, removes one (with before_remove and branch deletion), reports branch heads", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, workspace, base, sandbox } = yield* setup({
+        // Runs in the worktree: records where it ran one level up, then fails.
+        hooks: { before_remove: "echo \"$PWD\" >> ../removed.txt; exit 1" }
+      })
+      const one = yield* sandbox.create(SY1, 1, base)
+      const two = yield* sandbox.create(SY2, 1, base)
+      const listed = yield* sandbox.list
+      assert.deepStrictEqual(
+        listed.map((w) => [w.path, w.branch, w.head]).sort(),
+        [[one.path, "switchyard/SY-1", base], [two.path, "switchyard/SY-2", base]]
+      )
+      assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.some(base))
+      assert.deepStrictEqual(yield* sandbox.branchHead("no/such-branch"), Option.none())
+
+      yield* sandbox.remove(one.path, { deleteBranch: one.branch })
+      assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [two.path])
+      assert.isFalse(yield* fs.exists(one.path))
+      assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.none())
+      // The failing before_remove hook ran (in the worktree) and was ignored.
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(workspace, "removed.txt")), `${one.path}\n`)
+
+      // Without deleteBranch the branch stays; a branch that is already gone is not an error.
+      yield* sandbox.remove(two.path, { deleteBranch: "switchyard/never-existed" })
+      assert.deepStrictEqual(yield* sandbox.list, [])
+      assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-2"), Option.some(base))
+      assert.deepStrictEqual(worktreePaths(repo), [repo])
+    }))
+
+  test("refuses to remove a path outside the workspace root", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, sandbox } = yield* setup()
+      const error = yield* Effect.flip(sandbox.remove(repo))
+      assert.strictEqual(error.operation, "remove")
+      assert.isTrue(yield* fs.exists(NodePath.join(repo, "README.md")))
+    }))
+
+  test("runHook: before_run failure is fatal, after_run failure is returned, unset hooks are None", () =>
+    Effect.gen(function*() {
+      const { base, sandbox } = yield* setup({
+        hooks: { before_run: "echo not ready; exit 2", after_run: "echo after \"$SWITCHYARD_ISSUE_ID\"; exit 5" }
+      })
+      const handle = yield* sandbox.create(SY1, 1, base)
+      const before = yield* Effect.flip(sandbox.runHook(handle, "before_run"))
+      assert.strictEqual(before.hook, "before_run")
+      assert.strictEqual(before.exitCode, 2)
+      assert.include(before.outputTail, "not ready")
+      const after = yield* sandbox.runHook(handle, "after_run")
+      assert.isTrue(Option.isSome(after))
+      if (Option.isSome(after)) {
+        assert.strictEqual(after.value.exitCode, 5)
+        assert.include(after.value.outputTail, "after SY-1")
+      }
+
+      const { base: base2, sandbox: plain } = yield* setup()
+      const handle2 = yield* plain.create(SY1, 1, base2)
+      assert.isTrue(Option.isNone(yield* plain.runHook(handle2, "before_run")))
+    }))
+})

@@ -1,0 +1,211 @@
+/**
+ * SqliteEvidenceStore: each bundle as a row in the shared SQLite file (for queries) and as files a person can
+ * open under `<stateDir>/runs/<issueId>/<attempt>/`: `evidence.json` (the Schema-encoded bundle, pretty),
+ * `evidence.md` (`renderEvidenceMarkdown`) and `diff.patch` (when the bundle has a non-empty patch).
+ */
+import { FileSystem, Path } from "@effect/platform"
+import * as SqlClient from "@effect/sql/SqlClient"
+import {
+  EvidenceError,
+  EvidenceStore,
+  type EvidenceStoreShape,
+  type EvidenceSummary,
+  renderEvidenceMarkdown,
+  type StoredEvidence
+} from "@switchyard/core"
+import { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { formatParseError } from "../internal/rows.js"
+import { describe } from "../Sql.js"
+
+/** File names inside a run directory. */
+export const EVIDENCE_JSON = "evidence.json"
+export const EVIDENCE_MARKDOWN = "evidence.md"
+export const DIFF_PATCH = "diff.patch"
+
+/** The bundle as compact JSON (the `evidence.bundle` column). */
+export const BundleJson = Schema.parseJson(EvidenceBundle)
+/** The bundle as indented JSON (`evidence.json`). */
+export const BundleJsonPretty = Schema.parseJson(EvidenceBundle, { space: 2 })
+
+/** The summary columns of an `evidence` row. */
+export const EvidenceSummaryRow = Schema.Struct({
+  issue_id: IssueId,
+  attempt: Schema.Int,
+  outcome: TerminalState,
+  summary: Schema.String,
+  created_at: Schema.Number,
+  dir: Schema.String
+})
+
+const decodeBundle = Schema.decodeUnknown(BundleJson)
+const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
+
+/**
+ * Builds the store. `stateDir` (e.g. `<repo>/.switchyard`) is resolved to an absolute path once, so the `dir`
+ * recorded in SQLite does not depend on the current directory of a later reader.
+ */
+export const make = (options: { readonly stateDir: string }): Effect.Effect<
+  EvidenceStoreShape,
+  never,
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const runsRoot = path.join(path.resolve(options.stateDir), "runs")
+
+    const failure = (operation: string) => (error: unknown) =>
+      new EvidenceError({ operation, reason: describe(error), cause: error })
+
+    const dirOf = (operation: string, issueId: IssueId, attempt: number) =>
+      Number.isSafeInteger(attempt) && attempt >= 0
+        ? Effect.succeed(path.join(runsRoot, issueId, String(attempt)))
+        : Effect.fail(new EvidenceError({ operation, reason: `attempt must be a non-negative integer, got ${attempt}` }))
+
+    const runDir = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const dir = yield* dirOf("runDir", issueId, attempt)
+        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(failure("runDir")))
+        return dir
+      })
+
+    /** Writes `file` through a temporary sibling and a rename, so a reader never sees half a file. */
+    const writeAtomic = (file: string, content: string) =>
+      Effect.gen(function*() {
+        const temporary = `${file}.${process.pid}.${yield* Clock.currentTimeMillis}.tmp`
+        yield* fs.writeFileString(temporary, content).pipe(
+          Effect.zipRight(fs.rename(temporary, file)),
+          Effect.tapError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore))
+        )
+      })
+
+    const filesOf = (dir: string) => ({
+      json: path.join(dir, EVIDENCE_JSON),
+      markdown: path.join(dir, EVIDENCE_MARKDOWN),
+      patch: path.join(dir, DIFF_PATCH)
+    })
+
+    const put = (bundle: EvidenceBundle) =>
+      Effect.gen(function*() {
+        const dir = yield* runDir(bundle.issueId, bundle.attempt)
+        const files = filesOf(dir)
+        const pretty = yield* Schema.encode(BundleJsonPretty)(bundle).pipe(
+          Effect.mapError((error) =>
+            new EvidenceError({ operation: "put", reason: `bundle does not encode: ${formatParseError(error)}`, cause: error })
+          )
+        )
+        const compact = yield* Schema.encode(BundleJson)(bundle).pipe(Effect.mapError(failure("put")))
+        const patch = bundle.diff !== null && bundle.diff.patch !== "" ? bundle.diff.patch : null
+
+        yield* writeAtomic(files.json, `${pretty}\n`).pipe(Effect.mapError(failure("put")))
+        yield* writeAtomic(files.markdown, renderEvidenceMarkdown(bundle)).pipe(Effect.mapError(failure("put")))
+        if (patch !== null) {
+          yield* writeAtomic(files.patch, patch).pipe(Effect.mapError(failure("put")))
+        } else {
+          yield* fs.remove(files.patch, { force: true }).pipe(Effect.mapError(failure("put")))
+        }
+
+        const createdAt = yield* Clock.currentTimeMillis
+        yield* sql`
+          INSERT INTO evidence ${
+          sql.insert({
+            issue_id: bundle.issueId,
+            attempt: bundle.attempt,
+            outcome: bundle.outcome,
+            summary: bundle.summary,
+            created_at: createdAt,
+            dir,
+            bundle: compact
+          })
+        }
+          ON CONFLICT (issue_id, attempt) DO UPDATE SET
+            outcome = excluded.outcome, summary = excluded.summary, created_at = excluded.created_at,
+            dir = excluded.dir, bundle = excluded.bundle`.pipe(Effect.mapError(failure("put")))
+
+        return { dir, json: files.json, markdown: files.markdown, patch: patch === null ? null : files.patch }
+      }).pipe(Effect.withSpan("SqliteEvidenceStore.put", { attributes: { issueId: bundle.issueId, attempt: bundle.attempt } }))
+
+    /** Decodes a stored bundle; one that no longer decodes fails naming its issue and attempt. */
+    const decodeStored = (operation: string, row: { readonly attempt: unknown; readonly bundle: unknown }, issueId: IssueId) =>
+      decodeBundle(row.bundle).pipe(
+        Effect.mapError((error) =>
+          new EvidenceError({
+            operation,
+            reason: `the stored evidence of ${issueId} attempt ${String(row.attempt)} no longer decodes (${
+              formatParseError(error)
+            })`,
+            cause: error
+          })
+        )
+      )
+
+    const latest = (issueId: IssueId) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ attempt: unknown; bundle: unknown }>`
+          SELECT attempt, bundle FROM evidence WHERE issue_id = ${issueId} ORDER BY attempt DESC LIMIT 1`.pipe(
+          Effect.mapError(failure("latest"))
+        )
+        const row = rows[0]
+        if (row === undefined) return Option.none<EvidenceBundle>()
+        return Option.some(yield* decodeStored("latest", row, issueId))
+      })
+
+    const get = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ attempt: unknown; bundle: unknown }>`
+          SELECT attempt, bundle FROM evidence WHERE issue_id = ${issueId} AND attempt = ${attempt}`.pipe(
+          Effect.mapError(failure("get"))
+        )
+        const row = rows[0]
+        if (row === undefined) return Option.none<EvidenceBundle>()
+        return Option.some(yield* decodeStored("get", row, issueId))
+      })
+
+    const list = (issueId: IssueId) =>
+      Effect.gen(function*() {
+        const rows = yield* sql`
+          SELECT issue_id, attempt, outcome, summary, created_at, dir FROM evidence
+          WHERE issue_id = ${issueId} ORDER BY attempt`.pipe(Effect.mapError(failure("list")))
+        return yield* Effect.forEach(rows, (row) =>
+          decodeSummary(row).pipe(
+            Effect.map((decoded): EvidenceSummary => ({
+              issueId: decoded.issue_id,
+              attempt: decoded.attempt,
+              outcome: decoded.outcome,
+              summary: decoded.summary,
+              createdAt: decoded.created_at,
+              dir: decoded.dir
+            })),
+            Effect.mapError((error) =>
+              new EvidenceError({
+                operation: "list",
+                reason: `an evidence row of ${issueId} does not decode (${formatParseError(error)})`,
+                cause: error
+              })
+            )
+          ))
+      })
+
+    const location = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const dir = yield* dirOf("location", issueId, attempt)
+        const files = filesOf(dir)
+        const hasPatch = yield* fs.exists(files.patch).pipe(Effect.mapError(failure("location")))
+        return { dir, json: files.json, markdown: files.markdown, patch: hasPatch ? files.patch : null } satisfies
+          StoredEvidence
+      })
+
+    return { runDir, put, latest, get, list, location } satisfies EvidenceStoreShape
+  })
+
+/**
+ * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`.
+ * Requires `SqlClient`, `FileSystem` and `Path` (e.g. `NodeContext.layer`).
+ */
+export const layer = (options: { readonly stateDir: string }): Layer.Layer<
+  EvidenceStore,
+  never,
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+> => Layer.effect(EvidenceStore, make(options))

@@ -1,0 +1,307 @@
+/**
+ * SqliteOrchestrator: leases, attempts, retries and the event log in the shared SQLite file, so every
+ * `switchyard` process on the repo sees the same claims. Times are epoch milliseconds from `Clock`
+ * (so tests drive them with `TestClock`).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import {
+  type AttemptEnd,
+  type AttemptStart,
+  type LeasePatch,
+  Orchestrator,
+  OrchestratorError,
+  type OrchestratorShape
+} from "@switchyard/core"
+import { Attempt, FactoryEvent, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
+import { Clock, Effect, Layer, Option, type ParseResult, PubSub, Schema, type Scope, Stream } from "effect"
+import * as os from "node:os"
+import { formatParseError, JsonRecord, rawKey, SqliteBoolean } from "../internal/rows.js"
+import { describe, immediateTransaction } from "../Sql.js"
+
+/** How many recorded events a slow `changes` subscriber may lag behind before the oldest are dropped. */
+export const CHANGES_BUFFER = 1_024
+
+/** The `attempts` row: `counted` is `0`/`1`. */
+export const AttemptFromRow = Schema.transform(
+  Schema.Struct({ ...Attempt.fields, counted: SqliteBoolean }),
+  Schema.typeSchema(Attempt),
+  { strict: true, decode: (row) => new Attempt(row, { disableValidation: true }), encode: (attempt) => ({ ...attempt }) }
+)
+
+/** The `events` row: `data` is JSON text. */
+export const FactoryEventFromRow = Schema.transform(
+  Schema.Struct({ ...FactoryEvent.fields, data: JsonRecord }),
+  Schema.typeSchema(FactoryEvent),
+  { strict: true, decode: (row) => new FactoryEvent(row, { disableValidation: true }), encode: (event) => ({ ...event }) }
+)
+
+type Row = Record<string, unknown>
+
+/** This process's runner id: `<host>:<pid>:<start-ms>`. */
+export const makeRunnerId = (host: string, pid: number, startMs: number): RunnerId =>
+  RunnerId.make(`${host}:${pid}:${startMs}`)
+
+/**
+ * Builds the orchestrator over the current `SqlClient`. The runner id is taken from the host name, the pid and
+ * the current time; the in-process `changes` hub lives as long as the scope.
+ */
+export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const immediate = immediateTransaction(sql)
+  const host = os.hostname()
+  const pid = process.pid
+  const runnerId = makeRunnerId(host, pid, yield* Clock.currentTimeMillis)
+  const hub = yield* PubSub.sliding<FactoryEvent>(CHANGES_BUFFER)
+  yield* Effect.addFinalizer(() => PubSub.shutdown(hub))
+
+  const sqlFailure = (operation: string) => (error: SqlError) =>
+    new OrchestratorError({ operation, reason: describe(error), cause: error })
+
+  /** Decodes every row with `schema`; the first row that does not decode fails naming `what` and its key. */
+  const decodeAll = <A, I>(operation: string, what: string, key: string, schema: Schema.Schema<A, I>) =>
+  (rows: ReadonlyArray<Row>) =>
+    Effect.forEach(rows, (row) =>
+      Schema.decodeUnknown(schema)(row).pipe(
+        Effect.mapError((error: ParseResult.ParseError) =>
+          new OrchestratorError({
+            operation,
+            reason: `${what} row ${rawKey(row, key)} does not decode (${formatParseError(error)})`,
+            cause: error
+          })
+        )
+      ))
+
+  const claim = (issueId: IssueId, attempt: number, ttlMs: number) =>
+    immediate(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* sql<Row>`
+        INSERT INTO leases ${
+        sql.insert({
+          issue_id: issueId,
+          runner_id: runnerId,
+          host,
+          pid,
+          attempt,
+          stage: "claimed",
+          acquired_at: now,
+          heartbeat_at: now,
+          expires_at: now + ttlMs,
+          agent_pid: null,
+          agent_pgid: null,
+          sandbox_path: null,
+          last_output_at: null
+        })
+      }
+        ON CONFLICT (issue_id) DO NOTHING
+        RETURNING *`
+      const leases = yield* decodeAll("claim", "lease", "issue_id", Lease)(rows)
+      return Option.fromNullable(leases[0])
+    })).pipe(
+      Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("claim")(error))),
+      Effect.withSpan("SqliteOrchestrator.claim", { attributes: { issueId, attempt } })
+    )
+
+  const heartbeat = (ttlMs: number) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const renewed = yield* sql`
+        UPDATE leases SET heartbeat_at = ${now}, expires_at = ${now + ttlMs}
+        WHERE runner_id = ${runnerId}
+        RETURNING issue_id`
+      return renewed.length
+    }).pipe(Effect.mapError(sqlFailure("heartbeat")))
+
+  const updateLease = (issueId: IssueId, patch: LeasePatch) => {
+    const set: Record<string, unknown> = {}
+    if (patch.stage !== undefined) set.stage = patch.stage
+    if (patch.agent_pid !== undefined) set.agent_pid = patch.agent_pid
+    if (patch.agent_pgid !== undefined) set.agent_pgid = patch.agent_pgid
+    if (patch.sandbox_path !== undefined) set.sandbox_path = patch.sandbox_path
+    if (patch.last_output_at !== undefined) set.last_output_at = patch.last_output_at
+    if (Object.keys(set).length === 0) return Effect.void
+    return sql`UPDATE leases SET ${sql.update(set)} WHERE issue_id = ${issueId} AND runner_id = ${runnerId}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(sqlFailure("updateLease"))
+    )
+  }
+
+  const release = (issueId: IssueId) =>
+    sql`DELETE FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(sqlFailure("release"))
+    )
+
+  const breakLease = (issueId: IssueId, owner: RunnerId) =>
+    sql`DELETE FROM leases WHERE issue_id = ${issueId} AND runner_id = ${owner} RETURNING issue_id`.pipe(
+      Effect.map((rows) => rows.length > 0),
+      Effect.mapError(sqlFailure("breakLease"))
+    )
+
+  const leases = sql<Row>`SELECT * FROM leases ORDER BY acquired_at, issue_id`.pipe(
+    Effect.mapError(sqlFailure("leases")),
+    Effect.flatMap(decodeAll("leases", "lease", "issue_id", Lease))
+  )
+
+  const startAttempt = (start: AttemptStart) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      yield* sql`
+        INSERT INTO attempts ${
+        sql.insert({
+          issue_id: start.issue_id,
+          attempt: start.attempt,
+          runner_id: runnerId,
+          started_at: now,
+          ended_at: null,
+          branch: start.branch,
+          sandbox_path: start.sandbox_path,
+          base_commit: start.base_commit,
+          commit: null,
+          terminal_state: null,
+          cause: null,
+          counted: 1
+        })
+      }
+        ON CONFLICT (issue_id, attempt) DO UPDATE SET
+          runner_id = excluded.runner_id, started_at = excluded.started_at, ended_at = NULL,
+          branch = excluded.branch, sandbox_path = excluded.sandbox_path, base_commit = excluded.base_commit,
+          "commit" = NULL, terminal_state = NULL, cause = NULL, counted = 1`
+    }).pipe(Effect.mapError(sqlFailure("startAttempt")))
+
+  const finishAttempt = (issueId: IssueId, attempt: number, end: AttemptEnd) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const updated = yield* sql`
+        UPDATE attempts SET
+          ended_at = ${now}, terminal_state = ${end.terminal_state}, cause = ${end.cause},
+          "commit" = ${end.commit}, counted = ${end.counted ? 1 : 0}
+        WHERE issue_id = ${issueId} AND attempt = ${attempt}
+        RETURNING issue_id`.pipe(Effect.mapError(sqlFailure("finishAttempt")))
+      if (updated.length === 0) {
+        return yield* new OrchestratorError({
+          operation: "finishAttempt",
+          reason: `attempt ${attempt} of ${issueId} was never started`
+        })
+      }
+    })
+
+  const attempts = (issueId: IssueId) =>
+    sql<Row>`SELECT * FROM attempts WHERE issue_id = ${issueId} ORDER BY attempt`.pipe(
+      Effect.mapError(sqlFailure("attempts")),
+      Effect.flatMap(decodeAll("attempts", "attempt", "issue_id", AttemptFromRow))
+    )
+
+  const recentOutcomes = (limit: number) =>
+    sql<Row>`
+      SELECT * FROM attempts WHERE ended_at IS NOT NULL
+      ORDER BY ended_at DESC, rowid DESC LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
+      Effect.mapError(sqlFailure("recentOutcomes")),
+      Effect.flatMap(decodeAll("recentOutcomes", "attempt", "issue_id", AttemptFromRow))
+    )
+
+  const countedAttempts = (issueId: IssueId) =>
+    sql<{ n: number }>`
+      SELECT COUNT(*) AS n FROM attempts
+      WHERE issue_id = ${issueId} AND counted = 1 AND ended_at IS NOT NULL`.pipe(
+      Effect.map((rows) => rows[0]?.n ?? 0),
+      Effect.mapError(sqlFailure("countedAttempts"))
+    )
+
+  const scheduleRetry = (entry: RetryEntry) =>
+    sql`
+      INSERT INTO retries ${
+      sql.insert({ issue_id: entry.issue_id, attempt: entry.attempt, due_at: entry.due_at, error: entry.error })
+    }
+      ON CONFLICT (issue_id) DO UPDATE SET
+        attempt = excluded.attempt, due_at = excluded.due_at, error = excluded.error`.pipe(
+      Effect.asVoid,
+      Effect.mapError(sqlFailure("scheduleRetry"))
+    )
+
+  const clearRetry = (issueId: IssueId) =>
+    sql`DELETE FROM retries WHERE issue_id = ${issueId}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(sqlFailure("clearRetry"))
+    )
+
+  const retries = sql<Row>`SELECT * FROM retries ORDER BY due_at, issue_id`.pipe(
+    Effect.mapError(sqlFailure("retries")),
+    Effect.flatMap(decodeAll("retries", "retry", "issue_id", RetryEntry))
+  )
+
+  const encodeData = Schema.encode(JsonRecord)
+  const decodeData = Schema.decode(JsonRecord)
+
+  const record = (type: string, issueId: IssueId | null, message: string, data: Record<string, unknown> = {}) =>
+    Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const json = yield* encodeData(data).pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning("event data is not JSON; recording the event without it").pipe(
+            Effect.annotateLogs({ type, reason: formatParseError(error) })
+          )
+        ),
+        Effect.orElseSucceed(() => "{}")
+      )
+      const stored = yield* decodeData(json)
+      const rows = yield* sql<{ seq: number }>`
+        INSERT INTO events ${
+        sql.insert({ at, runner_id: runnerId, issue_id: issueId, type, message, data: json })
+      } RETURNING seq`
+      const seq = rows[0]?.seq ?? 0
+      const event = new FactoryEvent({ seq, at, runner_id: runnerId, issue_id: issueId, type, message, data: stored })
+      yield* PubSub.publish(hub, event)
+    }).pipe(
+      Effect.catchAll((error) =>
+        Effect.logWarning("could not record an event").pipe(
+          Effect.annotateLogs({ type, issueId, message, reason: describe(error) })
+        )
+      ),
+      Effect.catchAllDefect((defect) =>
+        Effect.logWarning("could not record an event").pipe(
+          Effect.annotateLogs({ type, issueId, message, reason: describe(defect) })
+        )
+      )
+    )
+
+  const events = (filter: {
+    readonly issueId?: IssueId | undefined
+    readonly afterSeq?: number | undefined
+    readonly limit?: number | undefined
+  }) => {
+    const where = [
+      ...(filter.issueId === undefined ? [] : [sql`issue_id = ${filter.issueId}`]),
+      ...(filter.afterSeq === undefined ? [] : [sql`seq > ${filter.afterSeq}`])
+    ]
+    const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit))
+    return sql<Row>`SELECT * FROM events WHERE ${sql.and(where)} ORDER BY seq LIMIT ${limit}`.pipe(
+      Effect.mapError(sqlFailure("events")),
+      Effect.flatMap(decodeAll("events", "event", "seq", FactoryEventFromRow))
+    )
+  }
+
+  return {
+    runnerId,
+    claim,
+    heartbeat,
+    updateLease,
+    release,
+    breakLease,
+    leases,
+    startAttempt,
+    finishAttempt,
+    attempts,
+    recentOutcomes,
+    countedAttempts,
+    scheduleRetry,
+    clearRetry,
+    retries,
+    record,
+    events,
+    changes: Stream.fromPubSub(hub)
+  } satisfies OrchestratorShape
+})
+
+/** The `Orchestrator` service backed by SQLite; requires the `SqlClient` of `Sql.layer`. */
+export const layer: Layer.Layer<Orchestrator, never, SqlClient.SqlClient> = Layer.scoped(Orchestrator, make)

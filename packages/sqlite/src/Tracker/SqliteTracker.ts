@@ -1,0 +1,318 @@
+/**
+ * SqliteTracker: the default Tracker, one `issues` table in the shared SQLite file.
+ *
+ * Every id that comes from outside is validated with the `IssueId` schema before it reaches a query; every row
+ * is decoded with Schema on the way out, and a row that no longer decodes is reported, never fatal to the others.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import {
+  type CandidateSnapshot,
+  InvalidIssueId,
+  IssueNotFound,
+  Tracker,
+  TrackerError,
+  type TrackerShape
+} from "@switchyard/core"
+import {
+  Issue,
+  IssueComment,
+  IssueId,
+  type IssueInput,
+  IssuePatch,
+  type IssueStatus,
+  issueStatuses,
+  IssueStatus as IssueStatusSchema
+} from "@switchyard/domain"
+import { DateTime, Effect, Layer, type ParseResult, Schema } from "effect"
+import { formatParseError, rawKey } from "../internal/rows.js"
+import { describe, immediateTransaction } from "../Sql.js"
+
+/** The default id prefix: issues are `SY-1`, `SY-2`, ... */
+export const DEFAULT_PREFIX = "SY"
+
+/** An id prefix: what comes before the dash of an `IssueId` (upper-case letter, then up to 9 of `A-Z0-9`). */
+export const IssuePrefix = Schema.String.pipe(
+  Schema.pattern(/^[A-Z][A-Z0-9]{0,9}$/, {
+    message: () => "an issue id prefix is 1-10 upper-case letters or digits starting with a letter, e.g. SY"
+  })
+)
+
+/**
+ * The `issues` row: the Issue's fields, with arrays and comments as JSON text and times as ISO-8601 UTC text.
+ * Decoding a row yields an `Issue`; encoding an `Issue` yields the row to write.
+ */
+export const IssueRow = Schema.Struct({
+  ...Issue.fields,
+  labels: Schema.parseJson(Issue.fields.labels),
+  blocked_by: Schema.parseJson(Issue.fields.blocked_by),
+  validation: Schema.parseJson(Issue.fields.validation),
+  scope: Schema.parseJson(Issue.fields.scope),
+  non_goals: Schema.parseJson(Issue.fields.non_goals),
+  comments: Schema.parseJson(Issue.fields.comments)
+})
+
+/** `IssueRow` (encoded: the SQL row) to the `Issue` class. */
+export const IssueFromRow = Schema.transform(IssueRow, Schema.typeSchema(Issue), {
+  strict: true,
+  decode: (row) => new Issue(row, { disableValidation: true }),
+  encode: (issue) => ({ ...issue })
+})
+
+const decodeRow = Schema.decodeUnknown(IssueFromRow)
+const encodeRow = Schema.encode(IssueFromRow)
+const decodeIssue = Schema.decodeUnknown(Issue)
+const encodeIssue = Schema.encode(Issue)
+const encodePatch = Schema.encode(IssuePatch)
+const decodeStatus = Schema.decodeUnknown(IssueStatusSchema)
+
+type Row = Record<string, unknown>
+
+/**
+ * Builds the tracker over the current `SqlClient` (whose schema `Sql.layer` migrated).
+ * `prefix` (default `SY`) names new ids `<prefix>-<n>`; `n` comes from a per-prefix counter, allocated in the
+ * same `BEGIN IMMEDIATE` transaction as the insert, so concurrent processes never hand out the same id.
+ * Fails with `TrackerError` (operation `init`) when the prefix is not a valid id prefix.
+ */
+export const make = (options?: { readonly prefix?: string | undefined }): Effect.Effect<
+  TrackerShape,
+  TrackerError,
+  SqlClient.SqlClient
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const immediate = immediateTransaction(sql)
+    const prefix = yield* Schema.decodeUnknown(IssuePrefix)(options?.prefix ?? DEFAULT_PREFIX).pipe(
+      Effect.mapError((error) => new TrackerError({ operation: "init", reason: formatParseError(error) }))
+    )
+
+    const sqlFailure = (operation: string) => (error: SqlError) =>
+      new TrackerError({ operation, reason: describe(error), cause: error })
+    const invalidInput = (operation: string) => (error: ParseResult.ParseError) =>
+      new TrackerError({ operation, reason: `invalid issue: ${formatParseError(error)}`, cause: error })
+
+    /** Validates raw text as an issue id before it is used anywhere (ids become paths and branch names). */
+    const parseId = (input: string) =>
+      Schema.decodeUnknown(IssueId)(input).pipe(Effect.mapError(() => new InvalidIssueId({ input })))
+
+    const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+
+    /** Reads and decodes one issue; a row that does not decode is a `TrackerError` naming the id. */
+    const load = (operation: string, id: IssueId) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<Row>`SELECT * FROM issues WHERE id = ${id}`.pipe(Effect.mapError(sqlFailure(operation)))
+        const row = rows[0]
+        if (row === undefined) return yield* new IssueNotFound({ id })
+        return yield* decodeRow(row).pipe(
+          Effect.mapError((error) =>
+            new TrackerError({
+              operation,
+              reason: `issue ${id} is stored in a form that no longer decodes (${formatParseError(error)})`,
+              cause: error
+            })
+          )
+        )
+      })
+
+    /** Fails with `IssueNotFound` naming the first of `ids` that no issue has. */
+    const ensureExist = (operation: string, ids: ReadonlyArray<IssueId>) =>
+      Effect.gen(function*() {
+        if (ids.length === 0) return
+        const unique = [...new Set(ids)]
+        const rows = yield* sql<{ id: string }>`SELECT id FROM issues WHERE ${sql.in("id", unique)}`.pipe(
+          Effect.mapError(sqlFailure(operation))
+        )
+        const found = new Set(rows.map((row) => row.id))
+        const missing = unique.find((id) => !found.has(id))
+        if (missing !== undefined) return yield* new IssueNotFound({ id: missing })
+      })
+
+    /** Refuses an issue that would block itself or be its own parent. */
+    const ensureNoSelfReference = (operation: string, issue: Issue) =>
+      issue.parent === issue.id || issue.blocked_by.includes(issue.id)
+        ? Effect.fail(
+          new TrackerError({ operation, reason: `issue ${issue.id} cannot be its own parent or blocker` })
+        )
+        : Effect.void
+
+    const write = (operation: string, issue: Issue) =>
+      Effect.gen(function*() {
+        const row = yield* encodeRow(issue).pipe(Effect.mapError(invalidInput(operation)))
+        yield* sql`UPDATE issues SET ${sql.update(row, ["id"])} WHERE id = ${issue.id}`.pipe(
+          Effect.mapError(sqlFailure(operation))
+        )
+      })
+
+    const create = (input: IssueInput) =>
+      immediate(Effect.gen(function*() {
+        yield* ensureExist("create", [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])])
+        const counter = yield* sql<{ counter: number }>`
+          INSERT INTO id_counters (prefix, counter) VALUES (${prefix}, 1)
+          ON CONFLICT (prefix) DO UPDATE SET counter = counter + 1
+          RETURNING counter`.pipe(Effect.mapError(sqlFailure("create")))
+        const n = counter[0]?.counter ?? 1
+        const at = yield* nowIso
+        const issue = yield* decodeIssue({
+          id: `${prefix}-${n}`,
+          title: input.title,
+          body: input.body,
+          status: input.status,
+          priority: input.priority,
+          labels: input.labels,
+          parent: input.parent,
+          blocked_by: input.blocked_by,
+          reproduction: input.reproduction,
+          validation: input.validation,
+          scope: input.scope,
+          non_goals: input.non_goals,
+          comments: [],
+          created_at: at,
+          updated_at: at
+        }).pipe(Effect.mapError(invalidInput("create")))
+        const row = yield* encodeRow(issue).pipe(Effect.mapError(invalidInput("create")))
+        yield* sql`INSERT INTO issues ${sql.insert(row)}`.pipe(Effect.mapError(sqlFailure("create")))
+        return issue
+      })).pipe(
+        Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("create")(error))),
+        Effect.withSpan("SqliteTracker.create")
+      )
+
+    const get = (input: string) =>
+      parseId(input).pipe(Effect.flatMap((id) => load("get", id)), Effect.withSpan("SqliteTracker.get"))
+
+    const list = Effect.fn("SqliteTracker.list")(function*(filter?: { readonly status?: IssueStatus | undefined }) {
+      const status = filter?.status
+      const rows = yield* (status === undefined
+        ? sql<Row>`SELECT * FROM issues ORDER BY created_at, rowid`
+        : sql<Row>`SELECT * FROM issues WHERE status = ${status} ORDER BY created_at, rowid`).pipe(
+          Effect.mapError(sqlFailure("list"))
+        )
+      const issues: Array<Issue> = []
+      for (const row of rows) {
+        const decoded = yield* Effect.either(decodeRow(row))
+        if (decoded._tag === "Right") {
+          issues.push(decoded.right)
+        } else {
+          yield* Effect.logWarning("skipping an issue row that does not decode").pipe(
+            Effect.annotateLogs({ id: rawKey(row, "id"), reason: formatParseError(decoded.left) })
+          )
+        }
+      }
+      return issues
+    })
+
+    const update = (input: string, patch: IssuePatch) =>
+      parseId(input).pipe(
+        Effect.flatMap((id) =>
+          immediate(Effect.gen(function*() {
+            const current = yield* load("update", id)
+            yield* ensureExist("update", [
+              ...(patch.blocked_by ?? []),
+              ...(patch.parent === undefined || patch.parent === null ? [] : [patch.parent])
+            ])
+            const encoded = yield* encodeIssue(current).pipe(Effect.mapError(invalidInput("update")))
+            const encodedPatch = yield* encodePatch(patch).pipe(Effect.mapError(invalidInput("update")))
+            const next = yield* decodeIssue({ ...encoded, ...encodedPatch, updated_at: yield* nowIso }).pipe(
+              Effect.mapError(invalidInput("update"))
+            )
+            yield* ensureNoSelfReference("update", next)
+            yield* write("update", next)
+            return next
+          })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("update")(error))))
+        ),
+        Effect.withSpan("SqliteTracker.update")
+      )
+
+    const transition = Effect.fn("SqliteTracker.transition")(
+      function*(id: IssueId, from: ReadonlyArray<IssueStatus>, to: IssueStatus) {
+        if (from.length > 0) {
+          const at = yield* nowIso
+          const moved = yield* sql<{ id: string }>`
+            UPDATE issues SET status = ${to}, updated_at = ${at}
+            WHERE id = ${id} AND ${sql.in("status", from)}
+            RETURNING id`.pipe(Effect.mapError(sqlFailure("transition")))
+          if (moved.length > 0) return true
+        }
+        const exists = yield* sql<{ id: string }>`SELECT id FROM issues WHERE id = ${id}`.pipe(
+          Effect.mapError(sqlFailure("transition"))
+        )
+        if (exists.length === 0) return yield* new IssueNotFound({ id })
+        return false
+      }
+    )
+
+    const comment = (input: string, body: string, author: string) =>
+      parseId(input).pipe(
+        Effect.flatMap((id) =>
+          immediate(Effect.gen(function*() {
+            const current = yield* load("comment", id)
+            const at = yield* DateTime.now
+            const note = new IssueComment({ author, body, created_at: at })
+            const next = new Issue({ ...current, comments: [...current.comments, note], updated_at: at })
+            yield* write("comment", next)
+            return next
+          })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("comment")(error))))
+        ),
+        Effect.withSpan("SqliteTracker.comment")
+      )
+
+    /**
+     * Three reads in one read transaction (a consistent snapshot): the `todo` rows; the status of every id they
+     * reference; and which `todo` issues have a child that is not done or cancelled.
+     */
+    const candidates: Effect.Effect<CandidateSnapshot, TrackerError> = sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<Row>`SELECT * FROM issues WHERE status = 'todo' ORDER BY created_at, rowid`
+      const todo: Array<Issue> = []
+      const invalid: Array<{ id: string; reason: string }> = []
+      for (const row of rows) {
+        const decoded = yield* Effect.either(decodeRow(row))
+        if (decoded._tag === "Right") todo.push(decoded.right)
+        else invalid.push({ id: rawKey(row, "id"), reason: formatParseError(decoded.left) })
+      }
+
+      const referenced = new Set<string>()
+      for (const issue of todo) {
+        for (const blocker of issue.blocked_by) referenced.add(blocker)
+        if (issue.parent !== null) referenced.add(issue.parent)
+      }
+      const statusOf = new Map<string, IssueStatus>()
+      if (referenced.size > 0) {
+        const statuses = yield* sql<{ id: string; status: unknown }>`
+          SELECT id, status FROM issues WHERE ${sql.in("id", [...referenced])}`
+        for (const row of statuses) {
+          const status = yield* Effect.either(decodeStatus(row.status))
+          if (status._tag === "Right") statusOf.set(row.id, status.right)
+          else invalid.push({ id: row.id, reason: `status: ${formatParseError(status.left)}` })
+        }
+      }
+
+      const parents = yield* sql<{ parent: string }>`
+        SELECT DISTINCT parent FROM issues
+        WHERE parent IN (SELECT id FROM issues WHERE status = 'todo')
+          AND status NOT IN ('done', 'cancelled')`
+      const openChildren = new Set(parents.map((row) => row.parent))
+
+      return { todo, statusOf, openChildren, invalid } satisfies CandidateSnapshot
+    })).pipe(Effect.mapError(sqlFailure("candidates")), Effect.withSpan("SqliteTracker.candidates"))
+
+    const counts = Effect.gen(function*() {
+      const rows = yield* sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM issues GROUP BY status`
+      const result = Object.fromEntries(issueStatuses.map((status) => [status, 0])) as Record<IssueStatus, number>
+      for (const row of rows) {
+        if (Schema.is(IssueStatusSchema)(row.status)) result[row.status] = row.n
+      }
+      return result as Readonly<Record<IssueStatus, number>>
+    }).pipe(Effect.mapError(sqlFailure("counts")), Effect.withSpan("SqliteTracker.counts"))
+
+    return { create, get, list, update, transition, comment, candidates, counts } satisfies TrackerShape
+  })
+
+/**
+ * The `Tracker` service backed by SQLite; requires the `SqlClient` of `Sql.layer`.
+ * `prefix` defaults to {@link DEFAULT_PREFIX}.
+ */
+export const layer = (options?: { readonly prefix?: string | undefined }): Layer.Layer<
+  Tracker,
+  TrackerError,
+  SqlClient.SqlClient
+> => Layer.effect(Tracker, make(options))

@@ -1,0 +1,77 @@
+import { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer } from "effect"
+import { Sql } from "../src/index.js"
+import { scratch } from "./helpers.js"
+
+const client = (filename: string) =>
+  Layer.build(Sql.layer({ filename })).pipe(Effect.map((context) => Context.get(context, SqlClient.SqlClient)))
+
+describe("Sql.layer", () => {
+  it.scoped("creates the parent directory, enables WAL and busy_timeout, and migrates once", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const paths = yield* scratch
+      const filename = path.join(paths.dir, "a", "b", "switchyard.db")
+      const sql = yield* client(filename)
+      expect(yield* fs.exists(filename)).toBe(true)
+      expect(yield* sql.unsafe("PRAGMA busy_timeout").unprepared).toEqual([{ timeout: 5000 }])
+      expect(yield* sql.unsafe("PRAGMA journal_mode").unprepared).toEqual([{ journal_mode: "wal" }])
+      const tables = yield* sql<{ name: string }>`
+        SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+      expect(tables.map((t) => t.name)).toEqual([
+        "attempts",
+        "effect_sql_migrations",
+        "events",
+        "evidence",
+        "id_counters",
+        "issues",
+        "leases",
+        "retries"
+      ])
+      const indexes = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'issues_status'`
+      expect(indexes).toHaveLength(1)
+
+      // A second client on the same file finds the schema done and adds no migration row.
+      const again = yield* client(filename)
+      const migrations = yield* again<{ migration_id: number; name: string }>`SELECT migration_id, name FROM effect_sql_migrations`
+      expect(migrations).toEqual([{ migration_id: 1, name: "init" }])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("fails with SqliteOpenError when the file cannot be a database", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const paths = yield* scratch
+      const notADatabase = path.join(paths.dir, "notes.txt")
+      yield* fs.writeFileString(notADatabase, "this is not sqlite ".repeat(100))
+      const exit = yield* Effect.exit(client(notADatabase))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const error = yield* Effect.flip(client(notADatabase))
+      expect(error._tag).toBe("SqliteOpenError")
+      expect(error.filename).toBe(notADatabase)
+      expect(error.message).toContain("not a database")
+
+      const directory = yield* Effect.flip(client(paths.dir))
+      expect(directory._tag).toBe("SqliteOpenError")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("immediateTransaction commits on success and rolls back on failure", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const sql = yield* client(paths.filename)
+      const insert = (id: string) => sql`INSERT INTO retries (issue_id, attempt, due_at, error) VALUES (${id}, 1, 0, '')`
+      yield* Sql.immediateTransaction(sql)(insert("SY-1"))
+      const failed = yield* Effect.exit(Sql.immediateTransaction(sql)(insert("SY-2").pipe(Effect.zipRight(Effect.fail("boom")))))
+      expect(failed).toStrictEqual(Exit.fail("boom"))
+      // Nested calls are savepoints of the outer transaction.
+      yield* Sql.immediateTransaction(sql)(
+        insert("SY-3").pipe(Effect.zipRight(Effect.ignore(Sql.immediateTransaction(sql)(insert("SY-4").pipe(Effect.zipRight(Effect.fail("inner")))))))
+      )
+      const rows = yield* sql<{ issue_id: string }>`SELECT issue_id FROM retries ORDER BY issue_id`
+      expect(rows.map((row) => row.issue_id)).toEqual(["SY-1", "SY-3"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

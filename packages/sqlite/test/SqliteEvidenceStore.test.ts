@@ -1,0 +1,132 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import { EvidenceStore } from "@switchyard/core"
+import { EvidenceBundle } from "@switchyard/domain"
+import { Context, Effect, Option, Schema, TestClock } from "effect"
+import * as path from "node:path"
+import { SqliteEvidenceStore } from "../src/index.js"
+import { id, open, sampleBundle, scratch } from "./helpers.js"
+
+const stores = Effect.gen(function*() {
+  const paths = yield* scratch
+  const context = yield* open(paths)
+  return { paths, evidence: Context.get(context, EvidenceStore), sql: Context.get(context, SqlClient.SqlClient) }
+})
+
+describe("SqliteEvidenceStore", () => {
+  it.scoped("put writes evidence.json, evidence.md and diff.patch under runs/<id>/<attempt>", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, paths } = yield* stores
+      const bundle = sampleBundle({ issueId: "SY-7", attempt: 2 })
+      const stored = yield* evidence.put(bundle)
+
+      const dir = path.join(paths.stateDir, "runs", "SY-7", "2")
+      expect(stored).toEqual({
+        dir,
+        json: path.join(dir, "evidence.json"),
+        markdown: path.join(dir, "evidence.md"),
+        patch: path.join(dir, "diff.patch")
+      })
+      const json = yield* fs.readFileString(stored.json)
+      expect(json).toContain('\n  "schemaVersion": 1')
+      const fromFile = yield* Schema.decodeUnknown(Schema.parseJson(EvidenceBundle))(json)
+      expect(yield* Schema.encode(EvidenceBundle)(fromFile)).toEqual(yield* Schema.encode(EvidenceBundle)(bundle))
+
+      const markdown = yield* fs.readFileString(stored.markdown)
+      expect(markdown.split("\n")[0]).toBe("# SY-7 · PR_READY: sum() adds its arguments again")
+      for (const reason of bundle.verdict.reasons) expect(markdown).toContain(reason)
+
+      expect(yield* fs.readFileString(path.join(dir, "diff.patch"))).toBe(bundle.diff?.patch)
+      // No temporary files are left behind.
+      expect((yield* fs.readDirectory(dir)).sort()).toEqual(["diff.patch", "evidence.json", "evidence.md"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("get, latest and list read back what was stored", () =>
+    Effect.gen(function*() {
+      const { evidence } = yield* stores
+      yield* TestClock.adjust(1_000)
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "RETRYABLE_FAILURE" }))
+      yield* TestClock.adjust(1_000)
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 2, outcome: "PR_READY" }))
+      yield* evidence.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
+
+      const latest = Option.getOrThrow(yield* evidence.latest(id("SY-7")))
+      expect([latest.attempt, latest.outcome]).toEqual([2, "PR_READY"])
+      expect(latest).toBeInstanceOf(EvidenceBundle)
+      const first = Option.getOrThrow(yield* evidence.get(id("SY-7"), 1))
+      expect(first.outcome).toBe("RETRYABLE_FAILURE")
+      expect(first.validation.map((result) => result.command)).toEqual(["pnpm tsc -b", "pnpm lint"])
+      expect(Option.isNone(yield* evidence.get(id("SY-7"), 3))).toBe(true)
+      expect(Option.isNone(yield* evidence.latest(id("SY-9")))).toBe(true)
+
+      const summaries = yield* evidence.list(id("SY-7"))
+      expect(summaries.map((s) => [s.issueId, s.attempt, s.outcome, s.createdAt])).toEqual([
+        ["SY-7", 1, "RETRYABLE_FAILURE", 1_000],
+        ["SY-7", 2, "PR_READY", 2_000]
+      ])
+      expect(summaries[0]?.summary).toBe("sum() adds its arguments again")
+      expect(yield* evidence.list(id("SY-9"))).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("replacing a bundle with one without a diff removes the old diff.patch", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence } = yield* stores
+      const withDiff = yield* evidence.put(sampleBundle({ attempt: 1 }))
+      expect(withDiff.patch).not.toBeNull()
+      expect((yield* evidence.location(id("SY-7"), 1)).patch).toBe(withDiff.patch)
+
+      const withoutDiff = yield* evidence.put(sampleBundle({ attempt: 1, outcome: "NO_OP", withDiff: false }))
+      expect(withoutDiff.patch).toBeNull()
+      expect(yield* fs.exists(withDiff.patch ?? "")).toBe(false)
+      expect((yield* evidence.location(id("SY-7"), 1)).patch).toBeNull()
+      expect(Option.getOrThrow(yield* evidence.latest(id("SY-7"))).outcome).toBe("NO_OP")
+      expect(yield* evidence.list(id("SY-7"))).toHaveLength(1)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("runDir creates the run directory; bad attempts are refused", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, paths } = yield* stores
+      const dir = yield* evidence.runDir(id("SY-3"), 4)
+      expect(dir).toBe(path.join(paths.stateDir, "runs", "SY-3", "4"))
+      expect((yield* fs.stat(dir)).type).toBe("Directory")
+      expect((yield* Effect.flip(evidence.runDir(id("SY-3"), -1)))._tag).toBe("EvidenceError")
+      expect((yield* Effect.flip(evidence.location(id("SY-3"), 1.5)))._tag).toBe("EvidenceError")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a stored bundle that no longer decodes is an EvidenceError naming the issue and attempt", () =>
+    Effect.gen(function*() {
+      const { evidence, sql } = yield* stores
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1 }))
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 2 }))
+      yield* sql`UPDATE evidence SET bundle = '{"schemaVersion": 99}' WHERE issue_id = 'SY-7' AND attempt = 2`
+
+      const fromGet = yield* Effect.flip(evidence.get(id("SY-7"), 2))
+      expect(fromGet._tag).toBe("EvidenceError")
+      expect(fromGet.message).toContain("SY-7 attempt 2")
+      expect(fromGet.message).toContain("schemaVersion")
+      expect((yield* Effect.flip(evidence.latest(id("SY-7")))).message).toContain("SY-7 attempt 2")
+      // The other attempt still reads.
+      expect(Option.isSome(yield* evidence.get(id("SY-7"), 1))).toBe(true)
+
+      yield* sql`UPDATE evidence SET bundle = 'not json' WHERE issue_id = 'SY-7' AND attempt = 1`
+      expect((yield* Effect.flip(evidence.get(id("SY-7"), 1))).message).toContain("SY-7 attempt 1")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("the layer resolves a relative stateDir once", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const context = yield* open(paths)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const evidence = yield* SqliteEvidenceStore.make({ stateDir: path.relative(process.cwd(), paths.stateDir) }).pipe(
+        Effect.provideService(SqlClient.SqlClient, sql)
+      )
+      const stored = yield* evidence.put(sampleBundle())
+      expect(path.isAbsolute(stored.dir)).toBe(true)
+      expect(stored.dir).toBe(path.join(paths.stateDir, "runs", "SY-7", "1"))
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

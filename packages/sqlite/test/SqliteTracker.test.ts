@@ -1,0 +1,199 @@
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import { Tracker } from "@switchyard/core"
+import { IssueInput } from "@switchyard/domain"
+import { Context, Effect, Exit, Layer } from "effect"
+import { Sql, SqliteTracker } from "../src/index.js"
+import { id, open, scratch } from "./helpers.js"
+
+const input = (fields: ConstructorParameters<typeof IssueInput>[0]) => IssueInput.make(fields)
+
+/** Opens fresh stores in a scratch dir and hands the test the tracker and the raw SQL client. */
+const stores = Effect.gen(function*() {
+  const paths = yield* scratch
+  const context = yield* open(paths)
+  return { paths, tracker: Context.get(context, Tracker), sql: Context.get(context, SqlClient.SqlClient) }
+})
+
+describe("SqliteTracker", () => {
+  it.scoped("creates, reads, lists, updates and comments on issues", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "Fix the sum", labels: ["bug"], validation: ["pnpm test"] }))
+      const b = yield* tracker.create(input({ title: "Write docs", status: "backlog", priority: "low" }))
+      expect(a.id).toBe("SY-1")
+      expect(b.id).toBe("SY-2")
+
+      const read = yield* tracker.get("SY-1")
+      expect(read.title).toBe("Fix the sum")
+      expect(read.labels).toEqual(["bug"])
+      expect(read.validation).toEqual(["pnpm test"])
+      expect(read.status).toBe("todo")
+
+      expect((yield* tracker.list()).map((issue) => issue.id)).toEqual(["SY-1", "SY-2"])
+      expect((yield* tracker.list({ status: "backlog" })).map((issue) => issue.id)).toEqual(["SY-2"])
+
+      const updated = yield* tracker.update("SY-2", { status: "todo", labels: ["docs"], blocked_by: [a.id] })
+      expect(updated.status).toBe("todo")
+      expect(updated.labels).toEqual(["docs"])
+      expect(updated.blocked_by).toEqual(["SY-1"])
+      expect(updated.title).toBe("Write docs")
+      expect((yield* tracker.get("SY-2")).blocked_by).toEqual(["SY-1"])
+
+      yield* tracker.comment("SY-1", "first look", "alice")
+      const commented = yield* tracker.comment("SY-1", "second look", "bob")
+      expect(commented.comments.map((c) => [c.author, c.body])).toEqual([["alice", "first look"], ["bob", "second look"]])
+      expect((yield* tracker.get("SY-1")).comments).toHaveLength(2)
+
+      const counts = yield* tracker.counts
+      expect(counts.todo).toBe(2)
+      expect(counts.backlog).toBe(0)
+      expect(counts.done).toBe(0)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("allocates ids from a counter that survives reopening the file", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const first = yield* Effect.scoped(Effect.gen(function*() {
+        const tracker = Context.get(yield* open(paths), Tracker)
+        yield* tracker.create(input({ title: "one" }))
+        return yield* tracker.create(input({ title: "two" }))
+      }))
+      expect(first.id).toBe("SY-2")
+      const again = yield* Effect.scoped(Effect.gen(function*() {
+        const tracker = Context.get(yield* open(paths), Tracker)
+        const created = yield* tracker.create(input({ title: "three" }))
+        return { created, all: yield* tracker.list() }
+      }))
+      expect(again.created.id).toBe("SY-3")
+      expect(again.all.map((issue) => issue.title)).toEqual(["one", "two", "three"])
+
+      const acme = yield* Effect.scoped(Effect.gen(function*() {
+        const tracker = Context.get(yield* open(paths, "ACME"), Tracker)
+        return yield* tracker.create(input({ title: "other prefix" }))
+      }))
+      expect(acme.id).toBe("ACME-1")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("refuses a prefix that cannot make an issue id", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const exit = yield* Effect.exit(
+        Layer.build(SqliteTracker.layer({ prefix: "sy/" }).pipe(Layer.provide(Sql.layer({ filename: paths.filename }))))
+      )
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ _tag: "TrackerError", operation: "init" })))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("validates raw ids before touching SQL", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      yield* tracker.create(input({ title: "exists" }))
+      for (const raw of ["../etc/passwd", "sy-1", "SY-1; DROP TABLE issues", ""]) {
+        const get = yield* Effect.flip(tracker.get(raw))
+        expect(get).toMatchObject({ _tag: "InvalidIssueId", input: raw })
+        const update = yield* Effect.flip(tracker.update(raw, { title: "x" }))
+        expect(update._tag).toBe("InvalidIssueId")
+        const comment = yield* Effect.flip(tracker.comment(raw, "x", "me"))
+        expect(comment._tag).toBe("InvalidIssueId")
+      }
+      expect((yield* tracker.list()).map((issue) => issue.id)).toEqual(["SY-1"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("fails with IssueNotFound for unknown ids and unknown references", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "a" }))
+      expect(yield* Effect.flip(tracker.get("SY-99"))).toMatchObject({ _tag: "IssueNotFound", id: "SY-99" })
+      expect(yield* Effect.flip(tracker.update("SY-99", { title: "b" }))).toMatchObject({ _tag: "IssueNotFound" })
+      expect(yield* Effect.flip(tracker.comment("SY-99", "b", "me"))).toMatchObject({ _tag: "IssueNotFound" })
+      expect(yield* Effect.flip(tracker.transition(id("SY-99"), ["todo"], "done"))).toMatchObject({
+        _tag: "IssueNotFound",
+        id: "SY-99"
+      })
+      expect(yield* Effect.flip(tracker.create(input({ title: "b", blocked_by: [a.id, id("SY-42")] })))).toMatchObject({
+        _tag: "IssueNotFound",
+        id: "SY-42"
+      })
+      expect(yield* Effect.flip(tracker.create(input({ title: "c", parent: id("SY-43") })))).toMatchObject({
+        _tag: "IssueNotFound",
+        id: "SY-43"
+      })
+      expect(yield* Effect.flip(tracker.update("SY-1", { blocked_by: [id("SY-44")] }))).toMatchObject({
+        _tag: "IssueNotFound",
+        id: "SY-44"
+      })
+      // A failed create allocates nothing: the next id is still SY-2.
+      expect((yield* tracker.create(input({ title: "d", parent: a.id }))).id).toBe("SY-2")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("refuses an issue that blocks itself", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "a" }))
+      const error = yield* Effect.flip(tracker.update(a.id, { blocked_by: [a.id] }))
+      expect(error).toMatchObject({ _tag: "TrackerError", operation: "update" })
+      expect((yield* tracker.get(a.id)).blocked_by).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("transition is a compare-and-set on status", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "a" }))
+      expect(yield* tracker.transition(a.id, ["todo"], "in_progress")).toBe(true)
+      expect((yield* tracker.get(a.id)).status).toBe("in_progress")
+      // A second claimer expecting `todo` loses and changes nothing.
+      expect(yield* tracker.transition(a.id, ["todo"], "cancelled")).toBe(false)
+      expect(yield* tracker.transition(a.id, [], "cancelled")).toBe(false)
+      expect((yield* tracker.get(a.id)).status).toBe("in_progress")
+      expect(yield* tracker.transition(a.id, ["todo", "in_progress"], "in_review")).toBe(true)
+      expect((yield* tracker.get(a.id)).status).toBe("in_review")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("candidates: todo issues, the statuses they reference, open children, poison rows", () =>
+    Effect.gen(function*() {
+      const { sql, tracker } = yield* stores
+      const done = yield* tracker.create(input({ title: "done blocker" }))
+      const busy = yield* tracker.create(input({ title: "in-progress blocker" }))
+      const blocked = yield* tracker.create(input({ title: "blocked", blocked_by: [done.id, busy.id] }))
+      const parent = yield* tracker.create(input({ title: "parent" }))
+      const openChild = yield* tracker.create(input({ title: "open child", parent: parent.id, status: "backlog" }))
+      const closedChild = yield* tracker.create(input({ title: "closed child", parent: parent.id }))
+      const poison = yield* tracker.create(input({ title: "poison" }))
+      yield* tracker.transition(done.id, ["todo"], "done")
+      yield* tracker.transition(busy.id, ["todo"], "in_progress")
+      yield* tracker.transition(closedChild.id, ["todo"], "cancelled")
+      yield* sql`UPDATE issues SET labels = 'not json' WHERE id = ${poison.id}`
+
+      const snapshot = yield* tracker.candidates
+      expect(snapshot.todo.map((issue) => issue.id)).toEqual([blocked.id, parent.id])
+      expect(Object.fromEntries(snapshot.statusOf)).toEqual({ [done.id]: "done", [busy.id]: "in_progress" })
+      expect([...snapshot.openChildren]).toEqual([parent.id])
+      expect(snapshot.invalid).toHaveLength(1)
+      expect(snapshot.invalid[0]?.id).toBe(poison.id)
+      expect(snapshot.invalid[0]?.reason).toContain("labels")
+
+      // The poison row is skipped by list, named by get, and never stops the other issues.
+      expect((yield* tracker.list()).map((issue) => issue.id)).not.toContain(poison.id)
+      expect((yield* tracker.list())).toHaveLength(6)
+      const error = yield* Effect.flip(tracker.get(poison.id))
+      expect(error).toMatchObject({ _tag: "TrackerError", operation: "get" })
+      expect(error.message).toContain(poison.id)
+
+      // Closing the last open child clears the parent from openChildren.
+      yield* tracker.update(openChild.id, { status: "done" })
+      expect((yield* tracker.candidates).openChildren.size).toBe(0)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("candidates reports a referenced issue whose status no longer decodes", () =>
+    Effect.gen(function*() {
+      const { sql, tracker } = yield* stores
+      const blocker = yield* tracker.create(input({ title: "blocker" }))
+      const blocked = yield* tracker.create(input({ title: "blocked", blocked_by: [blocker.id] }))
+      yield* sql`UPDATE issues SET status = 'weird' WHERE id = ${blocker.id}`
+      const snapshot = yield* tracker.candidates
+      expect(snapshot.todo.map((issue) => issue.id)).toEqual([blocked.id])
+      expect(snapshot.statusOf.has(blocker.id)).toBe(false)
+      expect(snapshot.invalid.map((entry) => entry.id)).toEqual([blocker.id])
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
