@@ -23,7 +23,7 @@ import {
 import { IssueInput } from "@switchyard/domain"
 import { CommandAgent, GitWorktreeSandbox, NodeProcessControl, ProcessRunner, ProcessVerifier } from "@switchyard/node"
 import { Sql, SqliteEvidenceStore, SqliteOrchestrator } from "@switchyard/sqlite"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 
 const workflowText = (worktrees: string) => `---
 workspace:
@@ -91,4 +91,6 @@ const program = Effect.gen(function*() {
   }).pipe(Effect.scoped, Effect.provide(lineFor(repo, worktrees, path.join(tmp, "state"), workflowText(worktrees))))
 })
 
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+NodeRuntime.runMain(
+  program.pipe(Effect.scoped, Effect.provide(NodeContext.layer), Logger.withMinimumLogLevel(LogLevel.Warning))
+)
