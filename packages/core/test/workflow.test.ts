@@ -88,7 +88,14 @@ describe("parseWorkflow", () => {
       assert.strictEqual(c.agent.command, null)
       assert.strictEqual(c.agent.max_attempts, 3)
       assert.deepStrictEqual(c.agent.max_concurrent_agents_by_label, {})
-      assert.deepStrictEqual(c.verify, { validation: [], reproduction: null, timeout_ms: 600_000 })
+      assert.deepStrictEqual(c.verify, {
+        validation: [],
+        reproduction: null,
+        timeout_ms: 600_000,
+        max_added_file_bytes: 1_048_576,
+        protected_paths: [],
+        compare_test_counts: true
+      })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0 })
       assert.deepStrictEqual(c.hooks, {
         after_create: null,
@@ -171,7 +178,10 @@ Do {{ issue.title }}.
       assert.deepStrictEqual(c.verify, {
         validation: ["pnpm -s tsc -b", "pnpm vitest run"],
         reproduction: "pnpm vitest run repro",
-        timeout_ms: 120000
+        timeout_ms: 120000,
+        max_added_file_bytes: 1_048_576,
+        protected_paths: [],
+        compare_test_counts: true
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000 })
       assert.strictEqual(def.prompt_template, "Do {{ issue.title }}.")

@@ -8,8 +8,21 @@ import { CommandResult } from "./Command.js"
 import { IssueId } from "./Issue.js"
 import { TaskPacket } from "./TaskPacket.js"
 import { TerminalState } from "./TerminalState.js"
+import { GuardResult, TestCounts } from "./Verification.js"
 
 export const EVIDENCE_SCHEMA_VERSION = 1
+
+/** Tokens an agent reported (Claude Code's `result.usage`, Codex's token counts). */
+export const TokenUsage = Schema.Struct({
+  inputTokens: Schema.NonNegativeInt,
+  outputTokens: Schema.NonNegativeInt,
+  cacheReadInputTokens: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 }),
+  cacheCreationInputTokens: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 })
+})
+export type TokenUsage = typeof TokenUsage.Type
+
+const defaulted = <A, I, R>(schema: Schema.Schema<A, I, R>, value: () => A) =>
+  Schema.optionalWith(schema, { default: value })
 
 export class AgentReport extends Schema.Class<AgentReport>("AgentReport")({
   kind: Schema.String,
@@ -28,7 +41,20 @@ export class AgentReport extends Schema.Class<AgentReport>("AgentReport")({
   summary: Schema.NullOr(Schema.String),
   plan: Schema.NullOr(Schema.String),
   question: Schema.NullOr(Schema.String),
-  residualRisk: Schema.NullOr(Schema.String)
+  residualRisk: Schema.NullOr(Schema.String),
+  /** True when the agent was stopped for silence longer than `agent.stall_timeout_ms`. */
+  stalled: defaulted(Schema.Boolean, () => false),
+  /** The agent's own session id (Claude Code `session_id`, Codex thread id), used to resume for a revision. */
+  sessionId: defaulted(Schema.NullOr(Schema.String), () => null),
+  usage: defaulted(Schema.NullOr(TokenUsage), () => null),
+  costUsd: defaulted(Schema.NullOr(Schema.Number), () => null),
+  numTurns: defaulted(Schema.NullOr(Schema.Int), () => null),
+  /** Why this station was chosen, e.g. `label frontend → claude-code` or `default`. */
+  route: defaulted(Schema.NullOr(Schema.String), () => null),
+  /** Set when the run was stopped for exceeding `agent.max_cost_usd` or `agent.max_tokens`. */
+  budgetExceeded: defaulted(Schema.NullOr(Schema.String), () => null),
+  /** Path of the JSONL transcript of this run (redacted), if the station keeps one. */
+  transcript: defaulted(Schema.NullOr(Schema.String), () => null)
 }) {}
 
 export class DiffReport extends Schema.Class<DiffReport>("DiffReport")({
@@ -73,6 +99,47 @@ export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle
   residualRisk: Schema.Array(Schema.String),
   /** Question for the human when the outcome is ESCALATE. */
   question: Schema.NullOr(Schema.String),
+  /** Every anti-cheat guard that ran on the diff, passed or not (docs/guards.md). */
+  guards: defaulted(Schema.Array(GuardResult), () => []),
+  /** Test counts parsed from the validation output on the base and on the candidate, when the runner reports them. */
+  testCounts: defaulted(
+    Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) }),
+    () => ({ base: null, candidate: null })
+  ),
+  /** What the verdict is bound to: the candidate's tree hash, its commit, the base and the branch. */
+  fingerprint: defaulted(
+    Schema.NullOr(Schema.Struct({
+      tree: Schema.String,
+      commit: Schema.String,
+      baseCommit: Schema.String,
+      branch: Schema.String
+    })),
+    () => null
+  ),
+  /** Continuation turns the agent got after a verifier rejection, oldest first. */
+  revisions: defaulted(
+    Schema.Array(Schema.Struct({ turn: Schema.Int, cause: Schema.String, feedback: Schema.String })),
+    () => []
+  ),
+  /** Tokens and cost summed over every agent run of this attempt (revisions included). */
+  usage: defaulted(
+    Schema.Struct({
+      inputTokens: Schema.NonNegativeInt,
+      outputTokens: Schema.NonNegativeInt,
+      costUsd: Schema.NullOr(Schema.Number)
+    }),
+    () => ({ inputTokens: 0, outputTokens: 0, costUsd: null })
+  ),
+  /** Result of the optional integration hooks for PR_READY (`integration.push`, `integration.pr_command`). */
+  integration: defaulted(
+    Schema.NullOr(Schema.Struct({
+      pushed: Schema.NullOr(Schema.Boolean),
+      pushError: Schema.NullOr(Schema.String),
+      prUrl: Schema.NullOr(Schema.String),
+      prError: Schema.NullOr(Schema.String)
+    })),
+    () => null
+  ),
   timings: Schema.Struct({
     startedAt: Schema.Number,
     endedAt: Schema.Number,

@@ -58,7 +58,25 @@ export const VerifyConfig = Schema.Struct({
   /** Default reproduction command for issues that have none. */
   reproduction: withDefault(Schema.NullOr(Schema.String), () => null),
   /** Per-command timeout in ms. */
-  timeout_ms: withDefault(PositiveInt, () => 600_000)
+  timeout_ms: withDefault(PositiveInt, () => 600_000),
+  /** Added files larger than this (bytes) fail the `added_file_too_large` guard. */
+  max_added_file_bytes: withDefault(PositiveInt, () => 1_048_576),
+  /** Extra path globs the agent must not edit, on top of .github/**, .switchyard/**, WORKFLOW.md and lockfiles. */
+  protected_paths: withDefault(Schema.Array(Schema.String), () => []),
+  /** Compare test counts on the base and the candidate (`test_count_dropped`); costs one validation run on the base. */
+  compare_test_counts: withDefault(Schema.Boolean, () => true)
+})
+
+export const IntegrationConfig = Schema.Struct({
+  /** Push `switchyard/<id>` to `remote` after PR_READY. */
+  push: withDefault(Schema.Boolean, () => false),
+  remote: withDefault(Schema.String, () => "origin"),
+  /**
+   * A Liquid template run with `sh -c` after PR_READY, e.g.
+   * `gh pr create --head {{ branch }} --title {{ title | shellquote }} --body-file {{ evidence_md }}`.
+   * Its last stdout line that looks like a URL is recorded as the PR URL; a failure is recorded, never fatal.
+   */
+  pr_command: withDefault(Schema.NullOr(Schema.String), () => null)
 })
 
 export const OrchestratorConfig = Schema.Struct({
@@ -76,7 +94,8 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   hooks: withDefault(HooksConfig, () => HooksConfig.make({})),
   agent: withDefault(AgentConfig, () => AgentConfig.make({})),
   verify: withDefault(VerifyConfig, () => VerifyConfig.make({})),
-  orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({}))
+  orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({})),
+  integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({}))
 }) {}
 
 /** A loaded WORKFLOW.md: the typed config, the trimmed Liquid prompt template, and where it came from. */

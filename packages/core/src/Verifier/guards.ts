@@ -5,7 +5,8 @@
  * list, sizes, secret values) and says which rule the change breaks, with the diff lines that show it.
  * Rules, their triggers and their honest limits are documented in docs/guards.md.
  */
-import { Schema } from "effect"
+import { GuardLine, GuardResult } from "@switchyard/domain"
+
 import picomatch from "picomatch"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -28,23 +29,9 @@ export const GUARD_RULES = [
 /** One of {@link GUARD_RULES}. */
 export type GuardRule = (typeof GUARD_RULES)[number]
 
-/** A diff line that triggered a rule (already redacted and cut to at most 240 characters). */
-export const GuardLine = Schema.Struct({ file: Schema.String, line: Schema.String })
-export type GuardLine = typeof GuardLine.Type
 
-/** The outcome of one guard rule on one candidate. */
-export class GuardResult extends Schema.Class<GuardResult>("GuardResult")({
-  /** Stable rule id, e.g. `deleted_test_file` (see {@link GUARD_RULES}). */
-  rule: Schema.String,
-  passed: Schema.Boolean,
-  /** One sentence a person can act on. */
-  detail: Schema.String,
-  /**
-   * The diff lines that triggered the rule, at most {@link MAX_GUARD_LINES}. Empty when it passed, except when an
-   * allowed exception applied (e.g. `allow.validationConfig`): then they show what was allowed.
-   */
-  lines: Schema.Array(GuardLine)
-}) {}
+/** Re-exported from @switchyard/domain, where the evidence bundle needs them. */
+export { GuardLine, GuardResult }
 
 /** At most this many lines are kept per GuardResult. */
 export const MAX_GUARD_LINES = 20

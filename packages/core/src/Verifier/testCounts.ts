@@ -3,21 +3,13 @@
  * by running fewer tests (or passing fewer) than the base did is caught here, whatever it did to get there.
  * Pure: the input is the text a validation command printed. Limits are documented in docs/guards.md.
  */
+import { TestCounts, TestRunner } from "@switchyard/domain"
 import { Option, Schema } from "effect"
 import { GuardResult } from "./guards.js"
 
-/** Which output format the counts came from. `tap` = a TAP producer other than `node --test` (e.g. tape). */
-export const TestRunner = Schema.Literal("node-test", "vitest", "tap")
-export type TestRunner = typeof TestRunner.Type
 
-/** Test counts of one validation run. `skipped` includes todo tests; `failed` includes cancelled ones. */
-export class TestCounts extends Schema.Class<TestCounts>("TestCounts")({
-  passed: Schema.NonNegativeInt,
-  failed: Schema.NonNegativeInt,
-  skipped: Schema.NonNegativeInt,
-  total: Schema.NonNegativeInt,
-  runner: TestRunner
-}) {}
+/** Re-exported from @switchyard/domain, where the evidence bundle needs them. */
+export { TestCounts, TestRunner }
 
 /** Rule id of {@link compareTestCounts}. */
 export const TEST_COUNT_RULE = "test_count_dropped"
