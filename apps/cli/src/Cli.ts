@@ -26,9 +26,11 @@ import {
 import { GitWorktreeSandbox } from "@switchyard/node"
 import { Console, Effect, Option, Schema, Stream } from "effect"
 import { runDemo } from "./demo.js"
+import { renderEvidenceTerminal } from "./evidenceView.js"
 import { lineLayer, statePaths, storeLayer } from "./layers.js"
 import { issueDetail, issueTable } from "./render.js"
 import { renderStatus, statusSnapshot } from "./status.js"
+import { verifyCommand } from "./verify.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
@@ -234,7 +236,9 @@ const evidence = Command.make("evidence", {
       }
       yield* o.json
         ? printJson(Schema.encodeSync(EvidenceBundle)(bundle.value))
-        : Console.log(renderEvidenceMarkdown(bundle.value))
+        : o.md
+        ? Console.log(renderEvidenceMarkdown(bundle.value))
+        : Console.log(renderEvidenceTerminal(bundle.value, { color: process.stdout.isTTY === true && !process.env.NO_COLOR }))
     })
   )).pipe(Command.withDescription("the evidence bundle of an issue's latest (or --attempt N) attempt"))
 
@@ -253,7 +257,7 @@ export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", {
 
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Switchyard: issues in, validated change out"),
-  Command.withSubcommands([init, issue, run, statusCommand, evidence, demo])
+  Command.withSubcommands([init, issue, run, statusCommand, evidence, verifyCommand, demo])
 )
 
 export const cli = Command.run(switchyard, { name: "switchyard", version: "0.1.0" })

@@ -74,7 +74,8 @@ const runAgent = (
       runDir,
       timeoutMs: options.timeoutMs ?? 10_000,
       onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
-      onOutput: Effect.void
+      onOutput: Effect.void,
+      continuation: null
     }
     const report = yield* station.run(input)
     return { report, sandboxPath, runDir, spawned: yield* Ref.get(spawned), kind: station.kind }

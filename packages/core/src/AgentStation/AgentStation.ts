@@ -22,6 +22,12 @@ export interface AgentRunInput {
   readonly onSpawn: (pid: number) => Effect.Effect<void>
   /** Called on agent output (callers throttle what they do with it). */
   readonly onOutput: Effect.Effect<void>
+  /**
+   * Set for a revision turn after the Verifier rejected the previous diff: `feedback` is the shortest useful
+   * failure summary. Stations that can resume (Claude Code `--resume <sessionId>`) send only `feedback` as the
+   * next user turn; the others re-run with `prompt` followed by `feedback`.
+   */
+  readonly continuation: { readonly sessionId: string | null; readonly feedback: string; readonly turn: number } | null
 }
 
 export interface AgentStationShape {

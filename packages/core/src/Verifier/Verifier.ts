@@ -2,7 +2,7 @@
  * Verifier: checks the agent's work from outside its reach. Every command runs in a fresh, clean checkout of
  * the commit under test (never in the agent's sandbox). Implementation: `ProcessVerifier` (@switchyard/node).
  */
-import type { CommandResult } from "@switchyard/domain"
+import type { CommandResult, GuardResult, TestCounts } from "@switchyard/domain"
 import { Context, type Effect } from "effect"
 import type { HookFailed, SandboxError } from "../Sandbox/errors.js"
 
@@ -11,6 +11,28 @@ export interface Verification {
   readonly reproductionAfter: CommandResult | null
   /** Each validation command on the candidate, in order (all must exit 0). */
   readonly validation: ReadonlyArray<CommandResult>
+  /** Every anti-cheat guard on the full `base..commit` diff, passed or not (docs/guards.md). */
+  readonly guards: ReadonlyArray<GuardResult>
+  /** Test counts parsed from the validation output on the base and the candidate (null when not reported). */
+  readonly testCounts: { readonly base: TestCounts | null; readonly candidate: TestCounts | null }
+}
+
+/** What the diff may and may not touch, from the issue and WORKFLOW.md. */
+export interface VerifyPolicy {
+  /** Path globs the change may touch; empty = anywhere. */
+  readonly scope: ReadonlyArray<string>
+  /** The issue allows edits to test scripts and test-runner config (label `allow:validation-config`). */
+  readonly allowValidationConfig: boolean
+  /** Protected-path globs the issue allows anyway (labels `allow:path:<glob>`). */
+  readonly allowProtectedPaths: ReadonlyArray<string>
+  /** Extra protected globs from `verify.protected_paths`. */
+  readonly protectedPaths: ReadonlyArray<string>
+  /** `verify.max_added_file_bytes`. */
+  readonly maxAddedFileBytes: number
+  /** `verify.compare_test_counts`: also run validation on the base to compare test counts. */
+  readonly compareTestCounts: boolean
+  /** Values of the runner's secret env vars (redacted everywhere, and a guard failure if they appear in the diff). */
+  readonly secretValues: ReadonlyArray<string>
 }
 
 export interface VerifierShape {
@@ -24,9 +46,15 @@ export interface VerifierShape {
     command: string,
     timeoutMs: number
   ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
-  /** Runs the reproduction (if any) and every validation command in one clean checkout of `commit`. */
+  /**
+   * Verifies a candidate: runs the reproduction (if any) and every validation command in one clean checkout of
+   * `commit`, runs the anti-cheat guards on the full `baseCommit..commit` diff, and (with
+   * `policy.compareTestCounts`) runs validation on a clean checkout of `baseCommit` to compare test counts.
+   */
   readonly verify: (input: {
     readonly issueId: string
+    readonly baseCommit: string
+    readonly policy: VerifyPolicy
     readonly commit: string
     readonly reproduction: string | null
     readonly validation: ReadonlyArray<string>

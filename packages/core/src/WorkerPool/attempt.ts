@@ -10,6 +10,7 @@ import {
   type AgentReport,
   type CommandResult,
   DiffReport,
+  type GuardResult,
   EvidenceBundle,
   type Issue,
   type Lease,
@@ -22,11 +23,12 @@ import {
 import { Cause, Clock, Effect, Either, Option, Ref } from "effect"
 import { AgentStation } from "../AgentStation/AgentStation.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
+import { Integration } from "../Integration/Integration.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor, type Candidate, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
-import { Verifier, type Verification } from "../Verifier/Verifier.js"
+import { Verifier, type Verification, type VerifyPolicy } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { renderPrompt } from "../Workflow/prompt.js"
 import { Workflow } from "../Workflow/Workflow.js"
@@ -49,7 +51,7 @@ interface Observed {
   agent: AgentReport | null
   candidate: Candidate | null
   verification: Verification | null
-  failedGuards: ReadonlyArray<{ readonly rule: string; readonly detail: string }>
+  failedGuards: ReadonlyArray<GuardResult>
 }
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
@@ -210,6 +212,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
         sandboxPath: handle.path,
         runDir,
         timeoutMs: cfg.agent.timeout_ms,
+        continuation: null,
         onSpawn: (pid) =>
           Effect.all([
             orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
@@ -242,12 +245,16 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       if (agentOk && !o.candidate.empty && o.candidate.commit !== null && agent.claim !== "NO_OP" && agent.claim !== "ESCALATE") {
         o.verification = yield* verifier.verify({
           issueId: issue.id,
+          baseCommit: o.base,
+          policy: verifyPolicy(issue, cfg),
           commit: o.candidate.commit,
           reproduction,
           validation: o.packet.validation,
           timeoutMs: cfg.verify.timeout_ms
         })
+        o.failedGuards = o.verification.guards.filter((g) => !g.passed)
         yield* record("verify.done", `verification ran ${o.verification.validation.length} validation command(s)`, {
+          failedGuards: o.failedGuards.map((g) => g.rule),
           reproductionAfter: o.verification.reproductionAfter?.exitCode ?? null,
           validation: o.verification.validation.map((r) => ({ command: r.command, exitCode: r.exitCode }))
         })
@@ -341,14 +348,37 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
           patchTruncated: o.candidate.patchTruncated
         }),
       validation: o.verification?.validation ?? [],
+      guards: o.verification?.guards ?? [],
+      testCounts: o.verification?.testCounts ?? { base: null, candidate: null },
+      fingerprint: o.candidate?.tree && commit && o.base
+        ? { tree: o.candidate.tree, commit, baseCommit: o.base, branch: branchFor(issue.id) }
+        : null,
       verdict,
       residualRisk: residualRisk(verdict, o),
       question,
       timings: { startedAt, endedAt, stagesMs }
     })
-    yield* evidence.put(bundle).pipe(
-      Effect.catchAll((e) => record("evidence.failed", e.message).pipe(Effect.zipRight(Effect.logError(e.message))))
+    const stored = yield* evidence.put(bundle).pipe(
+      Effect.map(Option.some),
+      Effect.catchAll((e) =>
+        record("evidence.failed", e.message).pipe(Effect.zipRight(Effect.logError(e.message)), Effect.as(Option.none()))
+      )
     )
+    // Optional: push the branch and open a PR. A failure is recorded in the evidence, never fatal.
+    const integration = yield* Effect.serviceOption(Integration)
+    if (verdict.state === "PR_READY" && Option.isSome(integration) && Option.isSome(stored)) {
+      const published = yield* integration.value.publish({
+        bundle,
+        branch: branchFor(issue.id),
+        evidenceMd: stored.value.markdown
+      })
+      if (published !== null) {
+        yield* record("integration.done", published.prUrl ?? published.prError ?? published.pushError ?? "published", {
+          ...published
+        })
+        yield* evidence.put(new EvidenceBundle({ ...bundle, integration: published })).pipe(Effect.ignoreLogged)
+      }
+    }
     switch (verdict.state) {
       case "PR_READY":
         yield* tracker.transition(issue.id, ["in_progress"], "in_review").pipe(Effect.ignoreLogged)
@@ -426,6 +456,20 @@ const residualRisk = (v: Verdict, o: Observed): ReadonlyArray<string> => {
   if (o.agent?.claimError && o.agent.exitCode === 0) risks.push(`The agent made no usable claim: ${o.agent.claimError}`)
   return risks
 }
+
+/**
+ * What the diff may touch, from the issue (scope, `allow:validation-config` and `allow:path:<glob>` labels) and
+ * WORKFLOW.md (`verify.*`). Secret values are added by the Verifier layer from the runner's environment.
+ */
+export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy => ({
+  scope: issue.scope,
+  allowValidationConfig: issue.labels.includes("allow:validation-config"),
+  allowProtectedPaths: issue.labels.filter((l) => l.startsWith("allow:path:")).map((l) => l.slice("allow:path:".length)),
+  protectedPaths: cfg.verify.protected_paths,
+  maxAddedFileBytes: cfg.verify.max_added_file_bytes,
+  compareTestCounts: cfg.verify.compare_test_counts,
+  secretValues: []
+})
 
 /** The packet for evidence when the workflow could not even be read (defaults stand in for the config). */
 const buildFallbackPacket = (issue: Issue, attempt: number, config: Option.Option<WorkflowConfig>) =>
