@@ -53,7 +53,8 @@ const lineFor = (repo: string, worktrees: string, stateDir: string, workflowText
   const tracker = MemoryTracker.layer({ prefix: "MEM" }) // ← the swapped service
   const sandbox = GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: worktrees })
   const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
-  return Layer.mergeAll(FiberWorkerPool.layer, Supervisor.layer).pipe(
+  return Supervisor.layer.pipe(
+    Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
     Layer.provideMerge(NodeProcessControl.layer),
     Layer.provideMerge(Layer.mergeAll(workflow, store, tracker)),

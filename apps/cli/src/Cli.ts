@@ -24,12 +24,12 @@ import {
   priorities
 } from "@switchyard/domain"
 import { GitWorktreeSandbox } from "@switchyard/node"
-import { Console, Effect, Option, Schema, Stream } from "effect"
+import { Console, Effect, Option, Schedule, Schema, Stream } from "effect"
 import { runDemo } from "./demo.js"
 import { renderEvidenceTerminal } from "./evidenceView.js"
 import { lineLayer, statePaths, storeLayer } from "./layers.js"
 import { issueDetail, issueTable } from "./render.js"
-import { renderStatus, statusSnapshot } from "./status.js"
+import { renderStatus, statusJson, statusSnapshot } from "./status.js"
 import { verifyCommand } from "./verify.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
@@ -209,13 +209,38 @@ const run = Command.make("run", {
   ))).pipe(Command.withDescription("run the factory line on the eligible issues"))
 
 // --- status / evidence -----------------------------------------------------------------------------------
-const statusCommand = Command.make("status", { json }, (o) =>
-  withStore(() =>
-    statusSnapshot.pipe(Effect.flatMap((s) => {
-      const { _raw, ...rest } = s
-      return o.json ? printJson(rest) : Console.log(renderStatus(s))
-    }))
-  )).pipe(Command.withDescription("the four layers: tracker, orchestrator, workers, human"))
+const statusCommand = Command.make("status", {
+  json,
+  watch: Options.boolean("watch").pipe(Options.withDescription("refresh every second until interrupted")),
+  check: Options.boolean("check").pipe(Options.withDescription("exit 3 when there is any violation (for scripts)"))
+}, (o) =>
+  repoRoot.pipe(Effect.flatMap((root) => {
+    const once = statusSnapshot(root).pipe(
+      Effect.tap((s) =>
+        o.json
+          ? printJson(statusJson(s))
+          : Console.log(`${o.watch ? "\x1b[2J\x1b[H" : ""}${renderStatus(s)}`)
+      )
+    )
+    if (o.watch) {
+      return once.pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.asVoid, Effect.provide(storeLayer(root)))
+    }
+    return once.pipe(
+      Effect.flatMap((s) =>
+        o.check && s.human.violations.length > 0
+          ? Effect.fail(new ViolationsFound({ count: s.human.violations.length }))
+          : Effect.void
+      ),
+      Effect.provide(storeLayer(root))
+    )
+  }))).pipe(Command.withDescription("the four layers: tracker, orchestrator, workers, human"))
+
+/** `status --check` found violations; exits 3 so scripts can tell it from an error (1). */
+export class ViolationsFound extends Schema.TaggedError<ViolationsFound>()("ViolationsFound", { count: Schema.Number }) {
+  override get message() {
+    return `${this.count} violation(s): the four layers disagree in a way the supervisor cannot repair`
+  }
+}
 
 const evidence = Command.make("evidence", {
   id,

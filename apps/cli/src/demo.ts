@@ -181,7 +181,7 @@ export const runDemo = (options: { readonly keep: boolean }) =>
         if (Option.isSome(latest)) yield* Console.log(`        ${latest.value.summary}`)
       }
       yield* rule("switchyard status")
-      yield* Console.log(renderStatus(yield* statusSnapshot))
+      yield* Console.log(renderStatus(yield* statusSnapshot(repo)))
       const first = yield* evidence.latest((yield* tracker.list())[0]!.id)
       if (Option.isSome(first)) {
         yield* rule(`evidence bundle of ${first.value.issueId} (evidence.md)`)

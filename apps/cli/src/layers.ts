@@ -35,7 +35,8 @@ export const lineLayer = (repoRoot: string) => {
     })
   )
   const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
-  const services = Layer.mergeAll(FiberWorkerPool.layer, Supervisor.layer).pipe(
+  const services = Supervisor.layer.pipe(
+    Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
     Layer.provideMerge(NodeProcessControl.layer)
   )

@@ -31,8 +31,9 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
     const error = Cause.squash(cause)
     // @effect/cli has already printed usage errors with the help text.
     if (ValidationError.isValidationError(error)) return Effect.sync(() => (process.exitCode = 2))
+    const code = typeof error === "object" && error !== null && "_tag" in error && error._tag === "ViolationsFound" ? 3 : 1
     return Console.error(`switchyard: ${message(error)}`).pipe(
-      Effect.zipRight(Effect.sync(() => (process.exitCode = 1))),
+      Effect.zipRight(Effect.sync(() => (process.exitCode = code))),
       Effect.zipRight(Effect.logDebug(Cause.pretty(cause)))
     )
   }),
@@ -41,4 +42,21 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
   Effect.provide(NodeContext.layer)
 )
 
-NodeRuntime.runMain(program, { disablePrettyLogger: true })
+// Graceful shutdown: the first SIGINT/SIGTERM interrupts the main fiber (runMain), so the run stops claiming and
+// every worker's finalizers kill its agent group, return its issue to `todo` and release its lease. We only add
+// the conventional exit code (130/143) and make a second signal exit at once.
+let signalled: number | undefined
+const onSignal = (code: number) => () => {
+  if (signalled !== undefined) process.exit(signalled)
+  signalled = code
+}
+process.on("SIGINT", onSignal(130))
+process.on("SIGTERM", onSignal(143))
+
+NodeRuntime.runMain(program, {
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => {
+    if (signalled !== undefined) return onExit(signalled)
+    return onExit(exit._tag === "Success" ? (process.exitCode as number | undefined) ?? 0 : 1)
+  }
+})

@@ -1,72 +1,99 @@
 /**
- * `switchyard status`: the four layers side by side — tracker (what is eligible), orchestrator (what was
- * picked up), workers (what is happening now, from the leases' live fields) and human (recent outcomes).
+ * `switchyard status`: the four layers side by side — tracker (what is eligible), orchestrator (what was picked
+ * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
+ * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
-import { EvidenceStore, eligibleIssues, Orchestrator, Tracker } from "@switchyard/core"
+import { EvidenceStore, eligibleIssues, Orchestrator, Supervisor, Tracker } from "@switchyard/core"
+import { ProcessRunner } from "@switchyard/node"
 import { Clock, Effect } from "effect"
-import { human, leaseLine, outcomeLine, retryLine } from "./render.js"
+import { human, leaseLine, retryLine } from "./render.js"
 
-export const statusSnapshot = Effect.gen(function*() {
-  const tracker = yield* Tracker
-  const orchestrator = yield* Orchestrator
-  const evidence = yield* EvidenceStore
-  const now = yield* Clock.currentTimeMillis
-  const [counts, snapshot, leases, retries, recent] = yield* Effect.all([
-    tracker.counts,
-    tracker.candidates,
-    orchestrator.leases,
-    orchestrator.retries,
-    orchestrator.recentOutcomes(10)
-  ])
-  const eligible = eligibleIssues(snapshot, {
-    now,
-    claimed: new Set(leases.map((l) => l.issue_id)),
-    retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
-  })
-  const outcomes = yield* Effect.forEach(recent, (a) =>
-    evidence.get(a.issue_id, a.attempt).pipe(
-      Effect.map((b) => ({
-        issue: a.issue_id,
-        attempt: a.attempt,
-        outcome: a.terminal_state,
-        cause: a.cause,
-        endedAt: a.ended_at,
-        evidence: b._tag === "Some",
-        summary: b._tag === "Some" ? b.value.summary : null
+/** One read of the four layers for the repo at `repoRoot` (git is asked whether PR_READY branches exist). */
+export const statusSnapshot = (repoRoot: string) =>
+  Effect.gen(function*() {
+    const tracker = yield* Tracker
+    const orchestrator = yield* Orchestrator
+    const evidence = yield* EvidenceStore
+    const now = yield* Clock.currentTimeMillis
+    const [counts, snapshot, leases, retries, recent, usage] = yield* Effect.all([
+      tracker.counts,
+      tracker.candidates,
+      orchestrator.leases,
+      orchestrator.retries,
+      orchestrator.recentOutcomes(10),
+      evidence.usageTotals
+    ])
+    const eligible = eligibleIssues(snapshot, {
+      now,
+      claimed: new Set(leases.map((l) => l.issue_id)),
+      retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
+    })
+    const branchExists = (branch: string) =>
+      ProcessRunner.runGit(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`], repoRoot).pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+    const violations = yield* Supervisor.findViolations(branchExists)
+    const outcomes = yield* Effect.forEach(recent, (a) =>
+      Effect.gen(function*() {
+        const bundle = yield* evidence.get(a.issue_id, a.attempt)
+        const b = bundle._tag === "Some" ? bundle.value : null
+        const flagged = violations.filter((v) => v.issueId === a.issue_id && v.attempt === a.attempt)
+        const trust = flagged.length > 0
+          ? `⚠ ${flagged.map((v) => v.detail).join("; ")}`
+          : b === null
+          ? "⚠ no evidence bundle"
+          : a.terminal_state === "PR_READY"
+          ? `verified in a clean checkout${b.fingerprint ? ` at tree ${b.fingerprint.tree.slice(0, 10)}` : ""}; ${
+            b.validation.length
+          } validation command(s) pass`
+          : b.verdict.reasons[0] ?? b.verdict.cause
+        return {
+          issue: a.issue_id,
+          attempt: a.attempt,
+          outcome: a.terminal_state,
+          cause: a.cause,
+          endedAt: a.ended_at,
+          evidence: b !== null,
+          trust,
+          tokens: b === null ? null : b.usage,
+          summary: b?.summary ?? null
+        }
       }))
-    ))
-  return {
-    generatedAt: now,
-    tracker: {
-      counts,
-      eligible: eligible.map((i) => i.id),
-      blocked: counts.blocked,
-      invalid: snapshot.invalid
-    },
-    orchestrator: {
-      runner: orchestrator.runnerId,
-      leases: leases.map((l) => ({
+    return {
+      generatedAt: now,
+      tracker: { counts, eligible: eligible.map((i) => i.id), blocked: counts.blocked, invalid: snapshot.invalid },
+      orchestrator: {
+        runner: orchestrator.runnerId,
+        leases: leases.map((l) => ({
+          issue: l.issue_id,
+          runner: l.runner_id,
+          attempt: l.attempt,
+          heartbeatAgeMs: now - l.heartbeat_at,
+          expiresInMs: l.expires_at - now
+        })),
+        retries: retries.map((r) => ({ issue: r.issue_id, attempt: r.attempt, dueInMs: r.due_at - now, error: r.error }))
+      },
+      workers: leases.map((l) => ({
         issue: l.issue_id,
-        runner: l.runner_id,
-        attempt: l.attempt,
-        heartbeatAgeMs: now - l.heartbeat_at,
-        expiresInMs: l.expires_at - now
+        stage: l.stage,
+        elapsedMs: now - l.acquired_at,
+        lastOutputAgeMs: l.last_output_at === null ? null : now - l.last_output_at,
+        pid: l.agent_pid,
+        runner: l.runner_id
       })),
-      retries: retries.map((r) => ({ issue: r.issue_id, attempt: r.attempt, dueInMs: r.due_at - now, error: r.error }))
-    },
-    workers: leases.map((l) => ({
-      issue: l.issue_id,
-      stage: l.stage,
-      elapsedMs: now - l.acquired_at,
-      lastOutputAgeMs: l.last_output_at === null ? null : now - l.last_output_at,
-      pid: l.agent_pid
-    })),
-    human: { recent: outcomes },
-    _raw: { leases, retries, recent }
-  }
-})
+      human: { recent: outcomes, violations, usage },
+      _raw: { leases, retries }
+    }
+  })
 
-export type StatusSnapshot = Effect.Effect.Success<typeof statusSnapshot>
+export type StatusSnapshot = Effect.Effect.Success<ReturnType<typeof statusSnapshot>>
+
+/** The snapshot without internal fields, for `--json`. */
+export const statusJson = (s: StatusSnapshot) => {
+  const { _raw, ...rest } = s
+  return rest
+}
 
 export const renderStatus = (s: StatusSnapshot): string => {
   const now = s.generatedAt
@@ -75,7 +102,7 @@ export const renderStatus = (s: StatusSnapshot): string => {
     "TRACKER       " + (counts || "no issues"),
     `              eligible now: ${s.tracker.eligible.length ? s.tracker.eligible.join(", ") : "none"}`
   ]
-  for (const bad of s.tracker.invalid) lines.push(`              unreadable: ${bad.id}: ${bad.reason}`)
+  for (const bad of s.tracker.invalid) lines.push(`              ⚠ unreadable ${bad.id}: ${bad.reason}`)
   lines.push("ORCHESTRATOR  " + (s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases"))
   for (const l of s._raw.leases) lines.push("              " + leaseLine(l, now))
   for (const r of s._raw.retries) lines.push("              retry " + retryLine(r, now))
@@ -85,10 +112,19 @@ export const renderStatus = (s: StatusSnapshot): string => {
       w.lastOutputAgeMs === null ? "" : `, last output ${human(w.lastOutputAgeMs)} ago`
     }${w.pid === null ? "" : `, pid ${w.pid}`}`)
   }
-  lines.push("HUMAN         " + (s._raw.recent.length ? "recent outcomes (newest first):" : "no outcomes yet"))
-  for (const [i, a] of s._raw.recent.entries()) {
-    const o = s.human.recent[i]!
-    lines.push(`              ${outcomeLine(a)}${o.evidence ? "" : "  ⚠ no evidence bundle"}`)
+  const u = s.human.usage
+  lines.push(
+    "HUMAN         " + (s.human.recent.length ? "recent outcomes (newest first):" : "no outcomes yet") +
+      (u.inputTokens + u.outputTokens > 0
+        ? `   tokens ${u.inputTokens} in / ${u.outputTokens} out${u.costUsd === null ? "" : `, $${u.costUsd.toFixed(4)}`}`
+        : "")
+  )
+  for (const o of s.human.recent) {
+    lines.push(`              ${o.issue.padEnd(8)} #${o.attempt} ${(o.outcome ?? "-").padEnd(18)} ${o.trust}`)
+  }
+  if (s.human.violations.length > 0) {
+    lines.push(`VIOLATIONS    ${s.human.violations.length} (the supervisor cannot repair these; a human must):`)
+    for (const v of s.human.violations) lines.push(`              ⚠ ${v.issueId} ${v.kind}: ${v.detail}`)
   }
   return lines.join("\n")
 }

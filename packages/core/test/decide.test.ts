@@ -16,6 +16,8 @@ const base: DecisionInput = {
 // One row per line of the decision table (brief: "The run", step 6), first match wins.
 type Patch = Omit<Partial<DecisionInput>, "agent"> & { agent?: Partial<DecisionInput["agent"]> }
 const table: ReadonlyArray<[string, Patch, string, string]> = [
+  ["budget exceeded wins over everything", { agent: { budgetExceeded: "max_cost_usd 0.50 exceeded (0.62)", exitCode: null } }, "ESCALATE", "budget_exceeded"],
+  ["agent stalled", { agent: { stalled: true, exitCode: null } }, "RETRYABLE_FAILURE", "stalled"],
   ["agent timed out", { agent: { timedOut: true, exitCode: null } }, "RETRYABLE_FAILURE", "agent_timed_out"],
   ["agent crashed", { agent: { crashed: true, exitCode: null, signal: "SIGSEGV" } }, "RETRYABLE_FAILURE", "agent_crashed"],
   ["agent exited non-zero, even claiming PR_READY", { agent: { exitCode: 2, claim: "PR_READY" } }, "RETRYABLE_FAILURE", "agent_exit_nonzero"],

@@ -34,6 +34,11 @@ export interface EvidenceStoreShape {
   readonly get: (issueId: IssueId, attempt: number) => Effect.Effect<Option.Option<EvidenceBundle>, EvidenceError>
   /** Summaries of every stored bundle of an issue, oldest first. */
   readonly list: (issueId: IssueId) => Effect.Effect<ReadonlyArray<EvidenceSummary>, EvidenceError>
+  /** Tokens and cost summed over every stored bundle (all issues, all attempts); `costUsd` null when none reported. */
+  readonly usageTotals: Effect.Effect<
+    { readonly bundles: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null },
+    EvidenceError
+  >
   /** Where the files of an attempt live. */
   readonly location: (issueId: IssueId, attempt: number) => Effect.Effect<StoredEvidence, EvidenceError>
 }

@@ -32,7 +32,37 @@ export interface TickResult {
  * One tick: reconcile, read the candidates, claim and dispatch into free slots.
  * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
  */
-export const tick = (options: RunOptions, reportedPoison: Set<string> = new Set()) =>
+export interface TickMemory {
+  /** Poison rows already reported (each is reported once per runner). */
+  readonly poison: Set<string>
+  /** Issues seen eligible on the previous tick (so `issue.eligible` is recorded once per transition). */
+  eligible: ReadonlySet<string>
+}
+
+export const emptyTickMemory = (): TickMemory => ({ poison: new Set(), eligible: new Set() })
+
+/**
+ * Interrupts workers whose issue left `in_progress` in the tracker (cancelled, moved back, deleted), so a
+ * cancellation takes effect within one tick. Workers already packaging are left to finish.
+ * The attempt is recorded as `canceled_by_reconciliation` and not counted (WorkerPool.interrupt).
+ */
+export const cancelDeparted = Effect.gen(function*() {
+  const tracker = yield* Tracker
+  const pool = yield* WorkerPool
+  const orchestrator = yield* Orchestrator
+  for (const w of yield* pool.workers) {
+    if (w.stage === "package" || w.stage === "done") continue
+    const current = yield* Effect.either(tracker.get(w.issueId))
+    const status = current._tag === "Right" ? current.right.status : current.left._tag === "IssueNotFound" ? "deleted" : null
+    if (status === null || status === "in_progress") continue
+    yield* orchestrator.record("reconcile.canceled", w.issueId, `${w.issueId} is now ${status}; interrupting its worker`, {
+      status
+    })
+    yield* pool.interrupt(w.issueId, "canceled_by_reconciliation")
+  }
+})
+
+export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()) =>
   Effect.gen(function*() {
     const tracker = yield* Tracker
     const orchestrator = yield* Orchestrator
@@ -40,12 +70,13 @@ export const tick = (options: RunOptions, reportedPoison: Set<string> = new Set(
     const supervisor = yield* Supervisor
     const workflow = yield* Workflow
     yield* supervisor.reconcile
+    yield* cancelDeparted
     const def = yield* workflow.current
     const cfg = def.config
     const snapshot = yield* tracker.candidates
     for (const bad of snapshot.invalid) {
-      if (reportedPoison.has(bad.id)) continue
-      reportedPoison.add(bad.id)
+      if (memory.poison.has(bad.id)) continue
+      memory.poison.add(bad.id)
       yield* orchestrator.record("issue.invalid", null, `issue ${bad.id} cannot be read and is skipped: ${bad.reason}`, {
         id: bad.id
       })
@@ -58,6 +89,12 @@ export const tick = (options: RunOptions, reportedPoison: Set<string> = new Set(
       claimed: new Set(leases.map((l) => l.issue_id)),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
     })
+    for (const issue of eligible) {
+      if (!memory.eligible.has(issue.id)) {
+        yield* orchestrator.record("issue.eligible", issue.id, `${issue.id} is eligible (${issue.priority})`)
+      }
+    }
+    memory.eligible = new Set(eligible.map((i) => i.id))
     const byLabel = Object.fromEntries(
       Object.entries(cfg.agent.max_concurrent_agents_by_label as Readonly<Record<string, number>>).map((
         [k, v]
@@ -107,9 +144,12 @@ export const runLine = (options: RunOptions) =>
     const orchestrator = yield* Orchestrator
     const pool = yield* WorkerPool
     const workflow = yield* Workflow
+    const tracker = yield* Tracker
     const first = yield* workflow.current
     const wake = yield* Queue.sliding<void>(1)
+    // Push, not only pull: a worker finishing, or any tracker change (this process or another), ticks at once.
     yield* pool.finished.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    yield* tracker.changes.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
     yield* Effect.gen(function*() {
       const cfg = (yield* workflow.current).config
       yield* orchestrator.heartbeat(cfg.orchestrator.lease_ttl_ms)
@@ -122,9 +162,9 @@ export const runLine = (options: RunOptions) =>
       once: options.once,
       concurrency: options.concurrency ?? first.config.agent.max_concurrent_agents
     })
-    const poison = new Set<string>()
+    const memory = emptyTickMemory()
     while (true) {
-      const result = yield* tick(options, poison).pipe(
+      const result = yield* tick(options, memory).pipe(
         Effect.tapError((e) => orchestrator.record("tick.failed", null, e.message)),
         Effect.catchAll((e) =>
           Effect.logWarning(`tick failed, retrying next tick: ${e.message}`).pipe(

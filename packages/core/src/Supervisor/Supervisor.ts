@@ -1,15 +1,27 @@
 /**
- * Supervisor: reconciles the four layers (Tracker, Orchestrator, Workers, Human) on every tick and repairs
- * what it can. Every repair is an event in the log. This is the basic supervisor of the first issue:
- * - a lease whose owner process is gone (same host, pid not alive) or whose heartbeat expired is broken:
- *   the recorded agent process group is killed, the worktree removed, and the issue requeued (attempt counted);
- * - a worktree under `workspace.root` that no lease owns is removed.
+ * Supervisor: reconciles the four layers (Tracker, Orchestrator, Workers, Human) on every tick and repairs what
+ * it can; every repair is an event in the log, and what it cannot repair is a violation shown to the human.
+ *
+ * | disagreement                              | repair                                                        |
+ * |-------------------------------------------|---------------------------------------------------------------|
+ * | lease whose owner is dead or expired      | kill the recorded agent group, remove the worktree, store a   |
+ * |                                           | RETRYABLE_FAILURE bundle for the attempt, requeue (counted)   |
+ * | issue `in_progress` with no live lease    | requeue it with an attempt counted                            |
+ * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
+ * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
+ * | terminal attempt with no evidence bundle  | violation                                                     |
+ * | PR_READY issue whose branch is missing    | violation                                                     |
  */
-import type { IssueId } from "@switchyard/domain"
-import { Clock, Context, Effect, Layer } from "effect"
+import { EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
-import { Sandbox } from "../Sandbox/Sandbox.js"
+import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
+import { applyRetryPolicy } from "../WorkerPool/decide.js"
+import { WorkerPool } from "../WorkerPool/WorkerPool.js"
+import { buildTaskPacket } from "../Workflow/packet.js"
+import { Workflow } from "../Workflow/Workflow.js"
 
 /** Process-table access, so the supervisor stays platform-free. Implementation: `NodeProcessControl`. */
 export interface ProcessControlShape {
@@ -21,9 +33,20 @@ export interface ProcessControlShape {
 }
 export class ProcessControl extends Context.Tag("switchyard/ProcessControl")<ProcessControl, ProcessControlShape>() {}
 
+/** A disagreement the supervisor cannot repair; it stays until the state that causes it is fixed. */
+export interface Violation {
+  readonly kind: "terminal_without_evidence" | "pr_ready_branch_missing"
+  readonly issueId: string
+  readonly attempt: number
+  readonly detail: string
+}
+
 export interface ReconcileReport {
   readonly brokenLeases: ReadonlyArray<IssueId>
+  readonly requeued: ReadonlyArray<IssueId>
+  readonly interrupted: ReadonlyArray<IssueId>
   readonly removedWorktrees: ReadonlyArray<string>
+  readonly violations: ReadonlyArray<Violation>
 }
 
 export interface SupervisorShape {
@@ -31,6 +54,9 @@ export interface SupervisorShape {
   readonly reconcile: Effect.Effect<ReconcileReport>
 }
 export class Supervisor extends Context.Tag("switchyard/Supervisor")<Supervisor, SupervisorShape>() {}
+
+/** How many of the newest terminal attempts each violation check looks at (bounds the cost per tick). */
+export const VIOLATION_WINDOW = 100
 
 /** The issue id a worktree path belongs to: `<root>/<ID>` or `<root>/.verify/<ID>-<label>-<n>`. */
 export const worktreeOwner = (workspaceRoot: string, path: string): string | null => {
@@ -40,14 +66,116 @@ export const worktreeOwner = (workspaceRoot: string, path: string): string | nul
   return match === null ? null : match[1]!
 }
 
+/**
+ * The violations among the newest `window` terminal attempts: a terminal attempt without its evidence bundle,
+ * and a PR_READY issue still `in_review` whose `switchyard/<id>` branch is gone. `branchExists` asks git.
+ */
+export const findViolations = <R>(
+  branchExists: (branch: string) => Effect.Effect<boolean, never, R>,
+  window: number = VIOLATION_WINDOW
+) =>
+  Effect.gen(function*() {
+    const orchestrator = yield* Orchestrator
+    const evidence = yield* EvidenceStore
+    const tracker = yield* Tracker
+    const violations: Array<Violation> = []
+    const latestSeen = new Set<string>()
+    for (const a of yield* orchestrator.recentOutcomes(window)) {
+      if (a.terminal_state === null) continue
+      if (Option.isNone(yield* evidence.get(a.issue_id, a.attempt))) {
+        violations.push({
+          kind: "terminal_without_evidence",
+          issueId: a.issue_id,
+          attempt: a.attempt,
+          detail: `attempt ${a.attempt} ended ${a.terminal_state} but has no evidence bundle`
+        })
+      }
+      if (latestSeen.has(a.issue_id)) continue
+      latestSeen.add(a.issue_id)
+      if (a.terminal_state !== "PR_READY") continue
+      const issue = yield* Effect.either(tracker.get(a.issue_id))
+      if (issue._tag === "Left" || issue.right.status !== "in_review") continue
+      if (!(yield* branchExists(branchFor(a.issue_id)))) {
+        violations.push({
+          kind: "pr_ready_branch_missing",
+          issueId: a.issue_id,
+          attempt: a.attempt,
+          detail: `${a.issue_id} is PR_READY and in review, but branch ${branchFor(a.issue_id)} no longer exists`
+        })
+      }
+    }
+    return violations
+  })
+
 export const make = Effect.gen(function*() {
   const tracker = yield* Tracker
   const orchestrator = yield* Orchestrator
   const sandbox = yield* Sandbox
   const processes = yield* ProcessControl
+  const pool = yield* WorkerPool
+  const evidence = yield* EvidenceStore
+  const workflow = yield* Workflow
+  const unownedSince = new Map<string, number>()
+  const reported = new Set<string>()
+  const services = Context.make(Orchestrator, orchestrator).pipe(
+    Context.add(EvidenceStore, evidence),
+    Context.add(Tracker, tracker)
+  )
+
+  /** Ends the attempt of a dead or expired lease the way a worker would have: bundle first, then the tracker. */
+  const closeAbandoned = (lease: Lease, cause: "runner_died" | "lease_expired") =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const cfg = Option.getOrElse(
+        Option.map(yield* Effect.option(workflow.current), (d) => d.config),
+        () => new WorkflowConfig({})
+      )
+      const counted = (yield* orchestrator.countedAttempts(lease.issue_id)) + 1
+      const reasons = [
+        `Runner ${lease.runner_id} ${cause === "runner_died" ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`,
+        "Its agent process group was killed and its worktree removed; the issue was requeued."
+      ]
+      const verdict = applyRetryPolicy(
+        Verdict.make({ state: "RETRYABLE_FAILURE", cause, reasons }),
+        counted,
+        cfg.agent.max_attempts
+      )
+      const issue = yield* Effect.either(tracker.get(lease.issue_id))
+      if (issue._tag === "Right") {
+        const packet = buildTaskPacket(issue.right, cfg, lease.attempt, "")
+        yield* evidence.put(EvidenceBundle.make({
+          schemaVersion: 1,
+          issueId: lease.issue_id,
+          attempt: lease.attempt,
+          outcome: verdict.state,
+          summary: reasons[0]!,
+          task: { title: issue.right.title, body: issue.right.body, packet },
+          reproduction: { command: packet.reproduction, before: null, after: null },
+          agent: null,
+          diff: null,
+          validation: [],
+          verdict,
+          residualRisk: ["Whatever the dead attempt did was discarded with its worktree."],
+          question: verdict.state === "ESCALATE" ? "The runner keeps dying on this issue. Is something in it crashing the runner?" : null,
+          timings: { startedAt: lease.acquired_at, endedAt: now, stagesMs: {} }
+        })).pipe(Effect.ignoreLogged)
+      }
+      yield* orchestrator.finishAttempt(lease.issue_id, lease.attempt, {
+        terminal_state: verdict.state,
+        cause: verdict.cause,
+        commit: null,
+        counted: true
+      }).pipe(Effect.ignoreLogged)
+      yield* tracker.transition(lease.issue_id, ["in_progress"], verdict.state === "ESCALATE" ? "blocked" : "todo")
+        .pipe(Effect.ignoreLogged)
+    })
 
   const reconcile = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
+    const cfg = (yield* Effect.option(workflow.current)).pipe(Option.map((d) => d.config))
+    // 1. Leases whose owner is dead (same host, pid gone) or whose heartbeat expired.
+    // Read in_progress issues before leases: a claim writes its lease before it moves the issue.
+    const inProgress = yield* tracker.list({ status: "in_progress" })
     const leases = yield* orchestrator.leases
     const broken: Array<IssueId> = []
     for (const lease of leases) {
@@ -57,39 +185,84 @@ export const make = Effect.gen(function*() {
       const expired = lease.expires_at < now
       if (!ownerDead && !expired) continue
       if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
-      const took = yield* orchestrator.breakLease(lease.issue_id, lease.runner_id)
-      if (!took) continue
+      if (!(yield* orchestrator.breakLease(lease.issue_id, lease.runner_id))) continue
       broken.push(lease.issue_id)
       if (lease.sandbox_path !== null) {
-        yield* sandbox.remove(lease.sandbox_path, { deleteBranch: `switchyard/${lease.issue_id}` }).pipe(Effect.ignoreLogged)
+        yield* sandbox.remove(lease.sandbox_path, { deleteBranch: branchFor(lease.issue_id) }).pipe(Effect.ignoreLogged)
       }
-      yield* orchestrator.finishAttempt(lease.issue_id, lease.attempt, {
-        terminal_state: "RETRYABLE_FAILURE",
-        cause: ownerDead ? "runner_died" : "lease_expired",
-        commit: null,
-        counted: true
-      })
-      yield* tracker.transition(lease.issue_id, ["in_progress"], "todo").pipe(Effect.ignoreLogged)
+      yield* closeAbandoned(lease, ownerDead ? "runner_died" : "lease_expired")
       yield* orchestrator.record(
         "lease.expired",
         lease.issue_id,
         `lease of ${lease.runner_id} ${ownerDead ? "belongs to a dead process" : "expired"}; agent group killed, issue requeued`,
-        { owner: lease.runner_id, attempt: lease.attempt }
+        { owner: lease.runner_id, attempt: lease.attempt, stage: lease.stage }
       )
     }
-    const held = new Set((yield* orchestrator.leases).map((l) => l.issue_id as string))
+    const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
+
+    // 2. Issues in progress that no lease holds (e.g. a runner that died between its lease and the tracker).
+    const requeued: Array<IssueId> = []
+    for (const issue of inProgress) {
+      if (held.has(issue.id)) continue
+      const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo").pipe(Effect.orElseSucceed(() => false))
+      if (!moved) continue
+      const open = (yield* orchestrator.attempts(issue.id)).filter((a) => a.ended_at === null)
+      for (const a of open) {
+        yield* orchestrator.finishAttempt(issue.id, a.attempt, {
+          terminal_state: "RETRYABLE_FAILURE",
+          cause: "no_live_lease",
+          commit: null,
+          counted: true
+        }).pipe(Effect.ignoreLogged)
+      }
+      requeued.push(issue.id)
+      yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; requeued`)
+    }
+
+    // 3. Workers of this process whose lease is gone (broken by another runner after an expiry).
+    const interrupted: Array<IssueId> = []
+    for (const w of yield* pool.workers) {
+      const lease = held.get(w.issueId)
+      if (lease !== undefined && lease.runner_id === orchestrator.runnerId) continue
+      yield* orchestrator.record("reconcile.lease_lost", w.issueId, `${w.issueId} runs here without a lease; interrupting`)
+      yield* pool.interrupt(w.issueId, "lease_lost")
+      interrupted.push(w.issueId)
+    }
+
+    // 4. Worktrees no run owns, after the retention period.
+    const retention = Option.match(cfg, { onNone: () => 0, onSome: (c) => c.orchestrator.worktree_retention_ms })
     const removed: Array<string> = []
+    const seen = new Set<string>()
     for (const tree of yield* sandbox.list) {
       const owner = worktreeOwner(sandbox.workspaceRoot, tree.path)
       if (owner !== null && held.has(owner)) continue
+      seen.add(tree.path)
+      const since = unownedSince.get(tree.path) ?? now
+      unownedSince.set(tree.path, since)
+      if (now - since < retention) continue
       yield* sandbox.remove(tree.path)
+      unownedSince.delete(tree.path)
       removed.push(tree.path)
       yield* orchestrator.record("reconcile.worktree_removed", owner as IssueId | null, `removed worktree ${tree.path} that no run owns`)
     }
-    return { brokenLeases: broken, removedWorktrees: removed }
+    for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
+
+    // 5. What cannot be repaired: shown to the human, recorded once per runner.
+    const violations = yield* findViolations((branch) =>
+      sandbox.branchHead(branch).pipe(Effect.map(Option.isSome), Effect.orElseSucceed(() => true))
+    ).pipe(Effect.provide(services))
+    for (const v of violations) {
+      const key = `${v.kind}:${v.issueId}:${v.attempt}`
+      if (reported.has(key)) continue
+      reported.add(key)
+      yield* orchestrator.record("reconcile.violation", v.issueId as IssueId, v.detail, { kind: v.kind, attempt: v.attempt })
+    }
+    return { brokenLeases: broken, requeued, interrupted, removedWorktrees: removed, violations }
   }).pipe(
     Effect.catchAll((e) =>
-      Effect.logWarning(`reconcile skipped: ${e.message}`).pipe(Effect.as({ brokenLeases: [], removedWorktrees: [] }))
+      Effect.logWarning(`reconcile skipped: ${e.message}`).pipe(
+        Effect.as({ brokenLeases: [], requeued: [], interrupted: [], removedWorktrees: [], violations: [] })
+      )
     )
   )
   return Supervisor.of({ reconcile })

@@ -11,7 +11,7 @@ import {
   issueStatuses,
   resolvedStatuses
 } from "@switchyard/domain"
-import { DateTime, Effect, Layer, Option, Schema, SynchronizedRef } from "effect"
+import { DateTime, Effect, Layer, Option, PubSub, Schema, Stream, SynchronizedRef } from "effect"
 import { InvalidIssueId, IssueNotFound } from "./errors.js"
 import { Tracker, type TrackerShape } from "./Tracker.js"
 
@@ -32,6 +32,8 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
         Effect.flatMap((s) => Option.fromNullable(s.issues.get(id))),
         Effect.mapError(() => new IssueNotFound({ id }))
       )
+    const written = yield* PubSub.sliding<void>(1)
+    const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
     const put = (issue: Issue) =>
       SynchronizedRef.update(state, (s) => ({ ...s, issues: new Map(s.issues).set(issue.id, issue) }))
 
@@ -63,24 +65,25 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
       })
 
     return Tracker.of({
-      create,
+      changes: Stream.fromPubSub(written),
+      create: (input) => published(create(input)),
       get: (raw) => parseId(raw).pipe(Effect.flatMap(require)),
       list: (filter) =>
         SynchronizedRef.get(state).pipe(
           Effect.map((s) => [...s.issues.values()].filter((i) => filter?.status === undefined || i.status === filter.status))
         ),
-      update,
+      update: (id, patch) => published(update(id, patch)),
       transition: (id, from, to) =>
-        SynchronizedRef.modifyEffect(state, (s) =>
+        published(SynchronizedRef.modifyEffect(state, (s) =>
           Effect.gen(function*() {
             const issue = s.issues.get(id)
             if (issue === undefined) return yield* new IssueNotFound({ id })
             if (!from.includes(issue.status)) return [false, s] as const
             const moved = new Issue({ ...issue, status: to, updated_at: yield* DateTime.now })
             return [true, { ...s, issues: new Map(s.issues).set(id, moved) }] as const
-          })),
+          }))),
       comment: (raw, body, author) =>
-        Effect.gen(function*() {
+        published(Effect.gen(function*() {
           const id = yield* parseId(raw)
           const issue = yield* require(id)
           const now = yield* DateTime.now
@@ -91,7 +94,7 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
           })
           yield* put(updated)
           return updated
-        }),
+        })),
       candidates: SynchronizedRef.get(state).pipe(Effect.map((s) => {
         const all = [...s.issues.values()]
         return {

@@ -3,7 +3,7 @@
  * Implementations: `SqliteTracker` (@switchyard/sqlite, the default) and `MemoryTracker` (tests, embedding).
  */
 import type { Issue, IssueId, IssueInput, IssuePatch, IssueStatus } from "@switchyard/domain"
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Stream } from "effect"
 import type { InvalidIssueId, IssueNotFound, TrackerError } from "./errors.js"
 
 /**
@@ -42,6 +42,12 @@ export interface TrackerShape {
   readonly candidates: Effect.Effect<CandidateSnapshot, TrackerError>
   /** Issue counts by status. */
   readonly counts: Effect.Effect<Readonly<Record<IssueStatus, number>>, TrackerError>
+  /**
+   * Emits when issues may have changed: right after this process's own writes, and for stores shared between
+   * processes, soon after another process commits (SQLite: `PRAGMA data_version`, polled every 200 ms while
+   * someone listens). The run loop ticks on it, so edits are dispatched without waiting for the poll interval.
+   */
+  readonly changes: Stream.Stream<void>
 }
 
 export class Tracker extends Context.Tag("switchyard/Tracker")<Tracker, TrackerShape>() {}

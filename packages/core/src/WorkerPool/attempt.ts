@@ -8,6 +8,7 @@
  */
 import {
   type AgentReport,
+  AgentReport as AgentReportClass,
   type CommandResult,
   DiffReport,
   type GuardResult,
@@ -33,6 +34,7 @@ import { buildTaskPacket } from "../Workflow/packet.js"
 import { renderPrompt } from "../Workflow/prompt.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { applyRetryPolicy, decide } from "./decide.js"
+import { withStallWatchdog } from "./stall.js"
 
 /** Hooks the worker pool passes in to mirror live progress. */
 export interface AttemptObserver {
@@ -204,31 +206,38 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       yield* record("agent.started", `${station.kind} agent started`, { kind: station.kind })
       const lastOutputEvent = yield* Ref.make(0)
       const handle = o.handle
-      o.agent = yield* station.run({
-        issue,
-        packet: o.packet,
-        prompt,
-        attempt,
-        sandboxPath: handle.path,
-        runDir,
-        timeoutMs: cfg.agent.timeout_ms,
-        continuation: null,
-        onSpawn: (pid) =>
-          Effect.all([
-            orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
-            observer.spawned(pid)
-          ], { discard: true }),
-        onOutput: Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const last = yield* Ref.get(lastOutputEvent)
-          yield* observer.output(now)
-          if (now - last >= OUTPUT_EVENT_EVERY_MS) {
-            yield* Ref.set(lastOutputEvent, now)
-            yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
-            yield* record("agent.output", "agent is producing output")
-          }
-        })
-      })
+      const stallMs = cfg.agent.stall_timeout_ms
+      const outcome = yield* withStallWatchdog(stallMs, (touch) =>
+        station.run({
+          issue,
+          packet: o.packet!,
+          prompt,
+          attempt,
+          sandboxPath: handle.path,
+          runDir,
+          timeoutMs: cfg.agent.timeout_ms,
+          continuation: null,
+          onSpawn: (pid) =>
+            Effect.all([
+              orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
+              observer.spawned(pid)
+            ], { discard: true }),
+          onOutput: Effect.gen(function*() {
+            yield* touch
+            const now = yield* Clock.currentTimeMillis
+            const last = yield* Ref.get(lastOutputEvent)
+            yield* observer.output(now)
+            if (now - last >= OUTPUT_EVENT_EVERY_MS) {
+              yield* Ref.set(lastOutputEvent, now)
+              yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
+              yield* record("agent.output", "agent is producing output")
+            }
+          })
+        }))
+      o.agent = Either.isRight(outcome) ? outcome.right : stalledReport(station.kind, outcome.left, stallMs, runDir)
+      if (Either.isLeft(outcome)) {
+        yield* record("agent.stalled", `no agent output for ${outcome.left} ms; process group killed`, { silentMs: outcome.left })
+      }
       const agent = o.agent
       yield* record(
         "agent.exited",
@@ -470,6 +479,26 @@ export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy =>
   compareTestCounts: cfg.verify.compare_test_counts,
   secretValues: []
 })
+
+/** The report of an agent stopped by the stall watchdog (its transcript, if any, is in `runDir`). */
+const stalledReport = (kind: string, silentMs: number, stallMs: number, runDir: string): AgentReport =>
+  new AgentReportClass({
+    kind,
+    command: "",
+    exitCode: null,
+    signal: "SIGTERM",
+    timedOut: false,
+    crashed: false,
+    stalled: true,
+    durationMs: silentMs,
+    outputTail: `(stalled: no output for ${silentMs} ms; agent.stall_timeout_ms = ${stallMs}; see ${runDir})`,
+    claim: null,
+    claimError: "the agent was stopped for stalling",
+    summary: null,
+    plan: null,
+    question: null,
+    residualRisk: null
+  })
 
 /** The packet for evidence when the workflow could not even be read (defaults stand in for the config). */
 const buildFallbackPacket = (issue: Issue, attempt: number, config: Option.Option<WorkflowConfig>) =>

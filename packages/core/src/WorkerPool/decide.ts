@@ -6,7 +6,10 @@
 import { type AgentReport, type CommandResult, Verdict } from "@switchyard/domain"
 
 export interface DecisionInput {
-  readonly agent: Pick<AgentReport, "crashed" | "timedOut" | "exitCode" | "claim" | "question" | "signal">
+  readonly agent: Pick<AgentReport, "crashed" | "timedOut" | "exitCode" | "claim" | "question" | "signal"> & {
+    readonly stalled?: boolean | undefined
+    readonly budgetExceeded?: string | null | undefined
+  }
   /** True when the candidate has no changed files. */
   readonly diffEmpty: boolean
   /** The reproduction command, or null when the issue has none. */
@@ -34,6 +37,7 @@ const describe = (r: CommandResult): string =>
 
 /**
  * Decides the terminal state of one attempt. Rows, first match wins:
+ * 0. agent stopped for exceeding its token/cost budget → ESCALATE (`budget_exceeded`); stalled → RETRYABLE_FAILURE
  * 1. agent crashed, timed out, or exited non-zero → RETRYABLE_FAILURE
  * 2. agent claims ESCALATE → ESCALATE
  * 3. empty diff: claim NO_OP → NO_OP, unless a reproduction still fails → ESCALATE;
@@ -46,6 +50,12 @@ const describe = (r: CommandResult): string =>
  */
 export const decide = (input: DecisionInput): Verdict => {
   const { agent } = input
+  if (agent.budgetExceeded) {
+    return verdict("ESCALATE", "budget_exceeded", `The agent was stopped: ${agent.budgetExceeded}`)
+  }
+  if (agent.stalled) {
+    return verdict("RETRYABLE_FAILURE", "stalled", "The agent produced no output for agent.stall_timeout_ms and was killed.")
+  }
   if (agent.timedOut) return verdict("RETRYABLE_FAILURE", "agent_timed_out", "The agent ran past agent.timeout_ms and was killed.")
   if (agent.crashed) {
     return verdict("RETRYABLE_FAILURE", "agent_crashed", `The agent crashed (${agent.signal ?? "could not start"}).`)

@@ -197,7 +197,33 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           StoredEvidence
       })
 
-    return { runDir, put, latest, get, list, location } satisfies EvidenceStoreShape
+    const UsageTotals = Schema.Struct({
+      bundles: Schema.NullOr(Schema.Number),
+      input_tokens: Schema.NullOr(Schema.Number),
+      output_tokens: Schema.NullOr(Schema.Number),
+      cost_usd: Schema.NullOr(Schema.Number)
+    })
+    const usageTotals = sql`
+      SELECT COUNT(*) AS bundles,
+             SUM(json_extract(bundle, '$.usage.inputTokens')) AS input_tokens,
+             SUM(json_extract(bundle, '$.usage.outputTokens')) AS output_tokens,
+             SUM(json_extract(bundle, '$.usage.costUsd')) AS cost_usd
+      FROM evidence`.pipe(
+      Effect.mapError(failure("usageTotals")),
+      Effect.flatMap((rows) =>
+        Schema.decodeUnknown(UsageTotals)(rows[0]).pipe(
+          Effect.mapError((error) => new EvidenceError({ operation: "usageTotals", reason: formatParseError(error) }))
+        )
+      ),
+      Effect.map((r) => ({
+        bundles: r.bundles ?? 0,
+        inputTokens: r.input_tokens ?? 0,
+        outputTokens: r.output_tokens ?? 0,
+        costUsd: r.cost_usd
+      }))
+    )
+
+    return { runDir, put, latest, get, list, location, usageTotals } satisfies EvidenceStoreShape
   })
 
 /**

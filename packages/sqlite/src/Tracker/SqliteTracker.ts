@@ -24,12 +24,15 @@ import {
   issueStatuses,
   IssueStatus as IssueStatusSchema
 } from "@switchyard/domain"
-import { DateTime, Effect, Layer, type ParseResult, Schema } from "effect"
+import { DateTime, Duration, Effect, Layer, type ParseResult, PubSub, Schedule, Schema, Stream } from "effect"
 import { formatParseError, rawKey } from "../internal/rows.js"
 import { describe, immediateTransaction } from "../Sql.js"
 
 /** The default id prefix: issues are `SY-1`, `SY-2`, ... */
 export const DEFAULT_PREFIX = "SY"
+
+/** How often (ms) a listener on `changes` polls `PRAGMA data_version` for other processes' commits. */
+export const DATA_VERSION_POLL_MS = 200
 
 /** An id prefix: what comes before the dash of an `IssueId` (upper-case letter, then up to 9 of `A-Z0-9`). */
 export const IssuePrefix = Schema.String.pipe(
@@ -304,7 +307,31 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       return result as Readonly<Record<IssueStatus, number>>
     }).pipe(Effect.mapError(sqlFailure("counts")), Effect.withSpan("SqliteTracker.counts"))
 
-    return { create, get, list, update, transition, comment, candidates, counts } satisfies TrackerShape
+    // Own writes publish at once; other processes' commits show up as a new `PRAGMA data_version`.
+    const written = yield* PubSub.sliding<void>(1)
+    const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
+    const dataVersion = sql<{ data_version: number }>`PRAGMA data_version`.pipe(
+      Effect.map((rows) => rows[0]?.data_version ?? 0),
+      Effect.orElseSucceed(() => -1)
+    )
+    const external = Stream.repeatEffectWithSchedule(dataVersion, Schedule.spaced(Duration.millis(DATA_VERSION_POLL_MS))).pipe(
+      Stream.changes,
+      Stream.drop(1),
+      Stream.as(undefined)
+    )
+    const changes = Stream.merge(Stream.fromPubSub(written), external)
+
+    return {
+      create: (input) => published(create(input)),
+      get,
+      list,
+      update: (id, patch) => published(update(id, patch)),
+      transition: (id, from, to) => published(transition(id, from, to)),
+      comment: (id, body, author) => published(comment(id, body, author)),
+      candidates,
+      counts,
+      changes
+    } satisfies TrackerShape
   })
 
 /**
