@@ -126,6 +126,7 @@ const issueShow = Command.make("show", { id, json }, (o) =>
           outcome: last?.terminal_state ?? null,
           cause: last?.cause ?? null,
           attempts: attempts.length,
+          counted_attempts: attempts.filter((a) => a.counted && a.ended_at !== null).length,
           branch,
           commit: last?.commit ?? null
         })

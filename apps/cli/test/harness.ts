@@ -108,3 +108,70 @@ echo '{"claim":"PR_READY","summary":"guard the empty list","plan":"check length 
 echo fixed`
 
 export { existsSync, readFileSync, writeFileSync, join }
+
+/** Collects a child's stdout and resolves when a line matches (rejects after `timeoutMs`). */
+export const lines = (child: import("node:child_process").ChildProcess) => {
+  let buffer = ""
+  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = []
+  const seen: Array<{ line: string; at: number }> = []
+  child.stdout!.setEncoding("utf8")
+  child.stdout!.on("data", (chunk: string) => {
+    buffer += chunk
+    const parts = buffer.split("\n")
+    buffer = parts.pop() ?? ""
+    for (const line of parts) {
+      seen.push({ line, at: Date.now() })
+      for (const w of [...waiters]) {
+        if (w.re.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1)
+          w.resolve(line)
+        }
+      }
+    }
+  })
+  let stderr = ""
+  child.stderr!.setEncoding("utf8")
+  child.stderr!.on("data", (c: string) => (stderr += c))
+  return {
+    seen,
+    stderr: () => stderr,
+    waitFor: (re: RegExp, timeoutMs = 30_000) =>
+      new Promise<string>((resolve, reject) => {
+        const hit = seen.find((s) => re.test(s.line))
+        if (hit) return resolve(hit.line)
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; got:\n${seen.map((s) => s.line).join("\n")}\n${stderr}`)),
+          timeoutMs
+        )
+        waiters.push({ re, resolve: (l) => (clearTimeout(timer), resolve(l)) })
+      })
+  }
+}
+
+/** Resolves with the exit code (or signal) and how long after `since` it came. */
+export const exited = (child: import("node:child_process").ChildProcess, since = Date.now()) =>
+  new Promise<{ code: number | null; signal: string | null; afterMs: number }>((resolve) => {
+    if (child.exitCode !== null) return resolve({ code: child.exitCode, signal: null, afterMs: Date.now() - since })
+    child.once("exit", (code, signal) => resolve({ code, signal, afterMs: Date.now() - since }))
+  })
+
+/** True when `pid` is a live process (a zombie counts as dead: nothing reaps orphans on some machines). */
+export const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+  } catch {
+    return false
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `check` every 50 ms until it is true (rejects after `timeoutMs`). */
+export const until = async (check: () => boolean, timeoutMs = 15_000, what = "condition") => {
+  const start = Date.now()
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The four-layer state contract under crashes, restarts, signals and concurrent runners (issue: Orchestrator
+ * and supervisor). Real `switchyard run` child processes, real agents, real signals.
+ */
+import Database from "better-sqlite3"
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { readdirSync } from "node:fs"
+import {
+  alive,
+  exited,
+  existsSync,
+  git,
+  join,
+  lines,
+  makeRepo,
+  readFileSync,
+  sleep,
+  sy,
+  syChild,
+  syJson,
+  type TestRepo,
+  until
+} from "./harness.js"
+
+let repos: Array<TestRepo> = []
+let children: Array<import("node:child_process").ChildProcess> = []
+const repo = () => {
+  const r = makeRepo()
+  repos.push(r)
+  return r
+}
+const start = (cwd: string, ...args: Array<string>) => {
+  const child = syChild(cwd, ...args)
+  children.push(child)
+  return { child, out: lines(child) }
+}
+afterEach(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
+  for (const r of repos) r.cleanup()
+  children = []
+  repos = []
+})
+
+const config = (agent: string, extra = "") => `agent:
+  command: ${JSON.stringify(agent)}
+  max_attempts: 3
+  retry_base_delay_ms: 50
+  max_concurrent_agents: 2
+polling:
+  interval_ms: 200
+orchestrator:
+  heartbeat_ms: 200
+  lease_ttl_ms: 2000
+${extra}`
+
+const noop = `echo '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`
+const db = (r: TestRepo) => new Database(join(r.dir, ".switchyard/switchyard.db"))
+const worktreesLeft = (r: TestRepo) =>
+  existsSync(r.worktrees) ? readdirSync(r.worktrees).filter((n) => n !== ".verify") : []
+
+describe("crash and restart", () => {
+  it("a SIGKILLed runner's orphaned agent is killed on restart, and the issue is requeued and finishes once", async () => {
+    const r = repo()
+    const pidFile = join(r.tmp, "agent.pid")
+    // Attempt 1 hangs (as a group: sh + sleep); attempt 2 finishes.
+    r.writeWorkflow(config(r.agent("hang-then-noop.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then echo $$ > ${JSON.stringify(pidFile)}; sleep 300; fi\n${noop}`)))
+    sy(r.dir, "issue", "create", "--title", "survives a crash")
+    const first = start(r.dir, "run")
+    await first.out.waitFor(/agent\.started/)
+    await until(() => existsSync(pidFile), 10_000, "agent pid file")
+    const agentPid = Number(readFileSync(pidFile, "utf8"))
+    first.child.kill("SIGKILL")
+    await exited(first.child)
+    expect(alive(agentPid)).toBe(true) // the orphan survives its runner…
+
+    const restart = sy(r.dir, "run", "--once")
+    expect(restart.code, restart.stderr).toBe(0)
+    expect(restart.stdout).toContain("lease.expired")
+    expect(alive(agentPid)).toBe(false) // …until the next runner's supervisor kills its process group
+
+    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    expect(issue).toMatchObject({ status: "done", outcome: "NO_OP", attempts: 2 })
+    const rows = db(r).prepare("SELECT attempt, terminal_state, cause FROM attempts WHERE issue_id = 'SY-1' ORDER BY attempt").all()
+    expect(rows).toEqual([
+      { attempt: 1, terminal_state: "RETRYABLE_FAILURE", cause: "runner_died" },
+      { attempt: 2, terminal_state: "NO_OP", cause: "agent_no_op" }
+    ])
+    // Exactly one terminal state and one evidence bundle per attempt.
+    const bundles = db(r).prepare("SELECT attempt, outcome FROM evidence WHERE issue_id = 'SY-1' ORDER BY attempt").all()
+    expect(bundles).toEqual([{ attempt: 1, outcome: "RETRYABLE_FAILURE" }, { attempt: 2, outcome: "NO_OP" }])
+    expect(worktreesLeft(r)).toEqual([])
+    expect(git(r.dir, "worktree", "list").split("\n")).toHaveLength(1)
+    expect(sy(r.dir, "status", "--check").code).toBe(0)
+  })
+
+  it("SIGTERM during a run exits 143 within 10 s, kills the agent, and returns the issue without using an attempt", async () => {
+    const r = repo()
+    const pidFile = join(r.tmp, "agent.pid")
+    r.writeWorkflow(config(r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`)))
+    sy(r.dir, "issue", "create", "--title", "interrupted")
+    const run = start(r.dir, "run")
+    await run.out.waitFor(/agent\.started/)
+    await until(() => existsSync(pidFile), 10_000, "agent pid file")
+    const agentPid = Number(readFileSync(pidFile, "utf8"))
+    const sent = Date.now()
+    run.child.kill("SIGTERM")
+    const exit = await exited(run.child, sent)
+    expect(exit.code).toBe(143)
+    expect(exit.afterMs).toBeLessThan(10_000)
+    expect(alive(agentPid)).toBe(false) // it ignored SIGTERM, so it got SIGKILL
+    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    expect(issue).toMatchObject({ status: "todo", attempts: 1, counted_attempts: 0 })
+    expect(db(r).prepare("SELECT COUNT(*) AS n FROM leases").get()).toEqual({ n: 0 })
+    expect(worktreesLeft(r)).toEqual([])
+  })
+})
+
+describe("concurrent runners", () => {
+  it("two runners on one repo never run the same issue, finish all 20, and both do work", async () => {
+    const r = repo()
+    const log = join(r.tmp, "ran.log")
+    r.writeWorkflow(config(r.agent("slow-noop.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(log)}; sleep 0.3\n${noop}`)))
+    for (let i = 1; i <= 20; i++) sy(r.dir, "issue", "create", "--title", `issue ${i}`)
+    const a = start(r.dir, "run", "--once", "--concurrency", "2")
+    const b = start(r.dir, "run", "--once", "--concurrency", "2")
+    const [ea, eb] = await Promise.all([exited(a.child), exited(b.child)])
+    expect([ea.code, eb.code]).toEqual([0, 0])
+    const ran = readFileSync(log, "utf8").trim().split("\n")
+    expect(ran).toHaveLength(20)
+    expect(new Set(ran).size).toBe(20)
+    const attempts = db(r).prepare("SELECT issue_id, runner_id, terminal_state FROM attempts").all() as Array<any>
+    expect(attempts).toHaveLength(20)
+    expect(attempts.every((x) => x.terminal_state === "NO_OP")).toBe(true)
+    expect(new Set(attempts.map((x) => x.runner_id)).size).toBe(2)
+  })
+})
+
+describe("reconciliation", () => {
+  it("an issue cancelled mid-run is interrupted within one tick and the attempt is not counted", async () => {
+    const r = repo()
+    const pidFile = join(r.tmp, "agent.pid")
+    // polling.interval_ms is long: only the push from the other process's write can make this fast.
+    r.writeWorkflow(config(r.agent("hang.sh", `echo $$ > ${JSON.stringify(pidFile)}; sleep 300`)).replace("interval_ms: 200", "interval_ms: 60000"))
+    sy(r.dir, "issue", "create", "--title", "to be cancelled")
+    const run = start(r.dir, "run", "--once")
+    await run.out.waitFor(/agent\.started/)
+    await until(() => existsSync(pidFile), 10_000, "agent pid file")
+    const agentPid = Number(readFileSync(pidFile, "utf8"))
+    const cancelled = Date.now()
+    expect(sy(r.dir, "issue", "update", "SY-1", "--status", "cancelled").code).toBe(0)
+    await run.out.waitFor(/reconcile\.canceled/, 5_000)
+    const exit = await exited(run.child)
+    expect(exit.code).toBe(0)
+    expect(Date.now() - cancelled).toBeLessThan(5_000)
+    expect(alive(agentPid)).toBe(false)
+    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "cancelled", attempts: 1, counted_attempts: 0 })
+    expect(db(r).prepare("SELECT cause, counted FROM attempts").get()).toEqual({ cause: "canceled_by_reconciliation", counted: 0 })
+    expect(worktreesLeft(r)).toEqual([])
+  })
+
+  it("poison issues (a failing hook, a row edited to garbage) do not stop the others", () => {
+    const r = repo()
+    r.writeWorkflow(config(r.agent("noop.sh", noop), `hooks:\n  before_run: 'case "$PWD" in */SY-2) echo "hook exploded" >&2; exit 1;; esac'`).replace("max_attempts: 3", "max_attempts: 1"))
+    for (const t of ["fine", "hook explodes", "garbage row", "also fine"]) sy(r.dir, "issue", "create", "--title", t)
+    db(r).prepare("UPDATE issues SET labels = 'not json' WHERE id = 'SY-3'").run()
+    const run = sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain("issue.invalid")
+    expect(syJson(r.dir, "issue", "show", "SY-1").outcome).toBe("NO_OP")
+    expect(syJson(r.dir, "issue", "show", "SY-4").outcome).toBe("NO_OP")
+    const poisoned = syJson(r.dir, "evidence", "SY-2")
+    expect(poisoned.outcome).toBe("ESCALATE")
+    expect(poisoned.verdict.reasons.join(" ")).toContain("before_run")
+    const status = syJson(r.dir, "status")
+    expect(status.tracker.invalid.map((i: any) => i.id)).toEqual(["SY-3"])
+  })
+
+  it("an agent that goes silent is stopped as stalled and retried", () => {
+    const r = repo()
+    const pidFile = join(r.tmp, "agent.pid")
+    r.writeWorkflow(config(r.agent("silent.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then echo $$ > ${JSON.stringify(pidFile)}; echo starting; sleep 300; fi\n${noop}`)).replace("agent:\n", "agent:\n  stall_timeout_ms: 1000\n"))
+    sy(r.dir, "issue", "create", "--title", "goes quiet")
+    const run = sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain("agent.stalled")
+    expect(alive(Number(readFileSync(pidFile, "utf8")))).toBe(false)
+    const first = syJson(r.dir, "evidence", "SY-1", "--attempt", "1")
+    expect(first.verdict.cause).toBe("stalled")
+    expect(first.agent.stalled).toBe(true)
+    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ outcome: "NO_OP", attempts: 2 })
+  })
+})
+
+describe("push, not only pull", () => {
+  it("an issue created by another process is dispatched in under 1 s with polling.interval_ms 60000", async () => {
+    const r = repo()
+    r.writeWorkflow(config(r.agent("noop.sh", noop)).replace("interval_ms: 200", "interval_ms: 60000"))
+    const run = start(r.dir, "run")
+    await run.out.waitFor(/runner\.started/)
+    await sleep(300)
+    const created = sy(r.dir, "issue", "create", "--title", "pushed")
+    const createdAt = Date.now()
+    expect(created.code).toBe(0)
+    await run.out.waitFor(/claim\.acquired/, 5_000)
+    const claimedAt = run.out.seen.find((s) => /claim\.acquired/.test(s.line))!.at
+    expect(claimedAt - createdAt).toBeLessThan(1_000)
+    run.child.kill("SIGTERM")
+    expect((await exited(run.child)).code).toBe(143)
+  })
+})
