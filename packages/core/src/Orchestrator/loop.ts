@@ -32,6 +32,9 @@ export interface TickResult {
  * One tick: reconcile, read the candidates, claim and dispatch into free slots.
  * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
  */
+/** At most this many `issue.eligible` events per tick (the first ones in dispatch order). */
+export const ELIGIBLE_EVENTS_PER_TICK = 20
+
 export interface TickMemory {
   /** Poison rows already reported (each is reported once per runner). */
   readonly poison: Set<string>
@@ -89,10 +92,19 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       claimed: new Set(leases.map((l) => l.issue_id)),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
     })
-    for (const issue of eligible) {
-      if (!memory.eligible.has(issue.id)) {
-        yield* orchestrator.record("issue.eligible", issue.id, `${issue.id} is eligible (${issue.priority})`)
-      }
+    // `issue.eligible` once per issue when it becomes eligible; bounded per tick so a tracker with 100k todo
+    // issues does not write 100k events on the first tick (the rest are counted in one event).
+    const fresh = eligible.filter((i) => !memory.eligible.has(i.id))
+    for (const issue of fresh.slice(0, ELIGIBLE_EVENTS_PER_TICK)) {
+      yield* orchestrator.record("issue.eligible", issue.id, `${issue.id} is eligible (${issue.priority})`)
+    }
+    if (fresh.length > ELIGIBLE_EVENTS_PER_TICK) {
+      yield* orchestrator.record(
+        "issue.eligible",
+        null,
+        `${fresh.length - ELIGIBLE_EVENTS_PER_TICK} more issues became eligible`,
+        { count: fresh.length - ELIGIBLE_EVENTS_PER_TICK }
+      )
     }
     memory.eligible = new Set(eligible.map((i) => i.id))
     const byLabel = Object.fromEntries(
