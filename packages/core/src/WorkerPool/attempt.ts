@@ -199,7 +199,12 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       }
 
       yield* enter("hooks")
-      yield* sandbox.runHook(o.handle, "before_run")
+      const beforeRun = yield* sandbox.runHook(o.handle, "before_run").pipe(
+        Effect.tapError((e) => record("hook.before_run", e.message, { exitCode: e.exitCode, timedOut: e.timedOut }))
+      )
+      if (Option.isSome(beforeRun)) {
+        yield* record("hook.before_run", `before_run exited ${beforeRun.value.exitCode}`, { exitCode: beforeRun.value.exitCode })
+      }
       const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet })
 
       yield* enter("agent")
@@ -245,7 +250,12 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
         { exitCode: agent.exitCode, claim: agent.claim, timedOut: agent.timedOut }
       )
       yield* sandbox.runHook(handle, "after_run").pipe(
-        Effect.catchAll((e) => record("hook.after_run_failed", e.message))
+        Effect.flatMap((r) =>
+          Option.isSome(r)
+            ? record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
+            : Effect.void
+        ),
+        Effect.catchAll((e) => record("hook.after_run", `${e.message} (ignored)`, { exitCode: e.exitCode }))
       )
 
       yield* enter("verify")
