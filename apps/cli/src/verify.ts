@@ -1,6 +1,290 @@
-/** `switchyard verify ID`: re-runs the verification of an issue's PR_READY candidate now (placeholder). */
-import { Args, Command } from "@effect/cli"
-import { Console } from "effect"
+/**
+ * `switchyard verify ID [--json]`: is the evidence of an issue still true, now?
+ *
+ * 1. Freshness: the bundle's fingerprint (docs/evidence.md) is compared with the repository as it is: the head of
+ *    `switchyard/<id>` against `fingerprint.commit`, that head's tree against `fingerprint.tree`, and the repo's
+ *    HEAD against `fingerprint.baseCommit`. Any difference makes the evidence stale, and each is named.
+ * 2. Re-verification: the branch head is verified again against the ORIGINAL base, in clean checkouts, with the
+ *    same policy the line used: the reproduction must fail on the base and pass on the head, every validation
+ *    command must pass, and every guard must pass.
+ * Exit code 0 only when the evidence is fresh AND the re-verification passes; 1 otherwise (stale, failed, or no
+ * verifiable bundle), so scripts can gate on it.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import {
+  EvidenceStore,
+  Sandbox,
+  shortSha,
+  Tracker,
+  Verifier,
+  verifyPolicy,
+  Workflow
+} from "@switchyard/core"
+import {
+  CommandResult,
+  type EvidenceBundle,
+  GuardResult,
+  TestCounts
+} from "@switchyard/domain"
+import { GitWorktreeSandbox, ProcessRunner } from "@switchyard/node"
+import { Console, Effect, Option, Schema } from "effect"
+import { lineLayer } from "./layers.js"
 
-export const verifyCommand = Command.make("verify", { id: Args.text({ name: "id" }) }, (o) =>
-  Console.log(`verify ${o.id}: not implemented yet`))
+/** What the verdict of a bundle is bound to (EvidenceBundle.fingerprint). */
+export type Fingerprint = NonNullable<EvidenceBundle["fingerprint"]>
+
+/** The repository as it is now; null where it could not be read (e.g. the branch is gone). */
+export interface CurrentState {
+  readonly head: string | null
+  readonly tree: string | null
+  readonly base: string | null
+}
+
+/**
+ * Why evidence bound to `fp` is stale given the repository's `current` state, one sentence each; empty = fresh.
+ * Checks, in order: the branch still exists, its head is `fp.commit`, its tree is `fp.tree`, and the repo's
+ * HEAD is `fp.baseCommit`. Pure.
+ */
+export const staleReasons = (fp: Fingerprint, current: CurrentState): ReadonlyArray<string> => {
+  const reasons: Array<string> = []
+  if (current.head === null) {
+    reasons.push(`the branch ${fp.branch} no longer exists`)
+  } else {
+    if (current.head !== fp.commit) {
+      reasons.push(`the head of ${fp.branch} moved from ${shortSha(fp.commit)} to ${shortSha(current.head)}`)
+    }
+    if (current.tree !== null && current.tree !== fp.tree) {
+      reasons.push(`the tree of ${fp.branch} changed from ${shortSha(fp.tree)} to ${shortSha(current.tree)}`)
+    }
+  }
+  if (current.base !== null && current.base !== fp.baseCommit) {
+    reasons.push(`the base moved: the repository's HEAD is ${shortSha(current.base)}, the evidence was verified on ${shortSha(fp.baseCommit)}`)
+  }
+  return reasons
+}
+
+/** What `switchyard verify --json` prints. */
+export const VerifyReport = Schema.Struct({
+  id: Schema.String,
+  /** The attempt whose evidence was checked. */
+  attempt: Schema.Int,
+  fresh: Schema.Boolean,
+  /** Why the evidence is stale (empty when fresh). */
+  stale: Schema.Array(Schema.String),
+  fingerprint: Schema.Struct({ tree: Schema.String, commit: Schema.String, baseCommit: Schema.String, branch: Schema.String }),
+  current: Schema.Struct({ head: Schema.NullOr(Schema.String), tree: Schema.NullOr(Schema.String), base: Schema.NullOr(Schema.String) }),
+  /** The re-verification of the branch head against the original base; null when the branch is gone. */
+  verification: Schema.NullOr(Schema.Struct({
+    commit: Schema.String,
+    reproductionBefore: Schema.NullOr(CommandResult),
+    reproductionAfter: Schema.NullOr(CommandResult),
+    validation: Schema.Array(CommandResult),
+    guards: Schema.Array(GuardResult),
+    testCounts: Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) })
+  })),
+  /** Why the re-verification does not pass (empty when it passes). */
+  failures: Schema.Array(Schema.String),
+  passed: Schema.Boolean
+})
+export type VerifyReport = typeof VerifyReport.Type
+
+/** The issue has no bundle that can be verified (none yet, or its latest has no fingerprint). */
+export class NothingToVerify extends Schema.TaggedError<NothingToVerify>()("NothingToVerify", {
+  id: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.id} cannot be verified: ${this.reason}`
+  }
+}
+
+/** The evidence is stale or the re-verification failed (exit code 1; the report was printed before). */
+export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", {
+  id: Schema.String,
+  stale: Schema.Array(Schema.String),
+  failures: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    const parts = [
+      ...(this.stale.length > 0 ? [`the evidence is stale (${this.stale.join("; ")})`] : []),
+      ...(this.failures.length > 0 ? [`the re-verification failed (${this.failures.join("; ")})`] : [])
+    ]
+    return `${this.id}: ${parts.join(", and ")}`
+  }
+}
+
+const describe = (r: CommandResult): string =>
+  r.timedOut
+    ? `\`${r.command}\` timed out`
+    : r.exitCode === null
+    ? `\`${r.command}\` could not run (${r.signal ?? "no exit code"})`
+    : `\`${r.command}\` exited ${r.exitCode}`
+
+/** Why a re-verification does not pass, one sentence each (empty = it passes). Pure. */
+export const verificationFailures = (v: NonNullable<VerifyReport["verification"]>): ReadonlyArray<string> => {
+  const failures: Array<string> = []
+  const before = v.reproductionBefore
+  if (before !== null && before.environmentFailure) failures.push(`the reproduction could not run on the base: ${describe(before)}`)
+  else if (before !== null && before.exitCode === 0) failures.push(`the reproduction passes on the base: ${describe(before)}`)
+  const after = v.reproductionAfter
+  if (after !== null && !(after.exitCode === 0 && !after.environmentFailure)) {
+    failures.push(`the reproduction fails on the candidate: ${describe(after)}`)
+  }
+  for (const r of v.validation) {
+    if (!(r.exitCode === 0 && !r.environmentFailure)) failures.push(`validation ${describe(r)}`)
+  }
+  for (const g of v.guards) if (!g.passed) failures.push(`guard ${g.rule} failed`)
+  return failures
+}
+
+/**
+ * Checks freshness and re-runs the verification of `rawId`'s latest evidence (see the module docs). Needs the
+ * line's services (Tracker, EvidenceStore, Sandbox, Verifier, Workflow). Fails `NothingToVerify` when the issue
+ * has no bundle with a fingerprint; otherwise returns the report (whatever it says).
+ */
+export const verifyIssue = (rawId: string) =>
+  Effect.gen(function*() {
+    const tracker = yield* Tracker
+    const store = yield* EvidenceStore
+    const sandbox = yield* Sandbox
+    const verifier = yield* Verifier
+    const workflow = yield* Workflow
+    const issue = yield* tracker.get(rawId)
+    const latest = yield* store.latest(issue.id)
+    if (Option.isNone(latest)) {
+      return yield* new NothingToVerify({ id: issue.id, reason: "it has no evidence bundle yet (it has not reached a terminal state)" })
+    }
+    const bundle = latest.value
+    const fp = bundle.fingerprint
+    if (fp === null) {
+      return yield* new NothingToVerify({
+        id: issue.id,
+        reason: `its latest evidence (attempt ${bundle.attempt}, ${bundle.outcome}) has no fingerprint; only a PR_READY bundle is bound to a commit`
+      })
+    }
+    const git = (args: ReadonlyArray<string>) =>
+      ProcessRunner.git(args, sandbox.repoRoot).pipe(
+        Effect.map((out) => (out.exitCode === 0 && out.stdout.trim() !== "" ? out.stdout.trim() : null))
+      )
+    const head = Option.getOrNull(yield* sandbox.branchHead(fp.branch))
+    const current: CurrentState = {
+      head,
+      tree: head === null ? null : yield* git(["rev-parse", "--verify", "--quiet", `${head}^{tree}`]),
+      base: yield* git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+    }
+    const stale = staleReasons(fp, current)
+
+    let verification: VerifyReport["verification"] = null
+    if (head !== null) {
+      const cfg = (yield* workflow.current).config
+      const reproduction = bundle.task.packet.reproduction
+      const timeoutMs = cfg.verify.timeout_ms
+      const reproductionBefore = reproduction === null
+        ? null
+        : yield* verifier.reproduce(issue.id, fp.baseCommit, reproduction, timeoutMs)
+      const v = yield* verifier.verify({
+        issueId: issue.id,
+        baseCommit: fp.baseCommit,
+        policy: verifyPolicy(issue, cfg),
+        commit: head,
+        reproduction,
+        validation: bundle.task.packet.validation,
+        timeoutMs
+      })
+      verification = { commit: head, reproductionBefore, ...v }
+    }
+    const failures = verification === null ? ["the branch is gone, so nothing was re-verified"] : verificationFailures(verification)
+    const report: VerifyReport = {
+      id: issue.id,
+      attempt: bundle.attempt,
+      fresh: stale.length === 0,
+      stale,
+      fingerprint: fp,
+      current,
+      verification,
+      failures,
+      passed: failures.length === 0
+    }
+    return report
+  })
+
+/** The report as text: freshness first, then each check, then the result. */
+export const renderVerifyReport = (r: VerifyReport): string => {
+  const mark = (ok: boolean) => (ok ? "✓" : "✗")
+  const out: Array<string> = []
+  out.push(
+    `${r.id} · evidence of attempt ${r.attempt} · ${r.fresh ? "FRESH" : "STALE"} · re-verification ${r.passed ? "PASSED" : "FAILED"}`
+  )
+  out.push(
+    `fingerprint: tree ${shortSha(r.fingerprint.tree)} · commit ${shortSha(r.fingerprint.commit)} · base ${
+      shortSha(r.fingerprint.baseCommit)
+    } · ${r.fingerprint.branch}`
+  )
+  for (const reason of r.stale) out.push(`  stale: ${reason}`)
+  const v = r.verification
+  if (v !== null) {
+    out.push("", `re-verified ${shortSha(v.commit)} against the base ${shortSha(r.fingerprint.baseCommit)} in clean checkouts:`)
+    const line = (ok: boolean, label: string, res: CommandResult) =>
+      `  ${mark(ok)} ${label}${describe(res)} (${Math.round(res.durationMs)} ms)`
+    if (v.reproductionBefore !== null) {
+      out.push(line(v.reproductionBefore.exitCode !== 0 && !v.reproductionBefore.environmentFailure, "reproduction on the base: ", v.reproductionBefore))
+    }
+    if (v.reproductionAfter !== null) {
+      out.push(line(v.reproductionAfter.exitCode === 0 && !v.reproductionAfter.environmentFailure, "reproduction on the head: ", v.reproductionAfter))
+    }
+    for (const res of v.validation) out.push(line(res.exitCode === 0 && !res.environmentFailure, "validation: ", res))
+    const failed = v.guards.filter((g) => !g.passed)
+    out.push(`  ${mark(failed.length === 0)} guards: ${v.guards.length - failed.length} of ${v.guards.length} passed`)
+    for (const g of failed) {
+      out.push(`      ${g.rule}: ${g.detail}`)
+      for (const l of g.lines.slice(0, 5)) out.push(`        ${l.file}: ${l.line}`)
+    }
+    const counts = (c: TestCounts | null) =>
+      c === null ? "no counts" : `${c.total} ${c.total === 1 ? "test" : "tests"}, ${c.passed} passed`
+    if (v.testCounts.base !== null || v.testCounts.candidate !== null) {
+      out.push(`    tests: base ${counts(v.testCounts.base)} → head ${counts(v.testCounts.candidate)}`)
+    }
+  }
+  out.push("")
+  for (const f of r.failures) out.push(`failed: ${f}`)
+  out.push(
+    r.fresh && r.passed
+      ? "The evidence is fresh and the change still verifies."
+      : r.fresh
+      ? "The evidence is fresh, but the change no longer verifies."
+      : r.passed
+      ? "The change still verifies, but the evidence is stale: it describes another commit or base."
+      : "The evidence is stale and the change does not verify."
+  )
+  return out.join("\n")
+}
+
+const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
+
+/**
+ * `switchyard verify ID [--json]`. Prints the report (text, or `VerifyReport` as JSON), then exits 0 when the
+ * evidence is fresh and the re-verification passes, 1 otherwise (via `VerifyFailed`, whose one-line message
+ * goes to stderr).
+ */
+export const verifyCommand = Command.make(
+  "verify",
+  { id: Args.text({ name: "id" }).pipe(Args.withDescription("issue id, e.g. SY-12")), json },
+  (o) =>
+    Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd())).pipe(
+      Effect.flatMap((root) =>
+        Effect.gen(function*() {
+          const report = yield* verifyIssue(o.id)
+          yield* o.json
+            ? Console.log(JSON.stringify(Schema.encodeSync(VerifyReport)(report), null, 2))
+            : Console.log(renderVerifyReport(report))
+          if (!report.fresh || !report.passed) {
+            return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
+          }
+        }).pipe(Effect.provide(lineLayer(root)))
+      )
+    )
+).pipe(
+  Command.withDescription(
+    "check that an issue's evidence still holds: fresh (branch head, tree and base unchanged) and re-verified now; exit 1 if not"
+  )
+)

@@ -38,18 +38,18 @@ polling:
 ${extra}`
 
 describe("switchyard run (end to end, built CLI, real git and processes)", () => {
-  it("a correct fix reaches PR_READY with a commit on the branch and reproduction evidence", () => {
+  it("a correct fix reaches PR_READY with a commit on the branch and reproduction evidence", async () => {
     const r = repo()
     r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
-    const id = sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro).stdout.trim()
+    const id = (await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)).stdout.trim()
     expect(id).toBe("SY-1")
-    const run = sy(r.dir, "run", "--once")
+    const run = await sy(r.dir, "run", "--once")
     expect(run.code, run.stderr).toBe(0)
     expect(run.stdout).toContain("terminal.PR_READY")
 
-    const issue = syJson(r.dir, "issue", "show", id)
+    const issue = await syJson(r.dir, "issue", "show", id)
     expect(issue).toMatchObject({ id, status: "in_review", outcome: "PR_READY", attempts: 1, branch: "switchyard/SY-1" })
-    const evidence = syJson(r.dir, "evidence", id)
+    const evidence = await syJson(r.dir, "evidence", id)
     expect(evidence.outcome).toBe("PR_READY")
     expect(evidence.reproduction.before.exitCode).not.toBe(0)
     expect(evidence.reproduction.after.exitCode).toBe(0)
@@ -68,128 +68,154 @@ describe("switchyard run (end to end, built CLI, real git and processes)", () =>
     }
   })
 
-  it("a reproduction that passes on the base gives NO_OP and the agent never runs", () => {
+  it("a reproduction that passes on the base gives NO_OP and the agent never runs", async () => {
     const r = repo()
     const marker = join(r.tmp, "agent-ran")
     r.writeWorkflow(workflow(r.agent("marker.sh", `touch ${JSON.stringify(marker)}`)))
-    sy(r.dir, "issue", "create", "--title", "already fine", "--repro", "node -e \"process.exit(0)\"")
-    expect(sy(r.dir, "run", "--once").code).toBe(0)
-    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "done", outcome: "NO_OP" })
+    await sy(r.dir, "issue", "create", "--title", "already fine", "--repro", "node -e \"process.exit(0)\"")
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
+    expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ status: "done", outcome: "NO_OP" })
     expect(existsSync(marker)).toBe(false)
-    const evidence = syJson(r.dir, "evidence", "SY-1")
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
     expect(evidence.reproduction.before.exitCode).toBe(0)
     expect(evidence.agent).toBeNull()
     expect(evidence.summary).toContain("already fixed?")
   })
 
-  it("an agent that claims success but changed nothing does not reach PR_READY", () => {
+  it("an agent that claims success but changed nothing does not reach PR_READY", async () => {
     const r = repo()
     r.writeWorkflow(workflow(r.agent("liar.sh", `echo '{"claim":"PR_READY","summary":"fixed it"}' > "$SWITCHYARD_RESULT_FILE"`)))
-    sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
-    sy(r.dir, "run", "--once")
-    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    await sy(r.dir, "run", "--once")
+    const issue = await syJson(r.dir, "issue", "show", "SY-1")
     expect(issue.outcome).toBe("ESCALATE")
     expect(issue.status).toBe("blocked")
-    expect(syJson(r.dir, "evidence", "SY-1").verdict.cause).toBe("claimed_change_without_diff")
+    expect((await syJson(r.dir, "evidence", "SY-1")).verdict.cause).toBe("claimed_change_without_diff")
     expect(issue.comments.at(-1).body).toContain("claimed a change, but changed nothing")
   })
 
-  it("a crashing agent is retried with backoff, then escalated", () => {
+  it("a crashing agent is retried with backoff, then escalated", async () => {
     const r = repo()
     const count = join(r.tmp, "runs")
     r.writeWorkflow(workflow(r.agent("crash.sh", `echo run >> ${JSON.stringify(count)}; echo boom >&2; exit 3`)))
-    sy(r.dir, "issue", "create", "--title", "crashes", "--repro", averageRepro)
-    expect(sy(r.dir, "run", "--once").code).toBe(0)
+    await sy(r.dir, "issue", "create", "--title", "crashes", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
     expect(readFileSync(count, "utf8").trim().split("\n")).toHaveLength(2)
-    const issue = syJson(r.dir, "issue", "show", "SY-1")
+    const issue = await syJson(r.dir, "issue", "show", "SY-1")
     expect(issue).toMatchObject({ status: "blocked", outcome: "ESCALATE", attempts: 2 })
-    expect(syJson(r.dir, "evidence", "SY-1", "--attempt", "1").outcome).toBe("RETRYABLE_FAILURE")
-    const last = syJson(r.dir, "evidence", "SY-1")
+    expect((await syJson(r.dir, "evidence", "SY-1", "--attempt", "1")).outcome).toBe("RETRYABLE_FAILURE")
+    const last = await syJson(r.dir, "evidence", "SY-1")
     expect(last.verdict.cause).toBe("retries_exhausted")
     expect(last.agent.outputTail).toContain("boom")
   })
 
-  it("a blocked issue waits for its blocker", () => {
+  it("a verifier rejection gets a revision turn with the failure summary, and a good revision reaches PR_READY", async () => {
     const r = repo()
-    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
-    sy(r.dir, "issue", "create", "--title", "first", "--repro", averageRepro)
-    sy(r.dir, "issue", "create", "--title", "second", "--blocked-by", "SY-1", "--repro", averageRepro)
-    sy(r.dir, "run", "--once")
-    expect(syJson(r.dir, "issue", "show", "SY-1").outcome).toBe("PR_READY")
-    expect(syJson(r.dir, "issue", "show", "SY-2")).toMatchObject({ status: "todo", attempts: 0 })
-    expect(sy(r.dir, "issue", "update", "SY-1", "--status", "done").code).toBe(0)
-    sy(r.dir, "run", "--once")
-    expect(syJson(r.dir, "issue", "show", "SY-2")).toMatchObject({ attempts: 1, outcome: "PR_READY" })
+    const feedbackFile = join(r.tmp, "feedback.txt")
+    // First turn: a "fix" that breaks the existing test. Revision turn: read the feedback, fix properly.
+    const script = `if [ -z "$SWITCHYARD_REVISION" ]; then
+  echo 'export const average = (xs) => 0' > src/average.js
+  echo '{"claim":"PR_READY","summary":"always 0"}' > "$SWITCHYARD_RESULT_FILE"
+else
+  printf '%s' "$SWITCHYARD_FEEDBACK" > ${JSON.stringify(feedbackFile)}
+  echo 'export const average = (xs) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)' > src/average.js
+  echo '{"claim":"PR_READY","summary":"guarded"}' > "$SWITCHYARD_RESULT_FILE"
+fi`
+    r.writeWorkflow(workflow(r.agent("reviser.sh", script)))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.stdout).toContain("agent.revision")
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.outcome).toBe("PR_READY")
+    expect(evidence.revisions).toHaveLength(1)
+    expect(evidence.revisions[0].cause).toBe("validation_failed")
+    const feedback = readFileSync(feedbackFile, "utf8")
+    expect(feedback).toContain("`node --test` exited 1")
+    expect(feedback).toBe(evidence.revisions[0].feedback)
+    expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ attempts: 1, outcome: "PR_READY" })
   })
 
-  it("dispatches by priority with a concurrency of 1", () => {
+  it("a blocked issue waits for its blocker", async () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    await sy(r.dir, "issue", "create", "--title", "first", "--repro", averageRepro)
+    await sy(r.dir, "issue", "create", "--title", "second", "--blocked-by", "SY-1", "--repro", averageRepro)
+    await sy(r.dir, "run", "--once")
+    expect((await syJson(r.dir, "issue", "show", "SY-1")).outcome).toBe("PR_READY")
+    expect((await syJson(r.dir, "issue", "show", "SY-2"))).toMatchObject({ status: "todo", attempts: 0 })
+    expect((await sy(r.dir, "issue", "update", "SY-1", "--status", "done")).code).toBe(0)
+    await sy(r.dir, "run", "--once")
+    expect((await syJson(r.dir, "issue", "show", "SY-2"))).toMatchObject({ attempts: 1, outcome: "PR_READY" })
+  })
+
+  it("dispatches by priority with a concurrency of 1", async () => {
     const r = repo()
     const order = join(r.tmp, "order")
     r.writeWorkflow(workflow(r.agent("log.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(order)}; echo '{"claim":"NO_OP","summary":"nothing"}' > "$SWITCHYARD_RESULT_FILE"`)))
-    sy(r.dir, "issue", "create", "--title", "low", "--priority", "low")
-    sy(r.dir, "issue", "create", "--title", "critical", "--priority", "critical")
-    sy(r.dir, "issue", "create", "--title", "high", "--priority", "high")
-    sy(r.dir, "issue", "create", "--title", "high too", "--priority", "high")
-    expect(sy(r.dir, "run", "--once", "--concurrency", "1").code).toBe(0)
+    await sy(r.dir, "issue", "create", "--title", "low", "--priority", "low")
+    await sy(r.dir, "issue", "create", "--title", "critical", "--priority", "critical")
+    await sy(r.dir, "issue", "create", "--title", "high", "--priority", "high")
+    await sy(r.dir, "issue", "create", "--title", "high too", "--priority", "high")
+    expect((await sy(r.dir, "run", "--once", "--concurrency", "1")).code).toBe(0)
     expect(readFileSync(order, "utf8").trim().split("\n")).toEqual(["SY-2", "SY-3", "SY-4", "SY-1"])
-    for (const id of ["SY-1", "SY-2", "SY-3", "SY-4"]) expect(syJson(r.dir, "issue", "show", id).outcome).toBe("NO_OP")
+    for (const id of ["SY-1", "SY-2", "SY-3", "SY-4"]) expect((await syJson(r.dir, "issue", "show", id)).outcome).toBe("NO_OP")
   })
 })
 
 describe("bad input gets a clear error and nothing is lost", () => {
-  it("refuses to run outside a git repo", () => {
+  it("refuses to run outside a git repo", async () => {
     const r = repo()
     const outside = join(r.tmp, "agents")
     for (const args of [["init"], ["issue", "list"], ["status"]]) {
-      const res = sy(outside, ...args)
+      const res = await sy(outside, ...args)
       expect(res.code).not.toBe(0)
       expect(res.stderr).toContain("is not inside a git repository")
     }
   })
 
-  it("unknown and path-traversal ids are refused with a message", () => {
+  it("unknown and path-traversal ids are refused with a message", async () => {
     const r = repo()
-    sy(r.dir, "issue", "create", "--title", "one")
-    const unknown = sy(r.dir, "issue", "show", "SY-99")
+    await sy(r.dir, "issue", "create", "--title", "one")
+    const unknown = await sy(r.dir, "issue", "show", "SY-99")
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("no issue SY-99")
-    const traversal = sy(r.dir, "evidence", "../../etc/passwd")
+    const traversal = await sy(r.dir, "evidence", "../../etc/passwd")
     expect(traversal.code).toBe(1)
     expect(traversal.stderr).toContain("is not an issue id")
-    expect(syJson(r.dir, "issue", "list")).toHaveLength(1)
+    expect((await syJson(r.dir, "issue", "list"))).toHaveLength(1)
   })
 
-  it("a malformed WORKFLOW.md names the file, the key and the reason, and the tracker is untouched", () => {
+  it("a malformed WORKFLOW.md names the file, the key and the reason, and the tracker is untouched", async () => {
     const r = repo()
     r.writeWorkflow("agent:\n  max_attempts: -1\n  command: x")
-    sy(r.dir, "issue", "create", "--title", "one")
-    const res = sy(r.dir, "run", "--once")
+    await sy(r.dir, "issue", "create", "--title", "one")
+    const res = await sy(r.dir, "run", "--once")
     expect(res.code).toBe(1)
     expect(res.stderr).toContain("WORKFLOW.md (agent.max_attempts)")
     expect(res.stderr).toContain("positive")
-    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "todo", attempts: 0 })
+    expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ status: "todo", attempts: 0 })
   })
 
-  it("a dirty base is refused before anything is claimed", () => {
+  it("a dirty base is refused before anything is claimed", async () => {
     const r = repo()
     r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
-    sy(r.dir, "issue", "create", "--title", "one", "--repro", averageRepro)
+    await sy(r.dir, "issue", "create", "--title", "one", "--repro", averageRepro)
     writeFileSync(join(r.dir, "src/average.js"), "// uncommitted\n")
-    const res = sy(r.dir, "run", "--once")
+    const res = await sy(r.dir, "run", "--once")
     expect(res.code).toBe(1)
     expect(res.stderr).toContain("the base is dirty")
     expect(res.stderr).toContain("src/average.js")
-    expect(syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "todo", attempts: 0 })
+    expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ status: "todo", attempts: 0 })
   })
 
-  it("init is idempotent and keeps an existing WORKFLOW.md", () => {
+  it("init is idempotent and keeps an existing WORKFLOW.md", async () => {
     const r = repo()
-    const first = sy(r.dir, "init")
+    const first = await sy(r.dir, "init")
     expect(first.code, first.stderr).toBe(0)
     expect(first.stdout).toContain("wrote")
     const edited = readFileSync(join(r.dir, "WORKFLOW.md"), "utf8") + "\n<!-- mine -->\n"
     writeFileSync(join(r.dir, "WORKFLOW.md"), edited)
-    const second = sy(r.dir, "init")
+    const second = await sy(r.dir, "init")
     expect(second.code).toBe(0)
     expect(second.stdout).toContain("kept existing")
     expect(readFileSync(join(r.dir, "WORKFLOW.md"), "utf8")).toBe(edited)

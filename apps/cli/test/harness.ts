@@ -17,20 +17,28 @@ export interface Run {
   readonly stderr: string
 }
 
-/** Runs the built CLI synchronously in `cwd`. */
-export const sy = (cwd: string, ...args: Array<string>): Run => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd,
-    encoding: "utf8",
-    timeout: 120_000,
-    env: { ...process.env, SWITCHYARD_LOG: "warning" }
+/**
+ * Runs the built CLI in `cwd` and resolves when it exits. Asynchronous on purpose: a test that blocks its
+ * worker with spawnSync for seconds starves vitest's own RPC ("Timeout calling onTaskUpdate").
+ */
+export const sy = (cwd: string, ...args: Array<string>): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, SWITCHYARD_LOG: "warning" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c))
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
   })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
-/** Runs the built CLI and parses stdout as JSON (fails the test with stderr when it does not parse). */
-export const syJson = <T = any>(cwd: string, ...args: Array<string>): T => {
-  const r = sy(cwd, ...args, "--json")
+/** Runs the built CLI with `--json` and parses stdout (fails the test with stderr when it does not parse). */
+export const syJson = async <T = any>(cwd: string, ...args: Array<string>): Promise<T> => {
+  const r = await sy(cwd, ...args, "--json")
   if (r.code !== 0) throw new Error(`switchyard ${args.join(" ")} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }
@@ -175,3 +183,23 @@ export const until = async (check: () => boolean, timeoutMs = 15_000, what = "co
     await sleep(50)
   }
 }
+
+/**
+ * Runs the built CLI without blocking this process (unlike `sy`), so a server running in the test process — a
+ * model twin — keeps answering the agent. `env` is merged over the test's environment.
+ */
+export const syAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}): Promise<Run> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      env: { ...process.env, SWITCHYARD_LOG: "warning", ...env }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** The Claude Code binary installed as a devDependency of @switchyard/twin. */
+export const claudeBin = fileURLToPath(new URL("../../../packages/twin/node_modules/.bin/claude", import.meta.url))

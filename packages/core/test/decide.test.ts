@@ -28,6 +28,8 @@ const table: ReadonlyArray<[string, Patch, string, string]> = [
   ["empty diff, no claim", { diffEmpty: true, verification: null }, "ESCALATE", "no_change_no_claim"],
   ["diff + NO_OP claim", { agent: { claim: "NO_OP" } }, "ESCALATE", "no_op_with_diff"],
   ["diff trips a guard", { failedGuards: [{ rule: "skip_or_only_added", detail: "it.skip added" }] }, "ESCALATE", "guard_failed:skip_or_only_added"],
+  ["validation fails and the test count dropped: the validation failure wins (revisable)", { failedGuards: [{ rule: "test_count_dropped", detail: "1 → 0 passed" }], verification: { reproductionAfter: result("repro", 0), validation: [result("node --test", 1)] } }, "ESCALATE", "validation_failed"],
+  ["everything passes but fewer tests ran", { failedGuards: [{ rule: "test_count_dropped", detail: "5 → 3 tests" }] }, "ESCALATE", "guard_failed:test_count_dropped"],
   ["validation command not found", { verification: { reproductionAfter: result("repro", 0), validation: [result("nope", 127)] } }, "RETRYABLE_FAILURE", "verification_environment_failure"],
   ["validation timed out", { verification: { reproductionAfter: result("repro", 0), validation: [result("slow", null, { timedOut: true })] } }, "RETRYABLE_FAILURE", "verification_environment_failure"],
   ["reproduction still fails", { verification: { reproductionAfter: result("repro", 1), validation: [result("node --test", 0)] } }, "ESCALATE", "reproduction_still_fails"],

@@ -1,9 +1,10 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Sandbox, Verifier } from "@switchyard/core"
-import { IssueId } from "@switchyard/domain"
-import { Effect, Layer, Schema } from "effect"
+import { GuardResult, Sandbox, Verifier, type VerifyPolicy } from "@switchyard/core"
+import { CommandResult, IssueId, TestCounts } from "@switchyard/domain"
+import { Effect, Layer, Option, Schema, type Scope } from "effect"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { GitWorktreeSandbox, ProcessVerifier } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
@@ -11,15 +12,64 @@ import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const REPRO = "grep -q answer=42 src/app.txt"
 
+const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
+  scope: [],
+  allowValidationConfig: false,
+  allowProtectedPaths: [],
+  protectedPaths: [],
+  maxAddedFileBytes: 1024 * 1024,
+  compareTestCounts: false,
+  secretValues: [],
+  ...overrides
+})
+
+/**
+ * Commits `files` (null = delete) on top of `base` in a throw-away worktree and returns the new commit; the
+ * repository's own checkout and branches are untouched (the commit is only reachable by its hash).
+ */
+const commitOnTop = (repo: string, base: string, files: Record<string, string | null>): string => {
+  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
+  rmSync(dir, { recursive: true })
+  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
+  for (const [name, text] of Object.entries(files)) {
+    const path = NodePath.join(dir, name)
+    if (text === null) rmSync(path)
+    else {
+      mkdirSync(NodePath.dirname(path), { recursive: true })
+      writeFileSync(path, text)
+    }
+  }
+  gitSync(dir, "add", "-A")
+  gitSync(dir, "commit", "-q", "-m", "candidate")
+  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
+  gitSync(repo, "worktree", "remove", "--force", dir)
+  return commit
+}
+
+const layersFor = (repo: string, workspace: string) =>
+  ProcessVerifier.layer.pipe(
+    Layer.provideMerge(GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
+    Layer.provide(workflowLayer(repo, config({})))
+  )
+
+const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+
+const guard = (guards: ReadonlyArray<GuardResult>, rule: string): GuardResult => {
+  const found = guards.find((g) => g.rule === rule)
+  assert.isDefined(found, `guard ${rule}`)
+  return found!
+}
+
+const failedRules = (guards: ReadonlyArray<GuardResult>) => guards.filter((g) => !g.passed).map((g) => g.rule)
+
+const tap = (tests: number, pass: number) => `# tests ${tests}\n# suites 0\n# pass ${pass}\n# fail ${tests - pass}\n# cancelled 0\n`
+
 describe("ProcessVerifier", () => {
-  it.live("reproduction fails on the base and passes on the fix; every validation runs in a clean checkout", () =>
+  test("reproduction fails on the base and passes on the fix; every validation runs in a clean checkout", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { repo, workspace, base } = yield* makeRepo
-      const layers = ProcessVerifier.layer.pipe(
-        Layer.provideMerge(GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
-        Layer.provide(workflowLayer(repo, config({})))
-      )
       yield* Effect.gen(function*() {
         const sandbox = yield* Sandbox
         const verifier = yield* Verifier
@@ -39,6 +89,8 @@ describe("ProcessVerifier", () => {
 
         const verification = yield* verifier.verify({
           issueId: "SY-1",
+          baseCommit: base,
+          policy: policy(),
           commit: candidate.commit!,
           reproduction: REPRO,
           validation: [
@@ -53,8 +105,20 @@ describe("ProcessVerifier", () => {
         assert.isTrue(verification.reproductionAfter!.passed)
         assert.deepStrictEqual(verification.validation.map((r) => r.exitCode), [0, 0, 3, 0])
         assert.include(verification.validation[2]!.outputTail, "broken")
+        assert.deepStrictEqual(failedRules(verification.guards), [])
+        // Without compareTestCounts the base is not run and no count guard is added.
+        assert.isFalse(verification.guards.some((g) => g.rule === "test_count_dropped"))
+        assert.isNull(verification.testCounts.base)
 
-        const noRepro = yield* verifier.verify({ issueId: "SY-1", commit: base, reproduction: null, validation: [REPRO], timeoutMs: 10_000 })
+        const noRepro = yield* verifier.verify({
+          issueId: "SY-1",
+          baseCommit: base,
+          policy: policy(),
+          commit: base,
+          reproduction: null,
+          validation: [REPRO],
+          timeoutMs: 10_000
+        })
         assert.isNull(noRepro.reproductionAfter)
         assert.strictEqual(noRepro.validation[0]!.exitCode, 1)
 
@@ -62,22 +126,189 @@ describe("ProcessVerifier", () => {
         assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [handle.path])
         assert.deepStrictEqual(yield* fs.readDirectory(NodePath.join(workspace, ".verify")), [])
         assert.strictEqual(gitSync(repo, "worktree", "list").trim().split("\n").length, 2)
-      }).pipe(Effect.provide(layers))
-    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+      }).pipe(Effect.provide(layersFor(repo, workspace)))
+    }))
 
-  it.live("each command gets its own timeout", () =>
+  test("each command gets its own timeout", () =>
     Effect.gen(function*() {
       const { repo, workspace, base } = yield* makeRepo
-      const layers = ProcessVerifier.layer.pipe(
-        Layer.provide(GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
-        Layer.provide(workflowLayer(repo, config({})))
-      )
       const verification = yield* Effect.flatMap(Verifier, (verifier) =>
-        verifier.verify({ issueId: "SY-1", commit: base, reproduction: "sleep 30", validation: ["true"], timeoutMs: 300 })).pipe(
-          Effect.provide(layers)
-        )
+        verifier.verify({
+          issueId: "SY-1",
+          baseCommit: base,
+          policy: policy(),
+          commit: base,
+          reproduction: "sleep 30",
+          validation: ["true"],
+          timeoutMs: 300
+        })).pipe(Effect.provide(layersFor(repo, workspace)))
       assert.isTrue(verification.reproductionAfter!.timedOut)
       assert.isTrue(verification.reproductionAfter!.environmentFailure)
       assert.strictEqual(verification.validation[0]!.exitCode, 0)
-    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+    }))
+
+  test("the guards read the full base..commit diff: deleted tests, scope, protected paths, sizes, secrets", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base: initial } = yield* makeRepo
+      // A base with a test file and a lockfile, committed by the human.
+      const base = commitOnTop(repo, initial, {
+        "test/app.test.js": "import { test } from \"node:test\"\ntest(\"app\", () => {})\n",
+        "pnpm-lock.yaml": "lockfileVersion: '9.0'\n"
+      })
+      const secret = "sk-live-value-for-the-guard-1234"
+      const commit = commitOnTop(repo, base, {
+        "test/app.test.js": null,
+        "docs/notes.md": "outside the scope\n",
+        "pnpm-lock.yaml": "lockfileVersion: '9.1'\n",
+        "src/app.txt": `answer=42\nkey=${secret}\n`,
+        "src/big.bin.txt": "x".repeat(300),
+        "deploy/prod.yaml": "replicas: 3\n"
+      })
+      const verification = yield* Effect.flatMap(Verifier, (verifier) =>
+        verifier.verify({
+          issueId: "SY-1",
+          baseCommit: base,
+          policy: policy({
+            scope: ["src/**", "test/**", "deploy/**", "pnpm-lock.yaml"],
+            maxAddedFileBytes: 100,
+            protectedPaths: ["deploy/**"],
+            secretValues: [secret]
+          }),
+          commit,
+          reproduction: null,
+          validation: [],
+          timeoutMs: 10_000
+        })).pipe(Effect.provide(layersFor(repo, workspace)))
+      assert.deepStrictEqual(failedRules(verification.guards), [
+        "deleted_test_file",
+        "removed_test_case",
+        "outside_scope",
+        "protected_path",
+        "added_file_too_large",
+        "secret_in_diff"
+      ])
+      assert.deepStrictEqual(guard(verification.guards, "deleted_test_file").lines.map((l) => l.file), ["test/app.test.js"])
+      assert.deepStrictEqual(guard(verification.guards, "outside_scope").lines.map((l) => l.file), ["docs/notes.md"])
+      const protectedPath = guard(verification.guards, "protected_path")
+      assert.deepStrictEqual(protectedPath.lines.map((l) => l.file).sort(), ["deploy/prod.yaml", "pnpm-lock.yaml"])
+      assert.include(protectedPath.detail, "verify.protected_paths: deploy/prod.yaml")
+      assert.include(guard(verification.guards, "added_file_too_large").lines[0]!.line, "300 bytes")
+      const secretGuard = guard(verification.guards, "secret_in_diff")
+      assert.strictEqual(secretGuard.lines[0]!.file, "src/app.txt")
+      assert.notInclude(JSON.stringify(verification.guards), secret)
+      // The whole patch was read: patch_incomplete passes.
+      assert.isTrue(guard(verification.guards, "patch_incomplete").passed)
+    }))
+
+  test("an issue may allow a path of verify.protected_paths; a clean change passes every guard", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base } = yield* makeRepo
+      const commit = commitOnTop(repo, base, { "deploy/prod.yaml": "replicas: 3\n", "src/app.txt": "answer=42\n" })
+      const run = (p: VerifyPolicy) =>
+        Effect.flatMap(Verifier, (verifier) =>
+          verifier.verify({ issueId: "SY-1", baseCommit: base, policy: p, commit, reproduction: null, validation: [], timeoutMs: 10_000 }))
+          .pipe(Effect.provide(layersFor(repo, workspace)))
+      const blocked = yield* run(policy({ protectedPaths: ["deploy/**"] }))
+      assert.deepStrictEqual(failedRules(blocked.guards), ["protected_path"])
+      const allowed = yield* run(policy({ protectedPaths: ["deploy/**"], allowProtectedPaths: ["deploy/prod.yaml"] }))
+      assert.deepStrictEqual(failedRules(allowed.guards), [])
+      assert.strictEqual(allowed.guards.length, 9)
+    }))
+
+  test("test counts: validation also runs on the base, and fewer tests on the candidate fails test_count_dropped", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base: initial } = yield* makeRepo
+      // The "test runner" prints a node --test TAP summary from a committed file, after 20 KiB of other output,
+      // so the summary is only in the kept tail.
+      const runner = "yes x | head -c 20000; echo; cat counts.txt"
+      const base = commitOnTop(repo, initial, { "counts.txt": tap(5, 5) })
+      const fewer = commitOnTop(repo, base, { "counts.txt": tap(3, 3) })
+      const more = commitOnTop(repo, base, { "counts.txt": tap(6, 6), "lint.txt": "clean\n" })
+      const run = (commit: string, validation: ReadonlyArray<string>, compare = true) =>
+        Effect.flatMap(Verifier, (verifier) =>
+          verifier.verify({
+            issueId: "SY-1",
+            baseCommit: base,
+            policy: policy({ compareTestCounts: compare }),
+            commit,
+            reproduction: null,
+            validation,
+            timeoutMs: 10_000
+          })).pipe(Effect.provide(layersFor(repo, workspace)))
+
+      const dropped = yield* run(fewer, [runner])
+      assert.deepStrictEqual(dropped.testCounts.base, new TestCounts({ passed: 5, failed: 0, skipped: 0, total: 5, runner: "node-test" }))
+      assert.strictEqual(dropped.testCounts.candidate?.total, 3)
+      assert.deepStrictEqual(failedRules(dropped.guards), ["test_count_dropped"])
+      assert.include(guard(dropped.guards, "test_count_dropped").detail, "3 tests")
+
+      // Counts are summed over the commands that report them; a command without counts adds nothing.
+      const grown = yield* run(more, [runner, "cat lint.txt || true", runner])
+      assert.strictEqual(grown.testCounts.base?.total, 10)
+      assert.strictEqual(grown.testCounts.candidate?.total, 12)
+      assert.isTrue(guard(grown.guards, "test_count_dropped").passed)
+
+      const noValidation = yield* run(fewer, [])
+      assert.isTrue(guard(noValidation.guards, "test_count_dropped").passed)
+      assert.isNull(noValidation.testCounts.base)
+    }))
+
+  test("secret values from the environment and the policy are redacted from every output", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base } = yield* makeRepo
+      const envSecret = "env-secret-value-31337"
+      const policySecret = "policy-secret-value-4242"
+      const previous = process.env.SWITCHYARD_TEST_API_TOKEN
+      yield* Effect.acquireRelease(
+        Effect.sync(() => (process.env.SWITCHYARD_TEST_API_TOKEN = envSecret)),
+        () =>
+          Effect.sync(() => {
+            if (previous === undefined) delete process.env.SWITCHYARD_TEST_API_TOKEN
+            else process.env.SWITCHYARD_TEST_API_TOKEN = previous
+          })
+      )
+      const commit = commitOnTop(repo, base, { "src/app.txt": `answer=42 ${envSecret}\n` })
+      const echo = `echo "token=$SWITCHYARD_TEST_API_TOKEN other=${policySecret}"`
+      yield* Effect.gen(function*() {
+        const verifier = yield* Verifier
+        const verification = yield* verifier.verify({
+          issueId: "SY-1",
+          baseCommit: base,
+          policy: policy({ secretValues: [policySecret] }),
+          commit,
+          reproduction: echo,
+          validation: [echo],
+          timeoutMs: 10_000
+        })
+        const kept: Array<CommandResult> = [verification.reproductionAfter!, ...verification.validation]
+        for (const r of kept) {
+          assert.include(r.outputTail, "token=[REDACTED] other=[REDACTED]")
+          assert.include(r.outputHead, "token=[REDACTED]")
+        }
+        assert.notInclude(JSON.stringify(verification), envSecret)
+        assert.notInclude(JSON.stringify(verification), policySecret)
+        assert.deepStrictEqual(failedRules(verification.guards), ["secret_in_diff"])
+        const repro = yield* verifier.reproduce("SY-1", base, echo, 10_000)
+        assert.include(repro.outputTail, "token=[REDACTED]")
+      }).pipe(Effect.provide(layersFor(repo, workspace)))
+    }))
+})
+
+describe("ProcessVerifier helpers", () => {
+  it("sumCounts adds the counts of every command that reports them", () => {
+    const result = (output: string) =>
+      new CommandResult({
+        command: "x",
+        exitCode: 0,
+        signal: null,
+        timedOut: false,
+        environmentFailure: false,
+        durationMs: 1,
+        outputHead: output,
+        outputTail: output
+      })
+    const summed = ProcessVerifier.sumCounts([result(tap(2, 1)), result("no counts"), result(" Tests  3 passed (3)")])
+    assert.deepStrictEqual(summed, Option.some(new TestCounts({ passed: 4, failed: 1, skipped: 0, total: 5, runner: "vitest" })))
+    assert.deepStrictEqual(ProcessVerifier.sumCounts([result("nothing")]), Option.none())
+  })
 })

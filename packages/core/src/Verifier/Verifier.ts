@@ -37,6 +37,11 @@ export interface VerifyPolicy {
 
 export interface VerifierShape {
   /**
+   * Makes text safe to store in evidence: the runner's secret env values become `[REDACTED]` and known token
+   * formats are masked. The attempt applies it to the stored patch and the agent's output.
+   */
+  readonly scrub: (text: string) => string
+  /**
    * Runs `command` in a clean checkout of `commit` (e.g. the reproduction on the base). `issueId` names the
    * checkout (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it.
    */

@@ -424,7 +424,7 @@ const secretKindsIn = (text: string): Array<string> =>
   ).map((p) => p.name)
 
 /** Masks known token formats in `text` to their first 4 characters + "…". */
-const maskTokens = (text: string): string =>
+export const maskTokens = (text: string): string =>
   SECRET_PATTERNS.reduce((acc, p) => {
     if (p.group === null) return acc
     const group = p.group
@@ -435,6 +435,12 @@ const maskTokens = (text: string): string =>
       return group === 0 ? mask(secret) : whole.replace(secret, mask(secret))
     })
   }, text)
+
+/**
+ * `text` safe to store: every value in `secrets` (length ≥ 8) replaced by `[REDACTED]`, then every known token
+ * format (AWS, GitHub, Slack, OpenAI, Anthropic keys, private-key blocks) masked to its first 4 characters.
+ */
+export const scrub = (text: string, secrets: ReadonlyArray<string>): string => maskTokens(redact(text, secrets))
 
 const MAX_LINE_CHARS = 240
 

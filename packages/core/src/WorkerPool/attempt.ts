@@ -22,7 +22,7 @@ import {
   WorkflowConfig
 } from "@switchyard/domain"
 import { Cause, Clock, Effect, Either, Option, Ref } from "effect"
-import { AgentStation } from "../AgentStation/AgentStation.js"
+import { type AgentRunInput, AgentStation } from "../AgentStation/AgentStation.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Integration } from "../Integration/Integration.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
@@ -34,6 +34,7 @@ import { buildTaskPacket } from "../Workflow/packet.js"
 import { renderPrompt } from "../Workflow/prompt.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { applyRetryPolicy, decide } from "./decide.js"
+import { isRevisable, revisionFeedback } from "./revision.js"
 import { withStallWatchdog } from "./stall.js"
 
 /** Hooks the worker pool passes in to mirror live progress. */
@@ -54,6 +55,9 @@ interface Observed {
   candidate: Candidate | null
   verification: Verification | null
   failedGuards: ReadonlyArray<GuardResult>
+  /** Every agent run of this attempt, the first turn and each revision. */
+  agentRuns: Array<AgentReport>
+  revisions: Array<{ readonly turn: number; readonly cause: string; readonly feedback: string }>
 }
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
@@ -141,7 +145,9 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       agent: null,
       candidate: null,
       verification: null,
-      failedGuards: []
+      failedGuards: [],
+      agentRuns: [],
+      revisions: []
     }
     const def = yield* workflow.current.pipe(Effect.option)
     const config = Option.map(def, (d) => d.config)
@@ -207,85 +213,129 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       }
       const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet })
 
-      yield* enter("agent")
-      yield* record("agent.started", `${station.kind} agent started`, { kind: station.kind })
-      const lastOutputEvent = yield* Ref.make(0)
       const handle = o.handle
+      const packet = o.packet
+      const baseCommit = o.base
+      const lastOutputEvent = yield* Ref.make(0)
       const stallMs = cfg.agent.stall_timeout_ms
-      const outcome = yield* withStallWatchdog(stallMs, (touch) =>
-        station.run({
-          issue,
-          packet: o.packet!,
-          prompt,
-          attempt,
-          sandboxPath: handle.path,
-          runDir,
-          timeoutMs: cfg.agent.timeout_ms,
-          continuation: null,
-          onSpawn: (pid) =>
-            Effect.all([
-              orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
-              observer.spawned(pid)
-            ], { discard: true }),
-          onOutput: Effect.gen(function*() {
-            yield* touch
-            const now = yield* Clock.currentTimeMillis
-            const last = yield* Ref.get(lastOutputEvent)
-            yield* observer.output(now)
-            if (now - last >= OUTPUT_EVENT_EVERY_MS) {
-              yield* Ref.set(lastOutputEvent, now)
-              yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
-              yield* record("agent.output", "agent is producing output")
-            }
-          })
-        }))
-      o.agent = Either.isRight(outcome) ? outcome.right : stalledReport(station.kind, outcome.left, stallMs, runDir)
-      if (Either.isLeft(outcome)) {
-        yield* record("agent.stalled", `no agent output for ${outcome.left} ms; process group killed`, { silentMs: outcome.left })
-      }
-      const agent = o.agent
-      yield* record(
-        "agent.exited",
-        `agent exited ${agent.exitCode}${agent.timedOut ? " (timed out)" : ""}; claim ${agent.claim ?? "none"}`,
-        { exitCode: agent.exitCode, claim: agent.claim, timedOut: agent.timedOut }
-      )
-      yield* sandbox.runHook(handle, "after_run").pipe(
-        Effect.flatMap((r) =>
-          Option.isSome(r)
-            ? record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
-            : Effect.void
-        ),
-        Effect.catchAll((e) => record("hook.after_run", `${e.message} (ignored)`, { exitCode: e.exitCode }))
-      )
 
-      yield* enter("verify")
-      o.candidate = yield* sandbox.snapshot(handle, `switchyard: candidate for ${issue.id} (attempt ${attempt})`)
-      const agentOk = !agent.crashed && !agent.timedOut && agent.exitCode === 0
-      if (agentOk && !o.candidate.empty && o.candidate.commit !== null && agent.claim !== "NO_OP" && agent.claim !== "ESCALATE") {
-        o.verification = yield* verifier.verify({
-          issueId: issue.id,
-          baseCommit: o.base,
-          policy: verifyPolicy(issue, cfg),
-          commit: o.candidate.commit,
-          reproduction,
-          validation: o.packet.validation,
-          timeoutMs: cfg.verify.timeout_ms
+      /** One agent run (the first turn, or a revision turn) with stall detection and its events. */
+      const runAgent = (continuation: AgentRunInput["continuation"]) =>
+        Effect.gen(function*() {
+          yield* enter("agent")
+          yield* record("agent.started", `${station.kind} agent started${continuation ? ` (revision ${continuation.turn})` : ""}`, {
+            kind: station.kind,
+            revision: continuation?.turn ?? 0
+          })
+          const outcome = yield* withStallWatchdog(stallMs, (touch) =>
+            station.run({
+              issue,
+              packet,
+              prompt,
+              attempt,
+              sandboxPath: handle.path,
+              runDir,
+              timeoutMs: cfg.agent.timeout_ms,
+              continuation,
+              onSpawn: (pid) =>
+                Effect.all([
+                  orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
+                  observer.spawned(pid)
+                ], { discard: true }),
+              onOutput: Effect.gen(function*() {
+                yield* touch
+                const now = yield* Clock.currentTimeMillis
+                const last = yield* Ref.get(lastOutputEvent)
+                yield* observer.output(now)
+                if (now - last >= OUTPUT_EVENT_EVERY_MS) {
+                  yield* Ref.set(lastOutputEvent, now)
+                  yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
+                  yield* record("agent.output", "agent is producing output")
+                }
+              })
+            }))
+          const agent = Either.isRight(outcome) ? outcome.right : stalledReport(station.kind, outcome.left, stallMs, runDir)
+          if (Either.isLeft(outcome)) {
+            yield* record("agent.stalled", `no agent output for ${outcome.left} ms; process group killed`, {
+              silentMs: outcome.left
+            })
+          }
+          o.agentRuns.push(agent)
+          yield* record(
+            "agent.exited",
+            `agent exited ${agent.exitCode}${agent.timedOut ? " (timed out)" : ""}; claim ${agent.claim ?? "none"}`,
+            { exitCode: agent.exitCode, claim: agent.claim, timedOut: agent.timedOut, costUsd: agent.costUsd }
+          )
+          yield* sandbox.runHook(handle, "after_run").pipe(
+            Effect.flatMap((r) =>
+              Option.isSome(r)
+                ? record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
+                : Effect.void
+            ),
+            Effect.catchAll((e) => record("hook.after_run", `${e.message} (ignored)`, { exitCode: e.exitCode }))
+          )
+          return agent
         })
-        o.failedGuards = o.verification.guards.filter((g) => !g.passed)
-        yield* record("verify.done", `verification ran ${o.verification.validation.length} validation command(s)`, {
-          failedGuards: o.failedGuards.map((g) => g.rule),
-          reproductionAfter: o.verification.reproductionAfter?.exitCode ?? null,
-          validation: o.verification.validation.map((r) => ({ command: r.command, exitCode: r.exitCode }))
+
+      /** Commits what the agent left, verifies it in a clean checkout, and decides. */
+      const verifyAndDecide = (agent: AgentReport) =>
+        Effect.gen(function*() {
+          yield* enter("verify")
+          const turn = o.agentRuns.length
+          const candidate = yield* sandbox.snapshot(
+            handle,
+            `switchyard: candidate for ${issue.id} (attempt ${attempt}${turn > 1 ? `, revision ${turn - 1}` : ""})`
+          )
+          o.candidate = candidate
+          o.verification = null
+          o.failedGuards = []
+          const agentOk = !agent.crashed && !agent.timedOut && !agent.stalled && agent.exitCode === 0
+          if (
+            agentOk && !candidate.empty && candidate.commit !== null && agent.claim !== "NO_OP" &&
+            agent.claim !== "ESCALATE" && agent.budgetExceeded === null
+          ) {
+            const verification = yield* verifier.verify({
+              issueId: issue.id,
+              baseCommit: baseCommit,
+              policy: verifyPolicy(issue, cfg),
+              commit: candidate.commit,
+              reproduction,
+              validation: packet.validation,
+              timeoutMs: cfg.verify.timeout_ms
+            })
+            o.verification = verification
+            o.failedGuards = verification.guards.filter((g) => !g.passed)
+            yield* record("verify.done", `verification ran ${verification.validation.length} validation command(s)`, {
+              failedGuards: o.failedGuards.map((g) => g.rule),
+              reproductionAfter: verification.reproductionAfter?.exitCode ?? null,
+              validation: verification.validation.map((r) => ({ command: r.command, exitCode: r.exitCode }))
+            })
+          }
+          return decide({
+            agent,
+            diffEmpty: candidate.empty,
+            reproduction,
+            reproductionBefore: o.reproductionBefore,
+            verification: o.verification,
+            failedGuards: o.failedGuards
+          })
         })
+
+      o.agent = yield* runAgent(null)
+      let verdict = yield* verifyAndDecide(o.agent)
+      const maxRevisions = cfg.agent.max_revisions
+      while (isRevisable(verdict) && o.verification !== null && o.revisions.length < maxRevisions) {
+        const turn = o.revisions.length + 1
+        const feedback = revisionFeedback(verdict, o.verification, turn, maxRevisions)
+        o.revisions.push({ turn, cause: verdict.cause, feedback })
+        yield* record("agent.revision", `the verifier rejected the diff (${verdict.cause}); revision ${turn} of ${maxRevisions}`, {
+          turn,
+          cause: verdict.cause
+        })
+        o.agent = yield* runAgent({ sessionId: o.agent.sessionId, feedback, turn })
+        verdict = yield* verifyAndDecide(o.agent)
       }
-      return decide({
-        agent,
-        diffEmpty: o.candidate.empty,
-        reproduction,
-        reproductionBefore: o.reproductionBefore,
-        verification: o.verification,
-        failedGuards: o.failedGuards
-      })
+      return verdict
     })
 
     const raw = yield* line.pipe(
@@ -353,7 +403,13 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
         before: o.reproductionBefore,
         after: o.verification?.reproductionAfter ?? null
       },
-      agent: o.agent,
+      agent: o.agent === null
+        ? null
+        : new AgentReportClass({
+          ...o.agent,
+          outputTail: verifier.scrub(o.agent.outputTail),
+          summary: o.agent.summary === null ? null : verifier.scrub(o.agent.summary)
+        }),
       diff: o.candidate === null || o.base === null || o.candidate.empty
         ? null
         : DiffReport.make({
@@ -363,11 +419,13 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
           tree: o.candidate.tree,
           files: o.candidate.files,
           stat: o.candidate.stat,
-          patch: o.candidate.patch,
+          patch: verifier.scrub(o.candidate.patch),
           patchTruncated: o.candidate.patchTruncated
         }),
       validation: o.verification?.validation ?? [],
       guards: o.verification?.guards ?? [],
+      revisions: o.revisions,
+      usage: totalUsage(o.agentRuns),
       testCounts: o.verification?.testCounts ?? { base: null, candidate: null },
       fingerprint: o.candidate?.tree && commit && o.base
         ? { tree: o.candidate.tree, commit, baseCommit: o.base, branch: branchFor(issue.id) }
@@ -488,6 +546,13 @@ export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy =>
   maxAddedFileBytes: cfg.verify.max_added_file_bytes,
   compareTestCounts: cfg.verify.compare_test_counts,
   secretValues: []
+})
+
+/** Tokens and cost over every agent run of the attempt (cost null when no run reported one). */
+export const totalUsage = (runs: ReadonlyArray<AgentReport>) => ({
+  inputTokens: runs.reduce((n, r) => n + (r.usage?.inputTokens ?? 0), 0),
+  outputTokens: runs.reduce((n, r) => n + (r.usage?.outputTokens ?? 0), 0),
+  costUsd: runs.some((r) => r.costUsd !== null) ? runs.reduce((n, r) => n + (r.costUsd ?? 0), 0) : null
 })
 
 /** The report of an agent stopped by the stall watchdog (its transcript, if any, is in `runDir`). */

@@ -5,6 +5,9 @@
  */
 import { type AgentReport, type CommandResult, Verdict } from "@switchyard/domain"
 
+/** The test-count guard's rule id (see Verifier/testCounts.ts). */
+const TEST_COUNT_RULE = "test_count_dropped"
+
 export interface DecisionInput {
   readonly agent: Pick<AgentReport, "crashed" | "timedOut" | "exitCode" | "claim" | "question" | "signal"> & {
     readonly stalled?: boolean | undefined
@@ -43,9 +46,10 @@ const describe = (r: CommandResult): string =>
  * 3. empty diff: claim NO_OP → NO_OP, unless a reproduction still fails → ESCALATE;
  *    claim PR_READY → ESCALATE ("claimed a change, changed nothing"); no claim → ESCALATE
  * 4. a diff with claim NO_OP → ESCALATE
- * 5. a diff that trips an anti-cheat guard → ESCALATE (rule named)
+ * 5. a diff that trips an anti-cheat guard on the diff → ESCALATE (rule named)
  * 6. a verification command that could not run (not found, signal, timeout) → RETRYABLE_FAILURE
- * 7. reproduction still fails, or a validation fails → ESCALATE
+ * 7. reproduction still fails, or a validation fails → ESCALATE (revisable)
+ * 7b. everything passes but fewer tests ran or passed than on the base → ESCALATE (`guard_failed:test_count_dropped`)
  * 8. otherwise (claim PR_READY or none) → PR_READY
  */
 export const decide = (input: DecisionInput): Verdict => {
@@ -86,13 +90,16 @@ export const decide = (input: DecisionInput): Verdict => {
   if (agent.claim === "NO_OP") {
     return verdict("ESCALATE", "no_op_with_diff", "The agent claims nothing needed to change, but it changed files.")
   }
-  if (input.failedGuards.length > 0) {
-    return verdict(
+  // Diff guards come first; the test-count guard only once the commands themselves pass (failing tests also
+  // lower the passed count, and a plain validation failure deserves a revision turn, a guard failure does not).
+  const diffGuards = input.failedGuards.filter((g) => g.rule !== TEST_COUNT_RULE)
+  const guardVerdict = (failed: ReadonlyArray<{ readonly rule: string; readonly detail: string }>) =>
+    verdict(
       "ESCALATE",
-      `guard_failed:${input.failedGuards[0]!.rule}`,
-      ...input.failedGuards.map((g) => `Guard ${g.rule} failed: ${g.detail}`)
+      `guard_failed:${failed[0]!.rule}`,
+      ...failed.map((g) => `Guard ${g.rule} failed: ${g.detail}`)
     )
-  }
+  if (diffGuards.length > 0) return guardVerdict(input.failedGuards)
   const v = input.verification
   if (v === null) return verdict("RETRYABLE_FAILURE", "not_verified", "The change was not verified.")
   const all = [...(v.reproductionAfter === null ? [] : [v.reproductionAfter]), ...v.validation]
@@ -115,6 +122,7 @@ export const decide = (input: DecisionInput): Verdict => {
   if (failed.length > 0) {
     return verdict("ESCALATE", "validation_failed", ...failed.map((r) => `Validation failed: ${describe(r)}.`))
   }
+  if (input.failedGuards.length > 0) return guardVerdict(input.failedGuards)
   const reasons = [
     ...(v.reproductionAfter === null
       ? []

@@ -1,45 +1,265 @@
 /**
- * ProcessVerifier: the `Verifier` that runs reproduction and validation commands with `sh -c` in fresh, clean
- * checkouts from the `Sandbox` (never in the agent's sandbox), each under its own timeout. A checkout is removed
- * as soon as its commands have run.
+ * ProcessVerifier: the `Verifier` that checks a candidate from outside the agent's reach.
+ * - Reproduction and validation commands run with `sh -c` in fresh, clean checkouts from the `Sandbox` (never in
+ *   the agent's sandbox), each under its own timeout. A checkout is removed as soon as its commands have run, so
+ *   untracked files, caches and background processes the agent left cannot touch the verdict.
+ * - The anti-cheat guards (docs/guards.md) read the FULL `git diff base..commit`, computed here with git in the
+ *   main repository, never the evidence copy of the patch (which is cut to a size limit).
+ * - Test counts are parsed from the validation output; with `policy.compareTestCounts` the validation also runs
+ *   in a clean checkout of the base, and fewer tests on the candidate fails the `test_count_dropped` guard.
+ * - The values of the runner's secret env vars (and `policy.secretValues`) are redacted from every output kept.
  */
 import { CommandExecutor } from "@effect/platform"
-import { Sandbox, type Verification, Verifier, type VerifierShape } from "@switchyard/core"
-import { Effect, Layer } from "effect"
+import {
+  compareTestCounts,
+  GuardResult,
+  parsePatch,
+  parseTestCounts,
+  redact,
+  runGuards,
+  Sandbox,
+  scrub,
+  SandboxError,
+  secretEnvNames,
+  TEST_COUNT_RULE,
+  type Verification,
+  Verifier,
+  type VerifierShape,
+  type VerifyPolicy
+} from "@switchyard/core"
+import { CommandResult, TestCounts } from "@switchyard/domain"
+import { Effect, Layer, Option } from "effect"
+import picomatch from "picomatch"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
 
 /**
- * Builds the verifier. `reproduce` runs one command in a checkout labelled `<issueId>-repro`; `verify` runs the reproduction
- * (when given) and then every validation command, in order and all of them even after a failure, in one checkout
- * labelled `<issueId>-verify`. Fails only when the checkout cannot be made (`SandboxError`) or its `after_create` hook fails
- * (`HookFailed`); command failures are results.
+ * Most bytes of `git diff --binary base..commit` read for the guards (64 MiB). A larger diff is cut, and the cut
+ * files then fail the `patch_incomplete` guard (a human looks at a change that big anyway).
+ */
+export const MAX_GUARD_PATCH_BYTES = 64 * 1024 * 1024
+
+/** Options that keep the diff a plain git patch whatever the user's config says (docs/guards.md, "The diff parser"). */
+const DIFF_OPTIONS = ["--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", "-M"]
+
+/** Paths per `git ls-tree` call when measuring added files (keeps the argument list short). */
+const LS_TREE_CHUNK = 500
+
+const nulSeparated = (text: string): Array<string> => text.split("\0").filter((entry) => entry.length > 0)
+
+/**
+ * The secret values to redact and to look for in the diff: the values of the runner's environment variables
+ * whose names look secret (`secretEnvNames`), plus `extra` (e.g. `policy.secretValues`).
+ */
+export const secretValues = (extra: ReadonlyArray<string> = []): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.sync(() => {
+    const env = process.env
+    const fromEnv = secretEnvNames(env).map((name) => env[name] ?? "").filter((value) => value !== "")
+    return [...new Set([...fromEnv, ...extra])]
+  })
+
+/** `result` with every secret value in its command, output head and output tail replaced by `[REDACTED]`. */
+export const redactResult = (result: CommandResult, secrets: ReadonlyArray<string>): CommandResult =>
+  secrets.length === 0 ? result : new CommandResult({
+    ...result,
+    command: redact(result.command, secrets),
+    outputHead: redact(result.outputHead, secrets),
+    outputTail: redact(result.outputTail, secrets)
+  })
+
+/**
+ * Test counts of one command, read from its output head and tail joined (the runner's summary is printed last, so
+ * it is in the tail). None when the output holds no counts.
+ */
+export const countsOf = (result: CommandResult): Option.Option<TestCounts> =>
+  parseTestCounts(`${result.outputHead}\n${result.outputTail}`)
+
+/**
+ * Test counts of a validation run: the SUM over every command whose output reports counts (so a candidate that
+ * drops tests from any one of several test commands is caught). `runner` is that of the last command that reported.
+ * None when no command reported counts.
+ */
+export const sumCounts = (results: ReadonlyArray<CommandResult>): Option.Option<TestCounts> =>
+  results.map(countsOf).filter(Option.isSome).map((c) => c.value).reduce<Option.Option<TestCounts>>(
+    (acc, c) =>
+      Option.some(Option.match(acc, {
+        onNone: () => c,
+        onSome: (a) =>
+          new TestCounts({
+            passed: a.passed + c.passed,
+            failed: a.failed + c.failed,
+            skipped: a.skipped + c.skipped,
+            total: a.total + c.total,
+            runner: c.runner
+          })
+      })),
+    Option.none()
+  )
+
+/**
+ * The `protected_path` result with the workflow's extra protected globs (`verify.protected_paths`) applied on top
+ * of the built-in list `runGuards` checks. `paths` are the changed paths (both sides of renames); a path the issue
+ * allows (`allowProtectedPaths`) passes. Pure.
+ */
+export const withExtraProtectedPaths = (
+  results: ReadonlyArray<GuardResult>,
+  paths: ReadonlyArray<string>,
+  extra: ReadonlyArray<string>,
+  allowed: ReadonlyArray<string>
+): ReadonlyArray<GuardResult> => {
+  if (extra.length === 0) return results
+  const isExtra = picomatch([...extra], { dot: true })
+  const isAllowed = allowed.length === 0 ? () => false : picomatch([...allowed], { dot: true })
+  const hits = paths.filter((p) => isExtra(p) && !isAllowed(p))
+  if (hits.length === 0) return results
+  return results.map((r) => {
+    if (r.rule !== "protected_path") return r
+    const known = new Set(r.lines.map((l) => l.file))
+    const lines = [...r.lines, ...hits.filter((p) => !known.has(p)).map((file) => ({ file, line: "changed (verify.protected_paths)" }))]
+      .slice(0, 20)
+    const shown = hits.slice(0, 5).join(", ") + (hits.length > 5 ? ` and ${hits.length - 5} more` : "")
+    const detail = r.passed
+      ? `The change edits ${hits.length === 1 ? "a path" : "paths"} protected by verify.protected_paths (${shown}); revert ${
+        hits.length === 1 ? "it" : "them"
+      } or allow ${hits.length === 1 ? "it" : "them"} in the issue (label allow:path:<glob>).`
+      : `${r.detail} Also protected by verify.protected_paths: ${shown}.`
+    return new GuardResult({ rule: r.rule, passed: false, detail, lines })
+  })
+}
+
+/**
+ * Builds the verifier. `reproduce` runs one command in a checkout labelled `<issueId>-repro`. `verify`:
+ * 1. runs the guards on the full `baseCommit..commit` diff read from the main repository (`sandbox.repoRoot`);
+ * 2. runs the reproduction (when given) and then every validation command, in order and all of them even after a
+ *    failure, in one clean checkout of `commit` labelled `<issueId>-verify`;
+ * 3. with `policy.compareTestCounts` and at least one validation command, runs the validation in a clean checkout
+ *    of `baseCommit` labelled `<issueId>-base`, and appends the `test_count_dropped` result to the guards.
+ * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
+ * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
  */
 export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor.CommandExecutor> = Effect.gen(
   function*() {
     const sandbox = yield* Sandbox
     const executor = yield* CommandExecutor.CommandExecutor
+    const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
+    const repoRoot = sandbox.repoRoot
     const runIn = (cwd: string, command: string, timeoutMs: number) =>
-      ProcessRunner.runShell({ command, cwd, timeoutMs }).pipe(
-        Effect.provideService(CommandExecutor.CommandExecutor, executor)
-      )
+      withExecutor(ProcessRunner.runShell({ command, cwd, timeoutMs }))
+    const git = (args: ReadonlyArray<string>) => withExecutor(ProcessRunner.runGit(args, repoRoot))
+
+    /** Sizes (bytes) of the files `commit` adds, from `git ls-tree -l`. */
+    const addedFileSizes = (range: string, commit: string) =>
+      Effect.gen(function*() {
+        const added = nulSeparated(yield* git(["diff", "--name-only", "-z", "-M", "--diff-filter=A", range]))
+        const sizes: Array<{ path: string; bytes: number }> = []
+        for (let i = 0; i < added.length; i += LS_TREE_CHUNK) {
+          const chunk = added.slice(i, i + LS_TREE_CHUNK)
+          const listing = yield* git(["--literal-pathspecs", "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", ...chunk])
+          for (const entry of nulSeparated(listing)) {
+            const tab = entry.indexOf("\t")
+            const [, type, , size] = entry.slice(0, tab).trim().split(/\s+/)
+            if (tab > 0 && type === "blob" && size !== undefined && /^\d+$/.test(size)) {
+              sizes.push({ path: entry.slice(tab + 1), bytes: Number(size) })
+            }
+          }
+        }
+        return sizes
+      })
+
+    /** Every diff guard on `base..commit`, with the workflow's extra protected paths applied. */
+    const diffGuards = (base: string, commit: string, policy: VerifyPolicy, secrets: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const range = `${base}..${commit}`
+        const patch = yield* withExecutor(
+          ProcessRunner.git(["diff", "--binary", ...DIFF_OPTIONS, range], repoRoot, { maxStdoutBytes: MAX_GUARD_PATCH_BYTES })
+        )
+        if (patch.exitCode !== 0) {
+          return yield* new SandboxError({
+            operation: `git diff ${range}`,
+            reason: patch.stderr.trim() || `exited ${patch.exitCode}`
+          })
+        }
+        if (patch.truncated) {
+          yield* Effect.logWarning("diff larger than the guard limit; the cut files fail patch_incomplete").pipe(
+            Effect.annotateLogs({ maxBytes: MAX_GUARD_PATCH_BYTES })
+          )
+        }
+        const files = nulSeparated(yield* git(["diff", "--name-only", "-z", "-M", range]))
+        const results = runGuards({
+          patch: patch.stdout,
+          files,
+          scope: policy.scope,
+          allow: { validationConfig: policy.allowValidationConfig, protectedPaths: policy.allowProtectedPaths },
+          maxAddedFileBytes: policy.maxAddedFileBytes,
+          addedFileSizes: yield* addedFileSizes(range, commit),
+          secretValues: secrets
+        })
+        const paths = [
+          ...new Set([
+            ...files,
+            ...parsePatch(patch.stdout).flatMap((d) => [d.oldPath, d.newPath]).filter((p): p is string => p !== null)
+          ])
+        ]
+        return withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths)
+      }).pipe(Effect.withLogSpan("guards"))
 
     const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs) =>
-      Effect.scoped(Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs))).pipe(
-        Effect.annotateLogs({ commit, stage: "reproduce" })
-      )
+      Effect.gen(function*() {
+        const secrets = yield* secretValues()
+        const result = yield* Effect.scoped(
+          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs))
+        )
+        return redactResult(result, secrets)
+      }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
 
     const verify: VerifierShape["verify"] = (input) =>
-      Effect.scoped(Effect.gen(function*() {
-        const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`)
-        const reproductionAfter = input.reproduction === null
-          ? null
-          : yield* runIn(dir, input.reproduction, input.timeoutMs)
-        const validation = yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs))
-        const verification: Verification = { reproductionAfter, validation }
-        return verification
-      })).pipe(Effect.annotateLogs({ commit: input.commit, stage: "verify" }))
+      Effect.gen(function*() {
+        const secrets = yield* secretValues(input.policy.secretValues)
+        const guards = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
 
-    return Verifier.of({ reproduce, verify })
+        const candidate = yield* Effect.scoped(Effect.gen(function*() {
+          const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`)
+          const reproductionAfter = input.reproduction === null
+            ? null
+            : yield* runIn(dir, input.reproduction, input.timeoutMs)
+          const validation = yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs))
+          return { reproductionAfter, validation }
+        }))
+        const candidateCounts = sumCounts(candidate.validation)
+
+        let baseCounts: Option.Option<TestCounts> = Option.none()
+        const countGuard: Array<GuardResult> = []
+        if (input.policy.compareTestCounts) {
+          if (input.validation.length === 0) {
+            countGuard.push(
+              new GuardResult({
+                rule: TEST_COUNT_RULE,
+                passed: true,
+                detail: "No validation commands are configured, so there were no test counts to compare.",
+                lines: []
+              })
+            )
+          } else {
+            const baseRun = yield* Effect.scoped(Effect.gen(function*() {
+              const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`)
+              return yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs))
+            }))
+            baseCounts = sumCounts(baseRun)
+            countGuard.push(compareTestCounts(baseCounts, candidateCounts))
+          }
+        }
+
+        const verification: Verification = {
+          reproductionAfter: candidate.reproductionAfter === null ? null : redactResult(candidate.reproductionAfter, secrets),
+          validation: candidate.validation.map((r) => redactResult(r, secrets)),
+          guards: [...guards, ...countGuard],
+          testCounts: { base: Option.getOrNull(baseCounts), candidate: Option.getOrNull(candidateCounts) }
+        }
+        return verification
+      }).pipe(Effect.annotateLogs({ commit: input.commit, base: input.baseCommit, stage: "verify" }))
+
+    // The runner's environment does not change while it runs: read its secrets once for `scrub`.
+    const runnerSecrets = yield* secretValues()
+    return Verifier.of({ reproduce, verify, scrub: (text) => scrub(text, runnerSecrets) })
   }
 )
 

@@ -1,0 +1,69 @@
+/**
+ * `pnpm bench`: builds the CLI, then runs the four benchmarks and prints one compact table each, every factory
+ * number next to the raw operation measured in the same run (see bench/README.md and docs/benchmarks.md).
+ * Progress goes to stderr, results to stdout (Markdown, ready to paste).
+ */
+import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js"
+import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
+import { benchLine, type LineResult, lineTable } from "./line.js"
+import type { SeedResult } from "./seed.js"
+import { benchStatus, type StatusResult, statusTable } from "./status.js"
+import { benchTick, seededFile, type TickRow, tickTable } from "./tick.js"
+
+const cache = new Map<number, Promise<SeedResult>>()
+/** One seeded (and verified) database per size, shared by the tick and status benchmarks. */
+const seeded = (n: number) => {
+  const hit = cache.get(n)
+  if (hit !== undefined) return hit
+  const made = seededFile(n)
+  cache.set(n, made)
+  return made
+}
+
+const main = async () => {
+  const started = performance.now()
+  const out: Array<string> = [
+    `# Switchyard benchmarks — ${new Date().toISOString().slice(0, 10)}`,
+    "",
+    `machine: ${machine()}; load average ${load()} at start`,
+    `${settings.runs} timed runs per measurement after one warm-up (median); ratios are against the raw operation timed in the same run`,
+    ""
+  ]
+  let tick: Array<TickRow> | null = null
+  let status: StatusResult | null = null
+  let dispatch: DispatchResult | null = null
+  let line: LineResult | null = null
+  if (settings.only.has("tick")) {
+    console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
+    tick = await benchTick(seeded)
+  }
+  if (settings.only.has("status")) {
+    console.error(`status --json at ${settings.statusSize} issues…`)
+    status = await benchStatus(seeded)
+  }
+  if (settings.only.has("dispatch")) {
+    console.error(`dispatch latency (${settings.dispatchRuns} external creates)…`)
+    dispatch = await benchDispatch()
+  }
+  if (settings.only.has("line")) {
+    console.error(`whole line, ${settings.lineIssues} NO_OP issues…`)
+    line = await benchLine()
+  }
+  if (tick !== null) {
+    out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
+  }
+  if (status !== null) out.push("## 2. `switchyard status --json` (whole process)", "", statusTable(status), "")
+  if (dispatch !== null) out.push("## 3. Dispatch latency for an externally created issue", "", dispatchTable(dispatch), "")
+  if (line !== null) out.push("## 4. Per-issue overhead through the whole line", "", lineTable(line), "")
+  out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
+  console.log(out.join("\n"))
+}
+
+main().then(
+  () => cleanupTemps(),
+  (error: unknown) => {
+    cleanupTemps()
+    console.error(error)
+    process.exitCode = 1
+  }
+)

@@ -1,0 +1,204 @@
+/**
+ * GitIntegration: the `Integration` after PR_READY, from WORKFLOW.md's `integration` block (read on every call):
+ * - `push: true` pushes `switchyard/<id>` to `remote` from the repository root;
+ * - `pr_command` (e.g. `gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}`) runs
+ *   with `sh -c` in the repository root; the last URL it prints is the PR URL.
+ * Nothing here fails: every problem is text in the `IntegrationResult`, so a failure to open a PR never loses the
+ * verified change (the branch and the evidence are already stored).
+ */
+import { CommandExecutor } from "@effect/platform"
+import { Integration, type IntegrationResult, type IntegrationShape, redact, Workflow } from "@switchyard/core"
+import type { EvidenceBundle } from "@switchyard/domain"
+import { Duration, Effect, Either, Layer, Option } from "effect"
+import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+import { secretValues } from "../Verifier/ProcessVerifier.js"
+
+/** Wall-clock limit for `git push`, in ms. */
+export const PUSH_TIMEOUT_MS = 300_000
+/** Wall-clock limit for `integration.pr_command`, in ms. */
+export const PR_COMMAND_TIMEOUT_MS = 300_000
+/** Characters of a failure's output kept in the result. */
+const ERROR_CHARS = 1_000
+
+/** The variables `pr_command` may use. */
+export interface PrCommandVariables {
+  /** The issue title. */
+  readonly title: string
+  /** The branch, `switchyard/<id>`. */
+  readonly branch: string
+  /** Absolute path of the stored evidence.md (good for `--body-file`). */
+  readonly evidence_md: string
+  /** The bundle's one-line summary. */
+  readonly summary: string
+  readonly issue_id: string
+  /** The verified commit on the branch (empty when unknown). */
+  readonly commit: string
+}
+
+/** POSIX shell single-quoting: the value becomes exactly one word, whatever it contains. */
+export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`
+
+const EXPRESSION = /\{\{([\s\S]*?)\}\}/g
+const VARIABLE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*([A-Za-z_]+)\s*)?$/
+
+/**
+ * Renders `pr_command`: each `{{ name }}` (or `{{ name | shellquote }}`, the same thing) becomes the variable's
+ * value SHELL-QUOTED, so a title with quotes, `$` or `;` stays one argument. Do not put quotes around a
+ * placeholder yourself. This is the Liquid subset the command needs; a Liquid tag (`{% %}`), an unknown variable
+ * or an unknown filter is an error (Left, one sentence), like the strict prompt renderer.
+ */
+export const renderPrCommand = (template: string, variables: PrCommandVariables): Either.Either<string, string> => {
+  const values: Record<string, string> = { ...variables }
+  const errors: Array<string> = []
+  const rendered = template.replace(EXPRESSION, (whole, inner: string) => {
+    const m = VARIABLE.exec(inner)
+    if (m === null) {
+      errors.push(`unsupported expression ${whole} (only {{ name }} and {{ name | shellquote }} are supported)`)
+      return whole
+    }
+    const [, name, filter] = m
+    if (filter !== undefined && filter !== "shellquote") {
+      errors.push(`unknown filter ${filter} in ${whole} (values are always shell-quoted)`)
+      return whole
+    }
+    if (!Object.hasOwn(values, name!)) {
+      errors.push(`unknown variable ${name} in ${whole} (known: ${Object.keys(values).join(", ")})`)
+      return whole
+    }
+    return shellQuote(values[name!]!)
+  })
+  if (/\{%/.test(template)) errors.push("Liquid tags ({% %}) are not supported in integration.pr_command")
+  return errors.length === 0 ? Either.right(rendered) : Either.left(errors[0]!)
+}
+
+/** The last `http(s)://…` URL in `output` (the last line holding one wins), or null. */
+export const lastUrl = (output: string): string | null => {
+  const lines = output.split(/\r?\n/)
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const urls = lines[i]!.match(/https?:\/\/[^\s'"<>]+/g)
+    if (urls !== null) return urls[urls.length - 1]!
+  }
+  return null
+}
+
+const lastChars = (text: string): string => {
+  const trimmed = text.trim()
+  return trimmed.length > ERROR_CHARS ? `…${trimmed.slice(-ERROR_CHARS)}` : trimmed
+}
+
+const variablesFor = (bundle: EvidenceBundle, branch: string, evidenceMd: string): PrCommandVariables => ({
+  title: bundle.task.title,
+  branch,
+  evidence_md: evidenceMd,
+  summary: bundle.summary,
+  issue_id: bundle.issueId,
+  commit: bundle.fingerprint?.commit ?? bundle.diff?.commit ?? ""
+})
+
+/**
+ * Builds the integration for the repository of the `Workflow` service (`repoRoot`). `publish`:
+ * - returns null when `integration.push` is false and `integration.pr_command` is null;
+ * - with `push`, runs `git push --force-with-lease=refs/heads/<branch> <remote> refs/heads/<branch>:refs/heads/<branch>`
+ *   (a branch Switchyard pushed earlier may be replaced, one someone else moved may not), limited to
+ *   {@link PUSH_TIMEOUT_MS}; `pushed` false and `pushError` = git's message on failure;
+ * - with `pr_command`, renders it ({@link renderPrCommand}) and runs it with `sh -c` in the repository root,
+ *   limited to {@link PR_COMMAND_TIMEOUT_MS}, with `SWITCHYARD_ISSUE_ID`, `SWITCHYARD_BRANCH`,
+ *   `SWITCHYARD_EVIDENCE_MD` and `SWITCHYARD_PR_TITLE` in its environment. The last URL in its output (stdout
+ *   and stderr together) is `prUrl`; a non-zero exit, a timeout or a render error is `prError`. It does not run
+ *   when the push failed.
+ * Error texts are cut to their last 1,000 characters and have secret env values redacted. Never fails.
+ */
+export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExecutor.CommandExecutor> = Effect.gen(
+  function*() {
+    const workflow = yield* Workflow
+    const executor = yield* CommandExecutor.CommandExecutor
+    const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
+    const repoRoot = workflow.repoRoot
+
+    const push = (remote: string, branch: string, secrets: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const ref = `refs/heads/${branch}`
+        const args = ["push", "--porcelain", `--force-with-lease=${ref}`, remote, `${ref}:${ref}`]
+        const out = yield* withExecutor(ProcessRunner.git(args, repoRoot)).pipe(
+          Effect.timeoutOption(Duration.millis(PUSH_TIMEOUT_MS)),
+          Effect.either
+        )
+        if (Either.isLeft(out)) return { pushed: false, pushError: redact(lastChars(out.left.reason), secrets) }
+        if (Option.isNone(out.right)) {
+          return { pushed: false, pushError: `git push to ${remote} timed out after ${PUSH_TIMEOUT_MS} ms` }
+        }
+        const result = out.right.value
+        if (result.exitCode !== 0) {
+          const text = lastChars(`${result.stdout}\n${result.stderr}`) || `git push exited ${result.exitCode}`
+          return { pushed: false, pushError: redact(text, secrets) }
+        }
+        yield* Effect.logInfo("branch pushed").pipe(Effect.annotateLogs({ remote, branch }))
+        return { pushed: true, pushError: null }
+      })
+
+    const openPr = (template: string, variables: PrCommandVariables, secrets: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const rendered = renderPrCommand(template, variables)
+        if (Either.isLeft(rendered)) return { prUrl: null, prError: `integration.pr_command: ${rendered.left}` }
+        const result = yield* withExecutor(ProcessRunner.runShell({
+          command: rendered.right,
+          cwd: repoRoot,
+          timeoutMs: PR_COMMAND_TIMEOUT_MS,
+          env: {
+            SWITCHYARD_ISSUE_ID: variables.issue_id,
+            SWITCHYARD_BRANCH: variables.branch,
+            SWITCHYARD_EVIDENCE_MD: variables.evidence_md,
+            SWITCHYARD_PR_TITLE: variables.title
+          }
+        }))
+        const output = result.outputHead === result.outputTail
+          ? result.outputTail
+          : `${result.outputHead}\n${result.outputTail}`
+        if (!result.passed) {
+          const how = result.timedOut
+            ? `timed out after ${PR_COMMAND_TIMEOUT_MS} ms`
+            : result.exitCode === null
+            ? `could not run (${result.signal ?? "no exit code"})`
+            : `exited ${result.exitCode}`
+          const tail = lastChars(result.outputTail)
+          return { prUrl: null, prError: redact(`pr_command ${how}${tail === "" ? "" : `: ${tail}`}`, secrets) }
+        }
+        const url = lastUrl(redact(output, secrets))
+        yield* Effect.logInfo("pr_command finished").pipe(Effect.annotateLogs({ prUrl: url ?? "none" }))
+        return { prUrl: url, prError: null }
+      })
+
+    const publish: IntegrationShape["publish"] = ({ bundle, branch, evidenceMd }) =>
+      Effect.gen(function*() {
+        const current = yield* Effect.either(workflow.current)
+        if (Either.isLeft(current)) {
+          const result: IntegrationResult = {
+            pushed: null,
+            pushError: null,
+            prUrl: null,
+            prError: `integration skipped: WORKFLOW.md could not be read: ${current.left.message}`
+          }
+          return result
+        }
+        const cfg = current.right.config.integration
+        if (!cfg.push && cfg.pr_command === null) return null
+        const secrets = yield* secretValues()
+        const pushed = cfg.push ? yield* push(cfg.remote, branch, secrets) : { pushed: null, pushError: null }
+        const pr = cfg.pr_command === null
+          ? { prUrl: null, prError: null }
+          : pushed.pushed === false
+          ? { prUrl: null, prError: "pr_command not run: the push failed" }
+          : yield* openPr(cfg.pr_command, variablesFor(bundle, branch, evidenceMd), secrets)
+        const result: IntegrationResult = { ...pushed, ...pr }
+        return result
+      }).pipe(Effect.annotateLogs({ issueId: bundle.issueId, stage: "integration" }))
+
+    return Integration.of({ publish })
+  }
+)
+
+/** The `Integration` layer (add it to the line to enable `integration.*` in WORKFLOW.md). */
+export const layer: Layer.Layer<Integration, never, Workflow | CommandExecutor.CommandExecutor> = Layer.effect(
+  Integration,
+  make
+)
