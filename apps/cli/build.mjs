@@ -1,4 +1,5 @@
-// Bundles the CLI into one ESM file so `switchyard` starts as plain JavaScript (no TS loader at run time).
+// Bundles the CLI into ESM (dist/main.mjs plus on-demand chunks) so `switchyard` starts as plain JavaScript
+// (no TS loader at run time).
 // better-sqlite3 stays external: it is a native addon resolved from node_modules.
 import { build } from "esbuild"
 import { fileURLToPath } from "node:url"
@@ -7,7 +8,16 @@ const here = fileURLToPath(new URL(".", import.meta.url))
 await build({
   absWorkingDir: here,
   entryPoints: ["src/main.ts"],
-  outfile: "dist/main.mjs",
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  entryNames: "[name]",
+  // Commands that need heavy modules (the demo's model twin) load them as separate chunks on demand.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  // Minified: parsing and compiling the bundle is most of the CLI's start-up time. Names are kept for stack
+  // traces, and the source map points back to the TypeScript.
+  minify: true,
+  keepNames: true,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -25,7 +25,6 @@ import {
 } from "@switchyard/domain"
 import { GitWorktreeSandbox } from "@switchyard/node"
 import { Console, Effect, Option, Schedule, Schema, Stream } from "effect"
-import { runDemo } from "./demo.js"
 import { renderEvidenceTerminal } from "./evidenceView.js"
 import { lineLayer, statePaths, storeLayer } from "./layers.js"
 import { issueDetail, issueTable } from "./render.js"
@@ -271,7 +270,9 @@ const evidence = Command.make("evidence", {
 // --- demo ------------------------------------------------------------------------------------------------
 const demo = Command.make("demo", {
   keep: Options.boolean("keep").pipe(Options.withDescription("keep the example repo (its path is printed)"))
-}, (o) => runDemo({ keep: o.keep })).pipe(
+}, (o) =>
+  // Loaded on demand: the demo pulls in the model twin (an HTTP server) that no other command needs.
+  Effect.promise(() => import("./demo.js")).pipe(Effect.flatMap((demo) => demo.runDemo({ keep: o.keep })))).pipe(
   Command.withDescription("build an example monorepo in a temp dir and run the factory on it")
 )
 

@@ -1,12 +1,13 @@
 /**
  * How the `switchyard` binary composes the factory for one repo: SQLite (Tracker, Orchestrator, EvidenceStore)
- * under `<repo>/.switchyard/`, git worktrees under `workspace.root`, the command agent, the process verifier,
+ * under `<repo>/.switchyard/`, git worktrees under `workspace.root`, the routed agent station (command, claude-code
+ * and codex stations picked per issue by `routes:`), the process verifier,
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
-import { NodeContext } from "@effect/platform-node"
-import { FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
-import { CommandAgent, GitWorktreeSandbox, NodeProcessControl, ProcessVerifier } from "@switchyard/node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { AgentStation, FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
+import { GitWorktreeSandbox, NodeProcessControl, ProcessVerifier, RoutedAgentStation } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
@@ -23,8 +24,15 @@ export const storeLayer = (repoRoot: string) => {
   return layerAll({ filename: database, stateDir }).pipe(Layer.provide(NodeContext.layer))
 }
 
-/** Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse). */
-export const lineLayer = (repoRoot: string) => {
+/**
+ * Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse).
+ * `options.runnerEnv` replaces `process.env` as the environment the agent stations pass variables from and
+ * redact secrets with (the demo uses it to give Claude Code a dummy key and a private HOME).
+ */
+export const lineLayer = (
+  repoRoot: string,
+  options: { readonly runnerEnv?: Readonly<Record<string, string | undefined>> | undefined } = {}
+) => {
   const { stateDir } = statePaths(repoRoot)
   const workflow = WorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
   const sandbox = Layer.unwrapEffect(
@@ -34,7 +42,10 @@ export const lineLayer = (repoRoot: string) => {
       return GitWorktreeSandbox.layer({ repoRoot, workspaceRoot: resolveWorkspaceRoot(def, repoRoot) })
     })
   )
-  const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
+  const agent = options.runnerEnv === undefined
+    ? RoutedAgentStation.layer
+    : Layer.effect(AgentStation, RoutedAgentStation.makeWith({ runnerEnv: options.runnerEnv }))
+  const stations = Layer.mergeAll(agent, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),

@@ -3,7 +3,8 @@
  * Logs go to stderr (logfmt) so stdout stays clean for `--json`; `SWITCHYARD_LOG=debug|info|warning` sets the level.
  */
 import { ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Logger, LogLevel } from "effect"
 import { cli } from "./Cli.js"
 

@@ -3,10 +3,13 @@
  * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
-import { EvidenceStore, eligibleIssues, Orchestrator, Supervisor, Tracker } from "@switchyard/core"
+import { EvidenceStore, eligibleRefs, Orchestrator, Supervisor, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
 import { Clock, Effect } from "effect"
 import { human, leaseLine, retryLine } from "./render.js"
+
+/** How many of the eligible issues `status` names (the rest are counted). */
+export const STATUS_NEXT = 10
 
 /** One read of the four layers for the repo at `repoRoot` (git is asked whether PR_READY branches exist). */
 export const statusSnapshot = (repoRoot: string) =>
@@ -15,15 +18,15 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, snapshot, leases, retries, recent, usage] = yield* Effect.all([
+    const [counts, ready, leases, retries, recent, usage] = yield* Effect.all([
       tracker.counts,
-      tracker.candidates,
+      tracker.ready,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
       evidence.usageTotals
     ])
-    const eligible = eligibleIssues(snapshot, {
+    const eligible = eligibleRefs(ready.refs, {
       now,
       claimed: new Set(leases.map((l) => l.issue_id)),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
@@ -62,7 +65,14 @@ export const statusSnapshot = (repoRoot: string) =>
       }))
     return {
       generatedAt: now,
-      tracker: { counts, eligible: eligible.map((i) => i.id), blocked: counts.blocked, invalid: snapshot.invalid },
+      tracker: {
+        counts,
+        /** How many issues could start now, and the next ones in dispatch order. */
+        eligible: eligible.length,
+        next: eligible.slice(0, STATUS_NEXT).map((i) => i.id),
+        blocked: counts.blocked,
+        invalid: ready.invalid
+      },
       orchestrator: {
         runner: orchestrator.runnerId,
         leases: leases.map((l) => ({
@@ -100,7 +110,11 @@ export const renderStatus = (s: StatusSnapshot): string => {
   const counts = Object.entries(s.tracker.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(" · ")
   const lines = [
     "TRACKER       " + (counts || "no issues"),
-    `              eligible now: ${s.tracker.eligible.length ? s.tracker.eligible.join(", ") : "none"}`
+    `              eligible now: ${
+      s.tracker.eligible === 0
+        ? "none"
+        : `${s.tracker.eligible} (next: ${s.tracker.next.join(", ")}${s.tracker.eligible > s.tracker.next.length ? ", …" : ""})`
+    }`
   ]
   for (const bad of s.tracker.invalid) lines.push(`              ⚠ unreadable ${bad.id}: ${bad.reason}`)
   lines.push("ORCHESTRATOR  " + (s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases"))

@@ -6,7 +6,7 @@
 import type { IssueId } from "@switchyard/domain"
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { Supervisor } from "../Supervisor/Supervisor.js"
-import { eligibleIssues, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
+import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool } from "../WorkerPool/WorkerPool.js"
 import { Workflow } from "../Workflow/Workflow.js"
@@ -76,8 +76,8 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     yield* cancelDeparted
     const def = yield* workflow.current
     const cfg = def.config
-    const snapshot = yield* tracker.candidates
-    for (const bad of snapshot.invalid) {
+    const ready = yield* tracker.ready
+    for (const bad of ready.invalid) {
       if (memory.poison.has(bad.id)) continue
       memory.poison.add(bad.id)
       yield* orchestrator.record("issue.invalid", null, `issue ${bad.id} cannot be read and is skipped: ${bad.reason}`, {
@@ -87,7 +87,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     const leases = yield* orchestrator.leases
     const retries = yield* orchestrator.retries
     const now = yield* Clock.currentTimeMillis
-    const eligible = eligibleIssues(snapshot, {
+    const eligible = eligibleRefs(ready.refs, {
       now,
       claimed: new Set(leases.map((l) => l.issue_id)),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
@@ -119,7 +119,17 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       running: workers.map((w) => w.labels)
     })
     const started: Array<IssueId> = []
-    for (const issue of picked) {
+    for (const ref of picked) {
+      // Only the issues actually dispatched are read in full; one that no longer decodes is poison, skipped.
+      const read = yield* Effect.either(tracker.get(ref.id))
+      if (read._tag === "Left") {
+        if (!memory.poison.has(ref.id)) {
+          memory.poison.add(ref.id)
+          yield* orchestrator.record("issue.invalid", ref.id, `issue ${ref.id} cannot be read and is skipped: ${read.left.message}`)
+        }
+        continue
+      }
+      const issue = read.right
       const attempt = (yield* orchestrator.attempts(issue.id)).length + 1
       const lease = yield* orchestrator.claim(issue.id, attempt, cfg.orchestrator.lease_ttl_ms)
       if (Option.isNone(lease)) continue
@@ -136,7 +146,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       yield* pool.dispatch(issue, lease.value)
       started.push(issue.id)
     }
-    const todo = new Set(snapshot.todo.map((i) => i.id as string))
+    const todo = new Set(ready.refs.map((r) => r.id as string))
     const due = retries.filter((r) => todo.has(r.issue_id) && r.due_at > now).map((r) => r.due_at)
     return {
       started,

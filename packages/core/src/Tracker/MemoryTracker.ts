@@ -12,6 +12,7 @@ import {
   resolvedStatuses
 } from "@switchyard/domain"
 import { DateTime, Effect, Layer, Option, PubSub, Schema, Stream, SynchronizedRef } from "effect"
+import { eligibleIssues } from "./eligibility.js"
 import { InvalidIssueId, IssueNotFound } from "./errors.js"
 import { Tracker, type TrackerShape } from "./Tracker.js"
 
@@ -105,6 +106,20 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
           ),
           invalid: []
         }
+      })),
+      ready: SynchronizedRef.get(state).pipe(Effect.map((s) => {
+        const all = [...s.issues.values()]
+        const snapshot = {
+          todo: all.filter((i) => i.status === "todo"),
+          statusOf: new Map(all.map((i) => [i.id as string, i.status])),
+          openChildren: new Set(
+            all.filter((i) => i.parent !== null && !resolvedStatuses.has(i.status)).map((i) => i.parent as string)
+          ),
+          invalid: []
+        }
+        const refs = eligibleIssues(snapshot, { now: 0, claimed: new Set(), retryDue: new Map() })
+          .map((i) => ({ id: i.id, priority: i.priority, labels: i.labels }))
+        return { refs, invalid: [] }
       })),
       counts: SynchronizedRef.get(state).pipe(Effect.map((s) => {
         const counts = Object.fromEntries(issueStatuses.map((st) => [st, 0])) as Record<IssueStatus, number>

@@ -2,7 +2,7 @@
  * Tracker: what work is eligible. The system of record for issues (one of the four layers).
  * Implementations: `SqliteTracker` (@switchyard/sqlite, the default) and `MemoryTracker` (tests, embedding).
  */
-import type { Issue, IssueId, IssueInput, IssuePatch, IssueStatus } from "@switchyard/domain"
+import type { Issue, IssueId, IssueInput, IssuePatch, IssueStatus, Priority } from "@switchyard/domain"
 import { Context, type Effect, type Stream } from "effect"
 import type { InvalidIssueId, IssueNotFound, TrackerError } from "./errors.js"
 
@@ -15,6 +15,23 @@ export interface CandidateSnapshot {
   readonly todo: ReadonlyArray<Issue>
   readonly statusOf: ReadonlyMap<string, IssueStatus>
   readonly openChildren: ReadonlySet<string>
+  readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+}
+
+/** A light reference to a ready issue: what slot selection needs, without decoding the whole issue. */
+export interface ReadyRef {
+  readonly id: IssueId
+  readonly priority: Priority
+  readonly labels: ReadonlyArray<string>
+}
+
+/**
+ * The `todo` issues whose blockers are all `done`/`cancelled` (an unknown blocker blocks) and that have no open
+ * children, in dispatch order (priority, created_at, id), plus the `todo` rows that cannot be read.
+ * Claims and retry times are the Orchestrator's and are applied by the caller (`eligibleRefs`).
+ */
+export interface ReadySet {
+  readonly refs: ReadonlyArray<ReadyRef>
   readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
 }
 
@@ -38,8 +55,14 @@ export interface TrackerShape {
   ) => Effect.Effect<boolean, IssueNotFound | TrackerError>
   /** Appends a comment. */
   readonly comment: (id: string, body: string, author: string) => Effect.Effect<Issue, IssueNotFound | InvalidIssueId | TrackerError>
-  /** One read of everything eligibility needs. */
+  /** One read of everything eligibility needs, as full issues (tests, small trackers, tools). */
   readonly candidates: Effect.Effect<CandidateSnapshot, TrackerError>
+  /**
+   * The hot path of every tick and of `status`: the ready set as light refs, computed by the store (SQLite does
+   * it in one query), so a tracker with 100k issues is not decoded on every tick. Same rules as `candidates`
+   * followed by `eligibleIssues` without claims and retries.
+   */
+  readonly ready: Effect.Effect<ReadySet, TrackerError>
   /** Issue counts by status. */
   readonly counts: Effect.Effect<Readonly<Record<IssueStatus, number>>, TrackerError>
   /**

@@ -58,6 +58,17 @@ export const dispatchOrder: Order.Order<Issue> = Order.combineAll([
   Order.mapInput(Order.number, (i: Issue) => idParts(i.id)[1])
 ])
 
+/** The ready refs that are neither claimed nor waiting for a retry, order kept (Symphony SPEC §8.2). */
+export const eligibleRefs = <A extends { readonly id: string }>(
+  refs: ReadonlyArray<A>,
+  ctx: EligibilityContext
+): ReadonlyArray<A> =>
+  refs.filter((r) => {
+    if (ctx.claimed.has(r.id)) return false
+    const due = ctx.retryDue.get(r.id)
+    return due === undefined || due <= ctx.now
+  })
+
 /** The eligible issues of a snapshot, in dispatch order. */
 export const eligibleIssues = (snapshot: CandidateSnapshot, ctx: EligibilityContext): ReadonlyArray<Issue> =>
   snapshot.todo.filter((issue) => whyIneligible(issue, snapshot, ctx) === null).sort(dispatchOrder)
@@ -78,13 +89,16 @@ export interface SlotState {
  * Picks issues to start from `ordered`, respecting the global cap and every per-label cap
  * (an issue with several capped labels needs a free slot under each). Symphony SPEC §8.3.
  */
-export const selectForDispatch = (ordered: ReadonlyArray<Issue>, slots: SlotState): ReadonlyArray<Issue> => {
+export const selectForDispatch = <A extends { readonly labels: ReadonlyArray<string> }>(
+  ordered: ReadonlyArray<A>,
+  slots: SlotState
+): ReadonlyArray<A> => {
   const perLabel = new Map<string, number>()
   for (const labels of slots.running) {
     for (const label of new Set(labels.map(normalizeLabel))) perLabel.set(label, (perLabel.get(label) ?? 0) + 1)
   }
   let free = slots.maxConcurrent - slots.running.length
-  const picked: Array<Issue> = []
+  const picked: Array<A> = []
   for (const issue of ordered) {
     if (free <= 0) break
     const labels = [...new Set(issue.labels.map(normalizeLabel))]
