@@ -269,10 +269,14 @@ const evidence = Command.make("evidence", {
 
 // --- demo ------------------------------------------------------------------------------------------------
 const demo = Command.make("demo", {
-  keep: Options.boolean("keep").pipe(Options.withDescription("keep the example repo (its path is printed)"))
+  keep: Options.boolean("keep").pipe(Options.withDescription("keep the example repo (its path is printed)")),
+  agent: Options.choice("agent", ["command", "claude-code"] as const).pipe(
+    Options.optional,
+    Options.withDescription("which agent runs the demo (default: claude-code when its binary runs here)")
+  )
 }, (o) =>
   // Loaded on demand: the demo pulls in the model twin (an HTTP server) that no other command needs.
-  Effect.promise(() => import("./demo.js")).pipe(Effect.flatMap((demo) => demo.runDemo({ keep: o.keep })))).pipe(
+  Effect.promise(() => import("./demo.js")).pipe(Effect.flatMap((demo) => demo.runDemo({ keep: o.keep, agent: Option.getOrUndefined(o.agent) })))).pipe(
   Command.withDescription("build an example monorepo in a temp dir and run the factory on it")
 )
 

@@ -1,13 +1,20 @@
 /**
  * `switchyard demo`: the main job on a real example. Builds a small git monorepo with real `node --test` tests
- * in a temp dir, files five issues designed to end in each terminal state (one through a retry), runs the line
- * with the scripted command agent from examples/agents/, and explains what happened.
+ * in a temp dir, files five issues designed to end in each terminal state (one through a retry), runs the line,
+ * and explains what happened.
+ *
+ * The agent is the real Claude Code CLI when its binary runs here (the devDependency of @switchyard/twin, or
+ * `claude` on PATH), driven by a scripted model twin started in this process: a local Messages API server that
+ * replays one playbook per issue doing what the scripted agent does. No real model is involved, but Claude Code's
+ * tools run for real in each sandbox. Without the binary (or with `--agent command`) the scripted command agent
+ * from examples/agents/ runs instead.
  */
-import { FileSystem, Path } from "@effect/platform"
+import { Command, type CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, runLine, Tracker } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
-import { Console, Effect, Option } from "effect"
+import { Playbook, Twin } from "@switchyard/twin"
+import { Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 import { printProgress } from "./Cli.js"
 import { lineLayer, statePaths } from "./layers.js"
@@ -85,7 +92,7 @@ const demoIssues: ReadonlyArray<DemoIssue> = [
       reproduction: check("packages/strings/src/slugify.js", "m.slugify('Hello, world!') === 'hello-world'"),
       scope: ["packages/strings/**"]
     },
-    expect: "RETRYABLE_FAILURE, then PR_READY: the agent crashes once, the retry fixes it"
+    expect: "RETRYABLE_FAILURE, then PR_READY: attempt 1 fails, the retry fixes it"
   },
   {
     input: {
@@ -99,15 +106,27 @@ const demoIssues: ReadonlyArray<DemoIssue> = [
   }
 ]
 
-const workflowFile = (agentPath: string, workspaceRoot: string) => `---
-# Demo workflow: the scripted agent stands in for a real coding agent.
+/** The `agent:` keys of each demo mode. */
+const commandAgentKeys = (agentPath: string) => `  kind: command
+  command: ${JSON.stringify(`node ${JSON.stringify(agentPath)}`)}`
+
+const claudeAgentKeys = (claude: string, twinUrl: string) => `  kind: claude-code
+  command: ${JSON.stringify(claude)}
+  # The model twin; remove base_url (and the dummy key) to run the real model with your ANTHROPIC_API_KEY.
+  base_url: ${JSON.stringify(twinUrl)}
+  env: [ANTHROPIC_API_KEY]
+  # --bare: no hooks, plugins or CLAUDE.md discovery from the machine; auth strictly by ANTHROPIC_API_KEY.
+  extra_args: [--bare]
+  max_turns: 10`
+
+const workflowFile = (agentKeys: string, workspaceRoot: string) => `---
+# Demo workflow.
 polling:
   interval_ms: 1000
 workspace:
   root: ${JSON.stringify(workspaceRoot)}
 agent:
-  kind: command
-  command: ${JSON.stringify(`node ${JSON.stringify(agentPath)}`)}
+${agentKeys}
   max_concurrent_agents: 2
   max_attempts: 3
   retry_base_delay_ms: 1000
@@ -126,22 +145,205 @@ The reproduction \`{{ packet.reproduction }}\` fails now and must pass when you 
 Write your claim to $SWITCHYARD_RESULT_FILE.
 `
 
+// --- the model twin's playbook: per issue, what the scripted agent does, as Claude Code Bash tool calls ------
+
+const claim = (value: Record<string, string>) =>
+  `cat > "$SWITCHYARD_RESULT_FILE" <<'JSON'\n${JSON.stringify(value, null, 2)}\nJSON`
+
+const fixAverage = [
+  "cat > packages/math/src/average.js <<'JS'",
+  "export const average = (xs) => {",
+  "  const total = xs.reduce((a, b) => a + b, 0)",
+  "  return xs.length === 0 ? 0 : total / xs.length",
+  "}",
+  "JS",
+  "cat >> packages/math/test/average.test.js <<'JS'",
+  "",
+  "test(\"average of no numbers is 0\", () => {",
+  "  assert.equal(average([]), 0)",
+  "})",
+  "JS"
+].join("\n")
+
+const fixSlugify = [
+  "cat > packages/strings/src/slugify.js <<'JS'",
+  "export const slugify = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, \"-\").replace(/^-+|-+$/g, \"\")",
+  "JS",
+  "cat >> packages/strings/test/slugify.test.js <<'JS'",
+  "",
+  "test(\"slugify trims trailing dashes\", () => {",
+  "  assert.equal(slugify(\"Hello, world!\"), \"hello-world\")",
+  "})",
+  "JS"
+].join("\n")
+
+/** One playbook entry per demo issue, matched by its title in the prompt. */
+export const demoPlaybook: Playbook.PlaybookInput = {
+  entries: [
+    {
+      name: "fix-average",
+      match: { contains: "average() returns NaN for an empty list" },
+      turns: [
+        { tool: "Bash", command: "cat packages/math/src/average.js", description: "read average()", text: "Let me look at average()." },
+        { tool: "Bash", command: fixAverage, description: "guard the empty list and add a test" },
+        { tool: "Bash", command: "node --test packages/math/test/average.test.js 2>&1 | tail -n 8", description: "run the tests" },
+        {
+          tool: "Bash",
+          command: claim({
+            claim: "PR_READY",
+            summary: "average([]) now returns 0 instead of NaN; regression test added.",
+            plan: "Guard the empty list before dividing; add a test for it.",
+            residual_risk: "Callers that relied on NaN for empty input will now see 0."
+          }),
+          description: "write the claim"
+        },
+        { text: "average([]) returns 0 now, with a regression test. My claim is in the result file." }
+      ]
+    },
+    {
+      name: "escalate",
+      match: { contains: "Make the strings package better" },
+      turns: [
+        {
+          tool: "Bash",
+          command: claim({
+            claim: "ESCALATE",
+            summary: "The issue is too vague to act on.",
+            question: "Which behaviour of the strings package should change, and how will we know it is better?"
+          }),
+          description: "ask a question",
+          text: "The issue does not say what 'better' means."
+        },
+        { text: "I asked a question instead of guessing." }
+      ]
+    },
+    {
+      name: "flaky (overloaded, then a fix)",
+      match: { contains: "slugify() leaves trailing dashes" },
+      turns: [
+        // Claude Code retries a 529 at most 3 times, then gives up with an error: attempt 1 fails.
+        { error: 529, times: 3 },
+        { tool: "Bash", command: fixSlugify, description: "trim dashes at both ends and add a test" },
+        {
+          tool: "Bash",
+          command: claim({ claim: "PR_READY", summary: "slugify trims trailing dashes; test added.", plan: "Trim dashes at both ends." }),
+          description: "write the claim"
+        },
+        { text: "slugify trims dashes at both ends now." }
+      ]
+    },
+    {
+      name: "lie",
+      match: { contains: "padLeft() ignores the width" },
+      turns: [
+        { tool: "Bash", command: "cat packages/strings/src/pad.js", description: "read padLeft()", text: "(pretending to work)" },
+        { tool: "Bash", command: claim({ claim: "PR_READY", summary: "Fixed padLeft." }), description: "write the claim" },
+        { text: "Fixed padLeft." }
+      ]
+    }
+  ],
+  default: [{ text: "Nothing to do here." }]
+}
+
+/** A Claude Code binary that runs here: its path and `--version` line. */
+export interface ClaudeBinary {
+  readonly path: string
+  readonly version: string
+}
+
+/**
+ * The Switchyard checkout this code runs from: the nearest directory above this module holding
+ * `pnpm-workspace.yaml` (the module may be apps/cli/src/demo.ts, the bundle apps/cli/dist/main.mjs or one of its
+ * chunks in apps/cli/dist/chunks/). None when the CLI runs outside a checkout.
+ */
+export const checkoutRoot: Effect.Effect<Option.Option<string>, never, FileSystem.FileSystem | Path.Path> = Effect.gen(
+  function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    let dir = path.dirname(fileURLToPath(import.meta.url))
+    for (;;) {
+      if (yield* fs.exists(path.join(dir, "pnpm-workspace.yaml")).pipe(Effect.orElseSucceed(() => false))) {
+        return Option.some(dir)
+      }
+      const parent = path.dirname(dir)
+      if (parent === dir) return Option.none()
+      dir = parent
+    }
+  }
+)
+
+/**
+ * The first Claude Code binary that answers `--version` within 20 s: the devDependency of @switchyard/twin in
+ * the checkout (`root`), then `claude` on PATH.
+ */
+export const findClaude = (
+  root: Option.Option<string>
+): Effect.Effect<Option.Option<ClaudeBinary>, never, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const candidates = [
+      ...Option.toArray(Option.map(root, (r) => `${r}/packages/twin/node_modules/.bin/claude`)),
+      "claude"
+    ]
+    for (const path of candidates) {
+      const version = yield* Command.make(path, "--version").pipe(
+        Command.feed(""),
+        Command.string,
+        Effect.timeout(Duration.seconds(20)),
+        Effect.option
+      )
+      if (Option.isSome(version) && /\d+\.\d+/.test(version.value)) {
+        return Option.some({ path, version: version.value.trim().split("\n")[0]! })
+      }
+    }
+    return Option.none()
+  })
+
+/** `--agent` for the demo: which station runs the five issues. */
+export type DemoAgent = "command" | "claude-code"
+
+export class ClaudeNotFound extends Schema.TaggedError<ClaudeNotFound>()("ClaudeNotFound", {}) {
+  override get message() {
+    return "--agent claude-code: no Claude Code binary runs here (looked for packages/twin/node_modules/.bin/claude and `claude` on PATH); run `pnpm install`, or use --agent command"
+  }
+}
+
 const rule = (title: string) => Console.log(`\n── ${title} ${"─".repeat(Math.max(3, 72 - title.length))}`)
 
-/** Runs the demo. `keep: false` deletes the example repo and its worktrees at the end. */
-export const runDemo = (options: { readonly keep: boolean }) =>
-  Effect.gen(function*() {
+/**
+ * Runs the demo. `keep: false` deletes the example repo and its worktrees at the end. `agent` picks the station;
+ * undefined means Claude Code when its binary runs here, else the command agent (with a line saying so).
+ * Fails with `ClaudeNotFound` only when `agent` is `claude-code` and no binary runs.
+ */
+export const runDemo = (options: { readonly keep: boolean; readonly agent?: DemoAgent | undefined }) =>
+  Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const base = yield* fs.makeTempDirectory({ prefix: "switchyard-demo-" })
     const repo = path.join(base, "example-shop")
     const worktrees = path.join(base, "worktrees")
-    const agentPath = fileURLToPath(new URL("../../../examples/agents/scripted-agent.mjs", import.meta.url))
+    const root = yield* checkoutRoot
+    const agentPath = path.join(Option.getOrElse(root, () => process.cwd()), "examples/agents/scripted-agent.mjs")
     for (const [name, text] of Object.entries(files)) {
       yield* fs.makeDirectory(path.dirname(path.join(repo, name)), { recursive: true })
       yield* fs.writeFileString(path.join(repo, name), text)
     }
-    yield* fs.writeFileString(path.join(repo, "WORKFLOW.md"), workflowFile(agentPath, worktrees))
+    const claude = options.agent === "command" ? Option.none<ClaudeBinary>() : yield* findClaude(root)
+    if (options.agent === "claude-code" && Option.isNone(claude)) return yield* new ClaudeNotFound()
+    // The twin lives until the demo ends (this scope).
+    const twin = Option.isSome(claude)
+      ? Option.some(yield* Twin.make(yield* Playbook.decode(demoPlaybook).pipe(Effect.orDie)))
+      : Option.none()
+    const agentHome = path.join(base, "agent-home")
+    yield* fs.makeDirectory(agentHome)
+    yield* fs.writeFileString(
+      path.join(repo, "WORKFLOW.md"),
+      workflowFile(
+        Option.isSome(claude) && Option.isSome(twin)
+          ? claudeAgentKeys(claude.value.path, twin.value.url)
+          : commandAgentKeys(agentPath),
+        worktrees
+      )
+    )
     const git = (...args: Array<string>) => ProcessRunner.runGit(args, repo)
     yield* git("init", "-q", "-b", "main")
     yield* git("config", "user.name", "Demo Human")
@@ -152,13 +354,26 @@ export const runDemo = (options: { readonly keep: boolean }) =>
     yield* fs.makeDirectory(stateDir, { recursive: true })
     yield* fs.writeFileString(path.join(stateDir, ".gitignore"), "*\n")
 
+    const agentLine = Option.isSome(claude) && Option.isSome(twin)
+      ? `Claude Code ${claude.value.version.replace(/ \(Claude Code\)$/, "")} (real binary: ${claude.value.path})
+                driven by a scripted model twin at ${twin.value.url} — no real model. The twin replays a
+                playbook per issue; Claude Code's Bash tool calls edit files and write the claim for real
+                in each sandbox. Transcripts: .switchyard/runs/<id>/<n>/transcript.jsonl`
+      : `the scripted command agent (examples/agents/scripted-agent.mjs): a real child process
+                that edits files and writes a claim, scripted per issue. No model is involved.${
+        options.agent === "command" ? "" : `
+                (Claude Code is not installed here, so the command agent runs instead; \`pnpm install\`
+                installs it as a devDependency of @switchyard/twin.)`
+      }`
     yield* Console.log(`Switchyard demo: issues in, validated change out.
 
   example repo  ${repo}
                 a git monorepo with packages/math and packages/strings and real \`node --test\` tests
-  agent         the scripted command agent (examples/agents/scripted-agent.mjs): a real child process
-                that edits files and writes a claim, scripted per issue. No model is involved.
+  agent         ${agentLine}
   validation    \`node --test\`, run by Switchyard itself in a clean checkout of each candidate commit`)
+    // Claude Code gets a dummy key (the twin checks none) and a private HOME: nothing from this machine's
+    // ~/.claude is read, and no real key is sent anywhere, even to the local twin.
+    const runnerEnv = Option.isSome(claude) ? { ...process.env, ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : undefined
 
     yield* Effect.gen(function*() {
       const tracker = yield* Tracker
@@ -179,6 +394,14 @@ export const runDemo = (options: { readonly keep: boolean }) =>
         const latest = yield* evidence.latest(issue.id)
         yield* Console.log(`  ${issue.id}  ${trail.padEnd(34)} issue is now ${issue.status}`)
         if (Option.isSome(latest)) yield* Console.log(`        ${latest.value.summary}`)
+        const agent = Option.isSome(latest) ? latest.value.agent : null
+        if (agent !== null && agent.usage !== null) {
+          yield* Console.log(
+            `        ${agent.kind}: ${agent.numTurns ?? "?"} turn(s), ${agent.usage.inputTokens} input + ${agent.usage.outputTokens} output tokens, $${
+              agent.costUsd?.toFixed(4) ?? "?"
+            } (as the twin reports them)`
+          )
+        }
       }
       yield* rule("switchyard status")
       yield* Console.log(renderStatus(yield* statusSnapshot(repo)))
@@ -187,13 +410,20 @@ export const runDemo = (options: { readonly keep: boolean }) =>
         yield* rule(`evidence bundle of ${first.value.issueId} (evidence.md)`)
         yield* Console.log(renderEvidenceMarkdown(first.value))
       }
-    }).pipe(Effect.scoped, Effect.provide(lineLayer(repo)))
+    }).pipe(Effect.scoped, Effect.provide(lineLayer(repo, { runnerEnv })))
 
     yield* rule("what just happened")
     yield* Console.log(`Every terminal state above was decided by Switchyard, not by the agent: it ran the reproduction
 before and after, ran \`node --test\` in a clean checkout, and read the diff. SY-5's agent said
 "PR_READY" but changed nothing, so it was escalated. PR_READY branches hold a commit with an
-Evidence: trailer; \`git log switchyard/SY-1\` shows it.`)
+Evidence: trailer; \`git log switchyard/SY-1\` shows it.${
+      Option.isSome(claude)
+        ? `
+SY-4's first attempt failed because the twin answered "529 Overloaded" until Claude Code gave up
+(RETRYABLE_FAILURE); the retry went through. With a real ANTHROPIC_API_KEY, drop base_url from
+WORKFLOW.md and the same workflow runs the real model (docs/agents.md).`
+        : ""
+    }`)
     if (options.keep) {
       yield* Console.log(`
 Explore it yourself:
@@ -207,4 +437,4 @@ Explore it yourself:
       yield* fs.remove(base, { recursive: true })
       yield* Console.log(`\n(removed the example repo; run \`switchyard demo --keep\` to explore it afterwards)`)
     }
-  })
+  }))

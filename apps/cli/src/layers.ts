@@ -7,7 +7,7 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { AgentStation, FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
-import { GitWorktreeSandbox, NodeProcessControl, ProcessVerifier, RoutedAgentStation } from "@switchyard/node"
+import { GitIntegration, GitWorktreeSandbox, NodeProcessControl, ProcessVerifier, RoutedAgentStation } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
@@ -45,7 +45,7 @@ export const lineLayer = (
   const agent = options.runnerEnv === undefined
     ? RoutedAgentStation.layer
     : Layer.effect(AgentStation, RoutedAgentStation.makeWith({ runnerEnv: options.runnerEnv }))
-  const stations = Layer.mergeAll(agent, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
+  const stations = Layer.mergeAll(agent, ProcessVerifier.layer, GitIntegration.layer).pipe(Layer.provideMerge(sandbox))
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),

@@ -203,3 +203,6 @@ export const syAsync = (cwd: string, args: ReadonlyArray<string>, env: Readonly<
 
 /** The Claude Code binary installed as a devDependency of @switchyard/twin. */
 export const claudeBin = fileURLToPath(new URL("../../../packages/twin/node_modules/.bin/claude", import.meta.url))
+
+/** The Codex CLI installed as a devDependency of @switchyard/twin (`@openai/codex` 0.169.0). */
+export const codexBin = fileURLToPath(new URL("../../../packages/twin/node_modules/.bin/codex", import.meta.url))

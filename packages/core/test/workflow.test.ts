@@ -88,6 +88,12 @@ describe("parseWorkflow", () => {
       assert.strictEqual(c.agent.command, null)
       assert.strictEqual(c.agent.max_attempts, 3)
       assert.deepStrictEqual(c.agent.max_concurrent_agents_by_label, {})
+      assert.strictEqual(c.agent.permission_mode, "acceptEdits")
+      assert.deepStrictEqual(c.agent.allowed_tools, ["Bash"])
+      assert.strictEqual(c.agent.max_revisions, 2)
+      assert.strictEqual(c.agent.max_cost_usd, null)
+      assert.deepStrictEqual(c.agents, {})
+      assert.deepStrictEqual(c.routes, [])
       assert.deepStrictEqual(c.verify, {
         validation: [],
         reproduction: null,
@@ -173,7 +179,18 @@ Do {{ issue.title }}.
         max_retry_backoff_ms: 60000,
         timeout_ms: 900000,
         stall_timeout_ms: 0,
-        max_turns: 7
+        max_turns: 7,
+        model: null,
+        permission_mode: "acceptEdits",
+        allowed_tools: ["Bash"],
+        disallowed_tools: [],
+        append_system_prompt: null,
+        env: [],
+        base_url: null,
+        extra_args: [],
+        max_cost_usd: null,
+        max_tokens: null,
+        max_revisions: 2
       })
       assert.deepStrictEqual(c.verify, {
         validation: ["pnpm -s tsc -b", "pnpm vitest run"],
@@ -282,7 +299,7 @@ server:
         ["agent:\n  max_attempts: -1", "agent.max_attempts", "expected a positive integer, got -1"],
         ["agent:\n  max_attempts: 1.5", "agent.max_attempts", "expected a positive integer, got 1.5"],
         ["polling:\n  interval_ms: fast", "polling.interval_ms", "expected a positive integer, got \"fast\""],
-        ["agent:\n  kind: codex", "agent.kind", "expected \"command\", got \"codex\""],
+        ["agent:\n  kind: gpt", "agent.kind", "expected \"command\" or \"claude-code\" or \"codex\", got \"gpt\""],
         ["agent:\n  command: 5", "agent.command", "expected a string, got 5"],
         ["verify:\n  validation: [ok, 1]", "verify.validation[1]", "expected a string, got 1"],
         ["verify:\n  validation: pnpm test", "verify.validation", "expected a list of strings, got \"pnpm test\""],

@@ -32,10 +32,66 @@ export const HooksConfig = Schema.Struct({
   timeout_ms: withDefault(PositiveInt, () => 60_000)
 })
 
+/** The agent station kinds (docs/agents.md). */
+export const AgentKind = Schema.Literal("command", "claude-code", "codex")
+export type AgentKind = typeof AgentKind.Type
+
+/** An environment variable name (POSIX portable: letters, digits, `_`, not starting with a digit). */
+export const EnvName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/),
+  Schema.annotations({ description: "an environment variable name" })
+)
+
+const PositiveNumber = Schema.Number.pipe(Schema.positive(), Schema.annotations({ description: "a positive number" }))
+
+/**
+ * The keys that describe one agent station: what `agents.<name>` may override (docs/agents.md). Each is the
+ * schema without its default; `AgentConfig` adds the defaults.
+ */
+const stationFields = {
+  /** `command` runs `agent.command` with `sh -c`; `claude-code` and `codex` drive those CLIs (docs/agents.md). */
+  kind: AgentKind,
+  /**
+   * `command`: the shell string to run. `claude-code` / `codex`: the path of the binary (null: `claude` /
+   * `codex` found on PATH).
+   */
+  command: Schema.NullOr(Schema.String),
+  /** Model name passed to the CLI (`--model` / `-m`); null: the CLI's default. */
+  model: Schema.NullOr(Schema.String),
+  /** Turns per agent session (Symphony SPEC §5.3.5); Claude Code `--max-turns`. */
+  max_turns: PositiveInt,
+  /** Claude Code `--permission-mode` (default `acceptEdits`); an empty string: the flag is not passed. */
+  permission_mode: Schema.NullOr(Schema.String),
+  /** Claude Code `--allowedTools`, one rule per entry (e.g. `Bash`, `Bash(git *)`; default `[Bash]`); `[]`: not passed. */
+  allowed_tools: Schema.Array(Schema.String),
+  /** Claude Code `--disallowedTools`; empty: not passed. */
+  disallowed_tools: Schema.Array(Schema.String),
+  /** Claude Code `--append-system-prompt`; null: not passed. */
+  append_system_prompt: Schema.NullOr(Schema.String),
+  /**
+   * Names of runner environment variables passed through to the agent, on top of PATH, HOME, USER, SHELL,
+   * LANG, LC_ALL, TERM and TMPDIR. Nothing else is inherited (docs/agents.md).
+   */
+  env: Schema.Array(EnvName),
+  /**
+   * The model API's base URL: `ANTHROPIC_BASE_URL` for `claude-code`, a `switchyard` model provider for `codex`
+   * (e.g. a model twin). Null: the CLI's default endpoint.
+   */
+  base_url: Schema.NullOr(Schema.String),
+  /** Extra arguments appended to the CLI's command line, verbatim (e.g. `--bare`, `--fallback-model`). */
+  extra_args: Schema.Array(Schema.String),
+  /** Per agent run, in US dollars: over it the run is stopped and the attempt escalates (`budget_exceeded`). */
+  max_cost_usd: Schema.NullOr(PositiveNumber),
+  /** Per agent run, in tokens (input + output + cache writes): over it the run is stopped (`budget_exceeded`). */
+  max_tokens: Schema.NullOr(PositiveInt),
+  /** Wall-clock limit for one agent run in ms (SPEC's turn timeout: 3600000). */
+  timeout_ms: PositiveInt
+}
+
 export const AgentConfig = Schema.Struct({
-  /** The station kind. `command` runs `agent.command` with `sh -c`. */
-  kind: withDefault(Schema.Literal("command"), () => "command" as const),
-  command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /** The default station (the one `routes:` falls back to); see `stationFields` for what each key passes. */
+  kind: withDefault(AgentKind, () => "command" as const),
+  command: withDefault(stationFields.command, () => null),
   max_concurrent_agents: withDefault(PositiveInt, () => 10),
   /** Per-label caps; keys are normalized (trim + lowercase) by the loader. */
   max_concurrent_agents_by_label: withDefault(Schema.Record({ key: Schema.String, value: PositiveInt }), () => ({})),
@@ -46,11 +102,43 @@ export const AgentConfig = Schema.Struct({
   /** Retry delay cap in ms (SPEC §5.3.5: 300000). */
   max_retry_backoff_ms: withDefault(PositiveInt, () => 300_000),
   /** Wall-clock limit for one agent run in ms (SPEC's turn timeout: 3600000). */
-  timeout_ms: withDefault(PositiveInt, () => 3_600_000),
+  timeout_ms: withDefault(stationFields.timeout_ms, () => 3_600_000),
   /** Silence limit in ms; `<= 0` disables stall detection (SPEC §5.3.6: 300000). */
   stall_timeout_ms: withDefault(Schema.Int, () => 300_000),
-  max_turns: withDefault(PositiveInt, () => 20)
+  max_turns: withDefault(stationFields.max_turns, () => 20),
+  model: withDefault(stationFields.model, () => null),
+  permission_mode: withDefault(stationFields.permission_mode, () => "acceptEdits"),
+  allowed_tools: withDefault(stationFields.allowed_tools, () => ["Bash"]),
+  disallowed_tools: withDefault(stationFields.disallowed_tools, () => []),
+  append_system_prompt: withDefault(stationFields.append_system_prompt, () => null),
+  env: withDefault(stationFields.env, () => []),
+  base_url: withDefault(stationFields.base_url, () => null),
+  extra_args: withDefault(stationFields.extra_args, () => []),
+  max_cost_usd: withDefault(stationFields.max_cost_usd, () => null),
+  max_tokens: withDefault(stationFields.max_tokens, () => null),
+  /** Continuation turns after a verifier rejection before the verdict is final (0: none). */
+  max_revisions: withDefault(NonNegativeInt, () => 2)
 })
+export type AgentConfig = typeof AgentConfig.Type
+
+/**
+ * A named station under `agents:`: any station key, merged over `agent:` (absent = inherited; an explicit
+ * `null` sets null). Scheduling keys (`max_concurrent_agents`, `max_attempts`, ...) and `max_revisions` stay
+ * with `agent:`.
+ */
+export const AgentOverride = Schema.Struct(
+  Object.fromEntries(
+    Object.entries(stationFields).map(([key, schema]) => [key, Schema.optional(schema)])
+  ) as { [K in keyof typeof stationFields]: Schema.optional<(typeof stationFields)[K]> }
+)
+export type AgentOverride = typeof AgentOverride.Type
+
+/** One routing rule: issues with `label` (trimmed, case-insensitive) go to the station `agents.<agent>`. */
+export const AgentRoute = Schema.Struct({
+  label: Schema.NonEmptyString,
+  agent: Schema.NonEmptyString
+})
+export type AgentRoute = typeof AgentRoute.Type
 
 export const VerifyConfig = Schema.Struct({
   /** Commands that must all exit 0 on the candidate, run in a clean checkout. */
@@ -95,7 +183,14 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   agent: withDefault(AgentConfig, () => AgentConfig.make({})),
   verify: withDefault(VerifyConfig, () => VerifyConfig.make({})),
   orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({})),
-  integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({}))
+  integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({})),
+  /** Named agent stations, each merged over `agent:` (docs/agents.md "Routing"). */
+  agents: withDefault(
+    Schema.Record({ key: Schema.String, value: AgentOverride }),
+    (): { readonly [name: string]: AgentOverride } => ({})
+  ),
+  /** Label → station rules; the first route whose label the issue has wins, else `agent:` runs. */
+  routes: withDefault(Schema.Array(AgentRoute), () => [])
 }) {}
 
 /** A loaded WORKFLOW.md: the typed config, the trimmed Liquid prompt template, and where it came from. */

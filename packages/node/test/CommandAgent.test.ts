@@ -210,3 +210,99 @@ describe("CommandAgent", () => {
       assert.deepStrictEqual(spawned, [])
     }))
 })
+
+describe("CommandAgent: environment, redaction, revisions", () => {
+  const SECRET = "very-secret-runner-token-42"
+
+  test("the agent gets the allow-list, not the runner's secrets; output is redacted in agent.log and the transcript", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "switchyard-agent-env-" })
+      const sandboxPath = NodePath.join(tmp, "sandbox")
+      const runDir = NodePath.join(tmp, "run")
+      yield* fs.makeDirectory(sandboxPath)
+      const runner = yield* CommandAgent.makeRunner({
+        runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET, PASSED_NAME: "passed-value" }
+      })
+      const report = yield* runner.run(
+        config({
+          agent: {
+            command: `env > env.txt; echo "leak: ${SECRET}"; echo "err: ${SECRET}" >&2; echo '{"claim":"NO_OP","summary":"saw ${SECRET}"}' > "$SWITCHYARD_RESULT_FILE"`,
+            env: ["PASSED_NAME"]
+          }
+        }).agent,
+        {
+          issue,
+          packet,
+          prompt: "p",
+          attempt: 1,
+          sandboxPath,
+          runDir,
+          timeoutMs: 10_000,
+          onSpawn: () => Effect.void,
+          onOutput: Effect.void,
+          continuation: null
+        }
+      )
+      const env = yield* fs.readFileString(NodePath.join(sandboxPath, "env.txt"))
+      assert.include(env, "PASSED_NAME=passed-value")
+      assert.include(env, "SWITCHYARD_ISSUE_ID=SY-7")
+      assert.notInclude(env, "SERVICE_TOKEN")
+      // the command line itself holds the secret: redacted in the report, the log and the transcript
+      assert.notInclude(report.command, SECRET)
+      assert.include(report.outputTail, "leak: [REDACTED]")
+      assert.strictEqual(report.summary, "saw [REDACTED]")
+      const log = yield* fs.readFileString(NodePath.join(runDir, "agent.log"))
+      assert.include(log, "leak: [REDACTED]\n")
+      assert.include(log, "err: [REDACTED]\n")
+      const transcript = yield* fs.readFileString(NodePath.join(runDir, "transcript.jsonl"))
+      assert.notInclude(transcript + log, SECRET)
+      assert.strictEqual(report.transcript, NodePath.join(runDir, "transcript.jsonl"))
+      const lines = transcript.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+      assert.deepInclude(lines.map((l) => [l.type, l.text]), ["stderr", "err: [REDACTED]"])
+    }))
+
+  test("a revision re-runs with prompt + feedback on stdin, SWITCHYARD_FEEDBACK and SWITCHYARD_REVISION", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "switchyard-agent-rev-" })
+      const sandboxPath = NodePath.join(tmp, "sandbox")
+      const runDir = NodePath.join(tmp, "run")
+      yield* fs.makeDirectory(sandboxPath)
+      const runner = yield* CommandAgent.makeRunner({ runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin" } })
+      const agent = config({
+        agent: {
+          command: "cat > \"stdin-$SWITCHYARD_REVISION.txt\"; printf '%s' \"$SWITCHYARD_FEEDBACK\" > feedback.txt; " +
+            "test -n \"$SWITCHYARD_REVISION\" || echo '{\"claim\":\"PR_READY\",\"summary\":\"first\"}' > \"$SWITCHYARD_RESULT_FILE\""
+        }
+      }).agent
+      const base = {
+        issue,
+        packet,
+        prompt: "the prompt",
+        attempt: 1,
+        sandboxPath,
+        runDir,
+        timeoutMs: 10_000,
+        onSpawn: () => Effect.void,
+        onOutput: Effect.void
+      }
+      yield* runner.run(agent, { ...base, continuation: null })
+      const revised = yield* runner.run(agent, {
+        ...base,
+        continuation: { sessionId: null, feedback: "Validation failed: `node --test` exited 1.", turn: 1 }
+      })
+      const read = (name: string) => fs.readFileString(NodePath.join(sandboxPath, name))
+      assert.strictEqual(yield* read("stdin-.txt"), "the prompt")
+      assert.strictEqual(yield* read("stdin-1.txt"), "the prompt\n\nValidation failed: `node --test` exited 1.")
+      assert.strictEqual(yield* read("feedback.txt"), "Validation failed: `node --test` exited 1.")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(runDir, "prompt.md")), "the prompt\n\nValidation failed: `node --test` exited 1.")
+      // the first turn's claim stands: a revision keeps the result file
+      assert.strictEqual(revised.claim, "PR_READY")
+      const turns = (yield* fs.readFileString(NodePath.join(runDir, "transcript.jsonl"))).trim().split("\n")
+        .map((l) => JSON.parse(l) as { type: string; turn: number })
+        .filter((l) => l.type === "run.started")
+        .map((l) => l.turn)
+      assert.deepStrictEqual(turns, [0, 1])
+    }))
+})

@@ -1,5 +1,6 @@
-/** @switchyard/twin: a model twin for the real `claude` CLI, and typed decoding of its stream-json output. */
+/** @switchyard/twin: a model twin for the real `claude` and `codex` CLIs, and typed decoding of Claude Code stream-json. */
 export * as Messages from "./Messages.js"
 export * as Playbook from "./Playbook.js"
+export * as Responses from "./Responses.js"
 export * as StreamJson from "./StreamJson.js"
 export * as Twin from "./Twin.js"

@@ -1,8 +1,9 @@
-/** Test helpers: run the real `claude` binary against a twin, temp git repos, SSE parsing. */
+/** Test helpers: run the real `claude` and `codex` binaries against a twin, temp git repos, SSE parsing. */
 import { Command, FileSystem } from "@effect/platform"
 import { Chunk, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import * as StreamJson from "../src/StreamJson.js"
+import * as Twin from "../src/Twin.js"
 
 /** The claude CLI installed as this package's devDependency. */
 export const claudeBin = fileURLToPath(new URL("../node_modules/.bin/claude", import.meta.url))
@@ -105,3 +106,51 @@ export const post = (url: string, body: unknown) =>
     })
     return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() }
   })
+
+/** The codex CLI: `@openai/codex` 0.169.0 as this package's devDependency. */
+export const codexBin = fileURLToPath(new URL("../node_modules/.bin/codex", import.meta.url))
+
+export interface CodexRun {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+  /** stdout parsed line by line (`codex exec --json` prints one JSON event per line). */
+  readonly events: ReadonlyArray<{ readonly type: string; readonly [key: string]: any }>
+}
+
+/**
+ * Run `codex exec --json --sandbox workspace-write --skip-git-repo-check <twin provider> [...extraArgs] -` in `cwd`
+ * with the prompt on stdin and a clean environment (PATH, HOME = `home`, OPENAI_API_KEY=sk-test). Killed after 25 s.
+ */
+export const runCodex = (options: {
+  readonly twinUrl: string
+  readonly cwd: string
+  readonly home: string
+  readonly prompt: string
+  readonly extraArgs?: ReadonlyArray<string>
+}) =>
+  Effect.gen(function*() {
+    const command = Command.make(
+      codexBin,
+      "exec",
+      "--json",
+      "--sandbox",
+      "workspace-write",
+      "--skip-git-repo-check",
+      ...Twin.codexConfigArgs({ url: options.twinUrl }),
+      ...(options.extraArgs ?? []),
+      "-"
+    ).pipe(
+      Command.workingDirectory(options.cwd),
+      Command.env({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: options.home, OPENAI_API_KEY: "sk-test" }, { extendEnv: false }),
+      Command.feed(options.prompt)
+    )
+    const proc = yield* Command.start(command)
+    const [stdout, stderr, exitCode] = yield* Effect.all([
+      proc.stdout.pipe(Stream.decodeText(), Stream.mkString),
+      proc.stderr.pipe(Stream.decodeText(), Stream.mkString),
+      proc.exitCode
+    ], { concurrency: "unbounded" })
+    const events = stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
+    return { exitCode, stdout, stderr, events } satisfies CodexRun
+  }).pipe(Effect.scoped, Effect.timeoutFail({ duration: "25 seconds", onTimeout: () => "codex timed out" as const }))

@@ -263,8 +263,17 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
           o.agentRuns.push(agent)
           yield* record(
             "agent.exited",
-            `agent exited ${agent.exitCode}${agent.timedOut ? " (timed out)" : ""}; claim ${agent.claim ?? "none"}`,
-            { exitCode: agent.exitCode, claim: agent.claim, timedOut: agent.timedOut, costUsd: agent.costUsd }
+            `${agent.kind} agent exited ${agent.exitCode}${agent.timedOut ? " (timed out)" : ""}; claim ${
+              agent.claim ?? "none"
+            }${agent.route === null ? "" : ` (route: ${agent.route})`}`,
+            {
+              kind: agent.kind,
+              route: agent.route,
+              exitCode: agent.exitCode,
+              claim: agent.claim,
+              timedOut: agent.timedOut,
+              costUsd: agent.costUsd
+            }
           )
           yield* sandbox.runHook(handle, "after_run").pipe(
             Effect.flatMap((r) =>

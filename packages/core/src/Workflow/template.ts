@@ -34,16 +34,39 @@ agent:
   timeout_ms: 3600000           # ms one agent run may take in total
   stall_timeout_ms: 300000      # ms of silence before a run counts as stalled; 0 or less disables the check
   max_turns: 20                 # turns per agent session
+  max_revisions: 2              # continuation turns after the verifier rejects a diff, before the verdict is final
+  # Keys for the claude-code and codex stations (docs/agents.md); the command station ignores them.
+  model: null                   # model name passed to the agent CLI (--model / -m); null = the CLI's default
+  permission_mode: acceptEdits  # Claude Code --permission-mode ("" passes no flag)
+  allowed_tools: [Bash]         # Claude Code --allowedTools
+  disallowed_tools: []          # Claude Code --disallowedTools
+  append_system_prompt: null    # Claude Code --append-system-prompt
+  env: []                       # extra environment variable NAMES passed to the agent; others are not inherited
+  base_url: null                # model API base URL (e.g. a local model twin); null = the provider's own
+  extra_args: []                # extra CLI arguments, appended as given
+  max_cost_usd: null            # stop a run that costs more (USD) and ESCALATE with cause budget_exceeded
+  max_tokens: null              # stop a run that uses more tokens and ESCALATE with cause budget_exceeded
+
+agents: {}                      # named stations merged over agent:, e.g. {claude: {kind: claude-code}}
+routes: []                      # pick a station by issue label, e.g. [{label: frontend, agent: claude}]
 
 verify:                         # Switchyard runs these itself on the candidate; the agent's claim is not the verdict
   validation: []                # commands that must all exit 0, e.g. ["pnpm -s tsc -b", "pnpm vitest run"]
   reproduction: null            # default reproduction for issues without one: fails before the fix, passes after
   timeout_ms: 600000            # ms each verification command may run
+  max_added_file_bytes: 1048576 # added files larger than this fail the added_file_too_large guard
+  protected_paths: []           # extra globs the agent must not edit (beyond .github/**, WORKFLOW.md, lockfiles, ...)
+  compare_test_counts: true     # also run validation on the base and fail if the candidate runs fewer tests
 
 orchestrator:
   heartbeat_ms: 5000            # ms between lease renewals
   lease_ttl_ms: 30000           # ms after which an unrenewed lease may be reclaimed
   worktree_retention_ms: 0      # ms to keep sandboxes no run owns before removing them
+
+integration:                    # after PR_READY (failures are recorded, never fatal)
+  push: false                   # push switchyard/<id> to the remote
+  remote: origin                # the remote to push to
+  pr_command: null              # e.g. gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}
 ---
 You are a careful engineer working on issue {{ issue.id }} in this repository: {{ issue.title }}
 {%- if attempt %}

@@ -1,0 +1,65 @@
+/**
+ * The agent's environment: an allow-list, never the runner's whole environment. An agent runs model-written
+ * shell commands, so it must not see the runner's tokens and keys unless WORKFLOW.md names them in `agent.env`.
+ * Also: which values to redact from everything a station writes (transcripts, logs, report text).
+ */
+import { redact, secretEnvNames } from "@switchyard/core"
+
+/** Variables every agent gets from the runner when they are set: what a shell and a toolchain need to work. */
+export const BASE_ENV_NAMES: ReadonlyArray<string> = ["PATH", "HOME", "USER", "SHELL", "LANG", "LC_ALL", "TERM", "TMPDIR"]
+
+/**
+ * Variables that point git at a specific repository. Inherited from a runner that runs inside a git hook, they
+ * would make git in the sandbox act on the wrong repository, so they are never passed, even when listed.
+ */
+const GIT_LOCATION_VARS: ReadonlySet<string> = new Set([
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_COMMON_DIR",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_PREFIX"
+])
+
+/**
+ * The whole environment of an agent process, in three layers: the station's `defaults` (e.g.
+ * `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`); over them `BASE_ENV_NAMES` and the `allow`ed names copied from
+ * `runnerEnv` (unset or empty ones are skipped; git location variables never pass); over those `fixed`, the
+ * station's own variables (`SWITCHYARD_*`, `ANTHROPIC_BASE_URL` from `agent.base_url`). Pure.
+ */
+export const agentEnv = (
+  allow: ReadonlyArray<string>,
+  runnerEnv: Readonly<Record<string, string | undefined>>,
+  fixed: Readonly<Record<string, string>>,
+  defaults: Readonly<Record<string, string>> = {}
+): Record<string, string> => {
+  const env: Record<string, string> = { ...defaults }
+  for (const name of [...BASE_ENV_NAMES, ...allow]) {
+    const value = runnerEnv[name]
+    if (value !== undefined && value !== "" && !GIT_LOCATION_VARS.has(name)) env[name] = value
+  }
+  return { ...env, ...fixed }
+}
+
+/**
+ * Values to redact: every runner variable whose name looks secret (`secretEnvNames`: TOKEN, SECRET, PASSWORD,
+ * API_KEY, ...), whether or not it is passed to the agent, plus the secret-looking ones in `extra`.
+ * `redact` ignores values shorter than 8 characters.
+ */
+export const secretValues = (
+  runnerEnv: Readonly<Record<string, string | undefined>>,
+  extra: Readonly<Record<string, string>> = {}
+): ReadonlyArray<string> => {
+  const merged: Record<string, string | undefined> = { ...runnerEnv, ...extra }
+  return secretEnvNames(merged).map((name) => merged[name] ?? "")
+}
+
+/**
+ * A redactor for `secrets`: replaces each value, and its JSON-escaped form (a secret inside a JSON string has
+ * its quotes and backslashes escaped), with `[REDACTED]`.
+ */
+export const redactor = (secrets: ReadonlyArray<string>): (text: string) => string => {
+  const all = [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]
+  return all.length === 0 ? (text) => text : (text) => redact(text, all)
+}

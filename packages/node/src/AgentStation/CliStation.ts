@@ -1,0 +1,276 @@
+/**
+ * The engine behind the `claude-code` and `codex` stations: run one agent CLI that prints JSON lines, decode every
+ * line into `AgentEvent`s as it arrives, append each event to the transcript, watch the token budget, and turn
+ * what was seen into an `AgentReport`. The stations only build the command line (ClaudeCodeAgent, CodexAgent).
+ */
+import { type CommandExecutor, FileSystem } from "@effect/platform"
+import type { AgentRunInput } from "@switchyard/core"
+import { AgentReport, type TokenUsage } from "@switchyard/domain"
+import { Effect } from "effect"
+import { OutputCapture } from "../internal/OutputCapture.js"
+import {
+  type AgentEvent,
+  cutUtf8,
+  describeEvent,
+  encodeEvent,
+  maxKeptBytes,
+  maxLineBytes,
+  type Result,
+  type SplitLine,
+  tooLongEvent
+} from "./AgentEvent.js"
+import { commandLine, readClaim, type RunPaths } from "./RunFiles.js"
+import * as StreamProcess from "./StreamProcess.js"
+import * as Transcript from "./Transcript.js"
+
+/** One invocation of an agent CLI, as a station built it. */
+export interface CliInvocation {
+  readonly kind: "claude-code" | "codex"
+  readonly executable: string
+  readonly args: ReadonlyArray<string>
+  /** The prompt (or the revision feedback), written to stdin; stdin is then closed. */
+  readonly stdin: string
+  /** The whole environment of the process. */
+  readonly env: Readonly<Record<string, string>>
+  /** The session or thread resumed, or null. */
+  readonly resume: string | null
+  readonly decodeLine: (line: string) => ReadonlyArray<AgentEvent>
+  /** `agent.max_tokens`: over it (input + output + cache writes) the run is stopped. */
+  readonly maxTokens: number | null
+  /** `agent.max_cost_usd`, for the sentence when the agent stopped itself on its budget. */
+  readonly maxCostUsd: number | null
+  /**
+   * Usage already counted for a resumed thread whose CLI reports thread totals (Codex); subtracted from what the
+   * run reports. Null for none.
+   */
+  readonly usageBaseline: TokenUsage | null
+}
+
+/** What a finished run saw, besides the report (the Codex station keeps the thread total for the next turn). */
+export interface CliRun {
+  readonly report: AgentReport
+  /** The last thread total a Codex `turn.completed` reported, or null. */
+  readonly threadUsage: TokenUsage | null
+}
+
+/** Tokens that count against `agent.max_tokens`: input + output + cache writes (cache reads do not count). */
+export const budgetTokens = (u: TokenUsage): number => u.inputTokens + u.outputTokens + u.cacheCreationInputTokens
+
+const zero: TokenUsage = { inputTokens: 0, outputTokens: 0, cacheReadInputTokens: 0, cacheCreationInputTokens: 0 }
+
+const add = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
+  inputTokens: a.inputTokens + b.inputTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+  cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
+  cacheCreationInputTokens: a.cacheCreationInputTokens + b.cacheCreationInputTokens
+})
+
+/** `a − b`, each field clamped at 0. */
+export const subtractUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({
+  inputTokens: Math.max(0, a.inputTokens - b.inputTokens),
+  outputTokens: Math.max(0, a.outputTokens - b.outputTokens),
+  cacheReadInputTokens: Math.max(0, a.cacheReadInputTokens - b.cacheReadInputTokens),
+  cacheCreationInputTokens: Math.max(0, a.cacheCreationInputTokens - b.cacheCreationInputTokens)
+})
+
+/**
+ * What the events of one run add up to. Mutable, private to one run; `observe` folds one event in.
+ * Pure apart from that: tested through `observe` and the getters.
+ */
+export class RunState {
+  sessionId: string | null = null
+  result: Result | null = null
+  lastText: string | null = null
+  turnFailed: string | null = null
+  turnsCompleted = 0
+  /** Claude Code: the latest usage per assistant message id. */
+  readonly messages = new Map<string, TokenUsage>()
+  /** Codex: the latest thread total. */
+  threadUsage: TokenUsage | null = null
+
+  constructor(readonly baseline: TokenUsage | null) {}
+
+  observe(event: AgentEvent): void {
+    switch (event._tag) {
+      case "Init":
+        this.sessionId = event.sessionId
+        break
+      case "AssistantText":
+        this.lastText = event.text
+        break
+      case "MessageUsage":
+        this.messages.set(event.messageId, event.usage)
+        break
+      case "TurnCompleted":
+        this.threadUsage = event.usage
+        this.turnsCompleted += 1
+        break
+      case "TurnFailed":
+        this.turnFailed = event.message
+        break
+      case "Result":
+        this.result = event
+        this.sessionId = event.sessionId
+        break
+      default:
+        break
+    }
+  }
+
+  /** Usage of this run so far: the result's, else the thread total minus the baseline, else the messages' sum. */
+  usage(): TokenUsage | null {
+    if (this.result !== null) return this.result.usage
+    if (this.threadUsage !== null) return subtractUsage(this.threadUsage, this.baseline ?? zero)
+    if (this.messages.size > 0) return [...this.messages.values()].reduce(add, zero)
+    return null
+  }
+
+  /** Tokens counted against the budget so far (see `budgetTokens`). */
+  tokensSoFar(): number {
+    const usage = this.result === null && this.threadUsage === null && this.messages.size > 0
+      ? [...this.messages.values()].reduce(add, zero)
+      : this.usage()
+    return usage === null ? 0 : budgetTokens(usage)
+  }
+}
+
+/** The stop reason when `state` is over `maxTokens`, else null. */
+export const overTokenBudget = (state: RunState, maxTokens: number | null): string | null => {
+  if (maxTokens === null) return null
+  const used = state.tokensSoFar()
+  return used > maxTokens
+    ? `the run used ${used} tokens (input + output + cache writes), over agent.max_tokens = ${maxTokens}`
+    : null
+}
+
+/** The sentence when Claude Code stopped itself on `--max-budget-usd` (`error_max_budget_usd`), else null. */
+const selfStoppedOnBudget = (result: Result | null, maxCostUsd: number | null): string | null =>
+  result !== null && result.subtype === "error_max_budget_usd"
+    ? `the run cost $${result.totalCostUsd.toFixed(4)}, over agent.max_cost_usd = $${maxCostUsd ?? "?"}${
+      result.errors.length > 0 ? ` (the agent stopped: ${result.errors.join("; ")})` : ""
+    }`
+    : null
+
+/**
+ * Runs `inv` in the sandbox with `input.timeoutMs`, records it in `<runDir>/transcript.jsonl` (redacted with
+ * `redact`), and reports. Never fails. Rules:
+ * - the exit code is 1 when the process exited 0 but the agent reported an error (a Claude Code result with
+ *   `is_error`, a Codex `turn.failed`), so the decision table sees a failed run;
+ * - `crashed` when the process could not start, or died from a signal that was not our timeout or stop;
+ * - `budgetExceeded` when the run was stopped on `maxTokens`, or Claude Code stopped itself on its cost budget;
+ * - `summary` is the agent's final text (the result, else its last message), else the claim's summary.
+ */
+export const run = (
+  inv: CliInvocation,
+  input: AgentRunInput,
+  paths: RunPaths,
+  redact: (text: string) => string
+): Effect.Effect<CliRun, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem> =>
+  Effect.scoped(Effect.gen(function*() {
+    const turn = input.continuation?.turn ?? 0
+    const argv = [inv.executable, ...inv.args]
+    const command = redact(commandLine(argv))
+    const transcript = yield* Transcript.open(`${input.runDir}/${Transcript.TRANSCRIPT_FILE}`, turn, redact)
+    yield* transcript.append({ type: "run.started", station: inv.kind, command, resume: inv.resume })
+    const state = new RunState(inv.usageBaseline)
+    const tail = new OutputCapture(0, maxKeptBytes)
+    const note = (text: string) => Effect.sync(() => tail.push(Buffer.from(`${text}\n`, "utf8")))
+    const limit = maxLineBytes
+
+    const onStdout = (line: SplitLine): Effect.Effect<string | null> =>
+      Effect.gen(function*() {
+        const events = line._tag === "Line" ? inv.decodeLine(line.text) : [tooLongEvent(line, limit)]
+        for (const event of events) {
+          state.observe(event)
+          yield* transcript.append({ type: "event", event: encodeEvent(event) })
+          const described = describeEvent(event)
+          if (described !== null) yield* note(described)
+        }
+        return overTokenBudget(state, inv.maxTokens)
+      })
+    const onStderr = (line: SplitLine): Effect.Effect<void> => {
+      const text = line._tag === "Line" ? line.text : `${line.prefix} … (${line.bytes} bytes)`
+      return text.trim() === ""
+        ? Effect.void
+        : transcript.append({ type: "stderr", text: cutUtf8(text) }).pipe(Effect.zipRight(note(`stderr: ${cutUtf8(text, 500)}`)))
+    }
+
+    yield* Effect.logInfo("agent starting").pipe(Effect.annotateLogs({ resume: inv.resume ?? "none" }))
+    const proc = yield* StreamProcess.run({
+      executable: inv.executable,
+      args: inv.args,
+      cwd: input.sandboxPath,
+      env: inv.env,
+      stdin: inv.stdin,
+      timeoutMs: input.timeoutMs,
+      maxLineBytes: limit,
+      onStdout,
+      onStderr,
+      onSpawn: input.onSpawn,
+      onOutput: input.onOutput
+    })
+    if (proc.spawnError !== null) yield* note(proc.spawnError)
+    const agentError = state.result?.isError === true
+      ? `the agent reported an error (${state.result.subtype}${
+        state.result.apiErrorStatus === null ? "" : `, API status ${state.result.apiErrorStatus}`
+      })`
+      : state.turnFailed !== null
+      ? `the turn failed: ${state.turnFailed}`
+      : null
+    const exitCode = proc.exitCode === 0 && agentError !== null ? 1 : proc.exitCode
+    if (agentError !== null) yield* note(agentError)
+    const budgetExceeded = proc.stopped ?? selfStoppedOnBudget(state.result, inv.maxCostUsd)
+    if (proc.stopped !== null) yield* note(`stopped: ${proc.stopped}`)
+    yield* transcript.append({
+      type: "run.ended",
+      exitCode,
+      signal: proc.signal,
+      timedOut: proc.timedOut,
+      stopped: proc.stopped,
+      spawnError: proc.spawnError
+    })
+
+    const fs = yield* FileSystem.FileSystem
+    const { claim, claimError } = yield* readClaim(fs, paths.resultFile)
+    const crashed = proc.spawnError !== null || (proc.signal !== null && !proc.timedOut && proc.stopped === null)
+    const finalText = state.result !== null && state.result.result.trim() !== "" ? state.result.result : state.lastText
+    const text = (value: string | null | undefined): string | null =>
+      value === null || value === undefined ? null : redact(cutUtf8(value))
+    const usage = state.usage()
+    const report = AgentReport.make({
+      kind: inv.kind,
+      command,
+      exitCode,
+      signal: proc.signal,
+      timedOut: proc.timedOut,
+      crashed,
+      durationMs: proc.durationMs,
+      outputTail: redact(tail.tailText()),
+      claim: claim?.claim ?? null,
+      claimError,
+      summary: text(finalText ?? claim?.summary),
+      plan: text(claim?.plan),
+      question: text(claim?.question),
+      residualRisk: text(claim?.residual_risk),
+      sessionId: state.sessionId ?? inv.resume,
+      usage,
+      costUsd: state.result?.totalCostUsd ?? null,
+      numTurns: state.result?.numTurns ?? (state.turnsCompleted > 0 ? state.turnsCompleted : null),
+      budgetExceeded,
+      transcript: transcript.path
+    })
+    yield* Effect.logInfo("agent finished").pipe(
+      Effect.annotateLogs({
+        exitCode,
+        signal: proc.signal,
+        timedOut: proc.timedOut,
+        crashed,
+        claim: report.claim,
+        sessionId: report.sessionId ?? "none",
+        tokens: usage === null ? "unknown" : budgetTokens(usage),
+        costUsd: report.costUsd ?? "unknown",
+        budgetExceeded: budgetExceeded ?? "no"
+      })
+    )
+    return { report, threadUsage: state.threadUsage } satisfies CliRun
+  }))
