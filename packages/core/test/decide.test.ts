@@ -47,6 +47,11 @@ describe("decide", () => {
     })
   }
 
+  it("quotes the agent's last words when it exits non-zero", () => {
+    const v = decide({ ...base, agent: { ...okAgent, exitCode: 1, outputTail: "thinking...\nAPI Error: Repeated 529 Overloaded errors\n\n" } })
+    expect(v.reasons).toEqual(["The agent exited 1: API Error: Repeated 529 Overloaded errors"])
+  })
+
   it("names the failing validation command in the reasons", () => {
     const v = decide({ ...base, verification: { reproductionAfter: result("repro", 0), validation: [result("pnpm lint", 0), result("pnpm test", 1)] } })
     expect(v.reasons.join(" ")).toContain("`pnpm test` exited 1")

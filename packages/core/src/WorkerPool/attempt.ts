@@ -223,7 +223,8 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       const runAgent = (continuation: AgentRunInput["continuation"]) =>
         Effect.gen(function*() {
           yield* enter("agent")
-          yield* record("agent.started", `${station.kind} agent started${continuation ? ` (revision ${continuation.turn})` : ""}`, {
+          const who = station.kind === "routed" ? "agent" : `${station.kind} agent`
+          yield* record("agent.started", `${who} started${continuation ? ` (revision ${continuation.turn})` : ""}`, {
             kind: station.kind,
             revision: continuation?.turn ?? 0
           })
@@ -373,7 +374,9 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       )
     )
     const maxAttempts = Option.match(config, { onNone: () => 1, onSome: (c) => c.agent.max_attempts })
-    const verdict = applyRetryPolicy(raw, tryNumber, maxAttempts)
+    // Reasons may quote agent output: scrubbed like everything else that is stored.
+    const decided = applyRetryPolicy(raw, tryNumber, maxAttempts)
+    const verdict = Verdict.make({ ...decided, reasons: decided.reasons.map((r) => verifier.scrub(r)) })
 
     // --- packaging: short, and never left half-done (the four layers must agree afterwards) -----------------
     return yield* Effect.uninterruptible(Effect.gen(function*() {

@@ -10,6 +10,8 @@ const TEST_COUNT_RULE = "test_count_dropped"
 
 export interface DecisionInput {
   readonly agent: Pick<AgentReport, "crashed" | "timedOut" | "exitCode" | "claim" | "question" | "signal"> & {
+    /** The end of the agent's output, quoted when it fails (e.g. "API Error: Repeated 529 Overloaded errors"). */
+    readonly outputTail?: string | undefined
     readonly stalled?: boolean | undefined
     readonly budgetExceeded?: string | null | undefined
   }
@@ -30,6 +32,12 @@ export interface DecisionInput {
 
 const verdict = (state: Verdict["state"], cause: string, ...reasons: Array<string>) =>
   Verdict.make({ state, cause, reasons })
+
+/** The last non-empty line of `text`, cut to 200 characters. */
+const lastLine = (text: string): string => {
+  const line = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).at(-1) ?? ""
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
 
 const describe = (r: CommandResult): string =>
   r.timedOut
@@ -65,7 +73,8 @@ export const decide = (input: DecisionInput): Verdict => {
     return verdict("RETRYABLE_FAILURE", "agent_crashed", `The agent crashed (${agent.signal ?? "could not start"}).`)
   }
   if (agent.exitCode !== 0) {
-    return verdict("RETRYABLE_FAILURE", "agent_exit_nonzero", `The agent exited ${agent.exitCode}.`)
+    const last = lastLine(agent.outputTail ?? "")
+    return verdict("RETRYABLE_FAILURE", "agent_exit_nonzero", `The agent exited ${agent.exitCode}${last ? `: ${last}` : "."}`)
   }
   if (agent.claim === "ESCALATE") {
     return verdict("ESCALATE", "agent_escalated", `The agent asked for a human: ${agent.question ?? "(no question given)"}`)
