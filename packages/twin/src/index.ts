@@ -2,5 +2,4 @@
 export * as Messages from "./Messages.js"
 export * as Playbook from "./Playbook.js"
 export * as Responses from "./Responses.js"
-export * as StreamJson from "./StreamJson.js"
 export * as Twin from "./Twin.js"

@@ -5,9 +5,9 @@
 import { type CommandExecutor, FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, Schema, type Scope } from "effect"
+import { Array as Arr, Effect, Option, Schema, type Scope } from "effect"
 import * as Playbook from "../src/Playbook.js"
-import * as StreamJson from "../src/StreamJson.js"
+import { AgentEvent } from "@switchyard/node"
 import * as Twin from "../src/Twin.js"
 import { runClaude, tempRepo } from "./support.js"
 
@@ -45,7 +45,7 @@ const playbook = make({
   ]
 })
 
-const result = (events: ReadonlyArray<StreamJson.AgentEvent>) => Option.getOrThrow(StreamJson.lastResult(events))
+const result = (events: ReadonlyArray<AgentEvent.AgentEvent>) => Option.getOrThrow(Arr.findLast(events, (e): e is AgentEvent.Result => e._tag === "Result"))
 
 describe("real claude against the twin", () => {
   live("(a, b) runs a scripted Bash command for real, then ends with the scripted text", () =>
@@ -56,13 +56,13 @@ describe("real claude against the twin", () => {
       expect(run.exitCode, run.stderr).toBe(0)
       // (a) the tool ran for real in the sandbox
       expect(yield* fs.readFileString(`${cwd}/fix.txt`)).toBe("fixed\n")
-      const init = run.events.find((e): e is StreamJson.Init => e._tag === "Init")
+      const init = run.events.find((e): e is AgentEvent.Init => e._tag === "Init")
       expect(init?.cwd).toBe(yield* fs.realPath(cwd))
       expect(init?.tools).toContain("Bash")
-      const toolUse = run.events.find((e): e is StreamJson.ToolUse => e._tag === "ToolUse")
+      const toolUse = run.events.find((e): e is AgentEvent.ToolUse => e._tag === "ToolUse")
       expect(toolUse?.name).toBe("Bash")
-      const toolResult = run.events.find((e): e is StreamJson.ToolResult => e._tag === "ToolResult")
-      expect(toolResult).toEqual(new StreamJson.ToolResult({ toolUseId: toolUse!.id, content: "fixed", isError: false }))
+      const toolResult = run.events.find((e): e is AgentEvent.ToolResult => e._tag === "ToolResult")
+      expect(toolResult).toEqual(new AgentEvent.ToolResult({ toolUseId: toolUse!.id, content: "fixed", isError: false }))
       const res = result(run.events)
       expect(res.isError).toBe(false)
       expect(res.subtype).toBe("success")
@@ -90,7 +90,7 @@ describe("real claude against the twin", () => {
       const { cwd, home, twin } = yield* setup(playbook)
       const run = yield* runClaude({ twinUrl: twin.url, cwd, home, prompt: "ISSUE-529: anything" })
       expect(run.exitCode).toBe(1)
-      const retries = run.events.filter((e): e is StreamJson.ApiRetry => e._tag === "ApiRetry")
+      const retries = run.events.filter((e): e is AgentEvent.ApiRetry => e._tag === "ApiRetry")
       expect(retries.map((r) => [r.attempt, r.errorStatus])).toEqual([[1, 529], [2, 529]])
       const res = result(run.events)
       expect(res).toMatchObject({ isError: true, apiErrorStatus: 529 })
@@ -121,7 +121,7 @@ describe("real claude against the twin", () => {
       })
       expect(run.exitCode).toBe(1)
       expect(result(run.events)).toMatchObject({ isError: true, apiErrorStatus: 429 })
-      const retries = run.events.filter((e): e is StreamJson.ApiRetry => e._tag === "ApiRetry")
+      const retries = run.events.filter((e): e is AgentEvent.ApiRetry => e._tag === "ApiRetry")
       expect(retries.map((r) => [r.maxRetries, r.errorStatus])).toEqual([[1, 429]])
       expect((yield* twin.requests).map((r) => r.served)).toEqual(["error", "error"])
     }))
@@ -137,7 +137,7 @@ describe("real claude against the twin", () => {
         extraEnv: { API_TIMEOUT_MS: "1500" }
       })
       expect(run.exitCode, run.stderr).toBe(0)
-      const retries = run.events.filter((e): e is StreamJson.ApiRetry => e._tag === "ApiRetry")
+      const retries = run.events.filter((e): e is AgentEvent.ApiRetry => e._tag === "ApiRetry")
       expect(retries.map((r) => r.errorStatus)).toEqual([null])
       expect(result(run.events)).toMatchObject({ isError: false, result: "after the hang" })
       expect((yield* twin.requests).map((r) => r.served)).toEqual(["hang", "reply"])

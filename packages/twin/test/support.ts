@@ -2,7 +2,7 @@
 import { Command, FileSystem } from "@effect/platform"
 import { Chunk, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
-import * as StreamJson from "../src/StreamJson.js"
+import { AgentEvent, ClaudeStream } from "@switchyard/node"
 import * as Twin from "../src/Twin.js"
 
 /** The claude CLI installed as this package's devDependency. */
@@ -28,7 +28,7 @@ export interface ClaudeRun {
   readonly exitCode: number
   readonly stdout: string
   readonly stderr: string
-  readonly events: ReadonlyArray<StreamJson.AgentEvent>
+  readonly events: ReadonlyArray<AgentEvent.AgentEvent>
 }
 
 /**
@@ -76,7 +76,7 @@ export const runClaude = (options: {
     ], { concurrency: "unbounded" })
     const stdout = Buffer.concat(Chunk.toReadonlyArray(chunks)).toString("utf8")
     // Decode the chunks exactly as the process wrote them.
-    const events = yield* StreamJson.decodeStream(Stream.fromChunk(chunks)).pipe(
+    const events = yield* ClaudeStream.decodeStream(Stream.fromChunk(chunks)).pipe(
       Stream.runCollect,
       Effect.map(Chunk.toReadonlyArray)
     )
