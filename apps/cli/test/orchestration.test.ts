@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { readdirSync } from "node:fs"
 import {
   alive,
+  averageRepro,
+  fixerScript,
   exited,
   existsSync,
   git,
@@ -115,6 +117,26 @@ describe("crash and restart", () => {
   })
 })
 
+describe("signals", () => {
+  it("a second SIGTERM exits at once, without waiting for the agent's grace period", async () => {
+    const r = repo()
+    const pidFile = join(r.tmp, "agent.pid")
+    r.writeWorkflow(config(r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`)))
+    await sy(r.dir, "issue", "create", "--title", "impatient human")
+    const run = start(r.dir, "run")
+    await run.out.waitFor(/agent\.started/)
+    await until(() => existsSync(pidFile), 10_000, "agent pid file")
+    run.child.kill("SIGTERM")
+    await sleep(100)
+    const sent = Date.now()
+    run.child.kill("SIGTERM")
+    const exit = await exited(run.child, sent)
+    expect(exit.code).toBe(143)
+    // The graceful path waits up to 2 s for the TERM-ignoring agent before SIGKILL; the second signal does not.
+    expect(exit.afterMs).toBeLessThan(1_500)
+  })
+})
+
 describe("concurrent runners", () => {
   it("two runners on one repo never run the same issue, finish all 20, and both do work", async () => {
     const r = repo()
@@ -188,6 +210,37 @@ describe("reconciliation", () => {
     expect(first.verdict.cause).toBe("stalled")
     expect(first.agent.stalled).toBe(true)
     expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ outcome: "NO_OP", attempts: 2 })
+  })
+})
+
+describe("what the supervisor repairs and what it cannot", () => {
+  it("an issue left in_progress with no lease is requeued (attempt counted) and finishes", async () => {
+    const r = repo()
+    r.writeWorkflow(config(r.agent("noop.sh", noop)))
+    await sy(r.dir, "issue", "create", "--title", "orphaned")
+    // As if a runner died between moving the issue and anything else: in_progress, no lease, no worker.
+    expect((await sy(r.dir, "issue", "update", "SY-1", "--status", "in_progress")).code).toBe(0)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain("reconcile.requeued")
+    expect(await syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "done", outcome: "NO_OP" })
+  })
+
+  it("a PR_READY branch that disappears is a violation: shown by status, and status --check exits 3", async () => {
+    const r = repo()
+    r.writeWorkflow(config(r.agent("fixer.sh", fixerScript)))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
+    expect((await sy(r.dir, "status", "--check")).code).toBe(0)
+    git(r.dir, "branch", "-D", "switchyard/SY-1")
+    const check = await sy(r.dir, "status", "--check")
+    expect(check.code).toBe(3)
+    expect(check.stderr).toContain("1 violation(s)")
+    const status = await syJson(r.dir, "status")
+    expect(status.human.violations).toEqual([
+      expect.objectContaining({ kind: "pr_ready_branch_missing", issueId: "SY-1", attempt: 1 })
+    ])
+    expect((await sy(r.dir, "status")).stdout).toContain("VIOLATIONS")
   })
 })
 

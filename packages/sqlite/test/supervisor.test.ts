@@ -1,0 +1,101 @@
+/**
+ * The supervisor's lease rules on a real SQLite file, timed with TestClock: a lease held by a runner on another
+ * host is left alone until its heartbeat expires, then broken — its worktree removed, the attempt closed as
+ * RETRYABLE_FAILURE with an evidence bundle, and the issue requeued.
+ */
+import { NodeContext } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  EvidenceStore,
+  MemoryTracker,
+  Orchestrator,
+  ProcessControl,
+  Sandbox,
+  Supervisor,
+  Tracker,
+  WorkerPool,
+  WorkflowFile
+} from "@switchyard/core"
+import { IssueInput, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
+import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
+import { open, scratch } from "./helpers.js"
+
+const setup = Effect.gen(function*() {
+  const paths = yield* scratch
+  const stores = yield* open(paths)
+  const removed = yield* Ref.make<ReadonlyArray<string>>([])
+  const killed = yield* Ref.make<ReadonlyArray<number>>([])
+  const tracker = yield* MemoryTracker.make()
+  const sandbox = Sandbox.of({
+    repoRoot: "/repo",
+    workspaceRoot: "/ws",
+    resolveBase: Effect.succeed("b".repeat(40)),
+    create: () => Effect.die("not used"),
+    runHook: () => Effect.succeed(Option.none()),
+    snapshot: () => Effect.die("not used"),
+    amend: () => Effect.die("not used"),
+    formatPatch: () => Effect.succeed([]),
+    checkout: () => Effect.die("not used"),
+    remove: (path) => Ref.update(removed, (xs) => [...xs, path]),
+    list: Effect.succeed([]),
+    branchHead: () => Effect.succeed(Option.none())
+  })
+  const services = Context.empty().pipe(
+    Context.add(Tracker, tracker),
+    Context.add(Orchestrator, Context.get(stores, Orchestrator)),
+    Context.add(EvidenceStore, Context.get(stores, EvidenceStore)),
+    Context.add(Sandbox, sandbox),
+    Context.add(ProcessControl, ProcessControl.of({
+      hostname: "this-host",
+      isAlive: () => Effect.succeed(true),
+      killGroup: (pgid) => Ref.update(killed, (xs) => [...xs, pgid])
+    })),
+    Context.add(WorkerPool, WorkerPool.of({
+      dispatch: () => Effect.void,
+      workers: Effect.succeed([]),
+      interrupt: () => Effect.succeed(false),
+      interruptAll: () => Effect.void,
+      finished: Stream.empty
+    }))
+  )
+  const def = new WorkflowDefinition({ path: "/repo/WORKFLOW.md", config: new WorkflowConfig({}), prompt_template: "" })
+  const supervisor = yield* Supervisor.make.pipe(
+    Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
+  )
+  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, killed }
+}).pipe(Effect.provide(NodeContext.layer))
+
+describe("Supervisor lease expiry (TestClock)", () => {
+  it.scoped("breaks a lease only after it expires, then requeues the issue with a bundle for the lost attempt", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, sql, orchestrator, evidence, removed, killed } = yield* setup
+      const issue = yield* tracker.create(new IssueInput({ title: "held by a runner on another host" }))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      // A runner on another host claimed it at t=0 with a 30 s lease, its agent in process group 4242.
+      yield* sql`INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at, agent_pid, agent_pgid, sandbox_path)
+                 VALUES (${issue.id}, 'far:1:0', 'far-host', 1, 1, 'agent', 0, 0, 30000, 4242, 4242, '/ws/SY-1')`
+      yield* sql`INSERT INTO attempts (issue_id, attempt, runner_id, started_at, counted) VALUES (${issue.id}, 1, 'far:1:0', 0, 1)`
+
+      yield* TestClock.adjust(Duration.millis(29_999))
+      const early = yield* supervisor.reconcile
+      expect(early.brokenLeases).toEqual([])
+      expect((yield* orchestrator.leases).map((l) => l.issue_id)).toEqual([issue.id])
+      expect((yield* tracker.get(issue.id)).status).toBe("in_progress")
+
+      yield* TestClock.adjust(Duration.millis(2))
+      const late = yield* supervisor.reconcile
+      expect(late.brokenLeases).toEqual([issue.id])
+      expect(yield* orchestrator.leases).toEqual([])
+      expect((yield* tracker.get(issue.id)).status).toBe("todo")
+      expect(yield* Ref.get(removed)).toEqual(["/ws/SY-1"])
+      // Another host's process group is not ours to kill.
+      expect(yield* Ref.get(killed)).toEqual([])
+      const [attempt] = yield* orchestrator.attempts(issue.id)
+      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "lease_expired", counted: true })
+      const bundle = yield* evidence.get(issue.id, 1)
+      expect(Option.map(bundle, (b) => [b.outcome, b.verdict.cause])).toEqual(Option.some(["RETRYABLE_FAILURE", "lease_expired"]))
+      const events = yield* orchestrator.events({ issueId: issue.id })
+      expect(events.map((e) => e.type)).toContain("lease.expired")
+    }))
+})
