@@ -2,9 +2,12 @@
 // (no TS loader at run time).
 // better-sqlite3 stays external: it is a native addon resolved from node_modules.
 import { build } from "esbuild"
+import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
+// Start clean: chunk names carry content hashes, so old ones would otherwise pile up.
+rmSync(new URL("dist", import.meta.url), { recursive: true, force: true })
 await build({
   absWorkingDir: here,
   entryPoints: ["src/main.ts"],
