@@ -24,7 +24,7 @@ import {
   priorities
 } from "@switchyard/domain"
 import { GitWorktreeSandbox } from "@switchyard/node"
-import { Console, Effect, Option, Schedule, Schema, Stream } from "effect"
+import { Console, Effect, Option, Ref, Schedule, Schema, Stream } from "effect"
 import { renderEvidenceTerminal } from "./evidenceView.js"
 import { lineLayer, statePaths, storeLayer } from "./layers.js"
 import { issueDetail, issueTable } from "./render.js"
@@ -119,6 +119,10 @@ const issueShow = Command.make("show", { id, json }, (o) =>
       const ended = attempts.filter((a) => a.terminal_state !== null)
       const last = ended.at(-1)
       const branch = Option.match(latest, { onNone: () => null, onSome: (b) => b.diff?.branch ?? null })
+      // Per-issue accounting: tokens and cost summed over every attempt's bundle.
+      const store = yield* EvidenceStore
+      const bundles = yield* Effect.forEach(yield* store.list(issue.id), (summary) => store.get(issue.id, summary.attempt))
+      const usage = totalUsageOf(bundles.flatMap((b) => (Option.isSome(b) ? [b.value.usage] : [])))
       yield* o.json
         ? printJson({
           ...encodeIssue(issue),
@@ -127,7 +131,8 @@ const issueShow = Command.make("show", { id, json }, (o) =>
           attempts: attempts.length,
           counted_attempts: attempts.filter((a) => a.counted && a.ended_at !== null).length,
           branch,
-          commit: last?.commit ?? null
+          commit: last?.commit ?? null,
+          usage
         })
         : Console.log(issueDetail(issue, attempts))
     })
@@ -184,16 +189,63 @@ const progressLine = (e: FactoryEvent): string | null => {
   return `${clock(e.at)} ${(e.issue_id ?? "").padEnd(7)} ${e.type.padEnd(26)} ${e.message}`
 }
 
-/** Prints one line per stage change of this runner, as events are recorded. */
+/** Tokens and cost of the attempts this process finished, summed from its `terminal.*` events. */
+export interface RunUsage {
+  readonly attempts: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly costUsd: number | null
+}
+
+const TerminalUsage = Schema.Struct({
+  usage: Schema.Struct({ inputTokens: Schema.Number, outputTokens: Schema.Number, costUsd: Schema.NullOr(Schema.Number) })
+})
+const decodeTerminalUsage = Schema.decodeUnknownOption(TerminalUsage)
+
+/**
+ * Prints one line per stage change of this runner, as events are recorded, and returns a Ref with the usage
+ * of this run (per-run token and cost accounting).
+ */
 export const printProgress = Effect.gen(function*() {
   const orchestrator = yield* Orchestrator
+  const usage = yield* Ref.make<RunUsage>({ attempts: 0, inputTokens: 0, outputTokens: 0, costUsd: null })
   yield* orchestrator.changes.pipe(
+    Stream.tap((e) =>
+      e.type.startsWith("terminal.")
+        ? Option.match(decodeTerminalUsage(e.data), {
+          onNone: () => Effect.void,
+          onSome: ({ usage: u }) =>
+            Ref.update(usage, (r) => ({
+              attempts: r.attempts + 1,
+              inputTokens: r.inputTokens + u.inputTokens,
+              outputTokens: r.outputTokens + u.outputTokens,
+              costUsd: u.costUsd === null ? r.costUsd : (r.costUsd ?? 0) + u.costUsd
+            }))
+        })
+        : Effect.void
+    ),
     Stream.map(progressLine),
     Stream.filter((l): l is string => l !== null),
     Stream.runForEach((l) => Console.log(l)),
     Effect.forkScoped
   )
+  return usage
 })
+
+/** Sums per-attempt usage (cost null when no attempt reported one). */
+const totalUsageOf = (
+  usages: ReadonlyArray<{ readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null }>
+) => ({
+  inputTokens: usages.reduce((n, u) => n + u.inputTokens, 0),
+  outputTokens: usages.reduce((n, u) => n + u.outputTokens, 0),
+  costUsd: usages.some((u) => u.costUsd !== null) ? usages.reduce((n, u) => n + (u.costUsd ?? 0), 0) : null
+})
+
+/** One line: what this run used. */
+export const usageLine = (u: RunUsage): string =>
+  `this run: ${u.attempts} attempt(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${
+    u.costUsd === null ? "" : `, $${u.costUsd.toFixed(4)}`
+  }`
 
 const run = Command.make("run", {
   once: Options.boolean("once").pipe(Options.withDescription("drain: return when nothing is eligible, waiting or running")),
@@ -203,8 +255,10 @@ const run = Command.make("run", {
     Effect.gen(function*() {
       // Preflight: refuse a dirty base before anything is claimed (each attempt checks again).
       yield* (yield* Sandbox).resolveBase
-      yield* printProgress
-      yield* runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) })
+      const usage = yield* printProgress
+      yield* runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }).pipe(
+        Effect.ensuring(Effect.sleep("50 millis").pipe(Effect.zipRight(Ref.get(usage)), Effect.flatMap((u) => Console.log(usageLine(u)))))
+      )
     }).pipe(Effect.scoped, Effect.provide(lineLayer(root)))
   ))).pipe(Command.withDescription("run the factory line on the eligible issues"))
 

@@ -108,6 +108,11 @@ describe("claude-code station: the real claude binary against a model twin", () 
       const result = yield* run("run", "--once")
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).toContain("terminal.PR_READY")
+      // Per-run and per-issue accounting, besides the per-attempt numbers in the evidence.
+      expect(result.stdout).toMatch(/this run: 1 attempt\(s\), [1-9]\d* input \+ [1-9]\d* output tokens, \$0\.\d{4}/)
+      const shown = yield* Effect.promise(() => syJson(r.dir, "issue", "show", id))
+      expect(shown.usage.inputTokens).toBeGreaterThan(0)
+      expect(shown.usage.costUsd).toBeGreaterThan(0)
 
       const evidence = yield* Effect.promise(() => syJson(r.dir, "evidence", id))
       expect(evidence.outcome).toBe("PR_READY")

@@ -500,7 +500,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       commit: verdict.state === "PR_READY" ? commit : null,
       counted: true
     }).pipe(Effect.ignoreLogged)
-    yield* record(`terminal.${verdict.state}`, summary, { cause: verdict.cause })
+    yield* record(`terminal.${verdict.state}`, summary, { cause: verdict.cause, usage: bundle.usage })
     if (o.handle !== null) {
       const keepBranch = verdict.state === "PR_READY" || (verdict.state === "ESCALATE" && o.candidate !== null && !o.candidate.empty)
       yield* sandbox.remove(o.handle.path, { deleteBranch: keepBranch ? undefined : o.handle.branch }).pipe(Effect.ignoreLogged)
