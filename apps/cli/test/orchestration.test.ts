@@ -141,7 +141,8 @@ describe("concurrent runners", () => {
   it("two runners on one repo never run the same issue, finish all 20, and both do work", async () => {
     const r = repo()
     const log = join(r.tmp, "ran.log")
-    r.writeWorkflow(config(r.agent("slow-noop.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(log)}; sleep 0.3\n${noop}`)))
+    // Each agent takes 1 s, so one runner alone needs ~10 s: longer than any start-up skew between the two.
+    r.writeWorkflow(config(r.agent("slow-noop.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(log)}; sleep 1\n${noop}`)))
     for (let i = 1; i <= 20; i++) (await sy(r.dir, "issue", "create", "--title", `issue ${i}`))
     const a = start(r.dir, "run", "--once", "--concurrency", "2")
     const b = start(r.dir, "run", "--once", "--concurrency", "2")

@@ -32,6 +32,12 @@ export interface TickResult {
  * One tick: reconcile, read the candidates, claim and dispatch into free slots.
  * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
  */
+/** How soon (ms) a failed tick is retried, whatever the poll interval. */
+export const TICK_RETRY_MS = 250
+
+/** Consecutive failed ticks after which a `--once` run gives up (about 10 s at `TICK_RETRY_MS`). */
+export const ONCE_MAX_FAILED_TICKS = 40
+
 /** At most this many `issue.eligible` events per tick (the first ones in dispatch order). */
 export const ELIGIBLE_EVENTS_PER_TICK = 20
 
@@ -158,8 +164,9 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
 
 /**
  * Runs the line until interrupted, or (with `once`) until it drains. Renews this runner's leases every
- * `orchestrator.heartbeat_ms`. A failing tick (unreadable workflow or store) is logged and retried on the
- * next tick; it never ends the loop (Symphony SPEC §14.2).
+ * `orchestrator.heartbeat_ms`. A failing tick (unreadable workflow or store) is logged and retried after
+ * `TICK_RETRY_MS`; it never ends a long-lived run (Symphony SPEC §14.2). A `--once` run fails with the tick's
+ * error (`WorkflowError`, `TrackerError`, `OrchestratorError`) after `ONCE_MAX_FAILED_TICKS` failures in a row.
  */
 export const runLine = (options: RunOptions) =>
   Effect.gen(function*() {
@@ -185,16 +192,21 @@ export const runLine = (options: RunOptions) =>
       concurrency: options.concurrency ?? first.config.agent.max_concurrent_agents
     })
     const memory = emptyTickMemory()
+    let failures = 0
     while (true) {
-      const result = yield* tick(options, memory).pipe(
-        Effect.tapError((e) => orchestrator.record("tick.failed", null, e.message)),
-        Effect.catchAll((e) =>
-          Effect.logWarning(`tick failed, retrying next tick: ${e.message}`).pipe(
-            Effect.zipRight(pool.workers),
-            Effect.map((w) => ({ started: [], waiting: 0, nextRetryAt: null, running: w.length }) satisfies TickResult)
-          )
-        )
-      )
+      const outcome = yield* Effect.either(tick(options, memory))
+      if (outcome._tag === "Left") {
+        // A failed tick knows nothing about the work left, so it does not end a `--once` run by itself: retry
+        // shortly. Only a `--once` run that keeps failing gives up, with the error (a long-lived run never does).
+        failures += 1
+        yield* orchestrator.record("tick.failed", null, outcome.left.message)
+        yield* Effect.logWarning(`tick failed, retrying: ${outcome.left.message}`)
+        if (options.once && failures >= ONCE_MAX_FAILED_TICKS) return yield* Effect.fail(outcome.left)
+        yield* Effect.race(Queue.take(wake), Effect.sleep(Duration.millis(TICK_RETRY_MS)))
+        continue
+      }
+      failures = 0
+      const result = outcome.right
       if (options.once && result.running === 0 && result.nextRetryAt === null && result.started.length === 0) break
       const now = yield* Clock.currentTimeMillis
       const interval = (yield* Effect.either(workflow.current)).pipe((e) =>
