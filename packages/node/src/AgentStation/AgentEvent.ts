@@ -16,7 +16,7 @@
  * `TurnCompleted` and `TurnFailed` were added for budgets and Codex.
  */
 import { TokenUsage } from "@switchyard/domain"
-import { Schema, Stream } from "effect"
+import { Either, Schema, Stream } from "effect"
 
 /** Text kept in events (tool output, raw lines) is cut to this many UTF-8 bytes. */
 export const maxKeptBytes = 4 * 1024
@@ -291,4 +291,25 @@ export const describeEvent = (event: AgentEvent): string | null => {
     case "TurnCompleted":
       return null
   }
+}
+
+const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
+
+/**
+ * The envelope every JSONL decoder shares: a blank line gives no event, a line that is not JSON gives one
+ * `Malformed` (raw cut to 4 KiB), and any other line is handed to `decode(trimmedLine, parsedValue)`.
+ * Never fails.
+ */
+export const decodeJsonLine = (
+  line: string,
+  decode: (raw: string, value: unknown) => ReadonlyArray<AgentEvent>
+): ReadonlyArray<AgentEvent> => {
+  const trimmed = line.trim()
+  if (trimmed === "") return []
+  return Either.match(parseJson(trimmed), {
+    onLeft: (error) => [
+      new Malformed({ raw: cutUtf8(trimmed), reason: `not JSON: ${cutUtf8(error.message.split("\n").join(" "), 300)}` })
+    ],
+    onRight: (value) => decode(trimmed, value)
+  })
 }

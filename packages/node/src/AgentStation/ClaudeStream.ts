@@ -12,10 +12,10 @@ import {
   ApiRetry,
   AssistantText,
   cutUtf8,
+  decodeJsonLine,
   decodeStreamWith,
   ErrorEvent,
   Init,
-  Malformed,
   MessageUsage,
   Result,
   ToolResult,
@@ -117,7 +117,6 @@ const ErrorLine = Schema.Struct({
 
 const TypedLine = Schema.Struct({ type: Schema.String, subtype: Schema.optional(Schema.Unknown) })
 
-const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
 const decodeTyped = Schema.decodeUnknownEither(TypedLine)
 const decodeInit = Schema.decodeUnknownEither(InitLine)
 const decodeApiRetry = Schema.decodeUnknownEither(ApiRetryLine)
@@ -240,20 +239,12 @@ const typedEvents = (raw: string, value: unknown, type: string, subtype: unknown
  * Decode one stream-json line into events (possibly none: blank lines, the echoed prompt, thinking blocks).
  * Never fails: non-JSON → `Malformed`; unknown or undecodable JSON → `Unknown`.
  */
-export const decodeLine = (line: string): ReadonlyArray<AgentEvent> => {
-  const trimmed = line.trim()
-  if (trimmed === "") return []
-  return Either.match(parseJson(trimmed), {
-    onLeft: (error) => [
-      new Malformed({ raw: cutUtf8(trimmed), reason: `not JSON: ${cutUtf8(error.message.split("\n").join(" "), 300)}` })
-    ],
-    onRight: (value) =>
-      Either.match(decodeTyped(value), {
-        onLeft: () => [unknownOf(trimmed)],
-        onRight: ({ subtype, type }) => typedEvents(trimmed, value, type, subtype)
-      })
-  })
-}
+export const decodeLine = (line: string): ReadonlyArray<AgentEvent> =>
+  decodeJsonLine(line, (raw, value) =>
+    Either.match(decodeTyped(value), {
+      onLeft: () => [unknownOf(raw)],
+      onRight: ({ subtype, type }) => typedEvents(raw, value, type, subtype)
+    }))
 
 /**
  * Decode Claude Code's stream-json stdout into events. Never fails on content (only with the byte stream's own

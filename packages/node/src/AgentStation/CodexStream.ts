@@ -22,10 +22,10 @@ import {
   type AgentEvent,
   AssistantText,
   cutUtf8,
+  decodeJsonLine,
   decodeStreamWith,
   ErrorEvent,
   Init,
-  Malformed,
   Reasoning,
   ToolResult,
   ToolUse,
@@ -77,7 +77,6 @@ const WebSearchItem = Schema.Struct({ query: Schema.String })
 
 const TypedLine = Schema.Struct({ type: Schema.String })
 
-const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
 const decodeTyped = Schema.decodeUnknownEither(TypedLine)
 const decodeThreadStarted = Schema.decodeUnknownEither(ThreadStarted)
 const decodeTurnCompleted = Schema.decodeUnknownEither(TurnCompletedLine)
@@ -200,20 +199,12 @@ const typedEvents = (raw: string, value: unknown, type: string): ReadonlyArray<A
  * Decode one `codex exec --json` line into events (possibly none: blank lines, quiet items, item updates).
  * Never fails: non-JSON → `Malformed`; unknown or undecodable JSON → `Unknown`.
  */
-export const decodeLine = (line: string): ReadonlyArray<AgentEvent> => {
-  const trimmed = line.trim()
-  if (trimmed === "") return []
-  return Either.match(parseJson(trimmed), {
-    onLeft: (error) => [
-      new Malformed({ raw: cutUtf8(trimmed), reason: `not JSON: ${cutUtf8(error.message.split("\n").join(" "), 300)}` })
-    ],
-    onRight: (value) =>
-      Either.match(decodeTyped(value), {
-        onLeft: () => [unknownOf(trimmed)],
-        onRight: ({ type }) => typedEvents(trimmed, value, type)
-      })
-  })
-}
+export const decodeLine = (line: string): ReadonlyArray<AgentEvent> =>
+  decodeJsonLine(line, (raw, value) =>
+    Either.match(decodeTyped(value), {
+      onLeft: () => [unknownOf(raw)],
+      onRight: ({ type }) => typedEvents(raw, value, type)
+    }))
 
 /**
  * Decode `codex exec --json` stdout into events. Never fails on content (only with the byte stream's own error
