@@ -1,32 +1,34 @@
-// Bundles the CLI into ESM (dist/main.mjs plus on-demand chunks) so `switchyard` starts as plain JavaScript
-// (no TS loader at run time).
+// Bundles the CLI into two CommonJS files so `switchyard` starts as plain JavaScript (no TS loader at run time)
+// and bin/switchyard.mjs can run it through V8's code cache (docs/benchmarks.md):
+// - dist/switchyard.cjs: every command (src/main.ts), each command's implementation initialised on first use;
+// - dist/status.cjs: `switchyard status` alone (src/statusMain.ts), statically imported so the bundler keeps only
+//   what status uses. (A lazily initialised module must initialise everything its package's index re-exports.)
+// CommonJS, not ESM: on Node 20 only a classic script can be compiled with a code cache, and esbuild turns each
+// command's dynamic `import()` into a lazily initialised module, so a command evaluates only what it uses.
 // better-sqlite3 stays external: it is a native addon resolved from node_modules.
 import { build } from "esbuild"
 import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
-// Start clean: chunk names carry content hashes, so old ones would otherwise pile up.
+// Start clean: this also drops code caches made for an older bundle.
 rmSync(new URL("dist", import.meta.url), { recursive: true, force: true })
 await build({
   absWorkingDir: here,
-  entryPoints: ["src/main.ts"],
+  entryPoints: { switchyard: "src/main.ts", status: "src/statusMain.ts" },
   outdir: "dist",
-  outExtension: { ".js": ".mjs" },
-  entryNames: "[name]",
-  // Commands that need heavy modules (the demo's model twin) load them as separate chunks on demand.
-  splitting: true,
-  chunkNames: "chunks/[name]-[hash]",
-  // Minified: parsing and compiling the bundle is most of the CLI's start-up time. Names are kept for stack
-  // traces, and the source map points back to the TypeScript.
+  outExtension: { ".js": ".cjs" },
+  // Minified: parsing and compiling the bundle is a large part of start-up; the source map points back to the
+  // TypeScript (run with `node --enable-source-maps` for mapped stack traces).
   minify: true,
-  keepNames: true,
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   sourcemap: "linked",
   logLevel: "warning",
   external: ["better-sqlite3"],
-  banner: { js: "import { createRequire as __sy_createRequire } from 'node:module'; const require = __sy_createRequire(import.meta.url);" }
+  // `import.meta.url` (the demo finds the checkout from it) becomes the bundle's own file URL.
+  define: { "import.meta.url": "__sy_import_meta_url" },
+  banner: { js: "const __sy_import_meta_url = require('node:url').pathToFileURL(__filename).href;" }
 })

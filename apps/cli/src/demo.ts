@@ -16,7 +16,7 @@ import { ProcessRunner } from "@switchyard/node"
 import { Playbook, Twin } from "@switchyard/twin"
 import { Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
-import { printProgress } from "./Cli.js"
+import { printProgress } from "./commands/run.js"
 import { lineLayer, statePaths } from "./layers.js"
 import { renderStatus, statusSnapshot } from "./status.js"
 

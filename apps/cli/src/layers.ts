@@ -8,21 +8,10 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { AgentStation, FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
 import { GitIntegration, GitWorktreeSandbox, NodeProcessControl, ProcessVerifier, RoutedAgentStation } from "@switchyard/node"
-import { layerAll } from "@switchyard/sqlite"
 import { Effect, Layer } from "effect"
-import * as NodePath from "node:path"
+import { statePaths, storeLayer } from "./store.js"
 
-/** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
-export const statePaths = (repoRoot: string) => {
-  const stateDir = NodePath.join(repoRoot, ".switchyard")
-  return { stateDir, database: NodePath.join(stateDir, "switchyard.db") }
-}
-
-/** Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). */
-export const storeLayer = (repoRoot: string) => {
-  const { database, stateDir } = statePaths(repoRoot)
-  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(NodeContext.layer))
-}
+export { statePaths, storeLayer }
 
 /**
  * Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse).

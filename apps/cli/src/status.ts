@@ -3,7 +3,7 @@
  * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
-import { EvidenceStore, eligibleRefs, Orchestrator, Supervisor, Tracker } from "@switchyard/core"
+import { EvidenceStore, eligibleRefs, findViolations, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
 import { Clock, Effect } from "effect"
 import { human, leaseLine, retryLine } from "./render.js"
@@ -31,12 +31,15 @@ export const statusSnapshot = (repoRoot: string) =>
       claimed: new Set(leases.map((l) => l.issue_id)),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
     })
-    const branchExists = (branch: string) =>
-      ProcessRunner.runGit(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`], repoRoot).pipe(
-        Effect.as(true),
-        Effect.orElseSucceed(() => false)
+    // One `git for-each-ref` for all the PR_READY branches (not one git process per outcome), run only if needed.
+    const branches = yield* Effect.cached(
+      ProcessRunner.runGit(["for-each-ref", "--format=%(refname)", "refs/heads/"], repoRoot).pipe(
+        Effect.map((out) => new Set(out.split("\n").filter((line) => line !== ""))),
+        Effect.orElseSucceed(() => new Set<string>())
       )
-    const violations = yield* Supervisor.findViolations(branchExists)
+    )
+    const branchExists = (branch: string) => Effect.map(branches, (refs) => refs.has(`refs/heads/${branch}`))
+    const violations = yield* findViolations(branchExists)
     const outcomes = yield* Effect.forEach(recent, (a) =>
       Effect.gen(function*() {
         const bundle = yield* evidence.get(a.issue_id, a.attempt)

@@ -10,7 +10,6 @@
  * Exit code 0 only when the evidence is fresh AND the re-verification passes; 1 otherwise (stale, failed, or no
  * verifiable bundle), so scripts can gate on it.
  */
-import { Args, Command, Options } from "@effect/cli"
 import {
   EvidenceStore,
   Sandbox,
@@ -28,6 +27,7 @@ import {
 } from "@switchyard/domain"
 import { GitWorktreeSandbox, ProcessRunner } from "@switchyard/node"
 import { Console, Effect, Option, Schema } from "effect"
+import type { VerifyOptions } from "./Cli.js"
 import { lineLayer } from "./layers.js"
 
 /** What the verdict of a bundle is bound to (EvidenceBundle.fingerprint). */
@@ -259,32 +259,22 @@ export const renderVerifyReport = (r: VerifyReport): string => {
   return out.join("\n")
 }
 
-const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
-
 /**
  * `switchyard verify ID [--json]`. Prints the report (text, or `VerifyReport` as JSON), then exits 0 when the
  * evidence is fresh and the re-verification passes, 1 otherwise (via `VerifyFailed`, whose one-line message
  * goes to stderr).
  */
-export const verifyCommand = Command.make(
-  "verify",
-  { id: Args.text({ name: "id" }).pipe(Args.withDescription("issue id, e.g. SY-12")), json },
-  (o) =>
-    Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd())).pipe(
-      Effect.flatMap((root) =>
-        Effect.gen(function*() {
-          const report = yield* verifyIssue(o.id)
-          yield* o.json
-            ? Console.log(JSON.stringify(Schema.encodeSync(VerifyReport)(report), null, 2))
-            : Console.log(renderVerifyReport(report))
-          if (!report.fresh || !report.passed) {
-            return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
-          }
-        }).pipe(Effect.provide(lineLayer(root)))
-      )
+export const verify = (o: VerifyOptions) =>
+  Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd())).pipe(
+    Effect.flatMap((root) =>
+      Effect.gen(function*() {
+        const report = yield* verifyIssue(o.id)
+        yield* o.json
+          ? Console.log(JSON.stringify(Schema.encodeSync(VerifyReport)(report), null, 2))
+          : Console.log(renderVerifyReport(report))
+        if (!report.fresh || !report.passed) {
+          return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
+        }
+      }).pipe(Effect.provide(lineLayer(root)))
     )
-).pipe(
-  Command.withDescription(
-    "check that an issue's evidence still holds: fresh (branch head, tree and base unchanged) and re-verified now; exit 1 if not"
   )
-)

@@ -22,6 +22,9 @@ import { applyRetryPolicy } from "../WorkerPool/decide.js"
 import { WorkerPool } from "../WorkerPool/WorkerPool.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
+import { findViolations, type Violation } from "./violations.js"
+
+export { findViolations, VIOLATION_WINDOW, type Violation } from "./violations.js"
 
 /** Process-table access, so the supervisor stays platform-free. Implementation: `NodeProcessControl`. */
 export interface ProcessControlShape {
@@ -32,14 +35,6 @@ export interface ProcessControlShape {
   readonly killGroup: (pgid: number, signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
 }
 export class ProcessControl extends Context.Tag("switchyard/ProcessControl")<ProcessControl, ProcessControlShape>() {}
-
-/** A disagreement the supervisor cannot repair; it stays until the state that causes it is fixed. */
-export interface Violation {
-  readonly kind: "terminal_without_evidence" | "pr_ready_branch_missing"
-  readonly issueId: string
-  readonly attempt: number
-  readonly detail: string
-}
 
 export interface ReconcileReport {
   readonly brokenLeases: ReadonlyArray<IssueId>
@@ -55,9 +50,6 @@ export interface SupervisorShape {
 }
 export class Supervisor extends Context.Tag("switchyard/Supervisor")<Supervisor, SupervisorShape>() {}
 
-/** How many of the newest terminal attempts each violation check looks at (bounds the cost per tick). */
-export const VIOLATION_WINDOW = 100
-
 /** The issue id a worktree path belongs to: `<root>/<ID>` or `<root>/.verify/<ID>-<label>-<n>`. */
 export const worktreeOwner = (workspaceRoot: string, path: string): string | null => {
   if (!path.startsWith(workspaceRoot + "/")) return null
@@ -65,47 +57,6 @@ export const worktreeOwner = (workspaceRoot: string, path: string): string | nul
   const match = /^(?:\.verify\/)?([A-Z][A-Z0-9]{0,9}-[1-9][0-9]{0,8})(?:$|-)/.exec(rest)
   return match === null ? null : match[1]!
 }
-
-/**
- * The violations among the newest `window` terminal attempts: a terminal attempt without its evidence bundle,
- * and a PR_READY issue still `in_review` whose `switchyard/<id>` branch is gone. `branchExists` asks git.
- */
-export const findViolations = <R>(
-  branchExists: (branch: string) => Effect.Effect<boolean, never, R>,
-  window: number = VIOLATION_WINDOW
-) =>
-  Effect.gen(function*() {
-    const orchestrator = yield* Orchestrator
-    const evidence = yield* EvidenceStore
-    const tracker = yield* Tracker
-    const violations: Array<Violation> = []
-    const latestSeen = new Set<string>()
-    for (const a of yield* orchestrator.recentOutcomes(window)) {
-      if (a.terminal_state === null) continue
-      if (Option.isNone(yield* evidence.get(a.issue_id, a.attempt))) {
-        violations.push({
-          kind: "terminal_without_evidence",
-          issueId: a.issue_id,
-          attempt: a.attempt,
-          detail: `attempt ${a.attempt} ended ${a.terminal_state} but has no evidence bundle`
-        })
-      }
-      if (latestSeen.has(a.issue_id)) continue
-      latestSeen.add(a.issue_id)
-      if (a.terminal_state !== "PR_READY") continue
-      const issue = yield* Effect.either(tracker.get(a.issue_id))
-      if (issue._tag === "Left" || issue.right.status !== "in_review") continue
-      if (!(yield* branchExists(branchFor(a.issue_id)))) {
-        violations.push({
-          kind: "pr_ready_branch_missing",
-          issueId: a.issue_id,
-          attempt: a.attempt,
-          detail: `${a.issue_id} is PR_READY and in review, but branch ${branchFor(a.issue_id)} no longer exists`
-        })
-      }
-    }
-    return violations
-  })
 
 export const make = Effect.gen(function*() {
   const tracker = yield* Tracker

@@ -1,0 +1,34 @@
+/** `switchyard evidence ID [--json|--md] [--attempt N]`: an attempt's evidence bundle. */
+import { EvidenceStore, renderEvidenceMarkdown, Tracker } from "@switchyard/core"
+import { EvidenceBundle } from "@switchyard/domain"
+import { Console, Effect, Option, Schema } from "effect"
+import type { EvidenceOptions } from "../Cli.js"
+import { renderEvidenceTerminal } from "../evidenceView.js"
+import { printJson, withStore } from "./shared.js"
+
+export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", { id: Schema.String }) {
+  override get message() {
+    return `${this.id} has no evidence bundle yet (it has not reached a terminal state)`
+  }
+}
+
+/** Prints the latest (or `--attempt N`) bundle: terminal view, `--md` markdown or `--json`; NoEvidence if none. */
+export const evidence = (o: EvidenceOptions) =>
+  withStore(() =>
+    Effect.gen(function*() {
+      const issue = yield* (yield* Tracker).get(o.id)
+      const store = yield* EvidenceStore
+      const bundle = yield* Option.match(o.attempt, {
+        onNone: () => store.latest(issue.id),
+        onSome: (n) => store.get(issue.id, n)
+      })
+      if (Option.isNone(bundle)) {
+        return yield* Effect.fail(new NoEvidence({ id: issue.id }))
+      }
+      yield* o.json
+        ? printJson(Schema.encodeSync(EvidenceBundle)(bundle.value))
+        : o.md
+        ? Console.log(renderEvidenceMarkdown(bundle.value))
+        : Console.log(renderEvidenceTerminal(bundle.value, { color: process.stdout.isTTY === true && !process.env.NO_COLOR }))
+    })
+  )

@@ -1,0 +1,24 @@
+/** `switchyard init`: creates `.switchyard/` (ignoring itself) and a commented WORKFLOW.md; safe to run twice. */
+import { FileSystem } from "@effect/platform"
+import { defaultWorkflowFile, Tracker, workflowPath } from "@switchyard/core"
+import { Console, Effect } from "effect"
+import { statePaths, storeLayer } from "../store.js"
+import { repoRoot } from "./shared.js"
+
+export const init = Effect.gen(function*() {
+  const root = yield* repoRoot
+  const fs = yield* FileSystem.FileSystem
+  const { stateDir } = statePaths(root)
+  yield* fs.makeDirectory(stateDir, { recursive: true })
+  // The state dir ignores itself, so `init` never dirties the base (no edit to the repo's .gitignore).
+  yield* fs.writeFileString(`${stateDir}/.gitignore`, "*\n")
+  const wf = workflowPath(root)
+  if (yield* fs.exists(wf)) {
+    yield* Console.log(`kept existing ${wf}`)
+  } else {
+    yield* fs.writeFileString(wf, defaultWorkflowFile)
+    yield* Console.log(`wrote ${wf} (set agent.command and verify.validation, then commit it)`)
+  }
+  yield* Effect.provide(Tracker, storeLayer(root))
+  yield* Console.log(`state in ${stateDir}`)
+})

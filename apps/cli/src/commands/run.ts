@@ -1,0 +1,75 @@
+/** `switchyard run [--once] [--concurrency N]`: the factory line, with one progress line per stage change. */
+import { Orchestrator, runLine, Sandbox } from "@switchyard/core"
+import type { FactoryEvent } from "@switchyard/domain"
+import { Console, Effect, Option, Ref, Schema, Stream } from "effect"
+import type { RunOptions } from "../Cli.js"
+import { lineLayer } from "../layers.js"
+import { repoRoot } from "./shared.js"
+
+const clock = (at: number) => new Date(at).toISOString().slice(11, 19)
+const progressLine = (e: FactoryEvent): string | null => {
+  if (e.type === "agent.output") return null
+  return `${clock(e.at)} ${(e.issue_id ?? "").padEnd(7)} ${e.type.padEnd(26)} ${e.message}`
+}
+
+/** Tokens and cost of the attempts this process finished, summed from its `terminal.*` events. */
+export interface RunUsage {
+  readonly attempts: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly costUsd: number | null
+}
+
+const TerminalUsage = Schema.Struct({
+  usage: Schema.Struct({ inputTokens: Schema.Number, outputTokens: Schema.Number, costUsd: Schema.NullOr(Schema.Number) })
+})
+const decodeTerminalUsage = Schema.decodeUnknownOption(TerminalUsage)
+
+/**
+ * Prints one line per stage change of this runner, as events are recorded, and returns a Ref with the usage
+ * of this run (per-run token and cost accounting).
+ */
+export const printProgress = Effect.gen(function*() {
+  const orchestrator = yield* Orchestrator
+  const usage = yield* Ref.make<RunUsage>({ attempts: 0, inputTokens: 0, outputTokens: 0, costUsd: null })
+  yield* orchestrator.changes.pipe(
+    Stream.tap((e) =>
+      e.type.startsWith("terminal.")
+        ? Option.match(decodeTerminalUsage(e.data), {
+          onNone: () => Effect.void,
+          onSome: ({ usage: u }) =>
+            Ref.update(usage, (r) => ({
+              attempts: r.attempts + 1,
+              inputTokens: r.inputTokens + u.inputTokens,
+              outputTokens: r.outputTokens + u.outputTokens,
+              costUsd: u.costUsd === null ? r.costUsd : (r.costUsd ?? 0) + u.costUsd
+            }))
+        })
+        : Effect.void
+    ),
+    Stream.map(progressLine),
+    Stream.filter((l): l is string => l !== null),
+    Stream.runForEach((l) => Console.log(l)),
+    Effect.forkScoped
+  )
+  return usage
+})
+
+/** One line: what this run used. */
+export const usageLine = (u: RunUsage): string =>
+  `this run: ${u.attempts} attempt(s), ${u.inputTokens} input + ${u.outputTokens} output tokens${
+    u.costUsd === null ? "" : `, $${u.costUsd.toFixed(4)}`
+  }`
+
+/** Refuses a dirty base, then runs the line until interrupted (or drained with `--once`); prints usage at the end. */
+export const run = (o: RunOptions) =>
+  repoRoot.pipe(Effect.flatMap((root) =>
+    Effect.gen(function*() {
+      // Preflight: refuse a dirty base before anything is claimed (each attempt checks again).
+      yield* (yield* Sandbox).resolveBase
+      const usage = yield* printProgress
+      yield* runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }).pipe(
+        Effect.ensuring(Effect.sleep("50 millis").pipe(Effect.zipRight(Ref.get(usage)), Effect.flatMap((u) => Console.log(usageLine(u)))))
+      )
+    }).pipe(Effect.scoped, Effect.provide(lineLayer(root)))
+  ))

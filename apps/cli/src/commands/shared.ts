@@ -1,0 +1,18 @@
+/** Helpers every command implementation shares: the repo root, the store, JSON output. */
+import { Issue } from "@switchyard/domain"
+import { GitWorktreeSandbox } from "@switchyard/node"
+import { Console, Effect, Schema } from "effect"
+import { storeLayer } from "../store.js"
+
+/** Prints `value` as indented JSON on stdout. */
+export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
+
+/** An issue as it is stored and printed (snake_case fields, ISO-8601 times). */
+export const encodeIssue = Schema.encodeSync(Issue)
+
+/** The git repo the command runs in (NotAGitRepo otherwise). */
+export const repoRoot = Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd()))
+
+/** Runs `f` with the repo's Tracker, Orchestrator and EvidenceStore. */
+export const withStore = <A, E, R>(f: (root: string) => Effect.Effect<A, E, R>) =>
+  repoRoot.pipe(Effect.flatMap((root) => f(root).pipe(Effect.provide(storeLayer(root)))))

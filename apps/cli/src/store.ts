@@ -1,0 +1,20 @@
+/**
+ * Where a repo keeps its state, and the store layer the read-only commands need. Kept apart from layers.ts so
+ * `status`, `issue` and `evidence` load neither the agent stations nor the workflow modules.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { layerAll } from "@switchyard/sqlite"
+import { Layer } from "effect"
+import * as NodePath from "node:path"
+
+/** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
+export const statePaths = (repoRoot: string) => {
+  const stateDir = NodePath.join(repoRoot, ".switchyard")
+  return { stateDir, database: NodePath.join(stateDir, "switchyard.db") }
+}
+
+/** Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). */
+export const storeLayer = (repoRoot: string) => {
+  const { database, stateDir } = statePaths(repoRoot)
+  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(NodeContext.layer))
+}
