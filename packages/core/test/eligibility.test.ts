@@ -1,7 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { IssueId } from "@switchyard/domain"
 import { DateTime } from "effect"
-import { eligibleIssues, selectForDispatch, whyIneligible } from "../src/Tracker/eligibility.js"
+import {
+  eligibleIssues,
+  selectForDispatch,
+  summarizeReady,
+  summaryLimit,
+  whyIneligible
+} from "../src/Tracker/eligibility.js"
 import { issue } from "./fixtures.js"
 
 const ctx = { now: 1_000, claimed: new Set<string>(), retryDue: new Map<string, number>() }
@@ -73,5 +79,22 @@ describe("selectForDispatch", () => {
     expect(picked.map((i) => i.id)).toEqual([fe1.id, be.id])
     const none = selectForDispatch([fe2], { maxConcurrent: 10, byLabel: { frontend: 1 }, running: [["FRONTEND"]] })
     expect(none).toEqual([])
+  })
+})
+
+describe("summarizeReady", () => {
+  const refs = [issue(), issue(), issue(), issue()].map((i) => ({ id: i.id, priority: i.priority, labels: i.labels }))
+  const invalid = [{ id: "SY-0", reason: "labels: not JSON" }]
+
+  it("counts the refs not excluded and keeps the first `limit` of them in order", () => {
+    const summary = summarizeReady({ refs, invalid }, { exclude: [refs[0]!.id, refs[2]!.id, "SY-404"], limit: 1 })
+    expect(summary).toEqual({ total: 2, head: [refs[1]], invalid })
+    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: 10 }).head).toEqual(refs)
+  })
+
+  it("reads a limit that is not a count as floored, at least 0, and Infinity as all", () => {
+    expect([2.9, 0, -3, Number.NaN].map(summaryLimit)).toEqual([2, 0, 0, 0])
+    expect(summaryLimit(Number.POSITIVE_INFINITY)).toBe(Number.MAX_SAFE_INTEGER)
+    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: Number.POSITIVE_INFINITY }).head).toHaveLength(4)
   })
 })

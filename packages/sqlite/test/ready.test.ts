@@ -13,7 +13,7 @@ const stores = Effect.gen(function*() {
 
 const priorities: ReadonlyArray<Priority> = ["low", "critical", "none", "high", "medium"]
 
-describe("SqliteTracker.ready (the tick's one-query ready set)", () => {
+describe("SqliteTracker.ready (the tick's ready set, read from the dispatch index)", () => {
   it.scoped("agrees with candidates + the pure eligibility rules on a mixed tracker", () =>
     Effect.gen(function*() {
       const { tracker } = yield* stores

@@ -12,9 +12,9 @@ import {
   resolvedStatuses
 } from "@switchyard/domain"
 import { DateTime, Effect, Layer, Option, PubSub, Schema, Stream, SynchronizedRef } from "effect"
-import { eligibleIssues } from "./eligibility.js"
+import { eligibleIssues, summarizeReady } from "./eligibility.js"
 import { InvalidIssueId, IssueNotFound } from "./errors.js"
-import { Tracker, type TrackerShape } from "./Tracker.js"
+import { type ReadySet, Tracker, type TrackerShape } from "./Tracker.js"
 
 const parseId = (raw: string) =>
   Schema.decodeUnknown(IssueId)(raw).pipe(Effect.mapError(() => new InvalidIssueId({ input: raw })))
@@ -65,6 +65,21 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
         return updated
       })
 
+    const ready: Effect.Effect<ReadySet> = SynchronizedRef.get(state).pipe(Effect.map((s) => {
+      const all = [...s.issues.values()]
+      const snapshot = {
+        todo: all.filter((i) => i.status === "todo"),
+        statusOf: new Map(all.map((i) => [i.id as string, i.status])),
+        openChildren: new Set(
+          all.filter((i) => i.parent !== null && !resolvedStatuses.has(i.status)).map((i) => i.parent as string)
+        ),
+        invalid: []
+      }
+      const refs = eligibleIssues(snapshot, { now: 0, claimed: new Set(), retryDue: new Map() })
+        .map((i) => ({ id: i.id, priority: i.priority, labels: i.labels }))
+      return { refs, invalid: [] }
+    }))
+
     return Tracker.of({
       changes: Stream.fromPubSub(written),
       create: (input) => published(create(input)),
@@ -107,20 +122,8 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
           invalid: []
         }
       })),
-      ready: SynchronizedRef.get(state).pipe(Effect.map((s) => {
-        const all = [...s.issues.values()]
-        const snapshot = {
-          todo: all.filter((i) => i.status === "todo"),
-          statusOf: new Map(all.map((i) => [i.id as string, i.status])),
-          openChildren: new Set(
-            all.filter((i) => i.parent !== null && !resolvedStatuses.has(i.status)).map((i) => i.parent as string)
-          ),
-          invalid: []
-        }
-        const refs = eligibleIssues(snapshot, { now: 0, claimed: new Set(), retryDue: new Map() })
-          .map((i) => ({ id: i.id, priority: i.priority, labels: i.labels }))
-        return { refs, invalid: [] }
-      })),
+      ready,
+      readySummary: (options) => Effect.map(ready, (set) => summarizeReady(set, options)),
       counts: SynchronizedRef.get(state).pipe(Effect.map((s) => {
         const counts = Object.fromEntries(issueStatuses.map((st) => [st, 0])) as Record<IssueStatus, number>
         for (const i of s.issues.values()) counts[i.status] += 1

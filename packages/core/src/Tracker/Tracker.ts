@@ -35,6 +35,19 @@ export interface ReadySet {
   readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
 }
 
+/**
+ * The ready set as `status` and other summaries need it, without the whole list: how many ready issues are not in
+ * `exclude`, the first `limit` of them in dispatch order, and the `todo` rows that cannot be read.
+ */
+export interface ReadySummary {
+  /** Ready issues not in `exclude` (a count of issues). */
+  readonly total: number
+  /** The first `limit` of them in dispatch order (priority, created_at, id). */
+  readonly head: ReadonlyArray<ReadyRef>
+  /** The `todo` rows that cannot be read, as in `ReadySet.invalid`. */
+  readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+}
+
 export interface TrackerShape {
   /** Creates an issue; the tracker assigns `<prefix>-<n>` and timestamps. Fails if a referenced id is unknown. */
   readonly create: (input: IssueInput) => Effect.Effect<Issue, TrackerError | IssueNotFound>
@@ -58,11 +71,22 @@ export interface TrackerShape {
   /** One read of everything eligibility needs, as full issues (tests, small trackers, tools). */
   readonly candidates: Effect.Effect<CandidateSnapshot, TrackerError>
   /**
-   * The hot path of every tick and of `status`: the ready set as light refs, computed by the store (SQLite does
-   * it in one query), so a tracker with 100k issues is not decoded on every tick. Same rules as `candidates`
-   * followed by `eligibleIssues` without claims and retries.
+   * The hot path of every tick: the ready set as light refs, computed by the store (SQLite keeps it as an index
+   * that triggers maintain on every write), so a tracker with 100k issues is not decoded on every tick. Same rules
+   * as `candidates` followed by `eligibleIssues` without claims and retries.
    */
   readonly ready: Effect.Effect<ReadySet, TrackerError>
+  /**
+   * `ready` without the list, for `status`: `total` counts the ready issues whose id is not in `exclude`, `head`
+   * holds the first `limit` of them in dispatch order, `invalid` is `ready`'s. `exclude` holds issue ids (the
+   * claimed ones and those waiting for a retry, computed by the caller; any length, unknown ids are ignored);
+   * `limit` is a count of refs (≥ 0; a fraction is floored, a negative or NaN limit reads none). SQLite answers
+   * from its index without reading every ready row.
+   */
+  readonly readySummary: (options: {
+    readonly exclude: ReadonlyArray<string>
+    readonly limit: number
+  }) => Effect.Effect<ReadySummary, TrackerError>
   /** Issue counts by status. */
   readonly counts: Effect.Effect<Readonly<Record<IssueStatus, number>>, TrackerError>
   /**

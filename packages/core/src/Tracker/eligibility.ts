@@ -4,7 +4,7 @@
  */
 import { type Issue, priorityRank, resolvedStatuses } from "@switchyard/domain"
 import { DateTime, Order } from "effect"
-import type { CandidateSnapshot } from "./Tracker.js"
+import type { CandidateSnapshot, ReadySet, ReadySummary } from "./Tracker.js"
 
 /** Why an issue is not dispatchable right now; `null` means eligible. */
 export type Ineligibility =
@@ -68,6 +68,23 @@ export const eligibleRefs = <A extends { readonly id: string }>(
     const due = ctx.retryDue.get(r.id)
     return due === undefined || due <= ctx.now
   })
+
+/**
+ * A `readySummary` `limit` as a row count SQL accepts: floored, NaN and negatives read none (0), at most
+ * `Number.MAX_SAFE_INTEGER` (so `Infinity` means all).
+ */
+export const summaryLimit = (limit: number): number =>
+  Number.isNaN(limit) ? 0 : Math.min(Math.max(0, Math.floor(limit)), Number.MAX_SAFE_INTEGER)
+
+/** `readySummary` computed from a whole ready set (trackers that hold every ready ref anyway, e.g. in memory). */
+export const summarizeReady = (
+  ready: ReadySet,
+  options: { readonly exclude: ReadonlyArray<string>; readonly limit: number }
+): ReadySummary => {
+  const exclude = new Set(options.exclude)
+  const kept = ready.refs.filter((ref) => !exclude.has(ref.id))
+  return { total: kept.length, head: kept.slice(0, summaryLimit(options.limit)), invalid: ready.invalid }
+}
 
 /** The eligible issues of a snapshot, in dispatch order. */
 export const eligibleIssues = (snapshot: CandidateSnapshot, ctx: EligibilityContext): ReadonlyArray<Issue> =>

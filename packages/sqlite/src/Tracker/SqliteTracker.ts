@@ -12,6 +12,8 @@ import {
   IssueNotFound,
   type ReadyRef,
   type ReadySet,
+  type ReadySummary,
+  summaryLimit,
   Tracker,
   TrackerError,
   type TrackerShape
@@ -308,47 +310,100 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     })).pipe(Effect.mapError(sqlFailure("candidates")), Effect.withSpan("SqliteTracker.candidates"))
 
     /**
-     * The ready set in one query: blockers through `json_each`, open children through the parent index, the
-     * dispatch order in SQL. Only id, priority and labels are read; rows whose JSON columns do not parse are
-     * reported as invalid instead of failing the query (a poison row never stops the others).
+     * The ready set, read from `dispatch_index` (migration 0002), which triggers on `issues` keep exact on every
+     * write: the ready rows in dispatch order from one covering partial index (id, priority, labels), `issues`
+     * untouched. Every row is decoded; a row that does not decode is reported as invalid instead of failing the
+     * read (a poison row never stops the others).
      */
-    const ReadyRow = Schema.Struct({
-      id: IssueId,
-      priority: PrioritySchema,
-      labels: Schema.parseJson(Schema.Array(Schema.String))
-    })
+    const ReadyRow = Schema.Struct({ id: IssueId, priority: PrioritySchema, labels: Schema.String })
     // Synchronous Either decoding: this runs once per ready row on every tick (~3× cheaper than an Effect per row).
     const decodeReady = Schema.decodeUnknownEither(ReadyRow)
-    const ready: Effect.Effect<ReadySet, TrackerError> = sql.withTransaction(Effect.gen(function*() {
-      const rows = yield* sql<{ id: unknown; priority: unknown; labels: unknown }>`
-        SELECT i.id, i.priority, i.labels FROM issues i
-        WHERE i.status = 'todo'
-          AND json_valid(i.blocked_by) AND json_valid(i.labels)
-          AND NOT EXISTS (
-            SELECT 1 FROM json_each(i.blocked_by) b LEFT JOIN issues bi ON bi.id = b.value
-            WHERE bi.id IS NULL OR bi.status NOT IN ('done', 'cancelled'))
-          AND NOT EXISTS (
-            SELECT 1 FROM issues c WHERE c.parent = i.id AND c.status NOT IN ('done', 'cancelled'))
-        ORDER BY
-          CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
-          i.created_at,
-          substr(i.id, 1, instr(i.id, '-') - 1),
-          CAST(substr(i.id, instr(i.id, '-') + 1) AS INTEGER)`
+    const decodeLabels = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Schema.String)))
+    type RawReadyRow = { id: unknown; priority: unknown; labels: unknown }
+    const decodeRefs = (rows: ReadonlyArray<RawReadyRow>, invalid: Array<{ id: string; reason: string }>) => {
       const refs: Array<ReadyRef> = []
-      const invalid: Array<{ id: string; reason: string }> = []
+      // Few distinct label sets: each JSON text is decoded once per read (halves the decoding at 100k issues).
+      const labelsOf = new Map<string, ReturnType<typeof decodeLabels>>()
       for (const row of rows) {
         const decoded = decodeReady(row)
-        if (decoded._tag === "Right") refs.push(decoded.right)
-        else invalid.push({ id: String(row.id), reason: formatParseError(decoded.left) })
+        if (decoded._tag === "Left") {
+          invalid.push({ id: String(row.id), reason: formatParseError(decoded.left) })
+          continue
+        }
+        const text = decoded.right.labels
+        let labels = labelsOf.get(text)
+        if (labels === undefined) {
+          labels = decodeLabels(text)
+          labelsOf.set(text, labels)
+        }
+        if (labels._tag === "Left") {
+          invalid.push({ id: decoded.right.id, reason: `labels: ${formatParseError(labels.left)}` })
+          continue
+        }
+        refs.push({ id: decoded.right.id, priority: decoded.right.priority, labels: labels.right })
       }
-      const broken = yield* sql<{ id: string }>`
-        SELECT id FROM issues
-        WHERE status = 'todo'
-          AND NOT (json_valid(labels) AND json_valid(blocked_by) AND json_valid(validation)
-                   AND json_valid(scope) AND json_valid(non_goals) AND json_valid(comments))`
-      for (const row of broken) invalid.push({ id: row.id, reason: "a JSON column does not parse" })
+      return refs
+    }
+
+    /**
+     * The `todo` rows the index marks unreadable (`valid = 0`: a JSON column does not parse, or the row would be
+     * ready but its priority or labels do not decode), each with the reason its full decode gives.
+     */
+    const unreadable = Effect.gen(function*() {
+      const rows = yield* sql<Row>`
+        SELECT i.* FROM dispatch_index d CROSS JOIN issues i ON i.id = d.id WHERE d.valid = 0 ORDER BY d.id`
+      const invalid: Array<{ id: string; reason: string }> = []
+      for (const row of rows) {
+        const decoded = yield* Effect.either(decodeRow(row))
+        invalid.push({
+          id: rawKey(row, "id"),
+          reason: decoded._tag === "Left"
+            ? formatParseError(decoded.left)
+            : "a JSON column does not parse in SQLite, or the priority or labels do not decode"
+        })
+      }
+      return invalid
+    })
+
+    const ready: Effect.Effect<ReadySet, TrackerError> = sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<RawReadyRow>`
+        SELECT id, priority, labels FROM dispatch_index
+        WHERE ready = 1
+        ORDER BY priority_rank, created_at, id_prefix, id_number`
+      const invalid: Array<{ id: string; reason: string }> = []
+      const refs = decodeRefs(rows, invalid)
+      invalid.push(...(yield* unreadable))
       return { refs, invalid } satisfies ReadySet
     })).pipe(Effect.mapError(sqlFailure("ready")), Effect.withSpan("SqliteTracker.ready"))
+
+    const encodeIds = Schema.encode(Schema.parseJson(Schema.Array(Schema.String)))
+    /**
+     * Never reads the whole ready set: the total is the partial index's count minus the excluded ids that are
+     * ready; the head walks the index in dispatch order, skipping the excluded ids, and stops after `limit` rows.
+     * `exclude` is bound as one JSON array (`json_each`), however long: SQLite allows at most 32,766 parameters.
+     * The one thing the index does not check is the id's shape (it only breaks by hand): a ready row whose id
+     * does not decode is counted in `total`, and reported in `invalid` when it reaches the head.
+     */
+    const readySummary = (options: { readonly exclude: ReadonlyArray<string>; readonly limit: number }) =>
+      Effect.gen(function*() {
+        const exclude = yield* encodeIds(options.exclude).pipe(Effect.mapError(invalidInput("readySummary")))
+        const limit = summaryLimit(options.limit)
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          const counted = yield* sql<{ total: number }>`
+            SELECT (SELECT COUNT(*) FROM dispatch_index WHERE ready = 1)
+              - (SELECT COUNT(*) FROM dispatch_index
+                 WHERE ready = 1 AND id IN (SELECT value FROM json_each(${exclude}))) AS total`
+          const rows = limit === 0 ? [] : yield* sql<RawReadyRow>`
+            SELECT id, priority, labels FROM dispatch_index
+            WHERE ready = 1 AND id NOT IN (SELECT value FROM json_each(${exclude}))
+            ORDER BY priority_rank, created_at, id_prefix, id_number
+            LIMIT ${limit}`
+          const invalid: Array<{ id: string; reason: string }> = []
+          const head = decodeRefs(rows, invalid)
+          invalid.push(...(yield* unreadable))
+          return { total: counted[0]?.total ?? 0, head, invalid } satisfies ReadySummary
+        })).pipe(Effect.mapError(sqlFailure("readySummary")))
+      }).pipe(Effect.withSpan("SqliteTracker.readySummary"))
 
     const counts = Effect.gen(function*() {
       const rows = yield* sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM issues GROUP BY status`
@@ -382,6 +437,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       comment: (id, body, author) => published(comment(id, body, author)),
       candidates,
       ready,
+      readySummary,
       counts,
       changes
     } satisfies TrackerShape
