@@ -7,8 +7,10 @@
 import { NodeContext } from "@effect/platform-node"
 import { Tracker } from "@switchyard/core"
 import { layerAll, Sql, SqliteTracker } from "@switchyard/sqlite"
+import { EvidenceBundle } from "@switchyard/domain"
 import { Effect, Layer, Schema } from "effect"
 import { dirname } from "node:path"
+import { sampleBundle } from "../packages/sqlite/test/helpers.js"
 import { openDatabase } from "./lib.js"
 
 /** How a seeded tracker looks (fractions of all issues; the rest of the statuses are `done`). */
@@ -20,12 +22,20 @@ export interface SeedOptions {
   readonly mixed?: boolean
   /** With `mixed`, give 20% of the issues a reproduction command (default true). */
   readonly reproductions?: boolean
+  /**
+   * With `mixed`, the share of `done` issues that went through the factory (default 0.1): each gets an ended
+   * attempt and an evidence row holding a full bundle (tests/helpers' `sampleBundle`, Schema-encoded exactly as
+   * `SqliteEvidenceStore.put` stores it). Status reads the newest outcomes and the token totals from them.
+   */
+  readonly evidence?: number
 }
 
 export interface SeedResult {
   readonly filename: string
   readonly issues: number
   readonly byStatus: Readonly<Record<string, number>>
+  /** Evidence bundles seeded (one ended attempt each). */
+  readonly bundles: number
   readonly ms: number
 }
 
@@ -82,6 +92,17 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
   const counter = db.prepare(
     "INSERT INTO id_counters (prefix, counter) VALUES ('SY', ?) ON CONFLICT (prefix) DO UPDATE SET counter = excluded.counter"
   )
+  const attemptRow = db.prepare(
+    `INSERT INTO attempts (issue_id, attempt, runner_id, started_at, ended_at, branch, sandbox_path, base_commit,
+       "commit", terminal_state, cause, counted)
+     VALUES (?, 1, 'bench:1:0', ?, ?, ?, NULL, ?, ?, ?, NULL, 1)`
+  )
+  const evidenceRow = db.prepare(
+    "INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle) VALUES (?, 1, ?, ?, ?, ?, ?)"
+  )
+  const evidenceShare = mixed ? options.evidence ?? 0.1 : 0
+  const encodeBundle = Schema.encodeSync(Schema.parseJson(EvidenceBundle))
+  let bundles = 0
   const byStatus: Record<string, number> = {}
   const retryBudget = Math.min(50, Math.floor(options.issues * todoShare * 0.01))
   let retries = 0
@@ -116,6 +137,14 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
         at,
         at
       )
+      if (s === "done" && evidenceShare > 0 && random() < evidenceShare) {
+        bundles++
+        const outcome = bundles % 3 === 0 ? "NO_OP" : "PR_READY"
+        const bundle = sampleBundle({ issueId: `SY-${i}`, attempt: 1, outcome })
+        const ended = EPOCH + i * 1000 + 600_000
+        attemptRow.run(`SY-${i}`, ended - 120_000, ended, `switchyard/SY-${i}`, "0".repeat(40), "1".repeat(40), outcome)
+        evidenceRow.run(`SY-${i}`, outcome, bundle.summary, ended, `/nonexistent/runs/SY-${i}/1`, encodeBundle(bundle))
+      }
       if (mixed && s === "todo" && retries < retryBudget && random() < 0.05) {
         retries++
         retry.run(`SY-${i}`, retries % 2 === 0 ? nowMs - 60_000 : nowMs + 3_600_000, "seeded retry")
@@ -125,7 +154,7 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
   })()
   db.pragma("wal_checkpoint(TRUNCATE)")
   db.close()
-  return { filename, issues: options.issues, byStatus, ms: performance.now() - t0 }
+  return { filename, issues: options.issues, byStatus, bundles, ms: performance.now() - t0 }
 }
 
 const sortKeys = (row: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(row).sort()))

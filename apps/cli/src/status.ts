@@ -3,7 +3,7 @@
  * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
-import { EvidenceStore, eligibleRefs, findViolations, Orchestrator, Tracker } from "@switchyard/core"
+import { EvidenceStore, findViolations, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
 import { Clock, Effect } from "effect"
 import { human, leaseLine, retryLine } from "./render.js"
@@ -18,18 +18,18 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, ready, leases, retries, recent, usage] = yield* Effect.all([
+    const [counts, leases, retries, recent, usage] = yield* Effect.all([
       tracker.counts,
-      tracker.ready,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
       evidence.usageTotals
     ])
-    const eligible = eligibleRefs(ready.refs, {
-      now,
-      claimed: new Set(leases.map((l) => l.issue_id)),
-      retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
+    // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
+    // by the tracker's index instead of reading every ready issue.
+    const ready = yield* tracker.readySummary({
+      exclude: [...leases.map((l) => l.issue_id), ...retries.filter((r) => r.due_at > now).map((r) => r.issue_id)],
+      limit: STATUS_NEXT
     })
     // One `git for-each-ref` for all the PR_READY branches (not one git process per outcome), run only if needed.
     const branches = yield* Effect.cached(
@@ -71,8 +71,8 @@ export const statusSnapshot = (repoRoot: string) =>
       tracker: {
         counts,
         /** How many issues could start now, and the next ones in dispatch order. */
-        eligible: eligible.length,
-        next: eligible.slice(0, STATUS_NEXT).map((i) => i.id),
+        eligible: ready.total,
+        next: ready.head.map((i) => i.id),
         blocked: counts.blocked,
         invalid: ready.invalid
       },

@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { IssueId, WorkflowConfig } from "@switchyard/domain"
 import { Effect, Option, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
-import { GitWorktreeSandbox } from "../src/index.js"
+import { GitWorktreeSandbox, ProcessRunner } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -40,6 +40,24 @@ describe("GitWorktreeSandbox.findRepoRoot", () => {
       const error = yield* Effect.flip(GitWorktreeSandbox.findRepoRoot(plain))
       assert.strictEqual(error._tag, "NotAGitRepo")
       assert.strictEqual(error.path, plain)
+      const missing = yield* Effect.flip(GitWorktreeSandbox.findRepoRoot(NodePath.join(plain, "gone")))
+      assert.strictEqual(missing._tag, "NotAGitRepo")
+    }))
+
+  test("agrees with git rev-parse --show-toplevel in a linked worktree and through a symlink", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo } = yield* makeRepo
+      const outside = yield* fs.makeTempDirectoryScoped()
+      const linked = NodePath.join(outside, "linked")
+      yield* ProcessRunner.runGit(["worktree", "add", "-q", "--detach", linked], repo)
+      yield* fs.makeDirectory(NodePath.join(linked, "src", "deep"), { recursive: true })
+      const fromGit = (dir: string) => ProcessRunner.runGit(["rev-parse", "--show-toplevel"], dir).pipe(Effect.map((out) => out.trim()))
+      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(linked, "src", "deep")), yield* fromGit(NodePath.join(linked, "src", "deep")))
+      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(linked), linked)
+      const alias = NodePath.join(outside, "alias")
+      yield* fs.symlink(repo, alias)
+      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(alias, "src")), yield* fromGit(NodePath.join(alias, "src")))
     }))
 })
 

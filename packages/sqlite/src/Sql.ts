@@ -10,6 +10,8 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Effect, Exit, FiberId, Layer, Option, Schedule, Schema } from "effect"
 import Migration0001 from "./migrations/0001_init.js"
+import Migration0002 from "./migrations/0002_ready_index.js"
+import Migration0003 from "./migrations/0003_evidence_usage.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -19,8 +21,36 @@ export const BUSY_TIMEOUT_MS = 5_000
 
 /** Migrations by `<id>_<name>`, applied in id order by the @effect/sql Migrator (table `effect_sql_migrations`). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0001_init": Migration0001
+  "0001_init": Migration0001,
+  "0002_ready_index": Migration0002,
+  "0003_evidence_usage": Migration0003
 }
+
+/** The newest migration id in {@link migrations}. */
+export const LATEST_MIGRATION = Math.max(...Object.keys(migrations).map((key) => Number.parseInt(key, 10)))
+
+/**
+ * True when the file already records every migration in {@link migrations} (one read of the Migrator's own
+ * table; false when the table does not exist yet). Then opening the store skips the Migrator and its write
+ * transaction: most opens are of a current file, and `switchyard status` is one of them.
+ */
+export const isCurrent: Effect.Effect<boolean, never, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    // Existence first: a statement that fails to prepare (no such table) would stay in the client's statement
+    // cache as a failure, and the same query would keep failing after the Migrator created the table.
+    sql<{ n: number }>`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'effect_sql_migrations'`.pipe(
+      Effect.flatMap((rows) =>
+        rows[0]?.n === 1
+          ? Effect.map(
+            sql<{ id: number | null }>`SELECT MAX(migration_id) AS id FROM effect_sql_migrations`,
+            (max) => (max[0]?.id ?? 0) >= LATEST_MIGRATION
+          )
+          : Effect.succeed(false)
+      ),
+      Effect.orElseSucceed(() => false)
+    )
+)
 
 /** The database file could not be opened, configured or migrated. */
 export class SqliteOpenError extends Schema.TaggedError<SqliteOpenError>()("SqliteOpenError", {
@@ -130,7 +160,8 @@ export const migrate: Effect.Effect<
 
 /**
  * The shared client: creates the parent directory of `filename`, opens it with better-sqlite3 (WAL on, by
- * @effect/sql-sqlite-node's default), sets `PRAGMA busy_timeout = 5000` (ms) and runs the migrations.
+ * @effect/sql-sqlite-node's default), sets `PRAGMA busy_timeout = 5000` (ms) and runs the migrations (unless
+ * {@link isCurrent}).
  * Outputs both the generic `SqlClient` and the `SqliteClient`. Fails with `SqliteOpenError` (including when
  * better-sqlite3 throws, e.g. the path is a directory or not a database).
  */
@@ -140,6 +171,7 @@ export const layer = (options: {
   const setup = Layer.effectDiscard(Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`).unprepared
+    if (yield* isCurrent) return
     const applied = yield* migrate
     if (applied.length > 0) {
       yield* Effect.logDebug("migrated the switchyard database").pipe(

@@ -1,12 +1,14 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
+import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import { EvidenceStore } from "@switchyard/core"
 import { EvidenceBundle } from "@switchyard/domain"
-import { Context, Effect, Option, Schema, TestClock } from "effect"
+import { Context, Effect, Layer, Option, Schema, TestClock } from "effect"
 import * as path from "node:path"
-import { SqliteEvidenceStore } from "../src/index.js"
+import { Sql, SqliteEvidenceStore } from "../src/index.js"
 import { id, open, sampleBundle, scratch } from "./helpers.js"
 
 const stores = Effect.gen(function*() {
@@ -128,5 +130,52 @@ describe("SqliteEvidenceStore", () => {
       const stored = yield* evidence.put(sampleBundle())
       expect(path.isAbsolute(stored.dir)).toBe(true)
       expect(stored.dir).toBe(path.join(paths.stateDir, "runs", "SY-7", "1"))
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("usageTotals sums the usage columns written by put (a re-put replaces, null costs stay null)", () =>
+    Effect.gen(function*() {
+      const { evidence } = yield* stores
+      const withUsage = (attempt: number, inputTokens: number, outputTokens: number, costUsd: number | null) =>
+        new EvidenceBundle({ ...sampleBundle({ issueId: "SY-7", attempt }), usage: { inputTokens, outputTokens, costUsd } })
+      expect(yield* evidence.usageTotals).toEqual({ bundles: 0, inputTokens: 0, outputTokens: 0, costUsd: null })
+      yield* evidence.put(withUsage(1, 100, 10, null))
+      expect(yield* evidence.usageTotals).toEqual({ bundles: 1, inputTokens: 100, outputTokens: 10, costUsd: null })
+      yield* evidence.put(withUsage(2, 1_000, 200, 0.5))
+      yield* evidence.put(withUsage(2, 2_000, 300, 0.25)) // the same attempt again replaces its row
+      expect(yield* evidence.usageTotals).toEqual({ bundles: 2, inputTokens: 2_100, outputTokens: 310, costUsd: 0.25 })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("migration 3 fills the usage columns of bundles stored before it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const paths = yield* scratch
+      yield* fs.makeDirectory(paths.stateDir, { recursive: true }).pipe(Effect.orDie)
+      // A database as an older switchyard left it: migrations 1 and 2, bundles with usage only inside the JSON.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sql = yield* Layer.build(SqliteClient.layer({ filename: paths.filename })).pipe(
+          Effect.map((ctx) => Context.get(ctx, SqlClient.SqlClient))
+        )
+        yield* Migrator.make({})({
+          loader: Migrator.fromRecord({
+            "0001_init": Sql.migrations["0001_init"]!,
+            "0002_ready_index": Sql.migrations["0002_ready_index"]!
+          })
+        }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+        const rows = [
+          { attempt: 1, usage: { inputTokens: 40, outputTokens: 4, costUsd: 0.01 } },
+          { attempt: 2, usage: { inputTokens: 60, outputTokens: 6, costUsd: null } }
+        ]
+        for (const row of rows) {
+          const bundle = new EvidenceBundle({ ...sampleBundle({ issueId: "SY-3", attempt: row.attempt }), usage: row.usage })
+          const json = Schema.encodeSync(Schema.parseJson(EvidenceBundle))(bundle)
+          yield* sql`INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle)
+            VALUES ('SY-3', ${row.attempt}, 'PR_READY', 's', 0, '/nowhere', ${json})`
+        }
+        // A bundle that does not parse keeps zeros instead of failing the migration.
+        yield* sql`INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle)
+          VALUES ('SY-4', 1, 'NO_OP', 's', 0, '/nowhere', '{not json')`
+      }))
+      const { evidence } = yield* Effect.map(open(paths), (context) => ({ evidence: Context.get(context, EvidenceStore) }))
+      expect(yield* evidence.usageTotals).toEqual({ bundles: 3, inputTokens: 100, outputTokens: 10, costUsd: 0.01 })
     }).pipe(Effect.provide(NodeContext.layer)))
 })

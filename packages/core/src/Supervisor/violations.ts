@@ -3,7 +3,7 @@
  * the supervisor on every tick and by `switchyard status`; kept apart from Supervisor.ts so a read-only caller
  * does not load the worker and workflow modules.
  */
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor } from "../Sandbox/Sandbox.js"
@@ -36,7 +36,9 @@ export const findViolations = <R>(
     const latestSeen = new Set<string>()
     for (const a of yield* orchestrator.recentOutcomes(window)) {
       if (a.terminal_state === null) continue
-      if (Option.isNone(yield* evidence.get(a.issue_id, a.attempt))) {
+      // The summaries, not the bundles: existence is all this needs, and decoding 100 bundles per tick is not free.
+      const stored = yield* evidence.list(a.issue_id)
+      if (!stored.some((s) => s.attempt === a.attempt)) {
         violations.push({
           kind: "terminal_without_evidence",
           issueId: a.issue_id,

@@ -87,15 +87,25 @@ export const parseWorktreeList = (output: string): Array<WorktreeInfo> => {
 }
 
 /**
- * The top level of the git work tree containing `cwd` (`git rev-parse --show-toplevel`).
- * Fails `NotAGitRepo` when `cwd` is not inside a work tree (or does not exist, or git is missing).
+ * The top level of the git work tree containing `cwd`: the nearest directory, from `cwd`'s real path upwards,
+ * that holds a `.git` entry (a directory in a clone, a file in a linked worktree or a submodule). This is what
+ * `git rev-parse --show-toplevel` answers in those cases, without starting a git process (about 50 ms of every
+ * `switchyard status`; docs/benchmarks.md). Not honoured: `GIT_DIR`/`GIT_WORK_TREE` and
+ * `GIT_CEILING_DIRECTORIES`. Fails `NotAGitRepo` when no such directory exists, or `cwd` does not.
  */
-export const findRepoRoot = (cwd: string): Effect.Effect<string, NotAGitRepo, CommandExecutor.CommandExecutor> =>
-  ProcessRunner.runGit(["rev-parse", "--show-toplevel"], cwd).pipe(
-    Effect.map((out) => out.trim()),
-    Effect.filterOrFail((root) => root.length > 0, () => new NotAGitRepo({ path: cwd })),
-    Effect.catchTag("SandboxError", () => Effect.fail(new NotAGitRepo({ path: cwd })))
-  )
+export const findRepoRoot = (cwd: string): Effect.Effect<string, NotAGitRepo, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const notARepo = new NotAGitRepo({ path: cwd })
+    let dir = yield* fs.realPath(cwd).pipe(Effect.mapError(() => notARepo))
+    for (;;) {
+      if (yield* fs.exists(path.join(dir, ".git")).pipe(Effect.orElseSucceed(() => false))) return dir
+      const parent = path.dirname(dir)
+      if (parent === dir) return yield* notARepo
+      dir = parent
+    }
+  })
 
 /**
  * Builds the Sandbox. Git runs without a shell; hooks run with `sh -c` in the worktree and get

@@ -117,12 +117,16 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
             summary: bundle.summary,
             created_at: createdAt,
             dir,
-            bundle: compact
+            bundle: compact,
+            input_tokens: bundle.usage.inputTokens,
+            output_tokens: bundle.usage.outputTokens,
+            cost_usd: bundle.usage.costUsd
           })
         }
           ON CONFLICT (issue_id, attempt) DO UPDATE SET
             outcome = excluded.outcome, summary = excluded.summary, created_at = excluded.created_at,
-            dir = excluded.dir, bundle = excluded.bundle`.pipe(Effect.mapError(failure("put")))
+            dir = excluded.dir, bundle = excluded.bundle, input_tokens = excluded.input_tokens,
+            output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd`.pipe(Effect.mapError(failure("put")))
 
         return { dir, json: files.json, markdown: files.markdown, patch: patch === null ? null : files.patch }
       }).pipe(Effect.withSpan("SqliteEvidenceStore.put", { attributes: { issueId: bundle.issueId, attempt: bundle.attempt } }))
@@ -205,9 +209,9 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
     })
     const usageTotals = sql`
       SELECT COUNT(*) AS bundles,
-             SUM(json_extract(bundle, '$.usage.inputTokens')) AS input_tokens,
-             SUM(json_extract(bundle, '$.usage.outputTokens')) AS output_tokens,
-             SUM(json_extract(bundle, '$.usage.costUsd')) AS cost_usd
+             SUM(input_tokens) AS input_tokens,
+             SUM(output_tokens) AS output_tokens,
+             SUM(cost_usd) AS cost_usd
       FROM evidence`.pipe(
       Effect.mapError(failure("usageTotals")),
       Effect.flatMap((rows) =>
