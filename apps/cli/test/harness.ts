@@ -1,6 +1,6 @@
 /**
  * End-to-end harness: temp git repos with a tiny package and real `node --test` tests, shell-script agents,
- * and the BUILT `switchyard` binary run as a child process (apps/cli/bin/switchyard.mjs → dist/main.mjs).
+ * and the BUILT `switchyard` binary run as a child process (apps/cli/bin/switchyard.mjs → dist/switchyard.cjs, or dist/status.cjs for `status`).
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"

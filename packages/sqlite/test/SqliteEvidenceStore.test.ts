@@ -178,4 +178,21 @@ describe("SqliteEvidenceStore", () => {
       const { evidence } = yield* Effect.map(open(paths), (context) => ({ evidence: Context.get(context, EvidenceStore) }))
       expect(yield* evidence.usageTotals).toEqual({ bundles: 3, inputTokens: 100, outputTokens: 10, costUsd: 0.01 })
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("stored names the attempts that have a bundle, in one read", () =>
+    Effect.gen(function*() {
+      const { evidence } = yield* stores
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1 }))
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 3 }))
+      yield* evidence.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
+      const asked = [
+        { issueId: id("SY-7"), attempt: 1 },
+        { issueId: id("SY-7"), attempt: 2 },
+        { issueId: id("SY-7"), attempt: 3 },
+        { issueId: id("SY-8"), attempt: 2 },
+        { issueId: id("SY-9"), attempt: 1 }
+      ]
+      expect([...(yield* evidence.stored(asked))].sort()).toEqual(["SY-7#1", "SY-7#3"])
+      expect((yield* evidence.stored([])).size).toBe(0)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

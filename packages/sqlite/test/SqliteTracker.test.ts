@@ -196,4 +196,19 @@ describe("SqliteTracker", () => {
       expect(snapshot.statusOf.has(blocker.id)).toBe(false)
       expect(snapshot.invalid.map((entry) => entry.id)).toEqual([blocker.id])
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("statuses answers many ids in one read; unknown ids and undecodable statuses are absent", () =>
+    Effect.gen(function*() {
+      const { tracker, sql } = yield* stores
+      const a = yield* tracker.create(input({ title: "one" }))
+      const b = yield* tracker.create(input({ title: "two", status: "backlog" }))
+      const c = yield* tracker.create(input({ title: "three" }))
+      yield* tracker.update(a.id, { status: "in_review" })
+      yield* sql`UPDATE issues SET status = 'garbage' WHERE id = ${c.id}`
+      // More ids than SQLite will bind as parameters: they must travel as one value.
+      const many = [a.id, b.id, c.id, "SY-404", ...Array.from({ length: 33_000 }, (_, i) => `SY-${1_000 + i}`)]
+      const found = yield* tracker.statuses(many)
+      expect([...found.entries()].sort()).toEqual([[a.id, "in_review"], [b.id, "backlog"]])
+      expect((yield* tracker.statuses([])).size).toBe(0)
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

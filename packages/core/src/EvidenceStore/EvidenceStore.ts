@@ -34,6 +34,13 @@ export interface EvidenceStoreShape {
   readonly get: (issueId: IssueId, attempt: number) => Effect.Effect<Option.Option<EvidenceBundle>, EvidenceError>
   /** Summaries of every stored bundle of an issue, oldest first. */
   readonly list: (issueId: IssueId) => Effect.Effect<ReadonlyArray<EvidenceSummary>, EvidenceError>
+  /**
+   * Which of `attempts` have a stored bundle, in one read (the supervisor's and `status`'s violation check):
+   * the keys `<issueId>#<attempt>` of those that do. Any number of attempts; nothing is decoded.
+   */
+  readonly stored: (
+    attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>
+  ) => Effect.Effect<ReadonlySet<string>, EvidenceError>
   /** Tokens and cost summed over every stored bundle (all issues, all attempts); `costUsd` null when none reported. */
   readonly usageTotals: Effect.Effect<
     { readonly bundles: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null },

@@ -33,12 +33,18 @@ export const findViolations = <R>(
     const evidence = yield* EvidenceStore
     const tracker = yield* Tracker
     const violations: Array<Violation> = []
-    const latestSeen = new Set<string>()
-    for (const a of yield* orchestrator.recentOutcomes(window)) {
-      if (a.terminal_state === null) continue
-      // The summaries, not the bundles: existence is all this needs, and decoding 100 bundles per tick is not free.
-      const stored = yield* evidence.list(a.issue_id)
-      if (!stored.some((s) => s.attempt === a.attempt)) {
+    const ended = (yield* orchestrator.recentOutcomes(window)).filter((a) => a.terminal_state !== null)
+    // Three reads whatever the window: the attempts, which of them have a bundle, the statuses of the issues whose
+    // latest outcome is PR_READY (a tracker that cannot answer skips the branch check until the next tick).
+    const stored = yield* evidence.stored(ended.map((a) => ({ issueId: a.issue_id, attempt: a.attempt })))
+    const latest = new Map<string, (typeof ended)[number]>()
+    for (const a of ended) if (!latest.has(a.issue_id)) latest.set(a.issue_id, a)
+    const prReady = [...latest.values()].filter((a) => a.terminal_state === "PR_READY").map((a) => a.issue_id)
+    const statuses = prReady.length === 0
+      ? new Map<string, string>()
+      : yield* tracker.statuses(prReady).pipe(Effect.orElseSucceed(() => new Map<string, string>()))
+    for (const a of ended) {
+      if (!stored.has(`${a.issue_id}#${a.attempt}`)) {
         violations.push({
           kind: "terminal_without_evidence",
           issueId: a.issue_id,
@@ -46,11 +52,8 @@ export const findViolations = <R>(
           detail: `attempt ${a.attempt} ended ${a.terminal_state} but has no evidence bundle`
         })
       }
-      if (latestSeen.has(a.issue_id)) continue
-      latestSeen.add(a.issue_id)
-      if (a.terminal_state !== "PR_READY") continue
-      const issue = yield* Effect.either(tracker.get(a.issue_id))
-      if (issue._tag === "Left" || issue.right.status !== "in_review") continue
+      if (latest.get(a.issue_id) !== a || a.terminal_state !== "PR_READY") continue
+      if (statuses.get(a.issue_id) !== "in_review") continue
       if (!(yield* branchExists(branchFor(a.issue_id)))) {
         violations.push({
           kind: "pr_ready_branch_missing",

@@ -84,6 +84,17 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
       changes: Stream.fromPubSub(written),
       create: (input) => published(create(input)),
       get: (raw) => parseId(raw).pipe(Effect.flatMap(require)),
+      statuses: (ids) =>
+        SynchronizedRef.get(state).pipe(
+          Effect.map((s) => {
+            const found = new Map<string, IssueStatus>()
+            for (const id of ids) {
+              const issue = s.issues.get(id as IssueId)
+              if (issue !== undefined) found.set(id, issue.status)
+            }
+            return found
+          })
+        ),
       list: (filter) =>
         SynchronizedRef.get(state).pipe(
           Effect.map((s) => [...s.issues.values()].filter((i) => filter?.status === undefined || i.status === filter.status))

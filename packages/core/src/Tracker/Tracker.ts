@@ -53,6 +53,11 @@ export interface TrackerShape {
   readonly create: (input: IssueInput) => Effect.Effect<Issue, TrackerError | IssueNotFound>
   /** Reads one issue. `id` is raw user text: it is validated first (`InvalidIssueId`). */
   readonly get: (id: string) => Effect.Effect<Issue, IssueNotFound | InvalidIssueId | TrackerError>
+  /**
+   * The status of each of `ids` that exists, in one read, without decoding the issues (the violation check asks
+   * it for up to 100 ids per tick). Unknown ids, and rows whose status does not decode, are absent.
+   */
+  readonly statuses: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, IssueStatus>, TrackerError>
   /** Lists issues, oldest first, optionally by status. Rows that fail to decode are skipped and logged. */
   readonly list: (filter?: { readonly status?: IssueStatus | undefined }) => Effect.Effect<ReadonlyArray<Issue>, TrackerError>
   /** Applies a partial update and bumps `updated_at`. */

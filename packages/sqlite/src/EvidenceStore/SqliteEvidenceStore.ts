@@ -227,7 +227,16 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       }))
     )
 
-    return { runDir, put, latest, get, list, location, usageTotals } satisfies EvidenceStoreShape
+    // One query for any number of attempts: the keys travel as one JSON array of [issueId, attempt] pairs.
+    const stored = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
+      sql<{ issue_id: string; attempt: number }>`
+        SELECT e.issue_id, e.attempt FROM json_each(${JSON.stringify(attempts.map((a) => [a.issueId, a.attempt]))}) k
+        JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
+        Effect.mapError(failure("stored")),
+        Effect.map((rows) => new Set(rows.map((row) => `${row.issue_id}#${row.attempt}`)))
+      )
+
+    return { runDir, put, latest, get, list, stored, location, usageTotals } satisfies EvidenceStoreShape
   })
 
 /**

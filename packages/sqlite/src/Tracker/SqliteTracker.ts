@@ -73,6 +73,7 @@ const decodeIssue = Schema.decodeUnknown(Issue)
 const encodeIssue = Schema.encode(Issue)
 const encodePatch = Schema.encode(IssuePatch)
 const decodeStatus = Schema.decodeUnknown(IssueStatusSchema)
+const isStatus = Schema.is(IssueStatusSchema)
 
 type Row = Record<string, unknown>
 
@@ -187,6 +188,19 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
 
     const get = (input: string) =>
       parseId(input).pipe(Effect.flatMap((id) => load("get", id)), Effect.withSpan("SqliteTracker.get"))
+
+    // One query whatever the number of ids: they travel as one JSON array (SQLite binds at most 32,766 parameters).
+    const statuses = (ids: ReadonlyArray<string>) =>
+      sql<{ id: string; status: unknown }>`
+        SELECT i.id, i.status FROM json_each(${JSON.stringify(ids)}) k JOIN issues i ON i.id = k.value`.pipe(
+        Effect.mapError(sqlFailure("statuses")),
+        Effect.map((rows) => {
+          const found = new Map<string, IssueStatus>()
+          for (const row of rows) if (isStatus(row.status)) found.set(row.id, row.status)
+          return found
+        }),
+        Effect.withSpan("SqliteTracker.statuses")
+      )
 
     const list = Effect.fn("SqliteTracker.list")(function*(filter?: { readonly status?: IssueStatus | undefined }) {
       const status = filter?.status
@@ -431,6 +445,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     return {
       create: (input) => published(create(input)),
       get,
+      statuses,
       list,
       update: (id, patch) => published(update(id, patch)),
       transition: (id, from, to) => published(transition(id, from, to)),
