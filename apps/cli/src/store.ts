@@ -2,9 +2,7 @@
  * Where a repo keeps its state, and the store layer the read-only commands need. Kept apart from layers.ts so
  * `status`, `issue` and `evidence` load neither the agent stations nor the workflow modules.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { layerAll } from "@switchyard/sqlite"
-import { Layer } from "effect"
 import * as NodePath from "node:path"
 
 /** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
@@ -13,8 +11,11 @@ export const statePaths = (repoRoot: string) => {
   return { stateDir, database: NodePath.join(stateDir, "switchyard.db") }
 }
 
-/** Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). */
+/**
+ * Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). Needs `FileSystem`
+ * and `Path`, which the CLI's own context provides (edge.ts), so the Node platform layer is not built twice.
+ */
 export const storeLayer = (repoRoot: string) => {
   const { database, stateDir } = statePaths(repoRoot)
-  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(NodeContext.layer))
+  return layerAll({ filename: database, stateDir })
 }
