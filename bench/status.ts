@@ -84,9 +84,13 @@ export const benchStatus = async (seeded: (n: number) => Promise<SeedResult>): P
     rows: [
       { what: "node -e 0", ms: node, note: "Node startup" },
       { what: "raw: node -e better-sqlite3 GROUP BY status", ms: raw, note: "the baseline" },
-      { what: "switchyard --version", ms: version, note: "Node + loading the CLI bundle" },
-      { what: "switchyard status --json (0 issues)", ms: emptyStatus, note: "+ store open, migrations check, git" },
-      { what: `switchyard status --json (${s.issues} issues)`, ms: status, note: "+ the data" }
+      { what: "switchyard --version", ms: version, note: "Node + the full CLI bundle (code cache)" },
+      { what: "switchyard status --json (0 issues)", ms: emptyStatus, note: "+ the status bundle, store open, reads" },
+      {
+        what: `switchyard status --json (${s.issues} issues, ${s.bundles} bundles)`,
+        ms: status,
+        note: "+ the data (counts, ready index, outcomes, violations)"
+      }
     ]
   }
 }
