@@ -21,7 +21,7 @@ import { IssueInput, WorkflowConfig, WorkflowDefinition } from "@switchyard/doma
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { open, scratch } from "./helpers.js"
 
-const setup = Effect.gen(function*() {
+const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {}) => Effect.gen(function*() {
   const paths = yield* scratch
   const stores = yield* open(paths)
   const removed = yield* Ref.make<ReadonlyArray<string>>([])
@@ -38,7 +38,9 @@ const setup = Effect.gen(function*() {
     formatPatch: () => Effect.succeed([]),
     checkout: () => Effect.die("not used"),
     remove: (path) => Ref.update(removed, (xs) => [...xs, path]),
-    list: Effect.succeed([]),
+    list: Ref.get(removed).pipe(Effect.map((gone) =>
+      (options.worktrees ?? []).filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
+    )),
     branchHead: () => Effect.succeed(Option.none())
   })
   const services = Context.empty().pipe(
@@ -65,8 +67,9 @@ const setup = Effect.gen(function*() {
   )
   return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, killed }
 }).pipe(Effect.provide(NodeContext.layer))
+const setup = setupWith()
 
-describe("Supervisor lease expiry (TestClock)", () => {
+describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
   it.scoped("breaks a lease only after it expires, then requeues the issue with a bundle for the lost attempt", () =>
     Effect.gen(function*() {
       const { supervisor, tracker, sql, orchestrator, evidence, removed, killed } = yield* setup
@@ -97,5 +100,18 @@ describe("Supervisor lease expiry (TestClock)", () => {
       expect(Option.map(bundle, (b) => [b.outcome, b.verdict.cause])).toEqual(Option.some(["RETRYABLE_FAILURE", "lease_expired"]))
       const events = yield* orchestrator.events({ issueId: issue.id })
       expect(events.map((e) => e.type)).toContain("lease.expired")
+    }))
+
+  it.scoped("removes an unowned worktree at once (retention 0), but keeps a verify checkout for an hour", () =>
+    Effect.gen(function*() {
+      const { supervisor, removed } = yield* setupWith({ worktrees: ["/ws/SY-5", "/ws/.verify/SY-6-head-1"] })
+      yield* supervisor.reconcile
+      expect(yield* Ref.get(removed)).toEqual(["/ws/SY-5"])
+      yield* TestClock.adjust(Duration.millis(Supervisor.VERIFY_CHECKOUT_RETENTION_MS - 1))
+      yield* supervisor.reconcile
+      expect(yield* Ref.get(removed)).toEqual(["/ws/SY-5"])
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* supervisor.reconcile
+      expect(yield* Ref.get(removed)).toEqual(["/ws/SY-5", "/ws/.verify/SY-6-head-1"])
     }))
 })

@@ -50,6 +50,12 @@ export interface SupervisorShape {
 }
 export class Supervisor extends Context.Tag("switchyard/Supervisor")<Supervisor, SupervisorShape>() {}
 
+/**
+ * How long (ms) an unowned `.verify/` checkout is kept at least, whatever `orchestrator.worktree_retention_ms`
+ * says: long enough for any `switchyard verify` run alongside a `run` to finish with it (1 hour).
+ */
+export const VERIFY_CHECKOUT_RETENTION_MS = 60 * 60 * 1000
+
 /** The issue id a worktree path belongs to: `<root>/<ID>` or `<root>/.verify/<ID>-<label>-<n>`. */
 export const worktreeOwner = (workspaceRoot: string, path: string): string | null => {
   if (!path.startsWith(workspaceRoot + "/")) return null
@@ -180,8 +186,11 @@ export const make = Effect.gen(function*() {
       interrupted.push(w.issueId)
     }
 
-    // 4. Worktrees no run owns, after the retention period.
+    // 4. Worktrees no run owns, after the retention period. A `.verify/` checkout of an issue without a lease
+    //    belongs to a `switchyard verify` in another shell (which removes it itself when done): only a leftover
+    //    of a crashed verify is removed, after VERIFY_CHECKOUT_RETENTION_MS.
     const retention = Option.match(cfg, { onNone: () => 0, onSome: (c) => c.orchestrator.worktree_retention_ms })
+    const verifyRoot = `${sandbox.workspaceRoot}/.verify/`
     const removed: Array<string> = []
     const seen = new Set<string>()
     for (const tree of yield* sandbox.list) {
@@ -190,7 +199,8 @@ export const make = Effect.gen(function*() {
       seen.add(tree.path)
       const since = unownedSince.get(tree.path) ?? now
       unownedSince.set(tree.path, since)
-      if (now - since < retention) continue
+      const keep = tree.path.startsWith(verifyRoot) ? Math.max(retention, VERIFY_CHECKOUT_RETENTION_MS) : retention
+      if (now - since < keep) continue
       yield* sandbox.remove(tree.path)
       unownedSince.delete(tree.path)
       removed.push(tree.path)
