@@ -480,7 +480,7 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
       expect((yield* tracker.readySummary({ exclude, limit: 1 })).invalid.map((entry) => entry.id)).toEqual(["SY-4"])
     }).pipe(Effect.provide(NodeContext.layer)), 60_000)
 
-  it.scoped("MemoryTracker.readySummary agrees with SqliteTracker on the same issues", () =>
+  it.scoped("MemoryTracker.readySummary and statuses agree with SqliteTracker on the same issues", () =>
     Effect.gen(function*() {
       const { tracker: sqlite } = yield* stores()
       const memory = yield* MemoryTracker.make()
@@ -520,5 +520,16 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
         expect(fromSqlite).toEqual(yield* memory.readySummary(options))
         expect(ids(fromSqlite)).toEqual(summaryOf(sqliteReady.refs, options.exclude, options.limit))
       }
+      // And both answer `statuses` alike (the violation check's batch read).
+      const asked = ["SY-3", "SY-6", "SY-11", "SY-14", "SY-23", "SY-404"]
+      const fromSqlite = yield* sqlite.statuses(asked)
+      expect([...fromSqlite.entries()].sort()).toEqual([...(yield* memory.statuses(asked)).entries()].sort())
+      expect(Object.fromEntries(fromSqlite)).toEqual({
+        "SY-3": "done",
+        "SY-6": "in_progress",
+        "SY-11": "backlog",
+        "SY-14": "done",
+        "SY-23": "cancelled"
+      })
     }).pipe(Effect.provide(NodeContext.layer)))
 })
