@@ -257,6 +257,22 @@ server:
       assert.include(twice.reason, "same label")
     }))
 
+  it.effect("a route naming an agent that agents: does not define is rejected at load time", () =>
+    Effect.gen(function*() {
+      const unknown = yield* parseError(
+        "---\nagents:\n  fast: { kind: command, command: 'echo' }\nroutes:\n  - { label: ui, agent: fast }\n  - { label: db, agent: slow }\n---\nx"
+      )
+      assert.strictEqual(unknown.kind, "workflow_invalid_config")
+      assert.strictEqual(unknown.key, "routes.1.agent")
+      assert.include(unknown.reason, "\"slow\"")
+      assert.include(unknown.reason, "defines only \"fast\"")
+      const none = yield* parseError("---\nroutes:\n  - { label: ui, agent: claude }\n---\nx")
+      assert.strictEqual(none.key, "routes.0.agent")
+      assert.include(none.reason, "defines no station")
+      const ok = yield* parse("---\nagents:\n  fast: { kind: command, command: 'echo' }\nroutes:\n  - { label: ui, agent: fast }\n---\nx")
+      assert.deepStrictEqual(ok.config.routes, [{ label: "ui", agent: "fast" }])
+    }))
+
   it.effect("a YAML syntax error is workflow_parse_error with the file line", () =>
     Effect.gen(function*() {
       const error = yield* parseError("---\npolling:\n  interval_ms: 1\na: b: c\n---\nbody")

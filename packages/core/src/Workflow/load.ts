@@ -275,6 +275,27 @@ const normalizeLabelCaps = (path: string, config: WorkflowConfig): Effect.Effect
 }
 
 /**
+ * Every `routes[i].agent` must name a station under `agents:` (docs/agents.md "Routing"); otherwise the file is
+ * `workflow_invalid_config` at load time, naming the route, instead of each routed attempt failing at run time.
+ */
+const checkRoutes = (path: string, config: WorkflowConfig): Effect.Effect<WorkflowConfig, WorkflowError> => {
+  const index = config.routes.findIndex((route) => !Object.prototype.hasOwnProperty.call(config.agents, route.agent))
+  if (index === -1) return Effect.succeed(config)
+  const route = config.routes[index]!
+  const defined = Object.keys(config.agents)
+  return Effect.fail(
+    fail(
+      path,
+      "workflow_invalid_config",
+      `label ${JSON.stringify(route.label)} routes to agent ${JSON.stringify(route.agent)}, but agents: ${
+        defined.length === 0 ? "defines no station" : `defines only ${defined.map((name) => JSON.stringify(name)).join(", ")}`
+      }`,
+      `routes.${index}.agent`
+    )
+  )
+}
+
+/**
  * Parses the text of a WORKFLOW.md file.
  *
  * - `path` is only recorded in the definition and in errors; nothing is read.
@@ -289,6 +310,7 @@ const normalizeLabelCaps = (path: string, config: WorkflowConfig): Effect.Effect
  * - `workflow_front_matter_not_a_map`: the front matter is a list or a scalar;
  * - `workflow_invalid_config`: a value has the wrong type or range; `key` is the dotted path of the first
  *   offending key (e.g. `agent.max_attempts`) and `reason` a sentence like `expected a positive integer, got -1`;
+ *   also a route naming an agent that `agents:` does not define (`routes.<i>.agent`);
  * - `template_parse_error`: a Liquid syntax error or unknown filter, with the file line and column.
  */
 export const parseWorkflow = (path: string, text: string): Effect.Effect<WorkflowDefinition, WorkflowError> =>
@@ -298,7 +320,7 @@ export const parseWorkflow = (path: string, text: string): Effect.Effect<Workflo
     const decoded = yield* Schema.decodeUnknown(WorkflowConfig)(raw).pipe(
       Effect.mapError((error) => invalidConfig(path, error))
     )
-    const config = yield* normalizeLabelCaps(path, decoded)
+    const config = yield* normalizeLabelCaps(path, decoded).pipe(Effect.flatMap((c) => checkRoutes(path, c)))
     const template = split.body === "" ? DEFAULT_PROMPT : split.body
     yield* parseTemplate(template).pipe(
       Effect.mapError((error) =>
