@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   EvidenceStore,
   MemoryTracker,
+  tick,
   Orchestrator,
   ProcessControl,
   Sandbox,
@@ -65,7 +66,8 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
   const supervisor = yield* Supervisor.make.pipe(
     Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
   )
-  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, killed }
+  const workflow = WorkflowFile.layerStatic(def, "/repo", paths.stateDir)
+  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, killed, workflow }
 }).pipe(Effect.provide(NodeContext.layer))
 const setup = setupWith()
 
@@ -113,5 +115,55 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       yield* TestClock.adjust(Duration.millis(1))
       yield* supervisor.reconcile
       expect(yield* Ref.get(removed)).toEqual(["/ws/SY-5", "/ws/.verify/SY-6-head-1"])
+    }))
+
+})
+
+describe("tick against another runner (real SQLite orchestrator)", () => {
+  it.scoped("a claim lost to another runner between the read and the claim is contested, and the next tick goes on", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, orchestrator, sql, workflow } = yield* setup
+      yield* tracker.create(new IssueInput({ title: "first", status: "todo", priority: "high" }))
+      yield* tracker.create(new IssueInput({ title: "second", status: "todo" }))
+      const dispatched = yield* Ref.make<ReadonlyArray<string>>([])
+      const pool = WorkerPool.of({
+        dispatch: (issue) => Ref.update(dispatched, (xs) => [...xs, issue.id]),
+        workers: Effect.succeed([]),
+        interrupt: () => Effect.succeed(false),
+        interruptAll: () => Effect.void,
+        finished: Stream.empty
+      })
+      // Another runner takes the issue this runner is about to claim, after this runner's read of the ready set.
+      const racing = Orchestrator.of({
+        ...orchestrator,
+        claim: (issueId, attempt, ttlMs) =>
+          sql`INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at)
+              VALUES (${issueId}, 'other-host:1:0', 'other-host', 1, 1, 'claimed', 0, 0, ${Number.MAX_SAFE_INTEGER})`.pipe(
+            Effect.orDie,
+            Effect.zipRight(orchestrator.claim(issueId, attempt, ttlMs))
+          )
+      })
+      const run = (o: typeof orchestrator) =>
+        tick({ once: true, concurrency: 1 }).pipe(
+          Effect.provide(Layer.merge(
+            Layer.succeedContext(Context.empty().pipe(
+              Context.add(Tracker, tracker),
+              Context.add(Orchestrator, o),
+              Context.add(WorkerPool, pool),
+              Context.add(Supervisor.Supervisor, supervisor)
+            )),
+            workflow
+          ))
+        )
+      const lost = yield* run(racing)
+      expect(lost.started).toEqual([])
+      expect(lost.contested).toBe(1)
+      expect(lost.running).toBe(0)
+      // Without `contested`, a --once runner would stop here with "second" still eligible. The next tick sees the
+      // other runner's lease on "first" and starts "second".
+      const next = yield* run(orchestrator)
+      expect(next.started).toEqual(["SY-2"])
+      expect(next.contested).toBe(0)
+      expect(yield* Ref.get(dispatched)).toEqual(["SY-2"])
     }))
 })

@@ -23,6 +23,11 @@ export interface TickResult {
   readonly started: ReadonlyArray<IssueId>
   /** Eligible issues left waiting for a slot. */
   readonly waiting: number
+  /**
+   * Issues this tick picked but could not start because another runner claimed (or moved) them first, between
+   * the read and the claim. The loop ticks again soon instead of concluding that nothing is left.
+   */
+  readonly contested: number
   /** Epoch ms of the earliest pending retry of a `todo` issue, or null. */
   readonly nextRetryAt: number | null
   readonly running: number
@@ -125,6 +130,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       running: workers.map((w) => w.labels)
     })
     const started: Array<IssueId> = []
+    let contested = 0
     for (const ref of picked) {
       // Only the issues actually dispatched are read in full; one that no longer decodes is poison, skipped.
       const read = yield* Effect.either(tracker.get(ref.id))
@@ -138,10 +144,14 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       const issue = read.right
       const attempt = (yield* orchestrator.attempts(issue.id)).length + 1
       const lease = yield* orchestrator.claim(issue.id, attempt, cfg.orchestrator.lease_ttl_ms)
-      if (Option.isNone(lease)) continue
+      if (Option.isNone(lease)) {
+        contested += 1
+        continue
+      }
       const moved = yield* tracker.transition(issue.id, ["todo"], "in_progress")
       if (!moved) {
         yield* orchestrator.release(issue.id)
+        contested += 1
         continue
       }
       yield* orchestrator.clearRetry(issue.id)
@@ -157,13 +167,15 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     return {
       started,
       waiting: eligible.length - started.length,
+      contested,
       nextRetryAt: due.length === 0 ? null : Math.min(...due),
       running: (yield* pool.workers).length
     } satisfies TickResult
   })
 
 /**
- * Runs the line until interrupted, or (with `once`) until it drains. Renews this runner's leases every
+ * Runs the line until interrupted, or (with `once`) until it drains: nothing running, no retry pending, and a
+ * tick that found nothing to start without losing a claim to another runner. Renews this runner's leases every
  * `orchestrator.heartbeat_ms`. A failing tick (unreadable workflow or store) is logged and retried after
  * `TICK_RETRY_MS`; it never ends a long-lived run (Symphony SPEC §14.2). A `--once` run fails with the tick's
  * error (`WorkflowError`, `TrackerError`, `OrchestratorError`) after `ONCE_MAX_FAILED_TICKS` failures in a row.
@@ -207,13 +219,18 @@ export const runLine = (options: RunOptions) =>
       }
       failures = 0
       const result = outcome.right
-      if (options.once && result.running === 0 && result.nextRetryAt === null && result.started.length === 0) break
+      // Drained: nothing running, no retry pending, nothing started, and no claim lost to another runner (a lost
+      // race says nothing about the rest of the eligible issues: the next tick reads them again).
+      const drained = result.running === 0 && result.nextRetryAt === null && result.started.length === 0 &&
+        result.contested === 0
+      if (options.once && drained) break
       const now = yield* Clock.currentTimeMillis
       const interval = (yield* Effect.either(workflow.current)).pipe((e) =>
         e._tag === "Right" ? e.right.config.polling.interval_ms : first.config.polling.interval_ms
       )
       const untilRetry = result.nextRetryAt === null ? interval : Math.max(0, result.nextRetryAt - now)
-      yield* Effect.race(Queue.take(wake), Effect.sleep(Duration.millis(Math.min(interval, untilRetry))))
+      const wait = result.contested > 0 ? Math.min(TICK_RETRY_MS, interval, untilRetry) : Math.min(interval, untilRetry)
+      yield* Effect.race(Queue.take(wake), Effect.sleep(Duration.millis(wait)))
     }
     yield* orchestrator.record("runner.drained", null, "nothing left to do")
   }).pipe(Effect.scoped)
