@@ -25,9 +25,10 @@ import {
   GuardResult,
   TestCounts
 } from "@switchyard/domain"
-import { GitWorktreeSandbox, ProcessRunner } from "@switchyard/node"
+import { ProcessRunner } from "@switchyard/node"
 import { Console, Effect, Option, Schema } from "effect"
 import type { VerifyOptions } from "./Cli.js"
+import { repoRoot } from "./commands/shared.js"
 import { lineLayer } from "./layers.js"
 
 /** What the verdict of a bundle is bound to (EvidenceBundle.fingerprint). */
@@ -265,7 +266,7 @@ export const renderVerifyReport = (r: VerifyReport): string => {
  * goes to stderr).
  */
 export const verify = (o: VerifyOptions) =>
-  Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd())).pipe(
+  repoRoot.pipe(
     Effect.flatMap((root) =>
       Effect.gen(function*() {
         const report = yield* verifyIssue(o.id)

@@ -5,6 +5,11 @@ import { Console, Effect } from "effect"
 import { statePaths, storeLayer } from "../store.js"
 import { repoRoot } from "./shared.js"
 
+/**
+ * Creates `<repo>/.switchyard/` (with a `.gitignore` of `*`, so the base stays clean), writes the commented default
+ * WORKFLOW.md unless one exists, and opens (migrates) the store. Fails with `NotAGitRepo` outside a repository,
+ * or a platform/store error when the directory or database cannot be written.
+ */
 export const init = Effect.gen(function*() {
   const root = yield* repoRoot
   const fs = yield* FileSystem.FileSystem
