@@ -98,7 +98,12 @@ describe("crash and restart", () => {
   it("SIGTERM during a run exits 143 within 10 s, kills the agent, and returns the issue without using an attempt", async () => {
     const r = repo()
     const pidFile = join(r.tmp, "agent.pid")
-    r.writeWorkflow(config(r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`)))
+    const hookPidFile = join(r.tmp, "after_run.pid")
+    // after_run runs on interruption too (SPEC §5.3.4); this one hangs, so it is cut off and its process killed.
+    r.writeWorkflow(config(
+      r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`),
+      `hooks:\n  after_run: 'echo $$ > ${hookPidFile}; sleep 300'`
+    ))
     await sy(r.dir, "issue", "create", "--title", "interrupted")
     const run = start(r.dir, "run")
     await run.out.waitFor(/agent\.started/)
@@ -110,6 +115,10 @@ describe("crash and restart", () => {
     expect(exit.code).toBe(143)
     expect(exit.afterMs).toBeLessThan(10_000)
     expect(alive(agentPid)).toBe(false) // it ignored SIGTERM, so it got SIGKILL
+    expect(alive(Number(readFileSync(hookPidFile, "utf8")))).toBe(false)
+    expect(db(r).prepare("SELECT message FROM events WHERE type = 'hook.after_run'").all()).toEqual([
+      { message: "after_run cut off after 3000 ms (the run was interrupted)" }
+    ])
     const issue = await syJson(r.dir, "issue", "show", "SY-1")
     expect(issue).toMatchObject({ status: "todo", attempts: 1, counted_attempts: 0 })
     expect(db(r).prepare("SELECT COUNT(*) AS n FROM leases").get()).toEqual({ n: 0 })
@@ -163,7 +172,13 @@ describe("reconciliation", () => {
     const r = repo()
     const pidFile = join(r.tmp, "agent.pid")
     // polling.interval_ms is long: only the push from the other process's write can make this fast.
-    r.writeWorkflow(config(r.agent("hang.sh", `echo $$ > ${JSON.stringify(pidFile)}; sleep 300`)).replace("interval_ms: 200", "interval_ms: 60000"))
+    const afterRunFile = join(r.tmp, "after_run.log")
+    r.writeWorkflow(
+      config(
+        r.agent("hang.sh", `echo $$ > ${JSON.stringify(pidFile)}; sleep 300`),
+        `hooks:\n  after_run: 'echo "$SWITCHYARD_ISSUE_ID" >> ${afterRunFile}'`
+      ).replace("interval_ms: 200", "interval_ms: 60000")
+    )
     await sy(r.dir, "issue", "create", "--title", "to be cancelled")
     const run = start(r.dir, "run", "--once")
     await run.out.waitFor(/agent\.started/)
@@ -178,6 +193,7 @@ describe("reconciliation", () => {
     expect(alive(agentPid)).toBe(false)
     expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ status: "cancelled", attempts: 1, counted_attempts: 0 })
     expect(db(r).prepare("SELECT cause, counted FROM attempts").get()).toEqual({ cause: "canceled_by_reconciliation", counted: 0 })
+    expect(readFileSync(afterRunFile, "utf8")).toBe("SY-1\n") // after_run ran for the cancelled run
     expect(worktreesLeft(r)).toEqual([])
   })
 

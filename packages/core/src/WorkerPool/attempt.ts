@@ -62,6 +62,13 @@ interface Observed {
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
 
+/**
+ * How long (ms) `hooks.after_run` may take when the agent run was interrupted (cancelled by reconciliation, or
+ * the runner is shutting down), instead of `hooks.timeout_ms`: the runner must still exit within 10 s of a
+ * signal (issue 3). Symphony SPEC §5.3.4: after_run runs after each agent attempt, cancellation included.
+ */
+export const AFTER_RUN_ON_INTERRUPT_MS = 3_000
+
 const errorText = (e: unknown): string =>
   typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
 
@@ -219,6 +226,16 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       const lastOutputEvent = yield* Ref.make(0)
       const stallMs = cfg.agent.stall_timeout_ms
 
+      /** `hooks.after_run` in the sandbox; never fails (SPEC §9.4), its exit is an event. */
+      const afterRun = sandbox.runHook(handle, "after_run").pipe(
+        Effect.flatMap((r) =>
+          Option.isSome(r)
+            ? record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
+            : Effect.void
+        ),
+        Effect.catchAll((e) => record("hook.after_run", `${e.message} (ignored)`, { exitCode: e.exitCode }))
+      )
+
       /** One agent run (the first turn, or a revision turn) with stall detection and its events. */
       const runAgent = (continuation: AgentRunInput["continuation"]) =>
         Effect.gen(function*() {
@@ -228,6 +245,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
             kind: station.kind,
             revision: continuation?.turn ?? 0
           })
+          // after_run also runs when the agent run is interrupted (SPEC §5.3.4), within AFTER_RUN_ON_INTERRUPT_MS.
           const outcome = yield* withStallWatchdog(stallMs, (touch) =>
             station.run({
               issue,
@@ -254,7 +272,17 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
                   yield* record("agent.output", "agent is producing output")
                 }
               })
-            }))
+            })).pipe(
+              Effect.onInterrupt(() =>
+                Effect.interruptible(afterRun).pipe(
+                  Effect.timeoutOption(AFTER_RUN_ON_INTERRUPT_MS),
+                  Effect.flatMap(Option.match({
+                    onNone: () => record("hook.after_run", `after_run cut off after ${AFTER_RUN_ON_INTERRUPT_MS} ms (the run was interrupted)`),
+                    onSome: () => Effect.void
+                  }))
+                )
+              )
+            )
           const agent = Either.isRight(outcome) ? outcome.right : stalledReport(station.kind, outcome.left, stallMs, runDir)
           if (Either.isLeft(outcome)) {
             yield* record("agent.stalled", `no agent output for ${outcome.left} ms; process group killed`, {
@@ -276,14 +304,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
               costUsd: agent.costUsd
             }
           )
-          yield* sandbox.runHook(handle, "after_run").pipe(
-            Effect.flatMap((r) =>
-              Option.isSome(r)
-                ? record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
-                : Effect.void
-            ),
-            Effect.catchAll((e) => record("hook.after_run", `${e.message} (ignored)`, { exitCode: e.exitCode }))
-          )
+          yield* afterRun
           return agent
         })
 
