@@ -169,6 +169,7 @@ ${claim}`)
     await expectEscalated(r, evidence, "guard_failed:outside_scope")
     expect(failedGuards(evidence)).toEqual(["outside_scope"])
     expect(evidence.guards.find((g: any) => g.rule === "outside_scope").lines.map((l: any) => l.file)).toEqual(["docs/notes.md"])
+    expect(git(r.dir, "branch", "--list", "switchyard/*").trim()).toBe("switchyard/SY-1") // kept for review
   })
 
   it("(f) an agent that commits a fake secret", async () => {
@@ -188,6 +189,9 @@ ${claim}`)
     // Nothing stored repeats it: not the bundle, not the patch file.
     expect(JSON.stringify(evidence)).not.toContain(key)
     expect(readFileSync(join(r.dir, ".switchyard/runs/SY-1/1/diff.patch"), "utf8")).not.toContain(key)
+    // Nor does the repo: the branch with the agent's commit is deleted, not kept for review like other escalations.
+    expect(git(r.dir, "branch", "--list", "switchyard/*").trim()).toBe("")
+    expect(evidence.question).toContain("was deleted")
   })
 
   it("(g) an agent that claims PR_READY while the reproduction still fails", async () => {

@@ -87,6 +87,8 @@ const questionFor = (v: Verdict, issue: Issue, agentQuestion: string | null): st
       return "The agent and the evidence disagree about whether anything must change. Which is right?"
     case "retries_exhausted":
       return "The attempts kept failing for environmental reasons. Check the agent command and the hooks, then move the issue back to todo."
+    case "guard_failed:secret_in_diff":
+      return `The agent's change contained a secret, so ${branchFor(issue.id)} was deleted (the evidence holds the scrubbed diff). Rotate the secret if it is real, then move the issue back to todo.`
     default:
       return v.cause.startsWith("guard_failed")
         ? "The change broke a rule the agent must not break. Review the branch, or allow the exception in the issue."
@@ -523,7 +525,14 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
     }).pipe(Effect.ignoreLogged)
     yield* record(`terminal.${verdict.state}`, summary, { cause: verdict.cause, usage: bundle.usage })
     if (o.handle !== null) {
-      const keepBranch = verdict.state === "PR_READY" || (verdict.state === "ESCALATE" && o.candidate !== null && !o.candidate.empty)
+      // An ESCALATE branch is kept for review, unless its commit holds a secret: the evidence is scrubbed, a commit
+      // cannot be, and a kept branch is one `git push --all` away from publishing it.
+      const leaksSecret = o.failedGuards.some((g) => g.rule === "secret_in_diff")
+      const keepBranch = verdict.state === "PR_READY" ||
+        (verdict.state === "ESCALATE" && o.candidate !== null && !o.candidate.empty && !leaksSecret)
+      if (leaksSecret) {
+        yield* record("sandbox.branch_deleted", `${o.handle.branch} deleted: its commit holds a secret`)
+      }
       yield* sandbox.remove(o.handle.path, { deleteBranch: keepBranch ? undefined : o.handle.branch }).pipe(Effect.ignoreLogged)
     }
     yield* enter("done")
