@@ -137,7 +137,11 @@ fi`
 
   it("a blocked issue waits for its blocker", async () => {
     const r = repo()
-    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    // Symphony's blocker-ref fields in the prompt, with the blocker's state read from the tracker at dispatch.
+    r.writeWorkflow(
+      workflow(r.agent("fixer.sh", fixerScript)),
+      "Fix {{ issue.id }}.{% for b in issue.blocked_by %} After {{ b.identifier }} ({{ b.state }}).{% endfor %}\n"
+    )
     await sy(r.dir, "issue", "create", "--title", "first", "--repro", averageRepro)
     await sy(r.dir, "issue", "create", "--title", "second", "--blocked-by", "SY-1", "--repro", averageRepro)
     await sy(r.dir, "run", "--once")
@@ -146,6 +150,7 @@ fi`
     expect((await sy(r.dir, "issue", "update", "SY-1", "--status", "done")).code).toBe(0)
     await sy(r.dir, "run", "--once")
     expect((await syJson(r.dir, "issue", "show", "SY-2"))).toMatchObject({ attempts: 1, outcome: "PR_READY" })
+    expect(readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/prompt.md"), "utf8")).toContain("Fix SY-2. After SY-1 (done).")
   })
 
   it("dispatches by priority with a concurrency of 1", async () => {

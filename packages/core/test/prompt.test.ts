@@ -63,6 +63,26 @@ describe("renderPrompt", () => {
       )
     }))
 
+  it.effect("blocked_by entries read as ids and carry Symphony's blocker-ref fields with the tracker's state", () =>
+    Effect.gen(function*() {
+      const cfg = yield* config("verify:\n  validation: [pnpm -s tsc -b]")
+      const issue = sampleIssue({ blocked_by: [IssueId.make("SY-3"), IssueId.make("SY-9")] })
+      const out = yield* renderPrompt(
+        "{% for b in issue.blocked_by %}{{ b }}={{ b.identifier }}/{{ b.id }}:{{ b.state }}:{{ b.status }};{% endfor %}"
+          + "|{{ issue.blocked_by | join: ',' }}|{% if issue.blocked_by contains 'SY-9' %}has SY-9{% endif %}",
+        {
+          issue,
+          attempt: 1,
+          packet: buildTaskPacket(issue, cfg, 1, "/runs/SY-12/1/result.json"),
+          // SY-9 is unknown to the tracker: its state renders as nothing (null), not as an error.
+          blockerStatuses: new Map([["SY-3", "done" as const]])
+        }
+      )
+      assert.strictEqual(out, "SY-3=SY-3/SY-3:done:done;SY-9=SY-9/SY-9::;|SY-3,SY-9|has SY-9")
+      const unknown = yield* Effect.flip(render("{% for b in issue.blocked_by %}{{ b.url }}{% endfor %}"))
+      assert.include(unknown.reason, "undefined variable")
+    }))
+
   it.effect("attempt is null on the first run and the number on a retry", () =>
     Effect.gen(function*() {
       const template = "{% if attempt %}retry {{ attempt }}{% else %}first run{% endif %}|{{ attempt }}"

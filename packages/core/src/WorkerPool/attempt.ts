@@ -220,7 +220,14 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       if (Option.isSome(beforeRun)) {
         yield* record("hook.before_run", `before_run exited ${beforeRun.value.exitCode}`, { exitCode: beforeRun.value.exitCode })
       }
-      const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet })
+      // Blocker states for the template (`{{ b.state }}`); a failed read only leaves them null.
+      const blockerStatuses = issue.blocked_by.length === 0
+        ? new Map<string, never>()
+        : yield* tracker.statuses(issue.blocked_by).pipe(
+          Effect.tapError((e) => Effect.logWarning("could not read blocker statuses").pipe(Effect.annotateLogs({ reason: e.message }))),
+          Effect.orElseSucceed(() => new Map<string, never>())
+        )
+      const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet, blockerStatuses })
 
       const handle = o.handle
       const packet = o.packet

@@ -2,9 +2,9 @@
  * Rendering the WORKFLOW.md prompt template with liquidjs in strict mode (Symphony SPEC §5.4, §12): an unknown
  * variable or filter fails the render instead of printing nothing.
  */
-import type { Issue, TaskPacket } from "@switchyard/domain"
+import type { Issue, IssueStatus, TaskPacket } from "@switchyard/domain"
 import { DateTime, Effect } from "effect"
-import { Liquid, type Template } from "liquidjs"
+import { Drop, Liquid, type Template } from "liquidjs"
 import { PromptRenderError } from "./errors.js"
 
 /**
@@ -54,6 +54,34 @@ export interface PromptInput {
   readonly issue: Issue
   readonly attempt: number
   readonly packet: TaskPacket
+  /** The status of each of `issue.blocked_by` the tracker knows (`Tracker.statuses`); a missing id renders as null. */
+  readonly blockerStatuses?: ReadonlyMap<string, IssueStatus>
+}
+
+/**
+ * One entry of `issue.blocked_by` in a template. It reads as the blocker's id wherever a string is expected
+ * (`{{ b }}`, `join`, `contains`, comparisons), so templates written for a list of ids keep working, and it has
+ * Symphony's blocker-ref fields (SPEC §4.1.1) `id`, `identifier` and `state`, plus `status` (= state; null when
+ * the blocker is unknown to the tracker).
+ */
+export class BlockerRef extends Drop {
+  readonly id: string
+  readonly identifier: string
+  readonly state: IssueStatus | null
+  readonly status: IssueStatus | null
+  constructor(id: string, state: IssueStatus | null) {
+    super()
+    this.id = id
+    this.identifier = id
+    this.state = state
+    this.status = state
+  }
+  override valueOf(): string {
+    return this.id
+  }
+  override toString(): string {
+    return this.id
+  }
 }
 
 /**
@@ -62,7 +90,10 @@ export interface PromptInput {
  * `identifier` (= id), `description` (= body), `state` (= status), `url` (null), `branch_name`
  * (`switchyard/<id>`), `assignee_id` (null), `native_ref` (null), `dispatchable` (true).
  */
-export const issueVariables = (issue: Issue): Record<string, unknown> => ({
+export const issueVariables = (
+  issue: Issue,
+  blockerStatuses: ReadonlyMap<string, IssueStatus> = new Map()
+): Record<string, unknown> => ({
   id: issue.id,
   title: issue.title,
   body: issue.body,
@@ -70,7 +101,7 @@ export const issueVariables = (issue: Issue): Record<string, unknown> => ({
   priority: issue.priority,
   labels: [...issue.labels],
   parent: issue.parent,
-  blocked_by: [...issue.blocked_by],
+  blocked_by: issue.blocked_by.map((id) => new BlockerRef(id, blockerStatuses.get(id) ?? null)),
   reproduction: issue.reproduction,
   validation: [...issue.validation],
   scope: [...issue.scope],
@@ -113,7 +144,7 @@ export const packetVariables = (packet: TaskPacket): Record<string, unknown> => 
  * 1-based attempt number, SPEC §5.4/§12.3) and `packet` ({@link packetVariables}).
  */
 export const promptScope = (input: PromptInput): Record<string, unknown> => ({
-  issue: issueVariables(input.issue),
+  issue: issueVariables(input.issue, input.blockerStatuses),
   attempt: input.attempt === 1 ? null : input.attempt,
   packet: packetVariables(input.packet)
 })
