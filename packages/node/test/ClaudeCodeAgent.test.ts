@@ -194,7 +194,7 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
       expect(report.crashed).toBe(false)
       expect(report.claim).toBeNull()
       expect(report.summary).toContain("Repeated 529 Overloaded errors")
-      expect(report.outputTail).toContain("the agent reported an error (success, API status 529)")
+      expect(report.outputTail).toContain("the agent reported an error (API status 529)")
       expect(report.outputTail).toContain("api retry 2/10 after 529")
     }))
 

@@ -210,10 +210,15 @@ export const run = (
       onOutput: input.onOutput
     })
     if (proc.spawnError !== null) yield* note(proc.spawnError)
+    // Claude Code reports an API failure as `subtype: "success"` with `is_error: true`; "success" is left out.
+    const errorDetail = state.result?.isError === true
+      ? [
+        state.result.subtype === "success" ? null : state.result.subtype,
+        state.result.apiErrorStatus === null ? null : `API status ${state.result.apiErrorStatus}`
+      ].filter((part) => part !== null)
+      : []
     const agentError = state.result?.isError === true
-      ? `the agent reported an error (${state.result.subtype}${
-        state.result.apiErrorStatus === null ? "" : `, API status ${state.result.apiErrorStatus}`
-      })`
+      ? `the agent reported an error${errorDetail.length === 0 ? "" : ` (${errorDetail.join(", ")})`}`
       : state.turnFailed !== null
       ? `the turn failed: ${state.turnFailed}`
       : null
