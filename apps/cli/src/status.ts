@@ -73,6 +73,9 @@ export const statusSnapshot = (repoRoot: string) =>
         /** How many issues could start now, and the next ones in dispatch order. */
         eligible: ready.total,
         next: ready.head.map((i) => i.id),
+        /** `todo` issues waiting on a blocker that is not done/cancelled, or on open children. */
+        waiting: ready.waiting,
+        /** Issues in status `blocked` (escalated to a human, or set by hand). */
         blocked: counts.blocked,
         invalid: ready.invalid
       },
@@ -117,13 +120,13 @@ export const renderStatus = (s: StatusSnapshot): string => {
       s.tracker.eligible === 0
         ? "none"
         : `${s.tracker.eligible} (next: ${s.tracker.next.join(", ")}${s.tracker.eligible > s.tracker.next.length ? ", …" : ""})`
-    }`
+    }${s.tracker.waiting === 0 ? "" : ` · waiting on blockers or open children: ${s.tracker.waiting}`}`
   ]
   for (const bad of s.tracker.invalid) lines.push(`              ⚠ unreadable ${bad.id}: ${bad.reason}`)
   lines.push("ORCHESTRATOR  " + (s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases"))
   for (const l of s._raw.leases) lines.push("              " + leaseLine(l, now))
   for (const r of s._raw.retries) lines.push("              retry " + retryLine(r, now))
-  lines.push("WORKERS       " + (s.workers.length ? "" : "none running"))
+  lines.push("WORKERS       " + (s.workers.length ? `${s.workers.length} running` : "none running"))
   for (const w of s.workers) {
     lines.push(`              ${w.issue} ${w.stage} for ${human(w.elapsedMs)}${
       w.lastOutputAgeMs === null ? "" : `, last output ${human(w.lastOutputAgeMs)} ago`

@@ -230,6 +230,54 @@ describe("reconciliation", () => {
   })
 })
 
+describe("status during a run", () => {
+  it("shows the four layers side by side: tracker, leases and retries, live workers, outcomes", async () => {
+    const r = repo()
+    // SY-1 and SY-4 work (and print), SY-2 crashes once (a retry due in a minute), SY-3 waits for SY-1.
+    r.writeWorkflow(config(r.agent(
+      "mixed.sh",
+      `case "$SWITCHYARD_ISSUE_ID" in SY-2) echo "boom" >&2; exit 1;; esac\necho "working on $SWITCHYARD_ISSUE_ID"; sleep 300`
+    )).replace("retry_base_delay_ms: 50", "retry_base_delay_ms: 60000"))
+    await sy(r.dir, "issue", "create", "--title", "long one", "--priority", "high")
+    await sy(r.dir, "issue", "create", "--title", "crashes", "--priority", "high")
+    await sy(r.dir, "issue", "create", "--title", "after SY-1", "--blocked-by", "SY-1")
+    await sy(r.dir, "issue", "create", "--title", "another long one")
+    const run = start(r.dir, "run")
+    await run.out.waitFor(/SY-2\s+terminal\.RETRYABLE_FAILURE/)
+    await run.out.waitFor(/SY-4\s+agent\.started/)
+    // Both agents have printed (the lease records the last output time).
+    let s = await syJson(r.dir, "status")
+    for (let i = 0; i < 50 && !s.workers.every((w: any) => w.lastOutputAgeMs !== null); i++) {
+      await sleep(200)
+      s = await syJson(r.dir, "status")
+    }
+    expect(s.tracker.counts).toMatchObject({ in_progress: 2, todo: 2 })
+    expect(s.tracker).toMatchObject({ eligible: 0, next: [], waiting: 1, blocked: 0 }) // SY-3 waits on SY-1
+    const runner = s.orchestrator.leases[0].runner
+    expect(runner).toMatch(/^.+:\d+:\d+$/) // host:pid:start
+    expect(s.orchestrator.leases.map((l: any) => [l.issue, l.attempt, l.runner])).toEqual([["SY-1", 1, runner], ["SY-4", 1, runner]])
+    for (const l of s.orchestrator.leases) expect(l.heartbeatAgeMs).toBeLessThan(2_000)
+    expect(s.orchestrator.retries).toHaveLength(1)
+    expect(s.orchestrator.retries[0]).toMatchObject({ issue: "SY-2", attempt: 2, error: "agent_exit_nonzero" })
+    expect(s.orchestrator.retries[0].dueInMs).toBeGreaterThan(30_000)
+    expect(s.workers.map((w: any) => [w.issue, w.stage])).toEqual([["SY-1", "agent"], ["SY-4", "agent"]])
+    for (const w of s.workers) expect(alive(w.pid)).toBe(true)
+    expect(s.human.recent.map((o: any) => [o.issue, o.outcome, o.evidence])).toEqual([["SY-2", "RETRYABLE_FAILURE", true]])
+    expect(s.human.violations).toEqual([])
+
+    const text = (await sy(r.dir, "status")).stdout
+    expect(text).toContain("eligible now: none · waiting on blockers or open children: 1")
+    expect(text).toContain("ORCHESTRATOR  2 lease(s)")
+    expect(text).toMatch(/retry SY-2/)
+    expect(text).toContain("WORKERS       2 running")
+    expect(text).toMatch(new RegExp(`SY-1 agent for \\d+s, last output \\d+s ago, pid ${s.workers[0].pid}`))
+    expect(text).toMatch(/SY-2 +#1 RETRYABLE_FAILURE/)
+
+    run.child.kill("SIGTERM")
+    expect((await exited(run.child)).code).toBe(143)
+  })
+})
+
 describe("what the supervisor repairs and what it cannot", () => {
   it("an issue left in_progress with no lease is requeued (attempt counted) and finishes", async () => {
     const r = repo()

@@ -87,14 +87,15 @@ describe("summarizeReady", () => {
   const invalid = [{ id: "SY-0", reason: "labels: not JSON" }]
 
   it("counts the refs not excluded and keeps the first `limit` of them in order", () => {
-    const summary = summarizeReady({ refs, invalid }, { exclude: [refs[0]!.id, refs[2]!.id, "SY-404"], limit: 1 })
-    expect(summary).toEqual({ total: 2, head: [refs[1]], invalid })
-    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: 10 }).head).toEqual(refs)
+    // 7 readable todo issues, 4 of them ready: 3 wait (on a blocker or an open child), whatever is excluded.
+    const summary = summarizeReady({ refs, invalid }, { exclude: [refs[0]!.id, refs[2]!.id, "SY-404"], limit: 1 }, 7)
+    expect(summary).toEqual({ total: 2, head: [refs[1]], invalid, waiting: 3 })
+    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: 10 }, 4)).toMatchObject({ head: refs, waiting: 0 })
   })
 
   it("reads a limit that is not a count as floored, at least 0, and Infinity as all", () => {
     expect([2.9, 0, -3, Number.NaN].map(summaryLimit)).toEqual([2, 0, 0, 0])
     expect(summaryLimit(Number.POSITIVE_INFINITY)).toBe(Number.MAX_SAFE_INTEGER)
-    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: Number.POSITIVE_INFINITY }).head).toHaveLength(4)
+    expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: Number.POSITIVE_INFINITY }, 4).head).toHaveLength(4)
   })
 })

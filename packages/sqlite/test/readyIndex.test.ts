@@ -283,6 +283,7 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
     Effect.gen(function*() {
       let sawReady = 0
       let sawInvalid = 0
+      let sawWaiting = 0
       for (const seed of [1, 2, 3, 4]) {
         yield* Effect.scoped(Effect.gen(function*() {
           const { sql, tracker } = yield* stores()
@@ -296,9 +297,13 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
               const refIds = ready.refs.map((ref) => ref.id)
               const exclude = [...rand.subset(refIds, 4), "SY-999999", ...rand.subset(refIds, 1)]
               const limit = rand.int(6)
-              expect(ids(yield* tracker.readySummary({ exclude, limit })), `seed ${seed}, step ${step}`).toEqual(
-                summaryOf(ready.refs, exclude, limit)
-              )
+              const summary = yield* tracker.readySummary({ exclude, limit })
+              expect(ids(summary), `seed ${seed}, step ${step}`).toEqual(summaryOf(ready.refs, exclude, limit))
+              // Waiting: the readable todo rows that are not ready (the oracle's ready and invalid sets are exact).
+              const todo = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM issues WHERE status = 'todo'`
+              const unreadable = new Set(ready.invalid.map((entry) => entry.id)).size
+              expect(summary.waiting, `seed ${seed}, step ${step}`).toBe(todo[0]!.n - ready.refs.length - unreadable)
+              sawWaiting += summary.waiting
             }
           }
         }))
@@ -306,6 +311,7 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
       // The sequences really produce ready and unreadable rows (the comparison is not vacuous).
       expect(sawReady).toBeGreaterThan(1_000)
       expect(sawInvalid).toBeGreaterThan(100)
+      expect(sawWaiting).toBeGreaterThan(20)
     }).pipe(Effect.provide(NodeContext.layer)), 120_000)
 
   it.scoped("a write by another connection (a hand edit) is reflected in ready and invalid", () =>

@@ -134,7 +134,12 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
         }
       })),
       ready,
-      readySummary: (options) => Effect.map(ready, (set) => summarizeReady(set, options)),
+      readySummary: (options) =>
+        Effect.zipWith(
+          ready,
+          SynchronizedRef.get(state),
+          (set, s) => summarizeReady(set, options, [...s.issues.values()].filter((i) => i.status === "todo").length)
+        ),
       counts: SynchronizedRef.get(state).pipe(Effect.map((s) => {
         const counts = Object.fromEntries(issueStatuses.map((st) => [st, 0])) as Record<IssueStatus, number>
         for (const i of s.issues.values()) counts[i.status] += 1

@@ -46,6 +46,11 @@ export interface ReadySummary {
   readonly head: ReadonlyArray<ReadyRef>
   /** The `todo` rows that cannot be read, as in `ReadySet.invalid`. */
   readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+  /**
+   * `todo` issues (readable ones) that are not ready: a blocker is not `done`/`cancelled` (or unknown), or a child
+   * is still open. A count of issues; `exclude` does not apply.
+   */
+  readonly waiting: number
 }
 
 export interface TrackerShape {

@@ -79,11 +79,18 @@ export const summaryLimit = (limit: number): number =>
 /** `readySummary` computed from a whole ready set (trackers that hold every ready ref anyway, e.g. in memory). */
 export const summarizeReady = (
   ready: ReadySet,
-  options: { readonly exclude: ReadonlyArray<string>; readonly limit: number }
+  options: { readonly exclude: ReadonlyArray<string>; readonly limit: number },
+  /** The number of readable `todo` issues (ready or not). */
+  todo: number
 ): ReadySummary => {
   const exclude = new Set(options.exclude)
   const kept = ready.refs.filter((ref) => !exclude.has(ref.id))
-  return { total: kept.length, head: kept.slice(0, summaryLimit(options.limit)), invalid: ready.invalid }
+  return {
+    total: kept.length,
+    head: kept.slice(0, summaryLimit(options.limit)),
+    invalid: ready.invalid,
+    waiting: todo - ready.refs.length
+  }
 }
 
 /** The eligible issues of a snapshot, in dispatch order. */

@@ -403,10 +403,11 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         const exclude = yield* encodeIds(options.exclude).pipe(Effect.mapError(invalidInput("readySummary")))
         const limit = summaryLimit(options.limit)
         return yield* sql.withTransaction(Effect.gen(function*() {
-          const counted = yield* sql<{ total: number }>`
+          const counted = yield* sql<{ total: number; waiting: number }>`
             SELECT (SELECT COUNT(*) FROM dispatch_index WHERE ready = 1)
               - (SELECT COUNT(*) FROM dispatch_index
-                 WHERE ready = 1 AND id IN (SELECT value FROM json_each(${exclude}))) AS total`
+                 WHERE ready = 1 AND id IN (SELECT value FROM json_each(${exclude}))) AS total,
+              (SELECT COUNT(*) FROM dispatch_index WHERE ready = 0 AND valid = 1) AS waiting`
           const rows = limit === 0 ? [] : yield* sql<RawReadyRow>`
             SELECT id, priority, labels FROM dispatch_index
             WHERE ready = 1 AND id NOT IN (SELECT value FROM json_each(${exclude}))
@@ -415,7 +416,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
           const invalid: Array<{ id: string; reason: string }> = []
           const head = decodeRefs(rows, invalid)
           invalid.push(...(yield* unreadable))
-          return { total: counted[0]?.total ?? 0, head, invalid } satisfies ReadySummary
+          return { total: counted[0]?.total ?? 0, head, invalid, waiting: counted[0]?.waiting ?? 0 } satisfies ReadySummary
         })).pipe(Effect.mapError(sqlFailure("readySummary")))
       }).pipe(Effect.withSpan("SqliteTracker.readySummary"))
 
