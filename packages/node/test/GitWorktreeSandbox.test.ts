@@ -319,11 +319,13 @@ describe("GitWorktreeSandbox.list, remove, branchHead and runHook", () => {
       )
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.some(base))
       assert.deepStrictEqual(yield* sandbox.branchHead("no/such-branch"), Option.none())
+      assert.deepStrictEqual([...yield* sandbox.branches].sort(), ["main", "switchyard/SY-1", "switchyard/SY-2"])
 
       yield* sandbox.remove(one.path, { deleteBranch: one.branch })
       assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [two.path])
       assert.isFalse(yield* fs.exists(one.path))
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.none())
+      assert.isFalse((yield* sandbox.branches).has("switchyard/SY-1"))
       // The failing before_remove hook ran (in the worktree) and was ignored.
       assert.strictEqual(yield* fs.readFileString(NodePath.join(workspace, "removed.txt")), `${one.path}\n`)
 

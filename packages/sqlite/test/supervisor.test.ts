@@ -42,7 +42,8 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     list: Ref.get(removed).pipe(Effect.map((gone) =>
       (options.worktrees ?? []).filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
     )),
-    branchHead: () => Effect.succeed(Option.none())
+    branchHead: () => Effect.succeed(Option.none()),
+    branches: Effect.succeed(new Set())
   })
   const services = Context.empty().pipe(
     Context.add(Tracker, tracker),

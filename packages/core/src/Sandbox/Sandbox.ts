@@ -82,6 +82,11 @@ export interface SandboxShape {
   readonly list: Effect.Effect<ReadonlyArray<WorktreeInfo>, SandboxError>
   /** The commit a branch points at, if the branch exists. */
   readonly branchHead: (branch: string) => Effect.Effect<Option.Option<string>, SandboxError>
+  /**
+   * The repo's local branch names (short: `switchyard/SY-1`), read at once: one git process for any number of
+   * lookups (the supervisor checks every PR_READY issue in review on each tick).
+   */
+  readonly branches: Effect.Effect<ReadonlySet<string>, SandboxError>
 }
 
 export class Sandbox extends Context.Tag("switchyard/Sandbox")<Sandbox, SandboxShape>() {}

@@ -209,8 +209,11 @@ export const make = Effect.gen(function*() {
     for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
 
     // 5. What cannot be repaired: shown to the human, recorded once per runner.
+    // One `git for-each-ref` per tick for all the PR_READY branches, only when there is one to check; a git
+    // failure counts every branch as present (no false violation).
+    const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))
     const violations = yield* findViolations((branch) =>
-      sandbox.branchHead(branch).pipe(Effect.map(Option.isSome), Effect.orElseSucceed(() => true))
+      Effect.map(branches, Option.match({ onNone: () => true, onSome: (names) => names.has(branch) }))
     ).pipe(Effect.provide(services))
     for (const v of violations) {
       const key = `${v.kind}:${v.issueId}:${v.attempt}`
