@@ -7,6 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import {
+  emptyTickMemory,
   EvidenceStore,
   MemoryTracker,
   tick,
@@ -16,9 +17,10 @@ import {
   Supervisor,
   Tracker,
   WorkerPool,
+  type WorkerInfo,
   WorkflowFile
 } from "@switchyard/core"
-import { IssueInput, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
+import { IssueId, IssueInput, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { open, scratch } from "./helpers.js"
 
@@ -166,5 +168,56 @@ describe("tick against another runner (real SQLite orchestrator)", () => {
       expect(next.started).toEqual(["SY-2"])
       expect(next.contested).toBe(0)
       expect(yield* Ref.get(dispatched)).toEqual(["SY-2"])
+    }))
+
+  it.scoped("with every slot busy, the ready set is read at most once per poll interval; a free slot reads it at once", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, orchestrator, workflow } = yield* setup
+      yield* tracker.create(new IssueInput({ title: "waits for a slot", status: "todo" }))
+      const reads = yield* Ref.make(0)
+      const counting = Tracker.of({ ...tracker, ready: Effect.zipRight(Ref.update(reads, (n) => n + 1), tracker.ready) })
+      const running: WorkerInfo = {
+        issueId: IssueId.make("SY-99"),
+        attempt: 1,
+        labels: [],
+        stage: "agent",
+        startedAt: 0,
+        lastOutputAt: null,
+        pid: null
+      }
+      const workers = yield* Ref.make<ReadonlyArray<WorkerInfo>>([running])
+      const dispatched = yield* Ref.make<ReadonlyArray<string>>([])
+      const pool = WorkerPool.of({
+        dispatch: (issue) => Ref.update(dispatched, (xs) => [...xs, issue.id]),
+        workers: Ref.get(workers),
+        interrupt: () => Effect.succeed(false),
+        interruptAll: () => Effect.void,
+        finished: Stream.empty
+      })
+      const memory = emptyTickMemory()
+      const run = tick({ once: false, concurrency: 1 }, memory).pipe(
+        Effect.provide(Layer.merge(
+          Layer.succeedContext(Context.empty().pipe(
+            Context.add(Tracker, counting),
+            Context.add(Orchestrator, orchestrator),
+            Context.add(WorkerPool, pool),
+            Context.add(Supervisor.Supervisor, supervisor)
+          )),
+          workflow
+        ))
+      )
+      yield* run // the first tick always reads (and records issue.eligible)
+      expect(yield* Ref.get(reads)).toBe(1)
+      yield* run
+      yield* TestClock.adjust(Duration.millis(29_999))
+      yield* run
+      expect(yield* Ref.get(reads)).toBe(1) // the only slot is busy and the last read is younger than 30 s
+      yield* TestClock.adjust(Duration.millis(1))
+      expect((yield* run).started).toEqual([])
+      expect(yield* Ref.get(reads)).toBe(2) // one poll interval later it reads again, still nothing can start
+      yield* Ref.set(workers, [])
+      expect((yield* run).started).toEqual(["SY-1"]) // a free slot: read and dispatch at once, whatever the age
+      expect(yield* Ref.get(reads)).toBe(3)
+      expect(yield* Ref.get(dispatched)).toEqual(["SY-1"])
     }))
 })

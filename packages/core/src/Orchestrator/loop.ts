@@ -33,10 +33,6 @@ export interface TickResult {
   readonly running: number
 }
 
-/**
- * One tick: reconcile, read the candidates, claim and dispatch into free slots.
- * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
- */
 /** How soon (ms) a failed tick is retried, whatever the poll interval. */
 export const TICK_RETRY_MS = 250
 
@@ -51,9 +47,11 @@ export interface TickMemory {
   readonly poison: Set<string>
   /** Issues seen eligible on the previous tick (so `issue.eligible` is recorded once per transition). */
   eligible: ReadonlySet<string>
+  /** Epoch ms of the last tick that read the ready set, or null before the first. */
+  readyReadAt: number | null
 }
 
-export const emptyTickMemory = (): TickMemory => ({ poison: new Set(), eligible: new Set() })
+export const emptyTickMemory = (): TickMemory => ({ poison: new Set(), eligible: new Set(), readyReadAt: null })
 
 /**
  * Interrupts workers whose issue left `in_progress` in the tracker (cancelled, moved back, deleted), so a
@@ -76,6 +74,17 @@ export const cancelDeparted = Effect.gen(function*() {
   }
 })
 
+/**
+ * One tick: reconcile, read the candidates, claim and dispatch into free slots.
+ *
+ * When every slot is taken (`--concurrency`, else `agent.max_concurrent_agents`), nothing can start, so the
+ * ready set (the one read that grows with the tracker: ~55 ms at 100k issues) is read only if the last read is
+ * older than `polling.interval_ms`; `issue.eligible` events are then at most one poll interval late. A run's own
+ * writes wake the loop several times per issue, and at 100k issues those reads were most of its cost per issue
+ * (docs/benchmarks.md). Reconciliation runs on every tick regardless.
+ *
+ * Fails only with `WorkflowError`/`TrackerError`/`OrchestratorError` reading state; the caller logs and goes on.
+ */
 export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()) =>
   Effect.gen(function*() {
     const tracker = yield* Tracker
@@ -87,6 +96,16 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     yield* cancelDeparted
     const def = yield* workflow.current
     const cfg = def.config
+    const maxConcurrent = options.concurrency ?? cfg.agent.max_concurrent_agents
+    const busy = (yield* pool.workers).length
+    const startedAt = yield* Clock.currentTimeMillis
+    if (
+      busy >= maxConcurrent && memory.readyReadAt !== null &&
+      startedAt - memory.readyReadAt < cfg.polling.interval_ms
+    ) {
+      return { started: [], waiting: memory.eligible.size, contested: 0, nextRetryAt: null, running: busy } satisfies TickResult
+    }
+    memory.readyReadAt = startedAt
     const ready = yield* tracker.ready
     for (const bad of ready.invalid) {
       if (memory.poison.has(bad.id)) continue
@@ -125,7 +144,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     )
     const workers = yield* pool.workers
     const picked = selectForDispatch(eligible, {
-      maxConcurrent: options.concurrency ?? cfg.agent.max_concurrent_agents,
+      maxConcurrent,
       byLabel,
       running: workers.map((w) => w.labels)
     })
