@@ -122,6 +122,24 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
 
 })
 
+/** What `tick` needs, from the given services and the static workflow of `setup`. */
+const tickServices = (services: {
+  readonly tracker: Context.Tag.Service<typeof Tracker>
+  readonly orchestrator: Context.Tag.Service<typeof Orchestrator>
+  readonly pool: Context.Tag.Service<typeof WorkerPool>
+  readonly supervisor: Context.Tag.Service<typeof Supervisor.Supervisor>
+  readonly workflow: ReturnType<typeof WorkflowFile.layerStatic>
+}) =>
+  Layer.merge(
+    Layer.succeedContext(Context.empty().pipe(
+      Context.add(Tracker, services.tracker),
+      Context.add(Orchestrator, services.orchestrator),
+      Context.add(WorkerPool, services.pool),
+      Context.add(Supervisor.Supervisor, services.supervisor)
+    )),
+    services.workflow
+  )
+
 describe("tick against another runner (real SQLite orchestrator)", () => {
   it.scoped("a claim lost to another runner between the read and the claim is contested, and the next tick goes on", () =>
     Effect.gen(function*() {
@@ -147,17 +165,7 @@ describe("tick against another runner (real SQLite orchestrator)", () => {
           )
       })
       const run = (o: typeof orchestrator) =>
-        tick({ once: true, concurrency: 1 }).pipe(
-          Effect.provide(Layer.merge(
-            Layer.succeedContext(Context.empty().pipe(
-              Context.add(Tracker, tracker),
-              Context.add(Orchestrator, o),
-              Context.add(WorkerPool, pool),
-              Context.add(Supervisor.Supervisor, supervisor)
-            )),
-            workflow
-          ))
-        )
+        tick({ once: true, concurrency: 1 }).pipe(Effect.provide(tickServices({ tracker, orchestrator: o, pool, supervisor, workflow })))
       const lost = yield* run(racing)
       expect(lost.started).toEqual([])
       expect(lost.contested).toBe(1)
@@ -196,15 +204,7 @@ describe("tick against another runner (real SQLite orchestrator)", () => {
       })
       const memory = emptyTickMemory()
       const run = tick({ once: false, concurrency: 1 }, memory).pipe(
-        Effect.provide(Layer.merge(
-          Layer.succeedContext(Context.empty().pipe(
-            Context.add(Tracker, counting),
-            Context.add(Orchestrator, orchestrator),
-            Context.add(WorkerPool, pool),
-            Context.add(Supervisor.Supervisor, supervisor)
-          )),
-          workflow
-        ))
+        Effect.provide(tickServices({ tracker: counting, orchestrator, pool, supervisor, workflow }))
       )
       yield* run // the first tick always reads (and records issue.eligible)
       expect(yield* Ref.get(reads)).toBe(1)
