@@ -14,6 +14,7 @@ import {
   type GuardResult,
   EvidenceBundle,
   type Issue,
+  type IssueStatus,
   type Lease,
   RetryEntry,
   type Stage,
@@ -221,11 +222,12 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
         yield* record("hook.before_run", `before_run exited ${beforeRun.value.exitCode}`, { exitCode: beforeRun.value.exitCode })
       }
       // Blocker states for the template (`{{ b.state }}`); a failed read only leaves them null.
+      const noStatuses: ReadonlyMap<string, IssueStatus> = new Map()
       const blockerStatuses = issue.blocked_by.length === 0
-        ? new Map<string, never>()
+        ? noStatuses
         : yield* tracker.statuses(issue.blocked_by).pipe(
           Effect.tapError((e) => Effect.logWarning("could not read blocker statuses").pipe(Effect.annotateLogs({ reason: e.message }))),
-          Effect.orElseSucceed(() => new Map<string, never>())
+          Effect.orElseSucceed(() => noStatuses)
         )
       const prompt = yield* renderPrompt(d.prompt_template, { issue, attempt, packet: o.packet, blockerStatuses })
 

@@ -88,7 +88,8 @@ export class BlockerRef extends Drop {
  * The `issue` template variable: every Issue field (timestamps as ISO-8601 strings, arrays kept as arrays so a
  * template can iterate them) plus Symphony's field names (SPEC §4.1.1) so a Symphony template renders unchanged:
  * `identifier` (= id), `description` (= body), `state` (= status), `url` (null), `branch_name`
- * (`switchyard/<id>`), `assignee_id` (null), `native_ref` (null), `dispatchable` (true).
+ * (`switchyard/<id>`), `assignee_id` (null), `native_ref` (null), `dispatchable` (true). `blocked_by` is a list
+ * of {@link BlockerRef}s, their states taken from `blockerStatuses` (issue id → status; absent ids are null).
  */
 export const issueVariables = (
   issue: Issue,
