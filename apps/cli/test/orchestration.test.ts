@@ -214,6 +214,26 @@ describe("reconciliation", () => {
     expect(status.tracker.invalid.map((i: any) => i.id)).toEqual(["SY-3"])
   })
 
+  it("a failing after_create hook is an event and fails only its own issue", async () => {
+    const r = repo()
+    r.writeWorkflow(config(
+      r.agent("noop.sh", noop),
+      `hooks:\n  after_create: 'case "$SWITCHYARD_ISSUE_ID" in SY-1) echo "npm ci failed" >&2; exit 1;; esac'`
+    ).replace("max_attempts: 3", "max_attempts: 1"))
+    for (const t of ["cannot prepare", "prepares fine"]) await sy(r.dir, "issue", "create", "--title", t)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    const hookEvents = db(r).prepare("SELECT issue_id, message FROM events WHERE type = 'hook.after_create' ORDER BY issue_id").all()
+    expect(hookEvents).toEqual([
+      { issue_id: "SY-1", message: expect.stringContaining("npm ci failed") },
+      { issue_id: "SY-2", message: "after_create passed" }
+    ])
+    const failed = await syJson(r.dir, "evidence", "SY-1")
+    expect(failed.verdict.reasons.join(" ")).toContain("after_create")
+    expect((await syJson(r.dir, "issue", "show", "SY-2")).outcome).toBe("NO_OP")
+    expect(worktreesLeft(r)).toEqual([])
+  })
+
   it("an agent that goes silent is stopped as stalled and retried", async () => {
     const r = repo()
     const pidFile = join(r.tmp, "agent.pid")

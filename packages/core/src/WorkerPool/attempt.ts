@@ -183,7 +183,14 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       const reproduction = o.packet.reproduction
 
       yield* enter("sandbox")
-      o.handle = yield* sandbox.create(issue.id, attempt, o.base)
+      o.handle = yield* sandbox.create(issue.id, attempt, o.base).pipe(
+        Effect.tapError((e) =>
+          e._tag === "HookFailed"
+            ? record("hook.after_create", e.message, { exitCode: e.exitCode, timedOut: e.timedOut })
+            : Effect.void
+        )
+      )
+      if (cfg.hooks.after_create !== null) yield* record("hook.after_create", "after_create passed")
       yield* orchestrator.updateLease(issue.id, { sandbox_path: o.handle.path })
       yield* record("sandbox.created", `worktree ${o.handle.path} on ${o.handle.branch} at ${o.base.slice(0, 10)}`, {
         path: o.handle.path,
