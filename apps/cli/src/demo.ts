@@ -18,6 +18,7 @@ import { Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 import { printProgress } from "./commands/run.js"
 import { lineLayer, statePaths } from "./layers.js"
+import { ensureStateDir } from "./store.js"
 import { renderStatus, statusSnapshot } from "./status.js"
 
 const files: Record<string, string> = {
@@ -350,9 +351,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
     yield* git("config", "user.email", "human@example.com")
     yield* git("add", "-A")
     yield* git("commit", "-q", "-m", "example-shop: two packages with node --test tests")
-    const { stateDir } = statePaths(repo)
-    yield* fs.makeDirectory(stateDir, { recursive: true })
-    yield* fs.writeFileString(path.join(stateDir, ".gitignore"), "*\n")
+    yield* ensureStateDir(statePaths(repo).stateDir)
 
     const agentLine = Option.isSome(claude) && Option.isSome(twin)
       ? `Claude Code ${claude.value.version.replace(/ \(Claude Code\)$/, "")} (real binary: ${claude.value.path})

@@ -2,7 +2,9 @@
  * Where a repo keeps its state, and the store layer the read-only commands need. Kept apart from layers.ts so
  * `status`, `issue` and `evidence` load neither the agent stations nor the workflow modules.
  */
+import { FileSystem } from "@effect/platform"
 import { layerAll } from "@switchyard/sqlite"
+import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 
 /** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
@@ -12,10 +14,25 @@ export const statePaths = (repoRoot: string) => {
 }
 
 /**
- * Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`). Needs `FileSystem`
- * and `Path`, which the CLI's own context provides (edge.ts), so the Node platform layer is not built twice.
+ * Makes sure `stateDir` exists and ignores itself (a `.gitignore` of `*`), so whichever command first creates the
+ * state (`init`, `issue create`, even `status`) leaves no untracked files in the repo. One `exists` check when it
+ * is already there. Fails with the platform error when the directory or the file cannot be written.
+ */
+export const ensureStateDir = (stateDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const ignore = NodePath.join(stateDir, ".gitignore")
+    if (yield* fs.exists(ignore)) return
+    yield* fs.makeDirectory(stateDir, { recursive: true })
+    yield* fs.writeFileString(ignore, "*\n")
+  })
+
+/**
+ * Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`), after
+ * {@link ensureStateDir}. Needs `FileSystem` and `Path`, which the CLI's own context provides (edge.ts), so the
+ * Node platform layer is not built twice.
  */
 export const storeLayer = (repoRoot: string) => {
   const { database, stateDir } = statePaths(repoRoot)
-  return layerAll({ filename: database, stateDir })
+  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(Layer.effectDiscard(ensureStateDir(stateDir))))
 }

@@ -227,4 +227,13 @@ describe("bad input gets a clear error and nothing is lost", () => {
     // .switchyard/ ignores itself, so init never dirties the base.
     expect(git(r.dir, "status", "--porcelain", "--untracked-files=no")).toBe("")
   })
+
+  it("the first command to touch a repo without init leaves no untracked files behind", async () => {
+    const r = repo()
+    expect(git(r.dir, "status", "--porcelain")).toBe("")
+    expect((await sy(r.dir, "status")).code).toBe(0)
+    expect((await sy(r.dir, "issue", "create", "--title", "filed before init")).code).toBe(0)
+    expect(readFileSync(join(r.dir, ".switchyard/.gitignore"), "utf8")).toBe("*\n")
+    expect(git(r.dir, "status", "--porcelain")).toBe("")
+  })
 })

@@ -2,7 +2,7 @@
 import { FileSystem } from "@effect/platform"
 import { defaultWorkflowFile, Tracker, workflowPath } from "@switchyard/core"
 import { Console, Effect } from "effect"
-import { statePaths, storeLayer } from "../store.js"
+import { ensureStateDir, statePaths, storeLayer } from "../store.js"
 import { repoRoot } from "./shared.js"
 
 /**
@@ -14,9 +14,8 @@ export const init = Effect.gen(function*() {
   const root = yield* repoRoot
   const fs = yield* FileSystem.FileSystem
   const { stateDir } = statePaths(root)
-  yield* fs.makeDirectory(stateDir, { recursive: true })
   // The state dir ignores itself, so `init` never dirties the base (no edit to the repo's .gitignore).
-  yield* fs.writeFileString(`${stateDir}/.gitignore`, "*\n")
+  yield* ensureStateDir(stateDir)
   const wf = workflowPath(root)
   if (yield* fs.exists(wf)) {
     yield* Console.log(`kept existing ${wf}`)
