@@ -12,6 +12,7 @@ import { Cause, Effect, Exit, FiberId, Layer, Option, Schedule, Schema } from "e
 import Migration0001 from "./migrations/0001_init.js"
 import Migration0002 from "./migrations/0002_ready_index.js"
 import Migration0003 from "./migrations/0003_evidence_usage.js"
+import Migration0004 from "./migrations/0004_evidence_usage_index.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -23,7 +24,8 @@ export const BUSY_TIMEOUT_MS = 5_000
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_init": Migration0001,
   "0002_ready_index": Migration0002,
-  "0003_evidence_usage": Migration0003
+  "0003_evidence_usage": Migration0003,
+  "0004_evidence_usage_index": Migration0004
 }
 
 /** The newest migration id in {@link migrations}. */

@@ -37,8 +37,9 @@ describe("Sql.layer", () => {
         "leases",
         "retries"
       ])
-      const indexes = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'issues_status'`
-      expect(indexes).toHaveLength(1)
+      const indexes = yield* sql<{ name: string }>`
+        SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('issues_status', 'evidence_usage') ORDER BY name`
+      expect(indexes.map((i) => i.name)).toEqual(["evidence_usage", "issues_status"])
 
       // A second client on the same file finds the schema done and adds no migration row.
       const again = yield* client(filename)
@@ -46,7 +47,8 @@ describe("Sql.layer", () => {
       expect(migrations).toEqual([
         { migration_id: 1, name: "init" },
         { migration_id: 2, name: "ready_index" },
-        { migration_id: 3, name: "evidence_usage" }
+        { migration_id: 3, name: "evidence_usage" },
+        { migration_id: 4, name: "evidence_usage_index" }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 
