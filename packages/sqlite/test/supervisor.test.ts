@@ -20,7 +20,7 @@ import {
   type WorkerInfo,
   WorkflowFile
 } from "@switchyard/core"
-import { IssueId, IssueInput, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
+import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { open, scratch } from "./helpers.js"
 
@@ -120,6 +120,36 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       expect(yield* Ref.get(removed)).toEqual(["/ws/SY-5", "/ws/.verify/SY-6-head-1"])
     }))
 
+})
+
+describe("Supervisor: retries the tracker will never run", () => {
+  it.scoped("drops the pending retry of an issue a human took out of todo, with an event, and keeps the rest", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, orchestrator } = yield* setup
+      const waiting = yield* tracker.create(new IssueInput({ title: "still waiting for its retry", status: "todo" }))
+      const cancelled = yield* tracker.create(new IssueInput({ title: "cancelled meanwhile", status: "todo" }))
+      const shelved = yield* tracker.create(new IssueInput({ title: "moved back to backlog", status: "todo" }))
+      const running = yield* tracker.create(new IssueInput({ title: "being claimed right now", status: "todo" }))
+      for (const issue of [waiting, cancelled, shelved, running]) {
+        yield* orchestrator.scheduleRetry(
+          RetryEntry.make({ issue_id: issue.id, attempt: 2, due_at: 60_000, error: "agent_exit_nonzero" })
+        )
+      }
+      yield* tracker.update(cancelled.id, { status: "cancelled" })
+      yield* tracker.update(shelved.id, { status: "backlog" })
+      // A claim moves the issue before it clears the retry: in between, the retry must stay.
+      yield* tracker.transition(running.id, ["todo"], "in_progress")
+
+      const report = yield* supervisor.reconcile
+      expect([...report.droppedRetries].sort()).toEqual([cancelled.id, shelved.id])
+      expect((yield* orchestrator.retries).map((r) => r.issue_id).sort()).toEqual([waiting.id, running.id])
+      const dropped = (yield* orchestrator.events({})).filter((e) => e.type === "reconcile.retry_dropped")
+      expect(dropped.map((e) => [e.issue_id, e.message])).toEqual([
+        [cancelled.id, `${cancelled.id} is cancelled; its pending retry (attempt 2) is dropped`],
+        [shelved.id, `${shelved.id} is backlog; its pending retry (attempt 2) is dropped`]
+      ])
+      expect((yield* supervisor.reconcile).droppedRetries).toEqual([]) // repaired once
+    }))
 })
 
 /** What `tick` needs, from the given services and the static workflow of `setup`. */

@@ -39,6 +39,8 @@ export class ProcessControl extends Context.Tag("switchyard/ProcessControl")<Pro
 export interface ReconcileReport {
   readonly brokenLeases: ReadonlyArray<IssueId>
   readonly requeued: ReadonlyArray<IssueId>
+  /** Issues whose pending retry was dropped because the issue left `todo` (cancelled, done, backlog, deleted). */
+  readonly droppedRetries: ReadonlyArray<IssueId>
   readonly interrupted: ReadonlyArray<IssueId>
   readonly removedWorktrees: ReadonlyArray<string>
   readonly violations: ReadonlyArray<Violation>
@@ -176,6 +178,27 @@ export const make = Effect.gen(function*() {
       yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; requeued`)
     }
 
+    // 2b. Pending retries of issues that left `todo` by a human's hand (cancelled, done, back to backlog, deleted):
+    //     the tracker will never run them, so the orchestrator must not show them as due. An issue moved back to
+    //     `todo` later is eligible at once; its attempts still count against max_attempts.
+    const droppedRetries: Array<IssueId> = []
+    const retries = yield* orchestrator.retries
+    const retryStatuses = retries.length === 0
+      ? new Map<string, string>()
+      : yield* tracker.statuses(retries.map((r) => r.issue_id))
+    for (const retry of retries) {
+      const status = retryStatuses.get(retry.issue_id)
+      if (status === "todo" || status === "in_progress") continue
+      yield* orchestrator.clearRetry(retry.issue_id)
+      droppedRetries.push(retry.issue_id)
+      yield* orchestrator.record(
+        "reconcile.retry_dropped",
+        retry.issue_id,
+        `${retry.issue_id} is ${status ?? "gone"}; its pending retry (attempt ${retry.attempt}) is dropped`,
+        { status: status ?? null, attempt: retry.attempt }
+      )
+    }
+
     // 3. Workers of this process whose lease is gone (broken by another runner after an expiry).
     const interrupted: Array<IssueId> = []
     for (const w of yield* pool.workers) {
@@ -221,11 +244,11 @@ export const make = Effect.gen(function*() {
       reported.add(key)
       yield* orchestrator.record("reconcile.violation", v.issueId as IssueId, v.detail, { kind: v.kind, attempt: v.attempt })
     }
-    return { brokenLeases: broken, requeued, interrupted, removedWorktrees: removed, violations }
+    return { brokenLeases: broken, requeued, droppedRetries, interrupted, removedWorktrees: removed, violations }
   }).pipe(
     Effect.catchAll((e) =>
       Effect.logWarning(`reconcile skipped: ${e.message}`).pipe(
-        Effect.as({ brokenLeases: [], requeued: [], interrupted: [], removedWorktrees: [], violations: [] })
+        Effect.as({ brokenLeases: [], requeued: [], droppedRetries: [], interrupted: [], removedWorktrees: [], violations: [] })
       )
     )
   )
