@@ -5,7 +5,7 @@
  */
 import { EvidenceStore, findViolations, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { human, leaseLine, retryLine } from "./render.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
@@ -31,14 +31,11 @@ export const statusSnapshot = (repoRoot: string) =>
       exclude: [...leases.map((l) => l.issue_id), ...retries.filter((r) => r.due_at > now).map((r) => r.issue_id)],
       limit: STATUS_NEXT
     })
-    // One `git for-each-ref` for all the PR_READY branches (not one git process per outcome), run only if needed.
-    const branches = yield* Effect.cached(
-      ProcessRunner.runGit(["for-each-ref", "--format=%(refname)", "refs/heads/"], repoRoot).pipe(
-        Effect.map((out) => new Set(out.split("\n").filter((line) => line !== ""))),
-        Effect.orElseSucceed(() => new Set<string>())
-      )
-    )
-    const branchExists = (branch: string) => Effect.map(branches, (refs) => refs.has(`refs/heads/${branch}`))
+    // One `git for-each-ref` for all the PR_READY branches (not one git process per outcome), run only if needed;
+    // as in the supervisor, a git failure counts every branch as present (no false violation).
+    const branches = yield* Effect.cached(Effect.option(ProcessRunner.localBranches(repoRoot)))
+    const branchExists = (branch: string) =>
+      Effect.map(branches, Option.match({ onNone: () => true, onSome: (names) => names.has(branch) }))
     const violations = yield* findViolations(branchExists)
     const outcomes = yield* Effect.forEach(recent, (a) =>
       Effect.gen(function*() {

@@ -361,3 +361,15 @@ export const runGit = (
     out.exitCode === 0
       ? Effect.succeed(out.stdout)
       : Effect.fail(gitFailure(args, out.stderr.trim() === "" ? `exited ${out.exitCode}` : out.stderr.trim())))
+
+/**
+ * The local branch names of the repo at `cwd`, short (`switchyard/SY-1`), from one `git for-each-ref`: one
+ * process for any number of lookups. Fails `SandboxError` like {@link runGit}.
+ */
+export const localBranches = (
+  cwd: string
+): Effect.Effect<ReadonlySet<string>, SandboxError, CommandExecutor.CommandExecutor> =>
+  Effect.map(
+    runGit(["for-each-ref", "--format=%(refname)", "refs/heads/"], cwd),
+    (out) => new Set(out.split("\n").filter((ref) => ref.startsWith("refs/heads/")).map((ref) => ref.slice("refs/heads/".length)))
+  )

@@ -387,11 +387,7 @@ export const make = (
         return yield* new SandboxError({ operation: "branchHead", reason: out.stderr.trim() || `exited ${out.exitCode}` })
       })
 
-    const branches: SandboxShape["branches"] = git(["for-each-ref", "--format=%(refname)", "refs/heads/"], repoRoot).pipe(
-      Effect.map((out) =>
-        new Set(out.split("\n").filter((ref) => ref.startsWith("refs/heads/")).map((ref) => ref.slice("refs/heads/".length)))
-      )
-    )
+    const branches: SandboxShape["branches"] = withExecutor(ProcessRunner.localBranches(repoRoot))
 
     const remove: SandboxShape["remove"] = (target, removeOptions) =>
       Effect.gen(function*() {
