@@ -1,7 +1,8 @@
 /**
  * Compose the Switchyard line yourself, with one service swapped: issues live in an in-memory Tracker
  * (e.g. because your real issues come from elsewhere) while leases, attempts and evidence stay in SQLite,
- * and the sandbox, agent and verifier are the stock Node layers.
+ * and the sandbox, agent and verifier are the stock Node layers, confined by bubblewrap (the state directory,
+ * outside the repository here, is hidden from the agent too).
  *
  *   pnpm tsx examples/custom-layers.ts            # prints the outcome of each issue
  *
@@ -21,7 +22,7 @@ import {
   WorkflowFile
 } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
-import { CommandAgent, GitWorktreeSandbox, NodeProcessControl, ProcessRunner, ProcessVerifier } from "@switchyard/node"
+import { BwrapConfinement, CommandAgent, GitSandbox, NodeProcessControl, ProcessRunner, ProcessVerifier } from "@switchyard/node"
 import { Sql, SqliteEvidenceStore, SqliteOrchestrator } from "@switchyard/sqlite"
 import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 
@@ -51,7 +52,14 @@ const lineFor = (repo: string, worktrees: string, stateDir: string, workflowText
     Layer.provideMerge(Sql.layer({ filename: `${stateDir}/switchyard.db` }))
   )
   const tracker = MemoryTracker.layer({ prefix: "MEM" }) // ← the swapped service
-  const sandbox = GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: worktrees })
+  const confinement = Layer.unwrapEffect(
+    parseWorkflow(`${repo}/WORKFLOW.md`, workflowTextValue).pipe(
+      Effect.map((def) =>
+        BwrapConfinement.layer({ repoRoot: repo, workspaceRoot: worktrees, sandbox: def.config.sandbox, hide: [stateDir] })
+      )
+    )
+  )
+  const sandbox = GitSandbox.layer({ repoRoot: repo, workspaceRoot: worktrees }).pipe(Layer.provideMerge(confinement))
   const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
   return Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),

@@ -7,7 +7,15 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { AgentStation, FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
-import { GitIntegration, GitWorktreeSandbox, NodeProcessControl, ProcessVerifier, RoutedAgentStation } from "@switchyard/node"
+import {
+  BwrapConfinement,
+  GitIntegration,
+  GitSandbox,
+  NodeProcessControl,
+  ProcessVerifier,
+  RoutedAgentStation,
+  Unconfined
+} from "@switchyard/node"
 import { Effect, Layer } from "effect"
 import { statePaths, storeLayer } from "./store.js"
 
@@ -24,11 +32,16 @@ export const lineLayer = (
 ) => {
   const { stateDir } = statePaths(repoRoot)
   const workflow = WorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
+  // Where sandboxes live and how they are confined are read once, when the line starts (docs/security.md).
   const sandbox = Layer.unwrapEffect(
     Effect.gen(function*() {
       const wf = yield* Workflow
       const def = yield* wf.current
-      return GitWorktreeSandbox.layer({ repoRoot, workspaceRoot: resolveWorkspaceRoot(def, repoRoot) })
+      const workspaceRoot = resolveWorkspaceRoot(def, repoRoot)
+      const confinement = def.config.sandbox.confinement === "none"
+        ? Unconfined.layer
+        : BwrapConfinement.layer({ repoRoot, workspaceRoot, sandbox: def.config.sandbox })
+      return GitSandbox.layer({ repoRoot, workspaceRoot }).pipe(Layer.provideMerge(confinement))
     })
   )
   const agent = options.runnerEnv === undefined

@@ -182,7 +182,7 @@ export const verifyIssue = (rawId: string) =>
       const timeoutMs = cfg.verify.timeout_ms
       const reproductionBefore = reproduction === null
         ? null
-        : yield* verifier.reproduce(issue.id, fp.baseCommit, reproduction, timeoutMs)
+        : yield* verifier.reproduce(issue.id, fp.baseCommit, reproduction, timeoutMs, cfg.verify.env)
       const v = yield* verifier.verify({
         issueId: issue.id,
         baseCommit: fp.baseCommit,

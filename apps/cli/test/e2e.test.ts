@@ -70,7 +70,7 @@ describe("switchyard run (end to end, built CLI, real git and processes)", () =>
 
   it("a reproduction that passes on the base gives NO_OP and the agent never runs", async () => {
     const r = repo()
-    const marker = join(r.tmp, "agent-ran")
+    const marker = join(r.shared, "agent-ran")
     r.writeWorkflow(workflow(r.agent("marker.sh", `touch ${JSON.stringify(marker)}`)))
     await sy(r.dir, "issue", "create", "--title", "already fine", "--repro", "node -e \"process.exit(0)\"")
     expect((await sy(r.dir, "run", "--once")).code).toBe(0)
@@ -96,7 +96,7 @@ describe("switchyard run (end to end, built CLI, real git and processes)", () =>
 
   it("a crashing agent is retried with backoff, then escalated", async () => {
     const r = repo()
-    const count = join(r.tmp, "runs")
+    const count = join(r.shared, "runs")
     r.writeWorkflow(workflow(r.agent("crash.sh", `echo run >> ${JSON.stringify(count)}; echo boom >&2; exit 3`)))
     await sy(r.dir, "issue", "create", "--title", "crashes", "--repro", averageRepro)
     expect((await sy(r.dir, "run", "--once")).code).toBe(0)
@@ -111,7 +111,7 @@ describe("switchyard run (end to end, built CLI, real git and processes)", () =>
 
   it("a verifier rejection gets a revision turn with the failure summary, and a good revision reaches PR_READY", async () => {
     const r = repo()
-    const feedbackFile = join(r.tmp, "feedback.txt")
+    const feedbackFile = join(r.shared, "feedback.txt")
     // First turn: a "fix" that breaks the existing test. Revision turn: read the feedback, fix properly.
     const script = `if [ -z "$SWITCHYARD_REVISION" ]; then
   echo 'export const average = (xs) => 0' > src/average.js
@@ -155,7 +155,7 @@ fi`
 
   it("dispatches by priority with a concurrency of 1", async () => {
     const r = repo()
-    const order = join(r.tmp, "order")
+    const order = join(r.shared, "order")
     r.writeWorkflow(workflow(r.agent("log.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(order)}; echo '{"claim":"NO_OP","summary":"nothing"}' > "$SWITCHYARD_RESULT_FILE"`)))
     await sy(r.dir, "issue", "create", "--title", "low", "--priority", "low")
     await sy(r.dir, "issue", "create", "--title", "critical", "--priority", "critical")

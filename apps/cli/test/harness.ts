@@ -3,7 +3,7 @@
  * and the BUILT `switchyard` binary run as a child process (apps/cli/bin/switchyard.mjs → dist/switchyard.cjs, or dist/status.cjs for `status`).
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -55,6 +55,13 @@ export interface TestRepo {
   readonly root: string
   readonly tmp: string
   readonly worktrees: string
+  /** Where agent scripts live (outside the repo; readable from the sandbox through `sandbox.readable`). */
+  readonly agents: string
+  /**
+   * A directory outside the repo that confined agents and hooks may write (`sandbox.writable`): where test agents
+   * leave markers (counts, logs) the test reads.
+   */
+  readonly shared: string
   /** Writes an executable agent script outside the repo and returns its path. */
   readonly agent: (name: string, script: string) => string
   readonly writeWorkflow: (frontMatter: string, body?: string) => void
@@ -82,25 +89,47 @@ export const makeRepo = (): TestRepo => {
   git(root, "commit", "-q", "-m", "initial")
   const agentsDir = join(tmp, "agents")
   mkdirSync(agentsDir)
+  const shared = join(tmp, "shared")
+  mkdirSync(shared)
   return {
     dir: root,
     root,
     tmp,
     worktrees,
+    agents: agentsDir,
+    shared,
     agent: (name, script) => {
       const path = join(agentsDir, name)
       writeFileSync(path, `#!/bin/sh\n${script}\n`)
       chmodSync(path, 0o755)
       return path
     },
+    // The test's agents dir is readable and its shared dir writable from the sandbox (a `sandbox:` block of the
+    // test's own replaces this one).
     writeWorkflow: (frontMatter, body = "Fix {{ issue.id }}: {{ issue.title }}\n") =>
-      writeFileSync(join(root, "WORKFLOW.md"), `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${frontMatter}\n---\n${body}`),
+      writeFileSync(
+        join(root, "WORKFLOW.md"),
+        `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${
+          /^sandbox:/m.test(frontMatter) ? "" : sandboxBlock({ readable: [agentsDir], writable: [shared] })
+        }${frontMatter}\n---\n${body}`
+      ),
     cleanup: () => {
       spawnSync("git", ["worktree", "prune"], { cwd: root })
       rmSync(tmp, { recursive: true, force: true })
     }
   }
 }
+
+/** A `sandbox:` block for WORKFLOW.md front matter. */
+export const sandboxBlock = (keys: {
+  readonly confinement?: "bwrap" | "none"
+  readonly network?: "none" | "host"
+  readonly readable?: ReadonlyArray<string>
+  readonly writable?: ReadonlyArray<string>
+}): string =>
+  `sandbox:\n${keys.confinement === undefined ? "" : `  confinement: ${keys.confinement}\n`}${
+    keys.network === undefined ? "" : `  network: ${keys.network}\n`
+  }  readable: ${JSON.stringify(keys.readable ?? [])}\n  writable: ${JSON.stringify(keys.writable ?? [])}\n`
 
 /** The repro used by most tests: fails until average([]) is 0. */
 export const averageRepro =
@@ -206,3 +235,23 @@ export const claudeBin = fileURLToPath(new URL("../../../packages/twin/node_modu
 
 /** The Codex CLI installed as a devDependency of @switchyard/twin (`@openai/codex` 0.169.0). */
 export const codexBin = fileURLToPath(new URL("../../../packages/twin/node_modules/.bin/codex", import.meta.url))
+
+/**
+ * Host pids of live processes whose command line contains `marker` (bubblewrap's own processes excluded: their
+ * arguments name every bound path). A confined agent's `$$` is a pid in its own PID namespace, so tests find its
+ * processes this way, independently of the code under test.
+ */
+export const pidsMatching = (marker: string): Array<number> => {
+  const found: Array<number> = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
+      if (argv[0]?.endsWith("bwrap") === true) continue
+      if (argv.join(" ").includes(marker) && alive(Number(entry))) found.push(Number(entry))
+    } catch {
+      // gone between readdir and read
+    }
+  }
+  return found
+}

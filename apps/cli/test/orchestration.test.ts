@@ -15,6 +15,8 @@ import {
   join,
   lines,
   makeRepo,
+  pidsMatching,
+  sandboxBlock,
   readFileSync,
   sleep,
   sy,
@@ -55,17 +57,31 @@ orchestrator:
   lease_ttl_ms: 2000
 ${extra}`
 
+/** True when `pid`'s chain of parents (read from /proc) reaches one of `ancestors`. */
+const isDescendantOf = (pid: number, ancestors: ReadonlyArray<number>): boolean => {
+  let current = pid
+  for (let i = 0; i < 64 && current > 1; i++) {
+    if (ancestors.includes(current)) return true
+    const stat = existsSync(`/proc/${current}/stat`) ? readFileSync(`/proc/${current}/stat`, "utf8") : ""
+    current = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? 0)
+  }
+  return false
+}
+
 const noop = `echo '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`
 const db = (r: TestRepo) => new Database(join(r.dir, ".switchyard/switchyard.db"))
-const worktreesLeft = (r: TestRepo) =>
-  existsSync(r.worktrees) ? readdirSync(r.worktrees).filter((n) => n !== ".verify") : []
+/** Sandboxes (and their per-attempt directories) left under the workspace root. */
+const worktreesLeft = (r: TestRepo) => [
+  ...(existsSync(r.worktrees) ? readdirSync(r.worktrees).filter((n) => n !== ".verify" && n !== ".attempts") : []),
+  ...(existsSync(join(r.worktrees, ".attempts")) ? readdirSync(join(r.worktrees, ".attempts")).map((n) => `.attempts/${n}`) : [])
+]
 
 describe("crash and restart", () => {
-  it("a SIGKILLed runner's orphaned agent is killed on restart, and the issue is requeued and finishes once", async () => {
+  it("unconfined, a SIGKILLed runner's orphaned agent is killed on restart, and the issue is requeued and finishes once", async () => {
     const r = repo()
-    const pidFile = join(r.tmp, "agent.pid")
+    const pidFile = join(r.shared, "agent.pid")
     // Attempt 1 hangs (as a group: sh + sleep); attempt 2 finishes.
-    r.writeWorkflow(config(r.agent("hang-then-noop.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then echo $$ > ${JSON.stringify(pidFile)}; sleep 300; fi\n${noop}`)))
+    r.writeWorkflow(`${sandboxBlock({ confinement: "none" })}${config(r.agent("hang-then-noop.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then echo $$ > ${JSON.stringify(pidFile)}; sleep 300; fi\n${noop}`))}`)
     await sy(r.dir, "issue", "create", "--title", "survives a crash")
     const first = start(r.dir, "run")
     await first.out.waitFor(/agent\.started/)
@@ -73,7 +89,7 @@ describe("crash and restart", () => {
     const agentPid = Number(readFileSync(pidFile, "utf8"))
     first.child.kill("SIGKILL")
     await exited(first.child)
-    expect(alive(agentPid)).toBe(true) // the orphan survives its runner…
+    expect(alive(agentPid)).toBe(true) // unconfined, the orphan survives its runner…
 
     const restart = await sy(r.dir, "run", "--once")
     expect(restart.code, restart.stderr).toBe(0)
@@ -95,27 +111,56 @@ describe("crash and restart", () => {
     expect((await sy(r.dir, "status", "--check")).code).toBe(0)
   })
 
+  it("confined, a SIGKILLed runner takes its agent's whole tree with it (setsid included); the restart requeues and finishes", async () => {
+    const r = repo()
+    const started = join(r.shared, "started")
+    // Attempt 1 hangs with a setsid'd helper that would outlive any process group; attempt 2 finishes.
+    r.writeWorkflow(config(r.agent(
+      "hang-then-noop.sh",
+      `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then setsid sh -c 'sleep 300' & touch ${JSON.stringify(started)}; sleep 300; fi\n${noop}`
+    )))
+    await sy(r.dir, "issue", "create", "--title", "survives a crash")
+    const first = start(r.dir, "run")
+    await until(() => existsSync(started), 15_000, "the agent to start")
+    const agentPids = pidsMatching("hang-then-noop.sh")
+    expect(agentPids.length).toBeGreaterThan(0)
+    first.child.kill("SIGKILL")
+    await exited(first.child)
+    // The runner's death ends bwrap's PID namespace: every process in it is killed by the kernel.
+    await until(() => agentPids.every((pid) => !alive(pid)) && pidsMatching("sleep 300").filter((pid) => isDescendantOf(pid, agentPids)).length === 0, 5_000, "the agent's tree to die with its runner")
+
+    const restart = await sy(r.dir, "run", "--once")
+    expect(restart.code, restart.stderr).toBe(0)
+    expect(restart.stdout).toContain("lease.expired")
+    const issue = await syJson(r.dir, "issue", "show", "SY-1")
+    expect(issue).toMatchObject({ status: "done", outcome: "NO_OP", attempts: 2 })
+    expect(worktreesLeft(r)).toEqual([])
+    expect((await sy(r.dir, "status", "--check")).code).toBe(0)
+  })
+
   it("SIGTERM during a run exits 143 within 10 s, kills the agent, and returns the issue without using an attempt", async () => {
     const r = repo()
-    const pidFile = join(r.tmp, "agent.pid")
-    const hookPidFile = join(r.tmp, "after_run.pid")
+    const started = join(r.shared, "agent-started")
+    const hookStarted = join(r.shared, "after_run-started")
     // after_run runs on interruption too (SPEC §5.3.4); this one hangs, so it is cut off and its process killed.
     r.writeWorkflow(config(
-      r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`),
-      `hooks:\n  after_run: 'echo $$ > ${hookPidFile}; sleep 300'`
+      r.agent("stubborn.sh", `touch ${JSON.stringify(started)}; trap '' TERM; sleep 300`),
+      `hooks:\n  after_run: 'touch ${hookStarted}; sleep 300 # after-run-hook'`
     ))
     await sy(r.dir, "issue", "create", "--title", "interrupted")
     const run = start(r.dir, "run")
     await run.out.waitFor(/agent\.started/)
-    await until(() => existsSync(pidFile), 10_000, "agent pid file")
-    const agentPid = Number(readFileSync(pidFile, "utf8"))
+    await until(() => existsSync(started), 10_000, "the agent to start")
+    const agentPids = pidsMatching("stubborn.sh")
+    expect(agentPids.length).toBeGreaterThan(0)
     const sent = Date.now()
     run.child.kill("SIGTERM")
     const exit = await exited(run.child, sent)
     expect(exit.code).toBe(143)
     expect(exit.afterMs).toBeLessThan(10_000)
-    expect(alive(agentPid)).toBe(false) // it ignored SIGTERM, so it got SIGKILL
-    expect(alive(Number(readFileSync(hookPidFile, "utf8")))).toBe(false)
+    expect(agentPids.filter(alive)).toEqual([]) // it ignored SIGTERM, and is gone
+    expect(existsSync(hookStarted)).toBe(true)
+    expect(pidsMatching("after-run-hook")).toEqual([])
     expect(db(r).prepare("SELECT message FROM events WHERE type = 'hook.after_run'").all()).toEqual([
       { message: "after_run cut off after 3000 ms (the run was interrupted)" }
     ])
@@ -129,12 +174,12 @@ describe("crash and restart", () => {
 describe("signals", () => {
   it("a second SIGTERM exits at once, without waiting for the agent's grace period", async () => {
     const r = repo()
-    const pidFile = join(r.tmp, "agent.pid")
-    r.writeWorkflow(config(r.agent("stubborn.sh", `echo $$ > ${JSON.stringify(pidFile)}; trap '' TERM; sleep 300`)))
+    const started = join(r.shared, "agent-started")
+    r.writeWorkflow(config(r.agent("stubborn.sh", `touch ${JSON.stringify(started)}; trap '' TERM; sleep 300`)))
     await sy(r.dir, "issue", "create", "--title", "impatient human")
     const run = start(r.dir, "run")
     await run.out.waitFor(/agent\.started/)
-    await until(() => existsSync(pidFile), 10_000, "agent pid file")
+    await until(() => existsSync(started), 10_000, "the agent to start")
     run.child.kill("SIGTERM")
     await sleep(100)
     const sent = Date.now()
@@ -149,7 +194,7 @@ describe("signals", () => {
 describe("concurrent runners", () => {
   it("two runners on one repo never run the same issue, finish all 20, and both do work", async () => {
     const r = repo()
-    const log = join(r.tmp, "ran.log")
+    const log = join(r.shared, "ran.log")
     // Each agent takes 1 s, so one runner alone needs ~10 s: longer than any start-up skew between the two.
     r.writeWorkflow(config(r.agent("slow-noop.sh", `echo "$SWITCHYARD_ISSUE_ID" >> ${JSON.stringify(log)}; sleep 1\n${noop}`)))
     for (let i = 1; i <= 20; i++) (await sy(r.dir, "issue", "create", "--title", `issue ${i}`))
@@ -170,27 +215,28 @@ describe("concurrent runners", () => {
 describe("reconciliation", () => {
   it("an issue cancelled mid-run is interrupted within one tick and the attempt is not counted", async () => {
     const r = repo()
-    const pidFile = join(r.tmp, "agent.pid")
+    const started = join(r.shared, "agent-started")
     // polling.interval_ms is long: only the push from the other process's write can make this fast.
-    const afterRunFile = join(r.tmp, "after_run.log")
+    const afterRunFile = join(r.shared, "after_run.log")
     r.writeWorkflow(
       config(
-        r.agent("hang.sh", `echo $$ > ${JSON.stringify(pidFile)}; sleep 300`),
+        r.agent("hang.sh", `touch ${JSON.stringify(started)}; sleep 300`),
         `hooks:\n  after_run: 'echo "$SWITCHYARD_ISSUE_ID" >> ${afterRunFile}'`
       ).replace("interval_ms: 200", "interval_ms: 60000")
     )
     await sy(r.dir, "issue", "create", "--title", "to be cancelled")
     const run = start(r.dir, "run", "--once")
     await run.out.waitFor(/agent\.started/)
-    await until(() => existsSync(pidFile), 10_000, "agent pid file")
-    const agentPid = Number(readFileSync(pidFile, "utf8"))
+    await until(() => existsSync(started), 10_000, "the agent to start")
+    const agentPids = pidsMatching("hang.sh")
+    expect(agentPids.length).toBeGreaterThan(0)
     const cancelled = Date.now()
     expect((await sy(r.dir, "issue", "update", "SY-1", "--status", "cancelled")).code).toBe(0)
     await run.out.waitFor(/reconcile\.canceled/, 5_000)
     const exit = await exited(run.child)
     expect(exit.code).toBe(0)
     expect(Date.now() - cancelled).toBeLessThan(5_000)
-    expect(alive(agentPid)).toBe(false)
+    expect(agentPids.filter(alive)).toEqual([])
     expect((await syJson(r.dir, "issue", "show", "SY-1"))).toMatchObject({ status: "cancelled", attempts: 1, counted_attempts: 0 })
     expect(db(r).prepare("SELECT cause, counted FROM attempts").get()).toEqual({ cause: "canceled_by_reconciliation", counted: 0 })
     expect(readFileSync(afterRunFile, "utf8")).toBe("SY-1\n") // after_run ran for the cancelled run
@@ -236,13 +282,14 @@ describe("reconciliation", () => {
 
   it("an agent that goes silent is stopped as stalled and retried", async () => {
     const r = repo()
-    const pidFile = join(r.tmp, "agent.pid")
-    r.writeWorkflow(config(r.agent("silent.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then echo $$ > ${JSON.stringify(pidFile)}; echo starting; sleep 300; fi\n${noop}`)).replace("agent:\n", "agent:\n  stall_timeout_ms: 1000\n"))
+    const started = join(r.shared, "agent-started")
+    r.writeWorkflow(config(r.agent("silent.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then touch ${JSON.stringify(started)}; echo starting; sleep 300; fi\n${noop}`)).replace("agent:\n", "agent:\n  stall_timeout_ms: 1000\n"))
     await sy(r.dir, "issue", "create", "--title", "goes quiet")
     const run = await sy(r.dir, "run", "--once")
     expect(run.code, run.stderr).toBe(0)
     expect(run.stdout).toContain("agent.stalled")
-    expect(alive(Number(readFileSync(pidFile, "utf8")))).toBe(false)
+    expect(existsSync(started)).toBe(true)
+    expect(pidsMatching("silent.sh")).toEqual([])
     const first = await syJson(r.dir, "evidence", "SY-1", "--attempt", "1")
     expect(first.verdict.cause).toBe("stalled")
     expect(first.agent.stalled).toBe(true)

@@ -100,7 +100,8 @@ describe("parseWorkflow", () => {
         timeout_ms: 600_000,
         max_added_file_bytes: 1_048_576,
         protected_paths: [],
-        compare_test_counts: true
+        compare_test_counts: true,
+        env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0 })
       assert.deepStrictEqual(c.hooks, {
@@ -108,8 +109,10 @@ describe("parseWorkflow", () => {
         before_run: null,
         after_run: null,
         before_remove: null,
-        timeout_ms: 60_000
+        timeout_ms: 60_000,
+        env: []
       })
+      assert.deepStrictEqual(c.sandbox, { confinement: "bwrap", network: "none", readable: [], writable: [], hidden: [] })
     }))
 
   it.effect("empty front matter and null values mean the defaults", () =>
@@ -167,7 +170,8 @@ Do {{ issue.title }}.
         before_run: "echo before",
         after_run: "echo after",
         before_remove: "echo bye",
-        timeout_ms: 5000
+        timeout_ms: 5000,
+        env: []
       })
       assert.deepStrictEqual(c.agent, {
         kind: "command",
@@ -198,7 +202,8 @@ Do {{ issue.title }}.
         timeout_ms: 120000,
         max_added_file_bytes: 1_048_576,
         protected_paths: [],
-        compare_test_counts: true
+        compare_test_counts: true,
+        env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000 })
       assert.strictEqual(def.prompt_template, "Do {{ issue.title }}.")

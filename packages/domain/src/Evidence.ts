@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { CommandResult } from "./Command.js"
+import { ConfinementRecord, EscapeTarget } from "./Confinement.js"
 import { IssueId } from "./Issue.js"
 import { TaskPacket } from "./TaskPacket.js"
 import { TerminalState } from "./TerminalState.js"
@@ -54,7 +55,9 @@ export class AgentReport extends Schema.Class<AgentReport>("AgentReport")({
   /** Set when the run was stopped for exceeding `agent.max_cost_usd` or `agent.max_tokens`. */
   budgetExceeded: defaulted(Schema.NullOr(Schema.String), () => null),
   /** Path of the JSONL transcript of this run (redacted), if the station keeps one. */
-  transcript: defaulted(Schema.NullOr(Schema.String), () => null)
+  transcript: defaulted(Schema.NullOr(Schema.String), () => null),
+  /** The confinement the agent process ran under (null when it never started; bundles before it: null). */
+  confinement: defaulted(Schema.NullOr(ConfinementRecord), () => null)
 }) {}
 
 export class DiffReport extends Schema.Class<DiffReport>("DiffReport")({
@@ -139,6 +142,24 @@ export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle
       prError: Schema.NullOr(Schema.String)
     })),
     () => null
+  ),
+  /**
+   * The confinement in force for the attempt's agent (or, when no agent ran, for its verification); null in
+   * bundles written before confinement existed (read them as unconfined).
+   */
+  confinement: defaulted(Schema.NullOr(ConfinementRecord), () => null),
+  /**
+   * The integrity check of the main repository around each agent run (docs/security.md): what changed that the
+   * agent could have changed (`escapes`, the cause `sandbox_escape:<target>`), what was put back, and what changed
+   * outside its reach (named, not held against it).
+   */
+  integrity: defaulted(
+    Schema.Struct({
+      escapes: Schema.Array(Schema.Struct({ target: EscapeTarget, detail: Schema.String })),
+      restored: Schema.Array(Schema.String),
+      noted: Schema.Array(Schema.String)
+    }),
+    () => ({ escapes: [], restored: [], noted: [] })
   ),
   timings: Schema.Struct({
     startedAt: Schema.Number,

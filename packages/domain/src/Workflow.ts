@@ -4,11 +4,18 @@
  * docs/workflow.md. Unknown keys are ignored (SPEC §5.3 SHOULD), so a Symphony file decodes unchanged.
  */
 import { Schema } from "effect"
+import { ConfinementKind, SandboxNetwork } from "./Confinement.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 const withDefault = <A, I, R>(schema: Schema.Schema<A, I, R>, value: () => A) =>
   Schema.optionalWith(schema, { default: value, nullable: true })
+
+/** An environment variable name (POSIX portable: letters, digits, `_`, not starting with a digit). */
+export const EnvName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/),
+  Schema.annotations({ description: "an environment variable name" })
+)
 
 export const PollingConfig = Schema.Struct({
   /** Milliseconds between ticks when nothing pushes one (SPEC §5.3.2: 30000). */
@@ -29,18 +36,18 @@ export const HooksConfig = Schema.Struct({
   after_run: withDefault(Schema.NullOr(Schema.String), () => null),
   before_remove: withDefault(Schema.NullOr(Schema.String), () => null),
   /** Per-hook timeout in ms (SPEC §5.3.4: 60000). */
-  timeout_ms: withDefault(PositiveInt, () => 60_000)
+  timeout_ms: withDefault(PositiveInt, () => 60_000),
+  /**
+   * Runner variables passed to the hooks that run after the agent started (`after_run`, `before_remove`), which
+   * are confined like the agent; on top of PATH, LANG, LC_ALL, TERM and TZ. `after_create` and `before_run` run
+   * before the agent, on the base, with the runner's environment (docs/security.md).
+   */
+  env: withDefault(Schema.Array(EnvName), () => [])
 })
 
 /** The agent station kinds (docs/agents.md). */
 export const AgentKind = Schema.Literal("command", "claude-code", "codex")
 export type AgentKind = typeof AgentKind.Type
-
-/** An environment variable name (POSIX portable: letters, digits, `_`, not starting with a digit). */
-export const EnvName = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/),
-  Schema.annotations({ description: "an environment variable name" })
-)
 
 const PositiveNumber = Schema.Number.pipe(Schema.positive(), Schema.annotations({ description: "a positive number" }))
 
@@ -152,8 +159,33 @@ export const VerifyConfig = Schema.Struct({
   /** Extra path globs the agent must not edit, on top of .github/**, .switchyard/**, WORKFLOW.md and lockfiles. */
   protected_paths: withDefault(Schema.Array(Schema.String), () => []),
   /** Compare test counts on the base and the candidate (`test_count_dropped`); costs one validation run on the base. */
-  compare_test_counts: withDefault(Schema.Boolean, () => true)
+  compare_test_counts: withDefault(Schema.Boolean, () => true),
+  /**
+   * Runner variables passed to reproduction and validation commands (and to `after_create` in verification
+   * checkouts): the candidate is untrusted code, so by default they get only PATH, LANG, LC_ALL, TERM and TZ,
+   * a throw-away HOME and no network (GitHub Actions runs fork pull requests without secrets for the same reason).
+   */
+  env: withDefault(Schema.Array(EnvName), () => [])
 })
+
+/** `sandbox:`: how the agent and everything that runs its code are confined (docs/security.md). */
+export const SandboxConfig = Schema.Struct({
+  /**
+   * `bwrap` (default): bubblewrap namespaces; `run` refuses to start an agent when bubblewrap is missing or cannot
+   * create namespaces. `none`: no confinement (the only choice outside Linux), stated in every bundle and status.
+   * Read when `switchyard run` starts.
+   */
+  confinement: withDefault(ConfinementKind, () => "bwrap" as const),
+  /** `none` (default): no network but the agent CLIs' model endpoint; `host`: the host's network for all. */
+  network: withDefault(SandboxNetwork, () => "none" as const),
+  /** Extra absolute paths confined processes may read (e.g. a tool under /tmp, which is private otherwise). */
+  readable: withDefault(Schema.Array(Schema.String), () => []),
+  /** Extra absolute paths confined processes may write (e.g. a shared cache). Never inside the repo. */
+  writable: withDefault(Schema.Array(Schema.String), () => []),
+  /** Extra absolute paths confined processes must not see at all (on top of the built-in list). */
+  hidden: withDefault(Schema.Array(Schema.String), () => [])
+})
+export type SandboxConfig = typeof SandboxConfig.Type
 
 export const IntegrationConfig = Schema.Struct({
   /** Push `switchyard/<id>` to `remote` after PR_READY. */
@@ -184,6 +216,7 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   verify: withDefault(VerifyConfig, () => VerifyConfig.make({})),
   orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({})),
   integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({})),
+  sandbox: withDefault(SandboxConfig, () => SandboxConfig.make({})),
   /** Named agent stations, each merged over `agent:` (docs/agents.md "Routing"). */
   agents: withDefault(
     Schema.Record({ key: Schema.String, value: AgentOverride }),

@@ -1,3 +1,4 @@
+import type { Confinement } from "@switchyard/core"
 /**
  * The claude-code station: its command line and environment from the config (pure), and real runs of a fake
  * `claude` (a child process replaying recorded stream-json) for decoding, reports, budgets, transcripts and
@@ -8,7 +9,7 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Ref, Schedule, type Scope } from "effect"
 import * as NodePath from "node:path"
-import { ClaudeCodeAgent } from "../src/index.js"
+import { ClaudeCodeAgent, Unconfined } from "../src/index.js"
 import {
   agentConfig,
   fakeCli,
@@ -20,8 +21,8 @@ import {
 } from "./agentSupport.js"
 import { liveInGroup } from "./helpers.js"
 
-const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext | Confinement>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(Unconfined.layer), Effect.provide(NodeContext.layer)), 30_000)
 
 const SECRET = "sk-live-runner-secret-123456"
 
@@ -168,7 +169,7 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
       expect(call!.stdin).toBe(input.prompt)
       expect(call!.cwd).toBe(where.sandboxPath)
       expect(call!.args).toEqual(["-p", "--output-format", "stream-json", "--verbose", "--model", "m1", "--permission-mode", "acceptEdits", "--allowedTools", "Bash", "--max-turns", "20"])
-      expect(call!.env.SWITCHYARD_RESULT_FILE).toBe(NodePath.join(where.runDir, "result.json"))
+      expect(call!.env.SWITCHYARD_RESULT_FILE).toBe(NodePath.join(NodePath.dirname(where.sandboxPath), "io", "result.json"))
       expect(call!.env.SWITCHYARD_ISSUE_ID).toBe("SY-7")
       expect(call!.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe("1")
       expect(call!.env).not.toHaveProperty("MY_SERVICE_TOKEN")

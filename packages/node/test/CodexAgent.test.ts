@@ -1,3 +1,4 @@
+import type { Confinement } from "@switchyard/core"
 /**
  * The codex station: `codex exec --json` decoding (handwritten JSONL in the shapes of openai/codex
  * `codex-rs/exec/src/exec_events.rs`, since the Codex binary is not installed here; docs/agents.md), the command
@@ -7,11 +8,11 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import { readFileSync } from "node:fs"
-import { AgentEvent, CodexAgent, CodexStream } from "../src/index.js"
+import { AgentEvent, CodexAgent, CodexStream, Unconfined } from "../src/index.js"
 import { agentConfig, fakeCli, fixture, runInput, testEnv, transcriptOf, workspace } from "./agentSupport.js"
 
-const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext | Confinement>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(Unconfined.layer), Effect.provide(NodeContext.layer)), 30_000)
 
 const decodeFile = (name: string) => readFileSync(fixture(name), "utf8").split("\n").flatMap(CodexStream.decodeLine)
 
@@ -93,8 +94,13 @@ describe("CodexStream.decodeLine", () => {
 })
 
 describe("CodexAgent.args", () => {
-  it("exec --json in a workspace-write sandbox, the prompt from stdin", () => {
-    expect(CodexAgent.args(agentConfig({ kind: "codex" }), null, false)).toEqual([
+  it("Codex's own sandbox is off inside Switchyard's bubblewrap (which replaces it), and workspace-write without it", () => {
+    expect(CodexAgent.args(agentConfig({ kind: "codex" }), null, false, "bwrap").slice(2, 4)).toEqual(["--sandbox", "danger-full-access"])
+    expect(CodexAgent.args(agentConfig({ kind: "codex" }), null, false, "none").slice(2, 4)).toEqual(["--sandbox", "workspace-write"])
+  })
+
+  it("exec --json in a workspace-write sandbox when unconfined, the prompt from stdin", () => {
+    expect(CodexAgent.args(agentConfig({ kind: "codex" }), null, false, "none")).toEqual([
       "exec",
       "--json",
       "--sandbox",
@@ -106,7 +112,7 @@ describe("CodexAgent.args", () => {
 
   it("a model, a base URL as a `switchyard` provider, extra args, and resume", () => {
     const config = agentConfig({ kind: "codex", model: "gpt-5-codex", base_url: "http://127.0.0.1:8/v1", extra_args: ["--ephemeral"] })
-    expect(CodexAgent.args(config, "thread-1", true)).toEqual([
+    expect(CodexAgent.args(config, "thread-1", true, "none")).toEqual([
       "exec",
       "--json",
       "--sandbox",

@@ -1,3 +1,4 @@
+import type { Confinement } from "@switchyard/core"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -5,7 +6,7 @@ import type { AgentRunInput } from "@switchyard/core"
 import { Issue, IssueId, TaskPacket } from "@switchyard/domain"
 import { DateTime, Effect, Ref, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
-import { CommandAgent } from "../src/index.js"
+import { CommandAgent, Unconfined } from "../src/index.js"
 import { config, workflowLayer } from "./helpers.js"
 
 const id = Schema.decodeSync(IssueId)("SY-7")
@@ -60,7 +61,8 @@ const runAgent = (
     yield* fs.makeDirectory(sandboxPath, { recursive: true })
     const scriptPath = NodePath.join(tmp, "agent.sh")
     if (options.script !== undefined) yield* fs.writeFileString(scriptPath, options.script)
-    if (options.before !== undefined) yield* options.before(runDir)
+    const ioDir = NodePath.join(tmp, "io")
+    if (options.before !== undefined) yield* options.before(ioDir)
     const spawned = yield* Ref.make<ReadonlyArray<number>>([])
     const station = yield* CommandAgent.make.pipe(
       Effect.provide(workflowLayer(tmp, config({ agent: { command: command?.replace("$AGENT", scriptPath) ?? null } })))
@@ -72,17 +74,19 @@ const runAgent = (
       attempt: 2,
       sandboxPath,
       runDir,
+      ioDir,
+      home: NodePath.join(tmp, "home"),
       timeoutMs: options.timeoutMs ?? 10_000,
       onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
       onOutput: Effect.void,
       continuation: null
     }
     const report = yield* station.run(input)
-    return { report, sandboxPath, runDir, spawned: yield* Ref.get(spawned), kind: station.kind }
+    return { report, sandboxPath, runDir, ioDir, tmp, spawned: yield* Ref.get(spawned), kind: station.kind }
   })
 
-const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext | Confinement>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(Unconfined.layer), Effect.provide(NodeContext.layer)), 30_000)
 
 describe("CommandAgent", () => {
   test("reads a good claim and keeps the transcript", () =>
@@ -119,7 +123,7 @@ describe("CommandAgent", () => {
   test("gives the agent its prompt on stdin and in a file, the task packet, and its environment", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { report, runDir, sandboxPath } = yield* runAgent("sh $AGENT", {
+      const { ioDir, report, runDir, sandboxPath } = yield* runAgent("sh $AGENT", {
         script: [
           "cat > stdin.txt",
           "pwd > cwd.txt",
@@ -131,9 +135,12 @@ describe("CommandAgent", () => {
       assert.strictEqual(yield* read("stdin.txt"), "# Task\nMake the answer 42.\n")
       assert.strictEqual((yield* read("cwd.txt")).trim(), sandboxPath)
       const [promptFile, taskFile, resultFile, issueId, attempt] = (yield* read("env.txt")).trim().split("\n")
-      assert.strictEqual(promptFile, NodePath.join(runDir, "prompt.md"))
-      assert.strictEqual(taskFile, NodePath.join(runDir, "task.json"))
-      assert.strictEqual(resultFile, NodePath.join(runDir, "result.json"))
+      // The agent's files are in its io directory; the evidence keeps copies in the run directory.
+      assert.strictEqual(promptFile, NodePath.join(ioDir, "prompt.md"))
+      assert.strictEqual(taskFile, NodePath.join(ioDir, "task.json"))
+      assert.strictEqual(resultFile, NodePath.join(ioDir, "result.json"))
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(runDir, "prompt.md")), "# Task\nMake the answer 42.\n")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(runDir, "task.json")), yield* fs.readFileString(taskFile!))
       assert.strictEqual(issueId, "SY-7")
       assert.strictEqual(attempt, "2")
       assert.strictEqual(yield* fs.readFileString(promptFile!), "# Task\nMake the answer 42.\n")
@@ -161,15 +168,32 @@ describe("CommandAgent", () => {
   test("a stale result file from an earlier run does not count", () =>
     Effect.gen(function*() {
       const { report } = yield* runAgent("true", {
-        before: (runDir) =>
+        before: (ioDir) =>
           Effect.gen(function*() {
             const fs = yield* FileSystem.FileSystem
-            yield* fs.makeDirectory(runDir, { recursive: true })
-            yield* fs.writeFileString(NodePath.join(runDir, "result.json"), "{\"claim\":\"NO_OP\",\"summary\":\"old\"}")
+            yield* fs.makeDirectory(ioDir, { recursive: true })
+            yield* fs.writeFileString(NodePath.join(ioDir, "result.json"), "{\"claim\":\"NO_OP\",\"summary\":\"old\"}")
           })
       })
       assert.isNull(report.claim)
       assert.strictEqual(report.claimError, "no result file (the agent made no claim)")
+    }))
+
+  test("a result file that is a symlink is not followed: the runner's own files never reach the evidence", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      // The agent points its result file at a file only the runner should read (e.g. its signing key).
+      const { report, runDir, tmp } = yield* runAgent("ln -sf ../runner-secret.json \"$SWITCHYARD_RESULT_FILE\"", {
+        before: (ioDir) =>
+          Effect.gen(function*() {
+            const fs = yield* FileSystem.FileSystem
+            yield* fs.writeFileString(NodePath.join(NodePath.dirname(ioDir), "runner-secret.json"), "{\"claim\":\"PR_READY\",\"summary\":\"runner-only-secret\"}")
+          })
+      }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+      assert.isNull(report.claim)
+      assert.include(report.claimError!, "symbolic link")
+      assert.isFalse(yield* fs.exists(NodePath.join(runDir, "result.json")))
+      assert.isTrue(yield* fs.exists(NodePath.join(tmp, "runner-secret.json")))
     }))
 
   test("a non-zero exit is reported, not a crash, and a claim still counts", () =>
@@ -238,6 +262,8 @@ describe("CommandAgent: environment, redaction, revisions", () => {
           attempt: 1,
           sandboxPath,
           runDir,
+          ioDir: NodePath.join(tmp, "io"),
+          home: NodePath.join(tmp, "home"),
           timeoutMs: 10_000,
           onSpawn: () => Effect.void,
           onOutput: Effect.void,
@@ -283,6 +309,8 @@ describe("CommandAgent: environment, redaction, revisions", () => {
         attempt: 1,
         sandboxPath,
         runDir,
+        ioDir: NodePath.join(tmp, "io"),
+        home: NodePath.join(tmp, "home"),
         timeoutMs: 10_000,
         onSpawn: () => Effect.void,
         onOutput: Effect.void

@@ -6,7 +6,7 @@ import { CommandResult, IssueId, TestCounts } from "@switchyard/domain"
 import { Effect, Layer, Option, Schema, type Scope } from "effect"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
-import { GitWorktreeSandbox, ProcessVerifier } from "../src/index.js"
+import { BwrapConfinement, GitSandbox, ProcessVerifier } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -20,6 +20,7 @@ const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
   maxAddedFileBytes: 1024 * 1024,
   compareTestCounts: false,
   secretValues: [],
+  env: [],
   ...overrides
 })
 
@@ -46,9 +47,11 @@ const commitOnTop = (repo: string, base: string, files: Record<string, string | 
   return commit
 }
 
+/** The verifier over a real sandbox, confined by bubblewrap as in production. */
 const layersFor = (repo: string, workspace: string) =>
   ProcessVerifier.layer.pipe(
-    Layer.provideMerge(GitWorktreeSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
+    Layer.provideMerge(GitSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
+    Layer.provideMerge(BwrapConfinement.layer({ repoRoot: repo, workspaceRoot: workspace, sandbox: config({}).sandbox })),
     Layer.provide(workflowLayer(repo, config({})))
   )
 
@@ -74,7 +77,7 @@ describe("ProcessVerifier", () => {
         const sandbox = yield* Sandbox
         const verifier = yield* Verifier
 
-        const before = yield* verifier.reproduce("SY-1", base, REPRO, 10_000)
+        const before = yield* verifier.reproduce("SY-1", base, REPRO, 10_000, [])
         assert.strictEqual(before.exitCode, 1)
         assert.isFalse(before.environmentFailure)
 
@@ -125,7 +128,7 @@ describe("ProcessVerifier", () => {
         // Every verification checkout is gone; only the agent's sandbox is left.
         assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [handle.path])
         assert.deepStrictEqual(yield* fs.readDirectory(NodePath.join(workspace, ".verify")), [])
-        assert.strictEqual(gitSync(repo, "worktree", "list").trim().split("\n").length, 2)
+        assert.strictEqual(gitSync(repo, "worktree", "list").trim().split("\n").length, 1)
       }).pipe(Effect.provide(layersFor(repo, workspace)))
     }))
 
@@ -271,10 +274,22 @@ describe("ProcessVerifier", () => {
       const echo = `echo "token=$SWITCHYARD_TEST_API_TOKEN other=${policySecret}"`
       yield* Effect.gen(function*() {
         const verifier = yield* Verifier
-        const verification = yield* verifier.verify({
+        // By default a verification command never gets the runner's secret (it runs the candidate's code)…
+        const withheld = yield* verifier.verify({
           issueId: "SY-1",
           baseCommit: base,
           policy: policy({ secretValues: [policySecret] }),
+          commit,
+          reproduction: echo,
+          validation: [echo],
+          timeoutMs: 10_000
+        })
+        for (const r of [withheld.reproductionAfter!, ...withheld.validation]) assert.include(r.outputTail, "token= other=[REDACTED]")
+        // …and one that verify.env passes it to has it redacted from every output kept.
+        const verification = yield* verifier.verify({
+          issueId: "SY-1",
+          baseCommit: base,
+          policy: policy({ secretValues: [policySecret], env: ["SWITCHYARD_TEST_API_TOKEN"] }),
           commit,
           reproduction: echo,
           validation: [echo],
@@ -288,7 +303,7 @@ describe("ProcessVerifier", () => {
         assert.notInclude(JSON.stringify(verification), envSecret)
         assert.notInclude(JSON.stringify(verification), policySecret)
         assert.deepStrictEqual(failedRules(verification.guards), ["secret_in_diff"])
-        const repro = yield* verifier.reproduce("SY-1", base, echo, 10_000)
+        const repro = yield* verifier.reproduce("SY-1", base, echo, 10_000, ["SWITCHYARD_TEST_API_TOKEN"])
         assert.include(repro.outputTail, "token=[REDACTED]")
       }).pipe(Effect.provide(layersFor(repo, workspace)))
     }))

@@ -1,3 +1,4 @@
+import type { Confinement } from "@switchyard/core"
 /**
  * Routing: `routes:` picks a station by issue label (first match; labels trimmed and lower-cased), `agents.<name>`
  * is merged over `agent:`, `agent:` runs otherwise, and the choice is recorded in the report.
@@ -6,12 +7,12 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { WorkflowConfig } from "@switchyard/domain"
 import { Effect, Ref, Schema, type Scope } from "effect"
-import { RoutedAgentStation } from "../src/index.js"
+import { RoutedAgentStation, Unconfined } from "../src/index.js"
 import { fakeCli, issueWith, runInput, testEnv, workspace } from "./agentSupport.js"
 import { workflowLayer } from "./helpers.js"
 
-const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
-  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
+const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext | Confinement>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(Unconfined.layer), Effect.provide(NodeContext.layer)), 30_000)
 
 const workflow = (input: unknown) => Schema.decodeUnknownSync(WorkflowConfig)(input)
 

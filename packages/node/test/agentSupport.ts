@@ -61,7 +61,7 @@ export const workspace = Effect.gen(function*() {
 
 /** A run input; `spawned` collects the pids `onSpawn` saw, `outputs` counts `onOutput` calls. */
 export const runInput = (
-  where: { readonly sandboxPath: string; readonly runDir: string },
+  where: { readonly sandboxPath: string; readonly runDir: string; readonly ioDir?: string; readonly home?: string },
   overrides: Partial<AgentRunInput> = {}
 ) =>
   Effect.gen(function*() {
@@ -74,6 +74,8 @@ export const runInput = (
       attempt: 2,
       sandboxPath: where.sandboxPath,
       runDir: where.runDir,
+      ioDir: where.ioDir ?? NodePath.join(NodePath.dirname(where.sandboxPath), "io"),
+      home: where.home ?? NodePath.join(NodePath.dirname(where.sandboxPath), "home"),
       timeoutMs: 20_000,
       onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
       onOutput: Ref.update(outputs, (n) => n + 1),

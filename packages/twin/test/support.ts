@@ -2,7 +2,9 @@
 import { Command, FileSystem } from "@effect/platform"
 import { Chunk, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
-import { AgentEvent, ClaudeStream } from "@switchyard/node"
+import { AgentEvent, BwrapConfinement, ClaudeStream, CodexAgent } from "@switchyard/node"
+import { WorkflowConfig } from "@switchyard/domain"
+import { Schema } from "effect"
 import * as Twin from "../src/Twin.js"
 
 /** The claude CLI installed as this package's devDependency. */
@@ -119,8 +121,10 @@ export interface CodexRun {
 }
 
 /**
- * Run `codex exec --json --sandbox workspace-write --skip-git-repo-check <twin provider> [...extraArgs] -` in `cwd`
- * with the prompt on stdin and a clean environment (PATH, HOME = `home`, OPENAI_API_KEY=sk-test). Killed after 25 s.
+ * Run `codex exec --json --sandbox danger-full-access --skip-git-repo-check <twin provider> [...extraArgs] -` in
+ * `cwd` the way the codex station does: inside Switchyard's bubblewrap confinement (Codex's own sandbox off, since
+ * ours replaces it; docs/agents.md), with only the twin reachable, the prompt on stdin and a clean environment
+ * (PATH, HOME = `home`, OPENAI_API_KEY=sk-test). Killed after 25 s.
  */
 export const runCodex = (options: {
   readonly twinUrl: string
@@ -130,19 +134,32 @@ export const runCodex = (options: {
   readonly extraArgs?: ReadonlyArray<string>
 }) =>
   Effect.gen(function*() {
-    const command = Command.make(
-      codexBin,
-      "exec",
-      "--json",
-      "--sandbox",
-      "workspace-write",
-      "--skip-git-repo-check",
-      ...Twin.codexConfigArgs({ url: options.twinUrl }),
-      ...(options.extraArgs ?? []),
-      "-"
-    ).pipe(
+    const fs = yield* FileSystem.FileSystem
+    const hiddenRepo = yield* fs.makeTempDirectoryScoped({ prefix: "twin-hidden-repo-" })
+    const hiddenWorkspace = yield* fs.makeTempDirectoryScoped({ prefix: "twin-hidden-ws-" })
+    const confinement = yield* BwrapConfinement.make({
+      repoRoot: hiddenRepo,
+      workspaceRoot: hiddenWorkspace,
+      sandbox: Schema.decodeUnknownSync(WorkflowConfig)({}).sandbox
+    })
+    const confined = yield* confinement.wrap(
+      [
+        codexBin,
+        "exec",
+        "--json",
+        "--sandbox",
+        CodexAgent.sandboxMode(confinement.kind),
+        "--skip-git-repo-check",
+        ...Twin.codexConfigArgs({ url: options.twinUrl }),
+        ...(options.extraArgs ?? []),
+        "-"
+      ],
+      { PATH: process.env.PATH ?? "/usr/bin:/bin", OPENAI_API_KEY: "sk-test" },
+      { cwd: options.cwd, writable: [options.cwd], home: options.home, network: { modelEndpoint: options.twinUrl } }
+    )
+    const command = Command.make(confined.argv[0]!, ...confined.argv.slice(1)).pipe(
       Command.workingDirectory(options.cwd),
-      Command.env({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: options.home, OPENAI_API_KEY: "sk-test" }, { extendEnv: false }),
+      Command.env(confined.env, { extendEnv: false }),
       Command.feed(options.prompt)
     )
     const proc = yield* Command.start(command)

@@ -1,5 +1,5 @@
 /** `switchyard run [--once] [--concurrency N]`: the factory line, with one progress line per stage change. */
-import { Orchestrator, runLine, Sandbox } from "@switchyard/core"
+import { Confinement, Orchestrator, runLine, Sandbox } from "@switchyard/core"
 import type { FactoryEvent } from "@switchyard/domain"
 import { Console, Effect, Option, Ref, Schema, Stream } from "effect"
 import type { RunOptions } from "../Cli.js"
@@ -61,12 +61,26 @@ export const usageLine = (u: RunUsage): string =>
     u.costUsd === null ? "" : `, $${u.costUsd.toFixed(4)}`
   }`
 
-/** Refuses a dirty base, then runs the line until interrupted (or drained with `--once`); prints usage at the end. */
+/** The line `run` prints first: which confinement the agents get (docs/security.md). */
+export const confinementLine = (kind: "bwrap" | "none", summary: string): string =>
+  kind === "none"
+    ? "WARNING: agents run UNCONFINED (sandbox.confinement: none): an agent can read the runner's files and secrets and write anywhere the runner can; every evidence bundle says so"
+    : `confinement: ${summary}; agents, later hooks and verification see only their own sandbox`
+
+/**
+ * Refuses a dirty base and a confinement that cannot be had (bubblewrap missing or unable to create namespaces:
+ * `ConfinementUnavailable`, fail closed), says which confinement is in force, then runs the line until interrupted
+ * (or drained with `--once`); prints usage at the end.
+ */
 export const run = (o: RunOptions) =>
   repoRoot.pipe(Effect.flatMap((root) =>
     Effect.gen(function*() {
       // Preflight: refuse a dirty base before anything is claimed (each attempt checks again).
       yield* (yield* Sandbox).resolveBase
+      const confinement = yield* Confinement
+      yield* confinement.check
+      const line = confinementLine(confinement.kind, confinement.summary)
+      yield* confinement.kind === "none" ? Console.error(line) : Console.log(line)
       const usage = yield* printProgress
       yield* runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }).pipe(
         Effect.ensuring(Effect.sleep("50 millis").pipe(Effect.zipRight(Ref.get(usage)), Effect.flatMap((u) => Console.log(usageLine(u)))))

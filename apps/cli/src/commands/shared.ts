@@ -1,6 +1,6 @@
 /** Helpers every command implementation shares: the repo root, the store, JSON output. */
 import { Issue } from "@switchyard/domain"
-import { GitWorktreeSandbox } from "@switchyard/node"
+import { GitSandbox } from "@switchyard/node"
 import { Console, Effect, Schema } from "effect"
 import { storeLayer } from "../store.js"
 
@@ -11,7 +11,7 @@ export const printJson = (value: unknown) => Console.log(JSON.stringify(value, n
 export const encodeIssue = Schema.encodeSync(Issue)
 
 /** The git repo the command runs in (NotAGitRepo otherwise). */
-export const repoRoot = Effect.suspend(() => GitWorktreeSandbox.findRepoRoot(process.cwd()))
+export const repoRoot = Effect.suspend(() => GitSandbox.findRepoRoot(process.cwd()))
 
 /** Runs `f` with the repo's Tracker, Orchestrator and EvidenceStore. */
 export const withStore = <A, E, R>(f: (root: string) => Effect.Effect<A, E, R>) =>

@@ -1,7 +1,8 @@
 /**
  * AgentStation: runs one coding agent (a real CLI) in a sandbox and reports what it did.
  * It never fails: a crash, a timeout or a missing binary is reported in the `AgentReport` so the decision
- * table can classify it. Implementations: `CommandAgent` (@switchyard/node).
+ * table can classify it. Every station runs its CLI through the `Confinement` service. Implementations:
+ * `CommandAgent`, `ClaudeCodeAgent`, `CodexAgent` and the label router `RoutedAgentStation` (@switchyard/node).
  */
 import type { AgentReport, Issue, TaskPacket } from "@switchyard/domain"
 import { Context, type Effect } from "effect"
@@ -14,8 +15,19 @@ export interface AgentRunInput {
   readonly attempt: number
   /** The agent's cwd: the sandbox worktree root. */
   readonly sandboxPath: string
-  /** A directory outside the sandbox for prompt, task, result and transcript files. */
+  /**
+   * The attempt's evidence directory (under `.switchyard/`, never visible to the agent): transcripts, logs and
+   * copies of the prompt, task packet and result file go here.
+   */
   readonly runDir: string
+  /**
+   * The agent's own directory for the files it exchanges with Switchyard (`$SWITCHYARD_PROMPT_FILE`,
+   * `$SWITCHYARD_TASK_FILE`, `$SWITCHYARD_RESULT_FILE`): writable by the agent, so everything read back from it is
+   * hostile input.
+   */
+  readonly ioDir: string
+  /** The attempt's private HOME (kept across revision turns, so a CLI can resume its session). */
+  readonly home: string
   /** Wall-clock limit in ms; on expiry the process group gets SIGTERM, then SIGKILL. */
   readonly timeoutMs: number
   /** Called once the process is spawned, with its pid (which is also its process-group id). */

@@ -1,19 +1,26 @@
 /**
- * Sandbox: one isolated git worktree per attempt, on the branch `switchyard/<id>`, outside the repo
- * (under `workspace.root`), plus throw-away clean checkouts for the Verifier.
- * Implementation: `GitWorktreeSandbox` (@switchyard/node).
+ * Sandbox: one isolated working copy per attempt, outside the repo (under `workspace.root`), plus throw-away clean
+ * checkouts for the Verifier. Each is a private git repository that borrows the main repository's objects, so the
+ * agent never shares the main repository's `.git` (its hooks, config, refs): the candidate is read from the
+ * sandbox's files by the runner and committed on `switchyard/<id>` in the main repository (docs/security.md).
+ * Implementation: `GitSandbox` (@switchyard/node).
  */
 import type { CommandResult, IssueId } from "@switchyard/domain"
 import { Context, type Effect, type Option, Schema, type Scope } from "effect"
 import type { DirtyBase, HookFailed, SandboxError } from "./errors.js"
+import type { IntegritySnapshot } from "./integrity.js"
 
 export class SandboxHandle extends Schema.Class<SandboxHandle>("SandboxHandle")({
   issue_id: Schema.String,
   attempt: Schema.Int,
-  /** Absolute path of the worktree. */
+  /** Absolute path of the sandbox's work tree (the agent's cwd). */
   path: Schema.String,
   branch: Schema.String,
-  base_commit: Schema.String
+  base_commit: Schema.String,
+  /** The attempt's private HOME (kept across revision turns). */
+  home: Schema.String,
+  /** The agent's io directory (prompt, task packet, result file). */
+  io: Schema.String
 }) {}
 
 /** The agent's work as a commit on the sandbox branch; `commit` and `tree` are null when nothing changed. */
@@ -30,6 +37,13 @@ export class Candidate extends Schema.Class<Candidate>("Candidate")({
   }
 }
 
+/** A clean checkout for verification: its work tree and a throw-away HOME. */
+export interface Checkout {
+  readonly path: string
+  readonly home: string
+}
+
+/** A directory under the workspace root that belongs to a sandbox or a verification checkout. */
 export interface WorktreeInfo {
   readonly path: string
   readonly branch: string | null
@@ -41,44 +55,47 @@ export const branchFor = (id: IssueId | string): string => `switchyard/${id}`
 export interface SandboxShape {
   /** Absolute path of the repo's top level. */
   readonly repoRoot: string
-  /** Absolute path where worktrees are created. */
+  /** Absolute path where sandboxes and checkouts are created. */
   readonly workspaceRoot: string
   /** The repo's HEAD commit. Fails `DirtyBase` when tracked files have uncommitted changes. */
   readonly resolveBase: Effect.Effect<string, SandboxError | DirtyBase>
   /**
-   * Creates a worktree at `<workspaceRoot>/<id>` on `switchyard/<id>` reset to `baseCommit` (replacing a stale
-   * one from an earlier attempt), then runs `hooks.after_create` there (fatal on failure, SPEC §9.4).
+   * Creates the sandbox `<workspaceRoot>/<id>` at `baseCommit` (replacing a stale one from an earlier attempt) with
+   * its private HOME and io directory, resets `switchyard/<id>` in the main repository to `baseCommit`, then runs
+   * `hooks.after_create` there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4).
    */
   readonly create: (issueId: IssueId, attempt: number, baseCommit: string) => Effect.Effect<SandboxHandle, SandboxError | HookFailed>
   /**
-   * Runs `hooks.before_run` (fatal) or `hooks.after_run` (result returned, never fatal) in the sandbox.
-   * Returns None when the hook is not configured.
+   * Runs `hooks.before_run` (before the agent: not confined; fatal) or `hooks.after_run` (after the agent:
+   * confined like it; result returned, never fatal) in the sandbox. Returns None when the hook is not configured.
    */
   readonly runHook: (
     handle: SandboxHandle,
     hook: "before_run" | "after_run"
   ) => Effect.Effect<Option.Option<CommandResult>, HookFailed>
   /**
-   * Commits everything the agent left (tracked and untracked, honouring .gitignore) onto the sandbox branch
-   * with `message`, and describes the change from `base_commit` to the branch head (commits the agent made count).
+   * Reads everything the agent left in the sandbox's work tree (tracked and untracked, honouring .gitignore; the
+   * sandbox's own `.git` is never used) into a commit on `switchyard/<id>` in the main repository with `message`
+   * (a new commit only when the tree changed), and describes the change from `base_commit` to the branch head.
    * The patch is cut at `maxPatchBytes`.
    */
   readonly snapshot: (handle: SandboxHandle, message: string, maxPatchBytes?: number) => Effect.Effect<Candidate, SandboxError>
-  /** Rewrites the message of the branch head (same tree, so the fingerprint holds). Returns the new commit. */
+  /** Rewrites the message of the branch head (same tree and parents, so the fingerprint holds). Returns the new commit. */
   readonly amend: (handle: SandboxHandle, message: string) => Effect.Effect<string, SandboxError>
   /** Writes `git format-patch base..branch` output into `outDir`. Returns the file paths. */
   readonly formatPatch: (handle: SandboxHandle, outDir: string) => Effect.Effect<ReadonlyArray<string>, SandboxError>
   /**
-   * A fresh detached worktree at `commit` for verification, with `hooks.after_create` run in it.
+   * A fresh checkout of `commit` for verification, in a private repository that has no hooks, no config but
+   * Switchyard's and no filters, with `hooks.after_create` run in it confined (it runs the candidate's code).
    * Removed when the scope closes.
    */
-  readonly checkout: (commit: string, label: string) => Effect.Effect<string, SandboxError | HookFailed, Scope.Scope>
+  readonly checkout: (commit: string, label: string) => Effect.Effect<Checkout, SandboxError | HookFailed, Scope.Scope>
   /**
-   * Removes a worktree (running `hooks.before_remove` first, failures ignored, SPEC §9.4). With
-   * `deleteBranch` the branch goes too (used when nothing on it is worth keeping).
+   * Removes a sandbox or checkout directory (running `hooks.before_remove` first, confined, failures ignored, SPEC
+   * §9.4). With `deleteBranch` the branch goes too (used when nothing on it is worth keeping).
    */
   readonly remove: (path: string, options?: { readonly deleteBranch?: string | undefined }) => Effect.Effect<void, SandboxError>
-  /** Worktrees of this repo that live under `workspaceRoot`. */
+  /** Sandboxes and checkouts that live under `workspaceRoot`. */
   readonly list: Effect.Effect<ReadonlyArray<WorktreeInfo>, SandboxError>
   /** The commit a branch points at, if the branch exists. */
   readonly branchHead: (branch: string) => Effect.Effect<Option.Option<string>, SandboxError>
@@ -87,6 +104,17 @@ export interface SandboxShape {
    * lookups (the supervisor checks every PR_READY issue in review on each tick).
    */
   readonly branches: Effect.Effect<ReadonlySet<string>, SandboxError>
+  /**
+   * What an agent could tamper with in the main repository, read now (refs, hooks, config, attributes, HEAD, work
+   * tree status): taken before and after each agent run and compared with `compareIntegrity`.
+   */
+  readonly integrity: Effect.Effect<IntegritySnapshot, SandboxError>
+  /**
+   * Puts back what can be put back after an escape: `.git/hooks`, `.git/config` and `.git/info/attributes` as they
+   * were in `before` (hooks added since are deleted). Refs and the work tree are left for a human (who moved them
+   * cannot be known). Returns what was restored, one phrase each.
+   */
+  readonly restore: (before: IntegritySnapshot) => Effect.Effect<ReadonlyArray<string>, SandboxError>
 }
 
 export class Sandbox extends Context.Tag("switchyard/Sandbox")<Sandbox, SandboxShape>() {}

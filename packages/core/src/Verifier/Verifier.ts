@@ -33,6 +33,8 @@ export interface VerifyPolicy {
   readonly compareTestCounts: boolean
   /** Values of the runner's secret env vars (redacted everywhere, and a guard failure if they appear in the diff). */
   readonly secretValues: ReadonlyArray<string>
+  /** `verify.env`: runner variables the (confined) verification commands get, besides PATH, LANG and friends. */
+  readonly env: ReadonlyArray<string>
 }
 
 export interface VerifierShape {
@@ -42,14 +44,16 @@ export interface VerifierShape {
    */
   readonly scrub: (text: string) => string
   /**
-   * Runs `command` in a clean checkout of `commit` (e.g. the reproduction on the base). `issueId` names the
-   * checkout (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it.
+   * Runs `command` confined in a clean checkout of `commit` (e.g. the reproduction on the base), with the `env`
+   * runner variables (`verify.env`). `issueId` names the checkout (`.verify/<issueId>-repro-…`) so the supervisor
+   * knows which lease owns it.
    */
   readonly reproduce: (
     issueId: string,
     commit: string,
     command: string,
-    timeoutMs: number
+    timeoutMs: number,
+    env: ReadonlyArray<string>
   ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
   /**
    * Verifies a candidate: runs the reproduction (if any) and every validation command in one clean checkout of

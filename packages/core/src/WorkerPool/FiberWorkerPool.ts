@@ -11,6 +11,7 @@ import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { Verifier } from "../Verifier/Verifier.js"
+import { Confinement } from "../Confinement/Confinement.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { runAttempt } from "./attempt.js"
 import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
@@ -18,7 +19,7 @@ import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
 /** Builds the pool; its fibers live as long as the surrounding scope. */
 export const make = Effect.gen(function*() {
   const context = yield* Effect.context<
-    Tracker | Orchestrator | Sandbox | AgentStation | Verifier | EvidenceStore | Workflow
+    Tracker | Orchestrator | Sandbox | AgentStation | Verifier | EvidenceStore | Workflow | Confinement
   >()
   const orchestrator = yield* Orchestrator
   const fibers = yield* FiberMap.make<IssueId>()

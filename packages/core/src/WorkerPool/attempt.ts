@@ -24,10 +24,12 @@ import {
 } from "@switchyard/domain"
 import { Cause, Clock, Effect, Either, Option, Ref } from "effect"
 import { type AgentRunInput, AgentStation } from "../AgentStation/AgentStation.js"
+import { Confinement } from "../Confinement/Confinement.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Integration } from "../Integration/Integration.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
+import { compareIntegrity, type Escape, type IntegritySnapshot } from "../Sandbox/integrity.js"
 import { branchFor, type Candidate, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { Verifier, type Verification, type VerifyPolicy } from "../Verifier/Verifier.js"
@@ -59,6 +61,10 @@ interface Observed {
   /** Every agent run of this attempt, the first turn and each revision. */
   agentRuns: Array<AgentReport>
   revisions: Array<{ readonly turn: number; readonly cause: string; readonly feedback: string }>
+  /** What the integrity checks around the agent runs found (docs/security.md). */
+  escapes: Array<Escape>
+  restored: Array<string>
+  noted: Array<string>
 }
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
@@ -130,6 +136,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
     const verifier = yield* Verifier
     const evidence = yield* EvidenceStore
     const workflow = yield* Workflow
+    const confinement = yield* Confinement
     const attempt = lease.attempt
     const startedAt = yield* Clock.currentTimeMillis
     const stagesMs: Record<string, number> = {}
@@ -157,7 +164,10 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       verification: null,
       failedGuards: [],
       agentRuns: [],
-      revisions: []
+      revisions: [],
+      escapes: [],
+      restored: [],
+      noted: []
     }
     const def = yield* workflow.current.pipe(Effect.option)
     const config = Option.map(def, (d) => d.config)
@@ -200,7 +210,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
 
       if (reproduction !== null) {
         yield* enter("reproduce")
-        const before = yield* verifier.reproduce(issue.id, o.base, reproduction, cfg.verify.timeout_ms)
+        const before = yield* verifier.reproduce(issue.id, o.base, reproduction, cfg.verify.timeout_ms, cfg.verify.env)
         o.reproductionBefore = before
         yield* record("verify.reproduction_before", `reproduction on the base exited ${before.exitCode}`, {
           exitCode: before.exitCode
@@ -263,6 +273,8 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
             kind: station.kind,
             revision: continuation?.turn ?? 0
           })
+          // The integrity check brackets the agent and the after_run hook (both run the agent's code).
+          const before = yield* sandbox.integrity
           // after_run also runs when the agent run is interrupted (SPEC §5.3.4), within AFTER_RUN_ON_INTERRUPT_MS.
           const outcome = yield* withStallWatchdog(stallMs, (touch) =>
             station.run({
@@ -272,6 +284,8 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
               attempt,
               sandboxPath: handle.path,
               runDir,
+              ioDir: handle.io,
+              home: handle.home,
               timeoutMs: cfg.agent.timeout_ms,
               continuation,
               onSpawn: (pid) =>
@@ -323,7 +337,26 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
             }
           )
           yield* afterRun
+          yield* checkIntegrity(before)
           return agent
+        })
+
+      /**
+       * Compares the main repository with `before` (`compareIntegrity`): an escape is recorded, what can be put back
+       * is restored, and the attempt ends ESCALATE `sandbox_escape:<what>` before anything is verified.
+       */
+      const checkIntegrity = (before: IntegritySnapshot) =>
+        Effect.gen(function*() {
+          const report = compareIntegrity(before, yield* sandbox.integrity, confinement.kind)
+          o.noted.push(...report.noted.filter((n) => !o.noted.includes(n)))
+          if (report.escapes.length === 0) return
+          o.escapes.push(...report.escapes)
+          const restored = yield* sandbox.restore(before)
+          o.restored.push(...restored)
+          yield* record("sandbox.escape", `changed outside the sandbox: ${report.escapes.map((e) => e.detail).join("; ")}`, {
+            escapes: report.escapes.map((e) => ({ target: e.target, detail: e.detail })),
+            restored
+          })
         })
 
       /** Commits what the agent left, verifies it in a clean checkout, and decides. */
@@ -338,6 +371,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
           o.candidate = candidate
           o.verification = null
           o.failedGuards = []
+          if (o.escapes.length > 0) return escapeVerdict(o.escapes, o.restored)
           const agentOk = !agent.crashed && !agent.timedOut && !agent.stalled && agent.exitCode === 0
           if (
             agentOk && !candidate.empty && candidate.commit !== null && agent.claim !== "NO_OP" &&
@@ -413,9 +447,10 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       )
     )
     const maxAttempts = Option.match(config, { onNone: () => 1, onSome: (c) => c.agent.max_attempts })
-    // Reasons may quote agent output: scrubbed like everything else that is stored.
+    // Reasons may quote agent output: scrubbed like everything else that is stored. What changed outside the
+    // agent's reach during the attempt (the base moving, say) is named in every verdict.
     const decided = applyRetryPolicy(raw, tryNumber, maxAttempts)
-    const verdict = Verdict.make({ ...decided, reasons: decided.reasons.map((r) => verifier.scrub(r)) })
+    const verdict = Verdict.make({ ...decided, reasons: [...decided.reasons, ...o.noted].map((r) => verifier.scrub(r)) })
 
     // --- packaging: short, and never left half-done (the four layers must agree afterwards) -----------------
     return yield* Effect.uninterruptible(Effect.gen(function*() {
@@ -484,6 +519,8 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       verdict,
       residualRisk: residualRisk(verdict, o),
       question,
+      confinement: o.agent?.confinement ?? confinement.record("none", null),
+      integrity: { escapes: o.escapes, restored: o.restored, noted: o.noted },
       timings: { startedAt, endedAt, stagesMs }
     })
     const stored = yield* evidence.put(bundle).pipe(
@@ -577,8 +614,26 @@ const infraCause = (e: unknown): string => {
   }
 }
 
+/**
+ * The verdict of an attempt whose agent changed something outside its sandbox: ESCALATE with cause
+ * `sandbox_escape:<target of the first escape>` (docs/security.md). Pure.
+ */
+export const escapeVerdict = (escapes: ReadonlyArray<Escape>, restored: ReadonlyArray<string>): Verdict =>
+  Verdict.make({
+    state: "ESCALATE",
+    cause: `sandbox_escape:${escapes[0]!.target}`,
+    reasons: [
+      `While the agent ran, the main repository changed where the agent could have changed it: ${escapes.map((e) => e.detail).join("; ")}.`,
+      ...(restored.length > 0 ? [`Switchyard put back: ${restored.join(", ")}.`] : []),
+      "Nothing of this attempt was verified. Check the repository before trusting anything it produced."
+    ]
+  })
+
 const residualRisk = (v: Verdict, o: Observed): ReadonlyArray<string> => {
   const risks: Array<string> = []
+  if (o.agent?.confinement?.kind === "none" || (o.agent !== null && o.agent.confinement === null)) {
+    risks.push("The agent ran UNCONFINED (sandbox.confinement: none): it could read and write anything the runner can.")
+  }
   if (v.state === "PR_READY") {
     const n = o.verification?.validation.length ?? 0
     risks.push(
@@ -603,7 +658,8 @@ export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy =>
   protectedPaths: cfg.verify.protected_paths,
   maxAddedFileBytes: cfg.verify.max_added_file_bytes,
   compareTestCounts: cfg.verify.compare_test_counts,
-  secretValues: []
+  secretValues: [],
+  env: cfg.verify.env
 })
 
 /** Tokens and cost over every agent run of the attempt (cost null when no run reported one). */

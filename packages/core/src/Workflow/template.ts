@@ -16,12 +16,13 @@ polling:
 workspace:
   root: null                    # where sandboxes live; ~ and $VAR expand, relative = next to this file; null = <tmp>/switchyard_workspaces/<repo>-<hash>
 
-hooks:                          # shell scripts run in the sandbox; null = none
-  after_create: null            # once, after a sandbox (git worktree) is created, e.g. "pnpm install --offline"
-  before_run: null              # before every agent run; a failure aborts the attempt
-  after_run: null               # after every agent run; failures are ignored
-  before_remove: null           # before a sandbox is removed; failures are ignored
+hooks:                          # shell scripts run in the sandbox; null = none (docs/security.md: which are confined)
+  after_create: null            # once, after a sandbox is created (and in every verification checkout), e.g. "pnpm install --offline"
+  before_run: null              # before the agent's first run; a failure aborts the attempt
+  after_run: null               # after every agent run, confined like the agent; failures are ignored
+  before_remove: null           # before a sandbox is removed, confined; failures are ignored
   timeout_ms: 60000             # ms each hook may run
+  env: []                       # runner variable NAMES the confined hooks get, besides PATH, LANG, LC_ALL, TERM, TZ
 
 agent:
   kind: command                 # the station: "command" runs agent.command with sh -c in the sandbox
@@ -57,6 +58,14 @@ verify:                         # Switchyard runs these itself on the candidate;
   max_added_file_bytes: 1048576 # added files larger than this fail the added_file_too_large guard
   protected_paths: []           # extra globs the agent must not edit (beyond .github/**, WORKFLOW.md, lockfiles, ...)
   compare_test_counts: true     # also run validation on the base and fail if the candidate runs fewer tests
+  env: []                       # runner variable NAMES verification commands get (they run the candidate's code: no secrets)
+
+sandbox:                        # how the agent and everything that runs its code are confined (docs/security.md)
+  confinement: bwrap            # bwrap (bubblewrap; run refuses to start without it) or none (unconfined, said in every bundle)
+  network: none                 # none: no network but the agent CLIs' model endpoint; host: the host's network for all
+  readable: []                  # extra absolute paths confined processes may read (/tmp is private otherwise)
+  writable: []                  # extra absolute paths confined processes may write (never inside this repo)
+  hidden: []                    # extra absolute paths confined processes must not see at all
 
 orchestrator:
   heartbeat_ms: 5000            # ms between lease renewals

@@ -63,3 +63,27 @@ export const redactor = (secrets: ReadonlyArray<string>): (text: string) => stri
   const all = [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]
   return all.length === 0 ? (text) => text : (text) => redact(text, all)
 }
+
+/**
+ * Variables every confined hook and verification command gets from the runner when set (on top of the names
+ * `hooks.env` / `verify.env` allow): what a shell and a toolchain need, nothing that could be a secret. HOME and
+ * TMPDIR are set by the confinement (a private HOME, the private /tmp).
+ */
+export const CONFINED_BASE_ENV_NAMES: ReadonlyArray<string> = ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER"]
+
+/**
+ * The environment of a confined hook or verification command: `CONFINED_BASE_ENV_NAMES` and the `allow`ed names
+ * copied from `runnerEnv` (never git location variables), then `fixed`. Pure.
+ */
+export const confinedEnv = (
+  allow: ReadonlyArray<string>,
+  runnerEnv: Readonly<Record<string, string | undefined>>,
+  fixed: Readonly<Record<string, string>> = {}
+): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const name of [...CONFINED_BASE_ENV_NAMES, ...allow]) {
+    const value = runnerEnv[name]
+    if (value !== undefined && value !== "" && !GIT_LOCATION_VARS.has(name)) env[name] = value
+  }
+  return { ...env, ...fixed }
+}

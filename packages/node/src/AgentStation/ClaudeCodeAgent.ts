@@ -11,7 +11,7 @@
  * and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` unless `agent.env` passes another value.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, type Workflow } from "@switchyard/core"
+import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
 import type { AgentConfig } from "@switchyard/domain"
 import { Effect, Either, Layer } from "effect"
 import { agentEnv, redactor, secretValues } from "./AgentEnv.js"
@@ -24,6 +24,8 @@ import { fromRunner, type RunnerOptions, runnerEnvOf, type StationRunner } from 
 export const KIND = "claude-code"
 /** The binary used when `agent.command` is null: `claude` on the agent's PATH. */
 export const DEFAULT_BINARY = "claude"
+/** The model API Claude Code talks to when `agent.base_url` is null: the one destination it may reach confined. */
+export const DEFAULT_ENDPOINT = "https://api.anthropic.com"
 
 /** Variables set unless `agent.env` passes the runner's own value: keep telemetry and update checks off. */
 export const DEFAULT_ENV: Readonly<Record<string, string>> = { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" }
@@ -77,11 +79,12 @@ export const invocation = (input: AgentRunInput): { readonly resume: string | nu
 /** The station with the config passed per run (for the routing station). */
 export const makeRunner = (
   options: RunnerOptions = {}
-): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const confinement = yield* Confinement
 
     const run = (config: AgentConfig, input: AgentRunInput) =>
       Effect.gen(function*() {
@@ -104,8 +107,9 @@ export const makeRunner = (
           decodeLine: ClaudeStream.decodeLine,
           maxTokens: config.max_tokens,
           maxCostUsd: config.max_cost_usd,
-          usageBaseline: null
-        }, input, prepared.right, redact)
+          usageBaseline: null,
+          modelEndpoint: config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url
+        }, input, prepared.right, redact, confinement)
         return done.report
       }).pipe(
         Effect.provide(context),
@@ -119,12 +123,12 @@ export const makeRunner = (
 export const make: Effect.Effect<
   AgentStationShape,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Effect.flatMap(makeRunner(), fromRunner)
 
 /** The `AgentStation` layer (kind `claude-code`). */
 export const layer: Layer.Layer<
   AgentStation,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Layer.effect(AgentStation, make)

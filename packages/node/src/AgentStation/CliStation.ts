@@ -4,7 +4,7 @@
  * what was seen into an `AgentReport`. The stations only build the command line (ClaudeCodeAgent, CodexAgent).
  */
 import { type CommandExecutor, FileSystem } from "@effect/platform"
-import type { AgentRunInput } from "@switchyard/core"
+import type { AgentRunInput, ConfinementShape } from "@switchyard/core"
 import { AgentReport, type TokenUsage } from "@switchyard/domain"
 import { Effect } from "effect"
 import { OutputCapture } from "../internal/OutputCapture.js"
@@ -44,6 +44,8 @@ export interface CliInvocation {
    * run reports. Null for none.
    */
   readonly usageBaseline: TokenUsage | null
+  /** The model API the CLI talks to: under confinement, the one destination it can reach. */
+  readonly modelEndpoint: string
 }
 
 /** What a finished run saw, besides the report (the Codex station keeps the thread total for the next turn). */
@@ -164,7 +166,8 @@ export const run = (
   inv: CliInvocation,
   input: AgentRunInput,
   paths: RunPaths,
-  redact: (text: string) => string
+  redact: (text: string) => string,
+  confinement: ConfinementShape
 ): Effect.Effect<CliRun, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem> =>
   Effect.scoped(Effect.gen(function*() {
     const turn = input.continuation?.turn ?? 0
@@ -207,7 +210,16 @@ export const run = (
       onStdout,
       onStderr,
       onSpawn: input.onSpawn,
-      onOutput: input.onOutput
+      onOutput: input.onOutput,
+      confine: {
+        confinement,
+        spec: {
+          cwd: input.sandboxPath,
+          writable: [input.sandboxPath, input.ioDir],
+          home: input.home,
+          network: { modelEndpoint: inv.modelEndpoint }
+        }
+      }
     })
     if (proc.spawnError !== null) yield* note(proc.spawnError)
     // Claude Code reports an API failure as `subtype: "success"` with `is_error: true`; "success" is left out.
@@ -236,7 +248,7 @@ export const run = (
     })
 
     const fs = yield* FileSystem.FileSystem
-    const { claim, claimError } = yield* readClaim(fs, paths.resultFile)
+    const { claim, claimError } = yield* readClaim(fs, paths)
     const crashed = proc.spawnError !== null || (proc.signal !== null && !proc.timedOut && proc.stopped === null)
     const finalText = state.result !== null && state.result.result.trim() !== "" ? state.result.result : state.lastText
     const text = (value: string | null | undefined): string | null =>
@@ -262,7 +274,8 @@ export const run = (
       costUsd: state.result?.totalCostUsd ?? null,
       numTurns: state.result?.numTurns ?? (state.turnsCompleted > 0 ? state.turnsCompleted : null),
       budgetExceeded,
-      transcript: transcript.path
+      transcript: transcript.path,
+      confinement: proc.network === null ? null : confinement.record(proc.network, proc.egress)
     })
     yield* Effect.logInfo("agent finished").pipe(
       Effect.annotateLogs({

@@ -8,16 +8,16 @@
  * closed. A revision resumes the thread (`codex exec resume <thread_id>`) and sends only the feedback; without a
  * thread id it re-runs with the prompt followed by the feedback.
  *
- * `--sandbox workspace-write` lets Codex edit the worktree and run commands there, but not write elsewhere;
- * `--skip-git-repo-check` because Switchyard already guarantees the cwd is a git worktree of the repository.
+ * `--sandbox`: see `sandboxMode` (Codex's own sandbox is off inside Switchyard's confinement, which replaces it);
+ * `--skip-git-repo-check` because Switchyard already guarantees the cwd is a git repository.
  *
  * Usage: Codex reports thread totals in `turn.completed`, so for a resumed thread the station subtracts the total
  * it saw at the end of the previous run of that thread (kept in memory for the life of the station).
  * Codex reports no cost: `costUsd` is null and `agent.max_cost_usd` cannot be enforced (docs/agents.md).
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, type Workflow } from "@switchyard/core"
-import type { AgentConfig, TokenUsage } from "@switchyard/domain"
+import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
+import type { AgentConfig, ConfinementKind, TokenUsage } from "@switchyard/domain"
 import { Effect, Either, Layer, Ref } from "effect"
 import { agentEnv, redactor, secretValues } from "./AgentEnv.js"
 import * as CliStation from "./CliStation.js"
@@ -29,6 +29,8 @@ import { fromRunner, type RunnerOptions, runnerEnvOf, type StationRunner } from 
 export const KIND = "codex"
 /** The binary used when `agent.command` is null: `codex` on the agent's PATH. */
 export const DEFAULT_BINARY = "codex"
+/** The model API Codex talks to when `agent.base_url` is null: the one destination it may reach confined. */
+export const DEFAULT_ENDPOINT = "https://api.openai.com"
 /** The model provider name the station defines when `agent.base_url` is set. */
 export const PROVIDER = "switchyard"
 /** The API key variable the `switchyard` provider reads, when `agent.env` passes it. */
@@ -38,14 +40,29 @@ export const API_KEY_ENV = "OPENAI_API_KEY"
 const toml = (value: string): string => JSON.stringify(value)
 
 /**
- * The arguments after the binary, from the agent config. `resume` is the thread to continue, or null;
- * `withApiKey` adds `env_key = "OPENAI_API_KEY"` to the provider (when that variable reaches the agent). Pure.
+ * Codex's own `--sandbox` mode: `danger-full-access` inside Switchyard's bubblewrap confinement, which replaces it
+ * (Codex's bubblewrap cannot nest inside ours, and ours is stricter: no network but the model endpoint, the
+ * repository hidden); `workspace-write` when Switchyard runs unconfined (`sandbox.confinement: none`), so Codex's
+ * own sandbox is the only one (docs/agents.md).
  */
-export const args = (config: AgentConfig, resume: string | null, withApiKey: boolean): ReadonlyArray<string> => [
+export const sandboxMode = (confinement: ConfinementKind): "danger-full-access" | "workspace-write" =>
+  confinement === "bwrap" ? "danger-full-access" : "workspace-write"
+
+/**
+ * The arguments after the binary, from the agent config. `resume` is the thread to continue, or null;
+ * `withApiKey` adds `env_key = "OPENAI_API_KEY"` to the provider (when that variable reaches the agent);
+ * `confinement` picks Codex's own sandbox mode (`sandboxMode`). Pure.
+ */
+export const args = (
+  config: AgentConfig,
+  resume: string | null,
+  withApiKey: boolean,
+  confinement: ConfinementKind = "bwrap"
+): ReadonlyArray<string> => [
   "exec",
   "--json",
   "--sandbox",
-  "workspace-write",
+  sandboxMode(confinement),
   "--skip-git-repo-check",
   ...(config.model === null || config.model === "" ? [] : ["-m", config.model]),
   ...(config.base_url === null || config.base_url === "" ? [] : [
@@ -83,11 +100,12 @@ export const invocation = (input: AgentRunInput): { readonly resume: string | nu
 /** The station with the config passed per run (for the routing station). */
 export const makeRunner = (
   options: RunnerOptions = {}
-): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const confinement = yield* Confinement
     /** Thread id → the last thread total seen, for resumed threads. */
     const threads = yield* Ref.make(new Map<string, TokenUsage>())
 
@@ -99,7 +117,7 @@ export const makeRunner = (
         const { resume, stdin } = invocation(input)
         const prepared = yield* Effect.either(prepare(fs, path, input))
         const processEnv = Either.isRight(prepared) ? env(config, runnerEnv, switchyardEnv(input, prepared.right)) : {}
-        const argv = args(config, resume, processEnv[API_KEY_ENV] !== undefined)
+        const argv = args(config, resume, processEnv[API_KEY_ENV] !== undefined, confinement.kind)
         if (Either.isLeft(prepared)) {
           return notRun(KIND, commandLine([executable, ...argv]), `cannot prepare the run directory ${input.runDir}: ${prepared.left.message}`)
         }
@@ -114,8 +132,9 @@ export const makeRunner = (
           decodeLine: CodexStream.decodeLine,
           maxTokens: config.max_tokens,
           maxCostUsd: config.max_cost_usd,
-          usageBaseline: baseline
-        }, input, prepared.right, redact)
+          usageBaseline: baseline,
+          modelEndpoint: config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url
+        }, input, prepared.right, redact, confinement)
         const thread = done.report.sessionId
         const total = done.threadUsage
         if (thread !== null && total !== null) {
@@ -134,12 +153,12 @@ export const makeRunner = (
 export const make: Effect.Effect<
   AgentStationShape,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Effect.flatMap(makeRunner(), fromRunner)
 
 /** The `AgentStation` layer (kind `codex`). */
 export const layer: Layer.Layer<
   AgentStation,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Layer.effect(AgentStation, make)

@@ -12,7 +12,7 @@
  * missing command, a crash or a timeout is described in the `AgentReport`.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, type Workflow } from "@switchyard/core"
+import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
 import { type AgentConfig, AgentReport } from "@switchyard/domain"
 import { Effect, Either, Layer } from "effect"
 import { OutputCapture } from "../internal/OutputCapture.js"
@@ -35,11 +35,12 @@ const TAIL_BYTES = 4096
 /** The station with the config passed per run (for the routing station). */
 export const makeRunner = (
   options: RunnerOptions = {}
-): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const confinement = yield* Confinement
 
     const run = (config: AgentConfig, input: AgentRunInput): Effect.Effect<AgentReport> =>
       Effect.scoped(Effect.gen(function*() {
@@ -76,7 +77,11 @@ export const makeRunner = (
           onStdout: (line) => Effect.as(record("stdout")(line), null),
           onStderr: record("stderr"),
           onSpawn: input.onSpawn,
-          onOutput: input.onOutput
+          onOutput: input.onOutput,
+          confine: {
+            confinement,
+            spec: { cwd: input.sandboxPath, writable: [input.sandboxPath, input.ioDir], home: input.home, network: "none" }
+          }
         })
         if (result.spawnError !== null) tail.push(Buffer.from(result.spawnError, "utf8"))
         yield* transcript.append({
@@ -87,7 +92,7 @@ export const makeRunner = (
           stopped: null,
           spawnError: result.spawnError
         })
-        const { claim, claimError } = yield* readClaim(fs, paths.resultFile)
+        const { claim, claimError } = yield* readClaim(fs, paths)
         const crashed = result.spawnError !== null || result.exitCode === 126 || result.exitCode === 127 ||
           (result.signal !== null && !result.timedOut)
         yield* Effect.logInfo("agent finished").pipe(
@@ -116,7 +121,8 @@ export const makeRunner = (
           plan: text(claim?.plan),
           question: text(claim?.question),
           residualRisk: text(claim?.residual_risk),
-          transcript: transcript.path
+          transcript: transcript.path,
+          confinement: result.network === null ? null : confinement.record(result.network, result.egress)
         })
       })).pipe(
         Effect.provide(context),
@@ -135,12 +141,12 @@ export const makeRunner = (
 export const make: Effect.Effect<
   AgentStationShape,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Effect.flatMap(makeRunner(), fromRunner)
 
 /** The `AgentStation` layer (kind `command`). */
 export const layer: Layer.Layer<
   AgentStation,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Layer.effect(AgentStation, make)

@@ -6,7 +6,7 @@
  * `AgentReport.route`, e.g. `label frontend → claude (claude-code)` or `default (command)`.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentStationShape, Workflow } from "@switchyard/core"
+import { AgentStation, type AgentStationShape, type Confinement, Workflow } from "@switchyard/core"
 import { type AgentConfig, AgentReport, type AgentKind, type WorkflowConfig } from "@switchyard/domain"
 import { Effect, Either, Layer } from "effect"
 import * as ClaudeCodeAgent from "./ClaudeCodeAgent.js"
@@ -76,7 +76,7 @@ export const makeWith = (
 ): Effect.Effect<
   AgentStationShape,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > =>
   Effect.gen(function*() {
     const workflow = yield* Workflow
@@ -111,5 +111,5 @@ export const make = makeWith()
 export const layer: Layer.Layer<
   AgentStation,
   never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
 > = Layer.effect(AgentStation, make)

@@ -2,7 +2,8 @@
  * What every station does around the agent process: prepare the run directory (prompt, task packet, result file),
  * build the `SWITCHYARD_*` variables, read the agent's claim afterwards, and describe a run that never started.
  *
- * The agent gets (all files live in `runDir`, outside the sandbox):
+ * The agent gets (the files live in its io directory `ioDir`, outside the sandbox's work tree but writable by the
+ * agent; copies of the prompt, task packet and result file are kept in `runDir` for the evidence):
  * - `$SWITCHYARD_PROMPT_FILE` (`prompt.md`): the rendered prompt (for a revision: prompt, blank line, feedback);
  * - `$SWITCHYARD_TASK_FILE` (`task.json`): the task packet, Schema-encoded;
  * - `$SWITCHYARD_RESULT_FILE` (`result.json`): where it may write an `AgentClaim` as JSON;
@@ -13,6 +14,7 @@ import type { FileSystem, Path } from "@effect/platform"
 import type { AgentRunInput } from "@switchyard/core"
 import { AgentClaim, AgentReport, TaskPacket } from "@switchyard/domain"
 import { Effect, Either, ParseResult, Schema } from "effect"
+import { readRegularFile } from "../internal/files.js"
 
 /** File name (in `runDir`) of the rendered prompt; `$SWITCHYARD_PROMPT_FILE`. */
 export const PROMPT_FILE = "prompt.md"
@@ -26,11 +28,13 @@ export const MAX_RESULT_BYTES = 1_000_000
 const decodeClaim = Schema.decodeUnknownEither(Schema.parseJson(AgentClaim))
 const encodeTask = Schema.encode(Schema.parseJson(TaskPacket, { space: 2 }))
 
-/** The three files of a run. */
+/** The three files of a run (in the agent's io directory), and where their evidence copies go. */
 export interface RunPaths {
   readonly promptFile: string
   readonly taskFile: string
   readonly resultFile: string
+  /** `runDir`: the evidence directory (never visible to the agent). */
+  readonly evidenceDir: string
 }
 
 /** The prompt a station that cannot resume sends for a revision: the original prompt, a blank line, the feedback. */
@@ -38,21 +42,27 @@ export const revisionPrompt = (input: AgentRunInput): string =>
   input.continuation === null ? input.prompt : `${input.prompt}\n\n${input.continuation.feedback}`
 
 /**
- * Creates `runDir` and writes `prompt.md` (`revisionPrompt(input)`) and `task.json`. The result file is removed
- * before a first run, so a stale claim never counts; before a revision it is kept, so the claim stands unless
- * the agent writes a new one. Fails with the platform or encoding error.
+ * Creates `runDir` and `ioDir` and writes `prompt.md` (`revisionPrompt(input)`) and `task.json` into both. The
+ * result file is removed before a first run, so a stale claim never counts; before a revision it is kept, so the
+ * claim stands unless the agent writes a new one. Fails with the platform or encoding error.
  */
 export const prepare = (fs: FileSystem.FileSystem, path: Path.Path, input: AgentRunInput) =>
   Effect.gen(function*() {
     const paths: RunPaths = {
-      promptFile: path.join(input.runDir, PROMPT_FILE),
-      taskFile: path.join(input.runDir, TASK_FILE),
-      resultFile: path.join(input.runDir, RESULT_FILE)
+      promptFile: path.join(input.ioDir, PROMPT_FILE),
+      taskFile: path.join(input.ioDir, TASK_FILE),
+      resultFile: path.join(input.ioDir, RESULT_FILE),
+      evidenceDir: input.runDir
     }
-    yield* fs.makeDirectory(input.runDir, { recursive: true })
-    yield* fs.writeFileString(paths.promptFile, revisionPrompt(input))
-    yield* fs.writeFileString(paths.taskFile, yield* encodeTask(input.packet))
-    if (input.continuation === null) yield* fs.remove(paths.resultFile, { force: true })
+    const prompt = revisionPrompt(input)
+    const task = yield* encodeTask(input.packet)
+    yield* fs.makeDirectory(input.home, { recursive: true })
+    for (const dir of [input.runDir, input.ioDir]) {
+      yield* fs.makeDirectory(dir, { recursive: true })
+      yield* fs.writeFileString(path.join(dir, PROMPT_FILE), prompt)
+      yield* fs.writeFileString(path.join(dir, TASK_FILE), task)
+      if (input.continuation === null) yield* fs.remove(path.join(dir, RESULT_FILE), { force: true })
+    }
     return paths
   })
 
@@ -81,16 +91,21 @@ export interface ClaimRead {
   readonly claimError: string | null
 }
 
-/** Reads and decodes the result file (at most `MAX_RESULT_BYTES`). Never fails. */
-export const readClaim = (fs: FileSystem.FileSystem, file: string): Effect.Effect<ClaimRead> =>
+/**
+ * Reads and decodes the result file the agent wrote (`paths.resultFile`, hostile input: a regular file of at most
+ * `MAX_RESULT_BYTES`, never followed through a symlink) and keeps a copy in the evidence directory. Never fails.
+ */
+export const readClaim = (fs: FileSystem.FileSystem, paths: Pick<RunPaths, "resultFile" | "evidenceDir">): Effect.Effect<ClaimRead> =>
   Effect.gen(function*() {
-    if (!(yield* fs.exists(file))) return { claim: null, claimError: "no result file (the agent made no claim)" }
-    const info = yield* fs.stat(file)
-    if (info.type !== "File") return { claim: null, claimError: "the result file is not a regular file" }
-    if (Number(info.size) > MAX_RESULT_BYTES) {
-      return { claim: null, claimError: `the result file is ${info.size} bytes; the limit is ${MAX_RESULT_BYTES}` }
+    const read = yield* readRegularFile(paths.resultFile, MAX_RESULT_BYTES)
+    if (read._tag === "Unreadable") {
+      return {
+        claim: null,
+        claimError: read.reason === "missing" ? "no result file (the agent made no claim)" : `the result file was not read: ${read.detail}`
+      }
     }
-    const text = yield* fs.readFileString(file)
+    const text = read.text
+    yield* fs.writeFileString(`${paths.evidenceDir}/${RESULT_FILE}`, text).pipe(Effect.ignore)
     const decoded = decodeClaim(text)
     return Either.isRight(decoded)
       ? { claim: decoded.right, claimError: null }
@@ -98,9 +113,7 @@ export const readClaim = (fs: FileSystem.FileSystem, file: string): Effect.Effec
         claim: null,
         claimError: `the result file is not a valid claim: ${describeParseError(decoded.left)}`
       }
-  }).pipe(
-    Effect.catchAll((error) => Effect.succeed({ claim: null, claimError: `cannot read the result file: ${error.message}` }))
-  )
+  })
 
 /** A report for an agent that never ran (`crashed`, no exit code). */
 export const notRun = (kind: string, command: string, reason: string): AgentReport =>

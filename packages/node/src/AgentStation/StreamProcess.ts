@@ -7,7 +7,9 @@
  * SIGTERM, then SIGKILL after a grace period. Memory is bounded by the line limit (10 MiB by default) per stream.
  */
 import { Command, type CommandExecutor, type Error as PlatformError } from "@effect/platform"
-import { Clock, Deferred, Duration, Effect, Fiber, Option, Stream } from "effect"
+import type { ConfinedSpec, ConfinementShape } from "@switchyard/core"
+import type { NetworkInForce } from "@switchyard/domain"
+import { Clock, Deferred, Duration, Effect, Either, Fiber, Option, Stream } from "effect"
 import { terminateGroup } from "../internal/ProcessGroup.js"
 import { maxLineBytes, type SplitLine, splitLines } from "./AgentEvent.js"
 
@@ -39,6 +41,11 @@ export interface StreamProcessOptions {
   readonly onSpawn: (pid: number) => Effect.Effect<void>
   /** Called for every output line, on either stream (liveness for stall detection). */
   readonly onOutput: Effect.Effect<void>
+  /**
+   * Runs the program confined by `confinement` (docs/security.md), with `spec` (its `network` is what the station
+   * asks for). Required: a station never starts an agent without deciding its confinement.
+   */
+  readonly confine: { readonly confinement: ConfinementShape; readonly spec: ConfinedSpec }
 }
 
 /** How a run ended. */
@@ -56,6 +63,9 @@ export interface StreamRun {
   readonly stopped: string | null
   /** Spawn to end, in ms (Effect `Clock`). */
   readonly durationMs: number
+  /** The network the process got, and the one `host:port` it could reach (null for none or the host's). */
+  readonly network: NetworkInForce | null
+  readonly egress: string | null
 }
 
 /** The signal name from the platform's "Process interrupted due to receipt of signal: SIGKILL" error. */
@@ -77,22 +87,31 @@ export const run = (options: StreamProcessOptions): Effect.Effect<StreamRun, nev
     const elapsed = Effect.map(Clock.currentTimeMillis, (now) => now - startedAt)
     const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS
     const limit = options.maxLineBytes ?? maxLineBytes
-    const command = Command.make(options.executable, ...options.args).pipe(
-      Command.workingDirectory(options.cwd),
-      Command.env(options.env, { extendEnv: false }),
-      Command.feed(options.stdin)
-    )
-    const started = yield* Effect.either(Command.start(command))
-    if (started._tag === "Left") {
-      return {
+    const notStarted = (reason: string) =>
+      Effect.map(elapsed, (durationMs): StreamRun => ({
         pid: null,
-        spawnError: `cannot start ${options.executable} in ${options.cwd}: ${started.left.message}`,
+        spawnError: reason,
         exitCode: null,
         signal: null,
         timedOut: false,
         stopped: null,
-        durationMs: yield* elapsed
-      } satisfies StreamRun
+        durationMs,
+        network: null,
+        egress: null
+      }))
+    const confined = yield* Effect.either(
+      options.confine.confinement.wrap([options.executable, ...options.args], options.env, options.confine.spec)
+    )
+    if (Either.isLeft(confined)) return yield* notStarted(`cannot start ${options.executable} confined: ${confined.left.message}`)
+    const [program, ...args] = confined.right.argv
+    const command = Command.make(program!, ...args).pipe(
+      Command.workingDirectory(options.cwd),
+      Command.env(confined.right.env, { extendEnv: false }),
+      Command.feed(options.stdin)
+    )
+    const started = yield* Effect.either(Command.start(command))
+    if (started._tag === "Left") {
+      return yield* notStarted(`cannot start ${options.executable} in ${options.cwd}: ${started.left.message}`)
     }
     const proc = started.right
     const pid: number = proc.pid
@@ -166,6 +185,8 @@ export const run = (options: StreamProcessOptions): Effect.Effect<StreamRun, nev
       signal: info.signal,
       timedOut,
       stopped: Option.getOrNull(stopped),
-      durationMs: yield* elapsed
+      durationMs: yield* elapsed,
+      network: confined.right.network,
+      egress: confined.right.egress
     } satisfies StreamRun
   }))

@@ -8,7 +8,7 @@
  * memory: the first and last few KiB plus a byte count, however much the child writes.
  */
 import { Command, CommandExecutor, type Error as PlatformError } from "@effect/platform"
-import { SandboxError } from "@switchyard/core"
+import { type ConfinedSpec, type ConfinementShape, SandboxError } from "@switchyard/core"
 import { CommandResult } from "@switchyard/domain"
 import { Clock, Duration, Effect, Either, Fiber, Option, type Scope, Stream } from "effect"
 import * as NodeFs from "node:fs"
@@ -77,6 +77,12 @@ export interface ShellOptions {
   readonly onSpawn?: ((pid: number) => Effect.Effect<void>) | undefined
   /** Called after every output chunk (callers throttle what they do with it). */
   readonly onOutput?: Effect.Effect<void> | undefined
+  /**
+   * Run confined (docs/security.md): `sh -c` goes through `confinement.wrap` with `spec`, and the child gets
+   * `env` only, never the runner's environment (`inheritEnv` is ignored). A confinement that cannot be set up is a
+   * spawn failure (an environment failure, never a pass).
+   */
+  readonly confine?: { readonly confinement: ConfinementShape; readonly spec: ConfinedSpec } | undefined
 }
 
 /** A finished run: the `CommandResult` plus what does not fit in it. */
@@ -155,20 +161,36 @@ const describeSpawnFailure = (options: ShellOptions, error: PlatformError.Platfo
     }`
     : `cannot start \`sh -c ${options.command}\`: ${error.message}`
 
-const buildCommand = (options: ShellOptions) =>
-  Effect.map(options.inheritEnv === false ? Effect.succeed({}) : inheritedEnv, (base) =>
-    Command.make("sh", "-c", options.command).pipe(
+const buildCommand = (options: ShellOptions): Effect.Effect<Either.Either<Command.Command, string>, never, Scope.Scope> => {
+  const make = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
+    Command.make(argv[0]!, ...argv.slice(1)).pipe(
       Command.workingDirectory(options.cwd),
-      Command.env({ ...base, ...options.env }, { extendEnv: false }),
+      Command.env(env, { extendEnv: false }),
       Command.feed(options.stdin ?? "")
-    ))
+    )
+  const argv = ["sh", "-c", options.command]
+  if (options.confine !== undefined) {
+    return options.confine.confinement.wrap(argv, options.env ?? {}, options.confine.spec).pipe(
+      Effect.map((confined) => Either.right(make(confined.argv, confined.env))),
+      Effect.catchAll((error) => Effect.succeed(Either.left(`cannot run \`${options.command}\` confined: ${error.message}`)))
+    )
+  }
+  return Effect.map(
+    options.inheritEnv === false ? Effect.succeed({}) : inheritedEnv,
+    (base) => Either.right(make(argv, { ...base, ...options.env }))
+  )
+}
 
 const runScoped = (options: ShellOptions, capture: OutputCapture) =>
   Effect.gen(function*() {
     const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS
     const transcript = yield* openTranscript(options.transcriptFile)
-    const command = yield* buildCommand(options)
-    const started = yield* Effect.either(Command.start(command))
+    const built = yield* buildCommand(options)
+    if (Either.isLeft(built)) {
+      const failed: Outcome = { _tag: "SpawnFailed", reason: built.left }
+      return failed
+    }
+    const started = yield* Effect.either(Command.start(built.right))
     if (Either.isLeft(started)) {
       const failed: Outcome = { _tag: "SpawnFailed", reason: describeSpawnFailure(options, started.left) }
       return failed
@@ -299,7 +321,19 @@ const gitFailure = (args: ReadonlyArray<string>, reason: string, cause?: unknown
   new SandboxError({ operation: `git ${args.join(" ")}`, reason, ...(cause === undefined ? {} : { cause }) })
 
 /**
- * Runs `git <args>` in `cwd` (no shell) with GIT_TERMINAL_PROMPT=0 and LC_ALL=C, and returns its exit code,
+ * `-c` options every git command Switchyard runs gets: no hooks at all (an agent that could write a repository's
+ * hooks must not get code run by the runner: threat model A3), no fsmonitor command.
+ */
+export const GIT_SAFETY = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+
+/**
+ * The environment of git in a repository Switchyard made itself (a sandbox's or a checkout's private repository):
+ * no global or system config, so only the config Switchyard wrote counts (no user filters, no `url.*` rewrites).
+ */
+export const ISOLATED_GIT_ENV: Readonly<Record<string, string>> = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" }
+
+/**
+ * Runs `git <args>` in `cwd` (no shell, hooks off: `GIT_SAFETY`) with GIT_TERMINAL_PROMPT=0 and LC_ALL=C, and returns its exit code,
  * stdout (cut at `maxStdoutBytes` when given, the rest is drained and dropped) and stderr.
  * A non-zero exit is not a failure here. Fails `SandboxError` only when git cannot be started (or cwd is missing),
  * or dies from a signal. Interruption terminates the git process group.
@@ -311,7 +345,7 @@ export const git = (
 ): Effect.Effect<GitOutput, SandboxError, CommandExecutor.CommandExecutor> =>
   Effect.scoped(Effect.gen(function*() {
     const base = yield* inheritedEnv
-    const command = Command.make("git", ...args).pipe(
+    const command = Command.make("git", ...GIT_SAFETY, ...args).pipe(
       Command.workingDirectory(cwd),
       Command.env({ ...base, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options?.env }, { extendEnv: false }),
       Command.feed("")

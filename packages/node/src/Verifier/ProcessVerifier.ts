@@ -3,6 +3,9 @@
  * - Reproduction and validation commands run with `sh -c` in fresh, clean checkouts from the `Sandbox` (never in
  *   the agent's sandbox), each under its own timeout. A checkout is removed as soon as its commands have run, so
  *   untracked files, caches and background processes the agent left cannot touch the verdict.
+ * - Every command runs the candidate's code, so it is confined like the agent (`Confinement`): the checkout and a
+ *   throw-away HOME writable, no network (`sandbox.network`), and only `verify.env`'s runner variables on top of
+ *   PATH, LANG and friends: never the runner's secrets (GitHub Actions runs fork pull requests the same way).
  * - The anti-cheat guards (docs/guards.md) read the FULL `git diff base..commit`, computed here with git in the
  *   main repository, never the evidence copy of the patch (which is cut to a size limit).
  * - Test counts are parsed from the validation output; with `policy.compareTestCounts` the validation also runs
@@ -11,7 +14,9 @@
  */
 import { CommandExecutor } from "@effect/platform"
 import {
+  type Checkout,
   compareTestCounts,
+  Confinement,
   GuardResult,
   parsePatch,
   parseTestCounts,
@@ -30,6 +35,7 @@ import {
 import { CommandResult, TestCounts } from "@switchyard/domain"
 import { Effect, Layer, Option } from "effect"
 import picomatch from "picomatch"
+import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
 
 /**
@@ -136,14 +142,25 @@ export const withExtraProtectedPaths = (
  * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
  * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
  */
-export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor.CommandExecutor> = Effect.gen(
+export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | CommandExecutor.CommandExecutor> = Effect.gen(
   function*() {
     const sandbox = yield* Sandbox
+    const confinement = yield* Confinement
     const executor = yield* CommandExecutor.CommandExecutor
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = sandbox.repoRoot
-    const runIn = (cwd: string, command: string, timeoutMs: number) =>
-      withExecutor(ProcessRunner.runShell({ command, cwd, timeoutMs }))
+    /** One verification command in `checkout`, confined, with the `env` names allowed from the runner. */
+    const runIn = (checkout: Checkout, command: string, timeoutMs: number, env: ReadonlyArray<string>) =>
+      withExecutor(ProcessRunner.runShell({
+        command,
+        cwd: checkout.path,
+        timeoutMs,
+        env: confinedEnv(env, process.env),
+        confine: {
+          confinement,
+          spec: { cwd: checkout.path, writable: [checkout.path], home: checkout.home, network: "none" }
+        }
+      }))
     const git = (args: ReadonlyArray<string>) => withExecutor(ProcessRunner.runGit(args, repoRoot))
 
     /** Sizes (bytes) of the files `commit` adds, from `git ls-tree -l`. */
@@ -202,11 +219,11 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor
         return withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths)
       }).pipe(Effect.withLogSpan("guards"))
 
-    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs) =>
+    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env) =>
       Effect.gen(function*() {
         const secrets = yield* secretValues()
         const result = yield* Effect.scoped(
-          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs))
+          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs, env))
         )
         return redactResult(result, secrets)
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
@@ -220,8 +237,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`)
           const reproductionAfter = input.reproduction === null
             ? null
-            : yield* runIn(dir, input.reproduction, input.timeoutMs)
-          const validation = yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs))
+            : yield* runIn(dir, input.reproduction, input.timeoutMs, input.policy.env)
+          const validation = yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs, input.policy.env))
           return { reproductionAfter, validation }
         }))
         const candidateCounts = sumCounts(candidate.validation)
@@ -241,7 +258,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor
           } else {
             const baseRun = yield* Effect.scoped(Effect.gen(function*() {
               const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`)
-              return yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs))
+              return yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs, input.policy.env))
             }))
             baseCounts = sumCounts(baseRun)
             countGuard.push(compareTestCounts(baseCounts, candidateCounts))
@@ -264,7 +281,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | CommandExecutor
 )
 
 /** The `Verifier` layer. */
-export const layer: Layer.Layer<Verifier, never, Sandbox | CommandExecutor.CommandExecutor> = Layer.effect(
+export const layer: Layer.Layer<Verifier, never, Sandbox | Confinement | CommandExecutor.CommandExecutor> = Layer.effect(
   Verifier,
   make
 )

@@ -2,9 +2,9 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { IssueId, WorkflowConfig } from "@switchyard/domain"
-import { Effect, Option, Schema, type Scope } from "effect"
+import { Effect, Fiber, Option, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
-import { GitWorktreeSandbox, ProcessRunner } from "../src/index.js"
+import { GitSandbox, ProcessRunner, Unconfined } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -15,8 +15,9 @@ const setup = (front: unknown = {}) =>
   Effect.gen(function*() {
     const fixture = yield* makeRepo
     const cfg: WorkflowConfig = config(front)
-    const sandbox = yield* GitWorktreeSandbox.make({ repoRoot: fixture.repo, workspaceRoot: fixture.workspace }).pipe(
-      Effect.provide(workflowLayer(fixture.repo, cfg))
+    const sandbox = yield* GitSandbox.make({ repoRoot: fixture.repo, workspaceRoot: fixture.workspace }).pipe(
+      Effect.provide(workflowLayer(fixture.repo, cfg)),
+      Effect.provide(Unconfined.layer)
     )
     return { ...fixture, sandbox }
   })
@@ -30,17 +31,17 @@ const worktreePaths = (repo: string): Array<string> =>
 const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
 
-describe("GitWorktreeSandbox.findRepoRoot", () => {
+describe("GitSandbox.findRepoRoot", () => {
   test("finds the top level from a subdirectory, and NotAGitRepo outside a repo", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { repo } = yield* makeRepo
-      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(repo, "src")), repo)
+      assert.strictEqual(yield* GitSandbox.findRepoRoot(NodePath.join(repo, "src")), repo)
       const plain = yield* fs.makeTempDirectoryScoped()
-      const error = yield* Effect.flip(GitWorktreeSandbox.findRepoRoot(plain))
+      const error = yield* Effect.flip(GitSandbox.findRepoRoot(plain))
       assert.strictEqual(error._tag, "NotAGitRepo")
       assert.strictEqual(error.path, plain)
-      const missing = yield* Effect.flip(GitWorktreeSandbox.findRepoRoot(NodePath.join(plain, "gone")))
+      const missing = yield* Effect.flip(GitSandbox.findRepoRoot(NodePath.join(plain, "gone")))
       assert.strictEqual(missing._tag, "NotAGitRepo")
     }))
 
@@ -53,15 +54,15 @@ describe("GitWorktreeSandbox.findRepoRoot", () => {
       yield* ProcessRunner.runGit(["worktree", "add", "-q", "--detach", linked], repo)
       yield* fs.makeDirectory(NodePath.join(linked, "src", "deep"), { recursive: true })
       const fromGit = (dir: string) => ProcessRunner.runGit(["rev-parse", "--show-toplevel"], dir).pipe(Effect.map((out) => out.trim()))
-      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(linked, "src", "deep")), yield* fromGit(NodePath.join(linked, "src", "deep")))
-      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(linked), linked)
+      assert.strictEqual(yield* GitSandbox.findRepoRoot(NodePath.join(linked, "src", "deep")), yield* fromGit(NodePath.join(linked, "src", "deep")))
+      assert.strictEqual(yield* GitSandbox.findRepoRoot(linked), linked)
       const alias = NodePath.join(outside, "alias")
       yield* fs.symlink(repo, alias)
-      assert.strictEqual(yield* GitWorktreeSandbox.findRepoRoot(NodePath.join(alias, "src")), yield* fromGit(NodePath.join(alias, "src")))
+      assert.strictEqual(yield* GitSandbox.findRepoRoot(NodePath.join(alias, "src")), yield* fromGit(NodePath.join(alias, "src")))
     }))
 })
 
-describe("GitWorktreeSandbox.resolveBase", () => {
+describe("GitSandbox.resolveBase", () => {
   test("returns HEAD, ignores untracked files, and fails DirtyBase on modified tracked files", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -79,8 +80,9 @@ describe("GitWorktreeSandbox.resolveBase", () => {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
       gitSync(dir, "init", "-q")
-      const sandbox = yield* GitWorktreeSandbox.make({ repoRoot: dir, workspaceRoot: NodePath.join(dir, "..", "ws") }).pipe(
-        Effect.provide(workflowLayer(dir, config({})))
+      const sandbox = yield* GitSandbox.make({ repoRoot: dir, workspaceRoot: NodePath.join(dir, "..", "ws") }).pipe(
+        Effect.provide(workflowLayer(dir, config({}))),
+        Effect.provide(Unconfined.layer)
       )
       const error = yield* Effect.flip(sandbox.resolveBase)
       assert.strictEqual(error._tag, "SandboxError")
@@ -90,8 +92,8 @@ describe("GitWorktreeSandbox.resolveBase", () => {
     }))
 })
 
-describe("GitWorktreeSandbox.create", () => {
-  test("makes a worktree on switchyard/<id> under the workspace root and runs after_create there", () =>
+describe("GitSandbox.create", () => {
+  test("makes a private repository on switchyard/<id> under the workspace root and runs after_create there", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { repo, workspace, base, sandbox } = yield* setup({
@@ -106,7 +108,31 @@ describe("GitWorktreeSandbox.create", () => {
       assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
       assert.strictEqual(yield* fs.readFileString(NodePath.join(handle.path, "src", "app.txt")), "answer=41\n")
       assert.strictEqual(yield* fs.readFileString(NodePath.join(handle.path, ".hook-ran")), "SY-1/1")
-      assert.include(worktreePaths(repo), handle.path)
+      // Its own .git (not a worktree of the main repository), borrowing the main repository's objects.
+      assert.isTrue((yield* fs.stat(NodePath.join(handle.path, ".git"))).type === "Directory")
+      assert.strictEqual(
+        (yield* fs.readFileString(NodePath.join(handle.path, ".git", "objects", "info", "alternates"))).trim(),
+        NodePath.join(repo, ".git", "objects")
+      )
+      assert.deepStrictEqual(worktreePaths(repo), [repo])
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+      // The private HOME and io directory exist outside the work tree.
+      assert.isTrue(yield* fs.exists(handle.home))
+      assert.isTrue(yield* fs.exists(handle.io))
+      assert.isFalse(handle.home.startsWith(handle.path + NodePath.sep))
+    }))
+
+  test("an interrupted after_create (a signal during setup) leaves no sandbox or branch", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { base, sandbox } = yield* setup({ hooks: { after_create: "touch started; sleep 30" } })
+      const fiber = yield* Effect.fork(sandbox.create(SY1, 1, base))
+      const started = NodePath.join(sandbox.workspaceRoot, "SY-1", "started")
+      yield* Effect.repeat(fs.exists(started), { until: (ok) => ok })
+      yield* Fiber.interrupt(fiber)
+      assert.isFalse(yield* fs.exists(NodePath.join(sandbox.workspaceRoot, "SY-1")))
+      assert.isFalse(yield* fs.exists(NodePath.join(sandbox.workspaceRoot, ".attempts", "SY-1")))
+      assert.isTrue(Option.isNone(yield* sandbox.branchHead("switchyard/SY-1")))
     }))
 
   test("an after_create failure is HookFailed and leaves no worktree or branch", () =>
@@ -168,7 +194,7 @@ describe("GitWorktreeSandbox.create", () => {
     }))
 })
 
-describe("GitWorktreeSandbox.snapshot", () => {
+describe("GitSandbox.snapshot", () => {
   test("commits modified and untracked files (not ignored ones) and describes the change", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -205,20 +231,51 @@ describe("GitWorktreeSandbox.snapshot", () => {
       assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
     }))
 
-  test("commits the agent made itself count, and the patch is cut at maxPatchBytes", () =>
+  test("what the agent committed in its own repository counts by its files, and the patch is cut at maxPatchBytes", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { base, sandbox } = yield* setup()
+      const { base, repo, sandbox } = yield* setup()
       const handle = yield* sandbox.create(SY1, 1, base)
       yield* fs.writeFileString(NodePath.join(handle.path, "big.txt"), "line\n".repeat(2000))
       gitSync(handle.path, "add", "big.txt")
       gitSync(handle.path, "-c", "user.name=agent", "-c", "user.email=a@b", "commit", "-q", "-m", "agent commit")
-      const agentCommit = gitSync(handle.path, "rev-parse", "HEAD").trim()
-      const candidate = yield* sandbox.snapshot(handle, "unused message", 300)
+      const agentTree = gitSync(handle.path, "rev-parse", "HEAD^{tree}").trim()
+      const candidate = yield* sandbox.snapshot(handle, "switchyard: candidate", 300)
       assert.deepStrictEqual(candidate.files, ["big.txt"])
-      assert.strictEqual(candidate.commit, agentCommit)
+      // The candidate is the runner's commit of the same tree, on the main repository's branch.
+      assert.strictEqual(candidate.tree, agentTree)
+      assert.strictEqual(gitSync(repo, "log", "-1", "--format=%s", "switchyard/SY-1").trim(), "switchyard: candidate")
       assert.isTrue(candidate.patchTruncated)
       assert.strictEqual(Buffer.byteLength(candidate.patch), 300)
+    }))
+
+  test("hooks, config and attributes the agent plants in its sandbox's .git never run, and never reach the main .git", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { base, repo, root, sandbox } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base)
+      const ran = NodePath.join(root, "hook-ran")
+      const gitDir = NodePath.join(handle.path, ".git")
+      yield* fs.makeDirectory(NodePath.join(gitDir, "hooks"), { recursive: true })
+      for (const hook of ["post-commit", "pre-commit", "post-checkout", "reference-transaction", "post-index-change"]) {
+        yield* fs.writeFileString(NodePath.join(gitDir, "hooks", hook), `#!/bin/sh\necho ${hook} >> ${ran}\n`)
+        yield* fs.chmod(NodePath.join(gitDir, "hooks", hook), 0o755)
+      }
+      // A clean filter that would rewrite the file as it is read, and an fsmonitor command.
+      yield* fs.writeFileString(NodePath.join(gitDir, "config"), `[filter "evil"]\n\tclean = sh -c 'echo filter >> ${ran}; echo answer=42'\n[core]\n\tfsmonitor = sh -c 'echo fsmonitor >> ${ran}'\n`, { flag: "a" })
+      yield* fs.writeFileString(NodePath.join(handle.path, ".gitattributes"), "*.txt filter=evil\n")
+      yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=43\n")
+      const candidate = yield* sandbox.snapshot(handle, "snap")
+      assert.isFalse(yield* fs.exists(ran))
+      assert.strictEqual(gitSync(repo, "show", "switchyard/SY-1:src/app.txt"), "answer=43\n")
+      assert.deepStrictEqual([...candidate.files].sort(), [".gitattributes", "src/app.txt"])
+      // A checkout of that candidate for verification applies no filter either.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        assert.strictEqual(yield* fs.readFileString(NodePath.join(checkout.path, "src", "app.txt")), "answer=43\n")
+      }))
+      assert.isFalse(yield* fs.exists(ran))
+      assert.deepStrictEqual(yield* fs.readDirectory(NodePath.join(repo, ".git", "hooks")).pipe(Effect.map((h) => h.filter((n) => !n.endsWith(".sample")))), [])
     }))
 
   test("an agent that switched branches is brought back onto switchyard/<id>", () =>
@@ -234,7 +291,7 @@ describe("GitWorktreeSandbox.snapshot", () => {
     }))
 })
 
-describe("GitWorktreeSandbox.amend and formatPatch", () => {
+describe("GitSandbox.amend and formatPatch", () => {
   test("amend rewrites the message and keeps the tree; formatPatch writes one file per commit", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -269,7 +326,7 @@ describe("GitWorktreeSandbox.amend and formatPatch", () => {
     }))
 })
 
-describe("GitWorktreeSandbox.checkout", () => {
+describe("GitSandbox.checkout", () => {
   test("gives a detached clean checkout with after_create run, removed when the scope closes", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -280,17 +337,18 @@ describe("GitWorktreeSandbox.checkout", () => {
       yield* fs.writeFileString(NodePath.join(handle.path, "untracked-after.txt"), "agent leftovers\n")
 
       const dir = yield* Effect.scoped(Effect.gen(function*() {
-        const dir = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        const dir = checkout.path
         assert.isTrue(dir.startsWith(NodePath.join(workspace, ".verify") + NodePath.sep))
         assert.strictEqual(yield* fs.readFileString(NodePath.join(dir, "src", "app.txt")), "answer=42\n")
         assert.isTrue(yield* fs.exists(NodePath.join(dir, ".prepared")))
         assert.isFalse(yield* fs.exists(NodePath.join(dir, "untracked-after.txt")))
         assert.strictEqual(gitSync(dir, "rev-parse", "HEAD").trim(), candidate.commit)
-        assert.include(worktreePaths(repo), dir)
+        assert.isTrue(yield* fs.exists(checkout.home))
+        assert.deepStrictEqual(worktreePaths(repo), [repo])
         return dir
       }))
-      assert.isFalse(yield* fs.exists(dir))
-      assert.notInclude(worktreePaths(repo), dir)
+      assert.isFalse(yield* fs.exists(NodePath.dirname(dir)))
     }))
 
   test("an after_create failure in a checkout is HookFailed and still cleans up", () =>
@@ -302,7 +360,7 @@ describe("GitWorktreeSandbox.checkout", () => {
     }))
 })
 
-describe("GitWorktreeSandbox.list, remove, branchHead and runHook", () => {
+describe("GitSandbox.list, remove, branchHead and runHook", () => {
   test("lists our worktrees, removes one (with before_remove and branch deletion), reports branch heads", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -314,8 +372,8 @@ describe("GitWorktreeSandbox.list, remove, branchHead and runHook", () => {
       const two = yield* sandbox.create(SY2, 1, base)
       const listed = yield* sandbox.list
       assert.deepStrictEqual(
-        listed.map((w) => [w.path, w.branch, w.head]).sort(),
-        [[one.path, "switchyard/SY-1", base], [two.path, "switchyard/SY-2", base]]
+        listed.map((w) => [w.path, w.branch]).sort(),
+        [[one.path, "switchyard/SY-1"], [two.path, "switchyard/SY-2"]]
       )
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.some(base))
       assert.deepStrictEqual(yield* sandbox.branchHead("no/such-branch"), Option.none())

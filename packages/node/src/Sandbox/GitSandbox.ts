@@ -1,0 +1,609 @@
+/**
+ * GitSandbox: the `Sandbox` as git worktrees. Each attempt works in `<workspaceRoot>/<issueId>` on the
+ * branch `switchyard/<issueId>`; the Verifier gets throw-away detached worktrees under
+ * `<workspaceRoot>/.verify/`. Hooks come from WORKFLOW.md (`hooks.*`, read on every call) and run with
+ * `sh -c` in the worktree, each limited by `hooks.timeout_ms` (Symphony SPEC §9.4 says which are fatal).
+ */
+import { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import {
+  branchFor,
+  Candidate,
+  type Checkout,
+  type ConfinedSpec,
+  Confinement,
+  DirtyBase,
+  HookFailed,
+  type IntegritySnapshot,
+  NotAGitRepo,
+  Sandbox,
+  SandboxError,
+  SandboxHandle,
+  type SandboxShape,
+  Workflow,
+  type WorktreeInfo
+} from "@switchyard/core"
+import type { CommandResult, WorkflowDefinition } from "@switchyard/domain"
+import { Clock, Effect, Layer, Option, Random } from "effect"
+import * as NodeFs from "node:fs"
+import { confinedEnv } from "../AgentStation/AgentEnv.js"
+import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+
+export interface GitSandboxOptions {
+  /** The repository's top level (see `findRepoRoot`). */
+  readonly repoRoot: string
+  /** Where sandboxes and checkouts are created; should be outside the repository. */
+  readonly workspaceRoot: string
+}
+
+/** The patch size limit when `snapshot` is called without one, in bytes. */
+export const DEFAULT_MAX_PATCH_BYTES = 1_000_000
+
+/**
+ * `-c` options for every commit switchyard makes: a fixed identity, no signing (which could prompt), and no hooks
+ * at all (`--no-verify` skips only pre-commit and commit-msg; the agent can write hooks into the shared .git).
+ */
+const COMMIT_CONFIG = [
+  "-c",
+  "user.name=switchyard",
+  "-c",
+  "user.email=switchyard@localhost",
+  "-c",
+  "commit.gpgsign=false",
+  "-c",
+  "core.hooksPath=/dev/null"
+]
+
+/** Diff options that keep the output a plain, appliable git patch whatever the user's config says. */
+const DIFF_OPTIONS = ["--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/"]
+
+const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
+const nulSeparated = (text: string): Array<string> => text.split("\0").filter((entry) => entry.length > 0)
+
+/**
+ * Paths from `git status --porcelain -z`: `XY path\0`, and for renames and copies `XY new\0old\0`.
+ * Returns the current paths.
+ */
+export const parseStatusZ = (output: string): Array<string> => {
+  const entries = output.split("\0")
+  const files: Array<string> = []
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    if (entry.length < 4) continue
+    files.push(entry.slice(3))
+    if (entry[0] === "R" || entry[0] === "C") i++ // skip the origin path
+  }
+  return files
+}
+
+/**
+ * The top level of the git work tree containing `cwd`: the nearest directory, from `cwd`'s real path upwards,
+ * that holds a `.git` entry (a directory in a clone, a file in a linked worktree or a submodule). This is what
+ * `git rev-parse --show-toplevel` answers in those cases, without starting a git process (about 50 ms of every
+ * `switchyard status`; docs/benchmarks.md). Not honoured: `GIT_DIR`/`GIT_WORK_TREE` and
+ * `GIT_CEILING_DIRECTORIES`. Fails `NotAGitRepo` when no such directory exists, or `cwd` does not.
+ */
+export const findRepoRoot = (cwd: string): Effect.Effect<string, NotAGitRepo, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const notARepo = new NotAGitRepo({ path: cwd })
+    let dir = yield* fs.realPath(cwd).pipe(Effect.mapError(() => notARepo))
+    for (;;) {
+      if (yield* fs.exists(path.join(dir, ".git")).pipe(Effect.orElseSucceed(() => false))) return dir
+      const parent = path.dirname(dir)
+      if (parent === dir) return yield* notARepo
+      dir = parent
+    }
+  })
+
+/** An issue id as a directory name (`SY-12`): the sandboxes' names under the workspace root. */
+const SANDBOX_NAME = /^[A-Z][A-Z0-9]{0,9}-[1-9][0-9]{0,8}$/
+
+/** The per-attempt directories of a sandbox `<workspaceRoot>/.attempts/<ID>`: home, io and the runner's index. */
+export const ATTEMPTS_DIR = ".attempts"
+/** Verification checkouts live under `<workspaceRoot>/.verify/`. */
+export const VERIFY_DIR = ".verify"
+
+/** The identity of the private repositories' own commits (an agent that commits in its sandbox). */
+const AGENT_IDENTITY = [["user.name", "Switchyard agent"], ["user.email", "agent@switchyard.invalid"], ["gc.auto", "0"]] as const
+
+/**
+ * Builds the Sandbox. Git runs without a shell and with hooks off (`ProcessRunner.GIT_SAFETY`); hooks run with
+ * `sh -c` and get `SWITCHYARD_WORKSPACE` (and `SWITCHYARD_ISSUE_ID`/`SWITCHYARD_ATTEMPT` when known).
+ * `repoRoot` and `workspaceRoot` are resolved to absolute paths. The repository's object directory is read once,
+ * here (`git rev-parse --git-path objects`).
+ */
+export const make = (
+  options: GitSandboxOptions
+): Effect.Effect<
+  SandboxShape,
+  SandboxError,
+  Workflow | Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const workflow = yield* Workflow
+    const confinement = yield* Confinement
+    const executor = yield* CommandExecutor.CommandExecutor
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const repoRoot = path.resolve(options.repoRoot)
+    const workspaceRoot = path.resolve(options.workspaceRoot)
+    const verifyRoot = path.join(workspaceRoot, VERIFY_DIR)
+    const attemptsRoot = path.join(workspaceRoot, ATTEMPTS_DIR)
+
+    const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
+    const git = (args: ReadonlyArray<string>, cwd: string, env?: Record<string, string>) =>
+      withExecutor(ProcessRunner.git(args, cwd, { env })).pipe(
+        Effect.flatMap((out) =>
+          out.exitCode === 0
+            ? Effect.succeed(out.stdout)
+            : Effect.fail(new SandboxError({ operation: `git ${args.join(" ")}`, reason: out.stderr.trim() || `exited ${out.exitCode}` }))
+        )
+      )
+    const gitRaw = (args: ReadonlyArray<string>, cwd: string, maxStdoutBytes?: number) =>
+      withExecutor(ProcessRunner.git(args, cwd, { maxStdoutBytes }))
+    /** Git in a private repository Switchyard made: no global or system config. */
+    const isolatedGit = (args: ReadonlyArray<string>, cwd: string) => git(args, cwd, { ...ProcessRunner.ISOLATED_GIT_ENV })
+
+    const fsError = (operation: string) => (error: { readonly message: string }) =>
+      new SandboxError({ operation, reason: error.message, cause: error })
+
+    // The main repository's git directories, read once (a linked worktree or a submodule has a `.git` file).
+    const gitDir = (yield* git(["rev-parse", "--path-format=absolute", "--git-dir"], repoRoot)).trim()
+    const commonDir = (yield* git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repoRoot)).trim()
+    const objectsDir = path.join(commonDir, "objects")
+
+    const isInside = (root: string, candidate: string): boolean => {
+      const relative = path.relative(root, candidate)
+      return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)
+    }
+
+    const loadWorkflow = (operation: string): Effect.Effect<WorkflowDefinition, SandboxError> =>
+      workflow.current.pipe(
+        Effect.mapError((error) =>
+          new SandboxError({ operation, reason: `WORKFLOW.md could not be loaded: ${error.message}`, cause: error })
+        )
+      )
+
+    /**
+     * Runs a hook script. Confined (`spec` given): with `allow`ed runner variables only; otherwise (hooks that run
+     * on the base before any agent code) with the runner's environment, as before any confinement existed.
+     */
+    const runHookScript = (
+      hook: string,
+      script: string,
+      cwd: string,
+      timeoutMs: number,
+      env: Record<string, string>,
+      confine: { readonly spec: ConfinedSpec; readonly allow: ReadonlyArray<string> } | null
+    ): Effect.Effect<CommandResult> =>
+      withExecutor(ProcessRunner.runShell(
+        confine === null
+          ? { command: script, cwd, timeoutMs, env }
+          : {
+            command: script,
+            cwd,
+            timeoutMs,
+            env: confinedEnv(confine.allow, process.env, env),
+            confine: { confinement, spec: confine.spec }
+          }
+      )).pipe(
+        Effect.tap((result) =>
+          result.passed
+            ? Effect.logDebug("hook finished")
+            : Effect.logWarning("hook failed").pipe(
+              Effect.annotateLogs({ exitCode: result.exitCode, timedOut: result.timedOut })
+            )
+        ),
+        Effect.annotateLogs({ hook, cwd, confined: confine !== null })
+      )
+
+    const hookFailed = (hook: string, result: CommandResult) =>
+      new HookFailed({
+        hook,
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        outputTail: result.outputTail
+      })
+
+    /**
+     * Makes `dir` a private repository at `commit` (on `branch`, or detached) whose objects borrow from the main
+     * repository's, and checks the commit out (hooks off, no config but the identity written here).
+     */
+    const privateRepo = (dir: string, commit: string, branch: string | null) =>
+      Effect.gen(function*() {
+        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fsError("create")))
+        yield* isolatedGit(["init", "-q", "--template=", dir], dir)
+        yield* fs.writeFileString(path.join(dir, ".git", "objects", "info", "alternates"), `${objectsDir}\n`).pipe(
+          Effect.mapError(fsError("create"))
+        )
+        for (const [key, value] of AGENT_IDENTITY) yield* isolatedGit(["config", key, value], dir)
+        if (branch === null) {
+          yield* isolatedGit(["update-ref", "--no-deref", "HEAD", commit], dir)
+        } else {
+          yield* isolatedGit(["update-ref", `refs/heads/${branch}`, commit], dir)
+          yield* isolatedGit(["symbolic-ref", "HEAD", `refs/heads/${branch}`], dir)
+        }
+        yield* isolatedGit(["reset", "-q", "--hard"], dir)
+      })
+
+    const removeDir = (dir: string) =>
+      fs.remove(dir, { recursive: true, force: true }).pipe(Effect.mapError(fsError("remove")))
+
+    const attemptDirOf = (issueId: string) => path.join(attemptsRoot, issueId)
+
+    const resolveBase: SandboxShape["resolveBase"] = Effect.gen(function*() {
+      const head = yield* gitRaw(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], repoRoot)
+      if (head.exitCode !== 0 || head.stdout.trim() === "") {
+        return yield* new SandboxError({
+          operation: "resolveBase",
+          reason: "the repository has no commits yet; commit something first"
+        })
+      }
+      const status = yield* git(["status", "--porcelain", "-z", "--untracked-files=no"], repoRoot)
+      const files = parseStatusZ(status)
+      if (files.length > 0) return yield* new DirtyBase({ repo: repoRoot, files })
+      return head.stdout.trim()
+    })
+
+    /** Removes a sandbox and its attempt directory; a legacy worktree registration goes with `worktree prune`. */
+    const clearSandbox = (dir: string, issueId: string) =>
+      Effect.gen(function*() {
+        yield* removeDir(dir)
+        yield* removeDir(attemptDirOf(issueId))
+        yield* git(["worktree", "prune"], repoRoot).pipe(Effect.ignore)
+      })
+
+    const create: SandboxShape["create"] = (issueId, attempt, baseCommit) =>
+      Effect.gen(function*() {
+        const dir = path.resolve(workspaceRoot, issueId)
+        if (!isInside(workspaceRoot, dir) || path.dirname(dir) !== workspaceRoot || !SANDBOX_NAME.test(issueId)) {
+          return yield* new SandboxError({
+            operation: "create",
+            reason: `the sandbox path ${dir} for ${issueId} is not directly inside the workspace root ${workspaceRoot}`
+          })
+        }
+        const branch = branchFor(issueId)
+        const definition = yield* loadWorkflow("create")
+        const attemptDir = attemptDirOf(issueId)
+        const handle = SandboxHandle.make({
+          issue_id: issueId,
+          attempt,
+          path: dir,
+          branch,
+          base_commit: baseCommit,
+          home: path.join(attemptDir, "home"),
+          io: path.join(attemptDir, "io")
+        })
+        // What an earlier attempt left (a crash, or an older layout) goes first.
+        yield* clearSandbox(dir, issueId)
+        const made = Effect.gen(function*() {
+          yield* privateRepo(dir, baseCommit, branch)
+          for (const d of [handle.home, handle.io]) {
+            yield* fs.makeDirectory(d, { recursive: true }).pipe(Effect.mapError(fsError("create")))
+          }
+          // The runner's index starts as the sandbox's own, taken before any agent ran: stat data that lets `add -A`
+          // re-hash only the files the agent touched.
+          yield* fs.copyFile(path.join(dir, ".git", "index"), path.join(attemptDir, "index")).pipe(Effect.mapError(fsError("create")))
+          yield* git(["update-ref", `refs/heads/${branch}`, baseCommit], repoRoot)
+          const script = definition.config.hooks.after_create
+          if (script !== null) {
+            const result = yield* runHookScript("after_create", script, dir, definition.config.hooks.timeout_ms, {
+              SWITCHYARD_WORKSPACE: dir,
+              SWITCHYARD_ISSUE_ID: issueId,
+              SWITCHYARD_ATTEMPT: String(attempt)
+            }, null)
+            if (!result.passed) return yield* hookFailed("after_create", result)
+          }
+        })
+        // Failed or interrupted (a signal during after_create), nothing of the sandbox is left (threat model A28).
+        yield* made.pipe(
+          Effect.onError(() =>
+            clearSandbox(dir, issueId).pipe(
+              Effect.zipRight(git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)),
+              Effect.ignore
+            )
+          )
+        )
+        yield* Effect.logInfo("sandbox created")
+        return handle
+      }).pipe(Effect.annotateLogs({ issueId, attempt }))
+
+    const runHook: SandboxShape["runHook"] = (handle, hook) =>
+      Effect.gen(function*() {
+        const definition = yield* workflow.current.pipe(
+          Effect.mapError((error) =>
+            new HookFailed({
+              hook,
+              exitCode: null,
+              timedOut: false,
+              outputTail: `WORKFLOW.md could not be loaded: ${error.message}`
+            })
+          )
+        )
+        const hooks = definition.config.hooks
+        const script = hooks[hook]
+        if (script === null) return Option.none<CommandResult>()
+        const env = {
+          SWITCHYARD_WORKSPACE: handle.path,
+          SWITCHYARD_ISSUE_ID: handle.issue_id,
+          SWITCHYARD_ATTEMPT: String(handle.attempt)
+        }
+        // before_run runs before the agent, on the base; after_run runs the agent's leftovers: confined.
+        const confine = hook === "after_run"
+          ? { spec: { cwd: handle.path, writable: [handle.path], home: handle.home, network: "none" as const }, allow: hooks.env }
+          : null
+        const result = yield* runHookScript(hook, script, handle.path, hooks.timeout_ms, env, confine)
+        if (hook === "before_run" && !result.passed) return yield* hookFailed(hook, result)
+        return Option.some(result)
+      }).pipe(
+        // after_run is never fatal (SPEC §9.4), not even when the workflow cannot be read.
+        Effect.catchAll((error) =>
+          hook === "after_run"
+            ? Effect.logWarning("after_run hook skipped").pipe(
+              Effect.annotateLogs({ reason: error.outputTail }),
+              Effect.as(Option.none<CommandResult>())
+            )
+            : Effect.fail(error)
+        ),
+        Effect.annotateLogs({ issueId: handle.issue_id })
+      )
+
+    const commitConfig = COMMIT_CONFIG
+
+    const snapshot: SandboxShape["snapshot"] = (handle, message, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES) =>
+      Effect.gen(function*() {
+        const ref = `refs/heads/${handle.branch}`
+        const index = path.join(attemptDirOf(handle.issue_id), "index")
+        const indexEnv = { GIT_INDEX_FILE: index }
+        const parent = Option.getOrElse(yield* branchHead(handle.branch), () => handle.base_commit)
+        if (!(yield* fs.exists(index).pipe(Effect.orElseSucceed(() => false)))) {
+          yield* git(["read-tree", parent], repoRoot, indexEnv)
+        }
+        // The sandbox's files, read by the runner into the main repository through its own index: the sandbox's
+        // `.git` (hostile after the agent ran) is never consulted, and with hooks off nothing runs.
+        yield* git([`--work-tree=${handle.path}`, "add", "-A"], repoRoot, indexEnv)
+        const tree = (yield* git(["write-tree"], repoRoot, indexEnv)).trim()
+        const parentTree = (yield* git(["rev-parse", `${parent}^{tree}`], repoRoot)).trim()
+        if (tree !== parentTree) {
+          const commit = (yield* git([...commitConfig, "commit-tree", tree, "-p", parent, "-m", message], repoRoot)).trim()
+          yield* git(["update-ref", ref, commit, parent], repoRoot)
+        } else if (parent === handle.base_commit) {
+          yield* git(["update-ref", ref, parent], repoRoot)
+        }
+        const range = `${handle.base_commit}..${ref}`
+        const files = nulSeparated(yield* git(["diff", "--name-only", "-z", "--no-renames", range], repoRoot))
+        if (files.length === 0) {
+          return Candidate.make({ commit: null, tree: null, files: [], stat: "", patch: "", patchTruncated: false })
+        }
+        const stat = yield* git(["diff", "--stat", ...DIFF_OPTIONS, range], repoRoot)
+        const patch = yield* gitRaw(["diff", "--binary", ...DIFF_OPTIONS, range], repoRoot, maxPatchBytes)
+        if (patch.exitCode !== 0) {
+          return yield* new SandboxError({ operation: "snapshot", reason: patch.stderr.trim() })
+        }
+        const commit = (yield* git(["rev-parse", ref], repoRoot)).trim()
+        const headTree = (yield* git(["rev-parse", `${ref}^{tree}`], repoRoot)).trim()
+        return Candidate.make({ commit, tree: headTree, files, stat, patch: patch.stdout, patchTruncated: patch.truncated })
+      }).pipe(Effect.annotateLogs({ issueId: handle.issue_id }))
+
+    const amend: SandboxShape["amend"] = (handle, message) =>
+      Effect.gen(function*() {
+        const ref = `refs/heads/${handle.branch}`
+        const head = (yield* git(["rev-parse", ref], repoRoot)).trim()
+        if (head === handle.base_commit) {
+          return yield* new SandboxError({
+            operation: "amend",
+            reason: "the sandbox branch has no commit beyond the base; there is nothing to amend"
+          })
+        }
+        const [, ...parents] = (yield* git(["rev-list", "--parents", "-n", "1", head], repoRoot)).trim().split(" ")
+        const tree = (yield* git(["rev-parse", `${head}^{tree}`], repoRoot)).trim()
+        const amended = (yield* git(
+          [...commitConfig, "commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message],
+          repoRoot
+        )).trim()
+        yield* git(["update-ref", ref, amended, head], repoRoot)
+        return amended
+      })
+
+    const formatPatch: SandboxShape["formatPatch"] = (handle, outDir) =>
+      Effect.gen(function*() {
+        const out = path.resolve(outDir)
+        const written = yield* git(
+          ["format-patch", "--no-color", "-o", out, `${handle.base_commit}..refs/heads/${handle.branch}`],
+          repoRoot
+        )
+        return lines(written).map((file) => path.resolve(repoRoot, file))
+      })
+
+    const checkout: SandboxShape["checkout"] = (commit, label) =>
+      Effect.gen(function*() {
+        const definition = yield* loadWorkflow("checkout")
+        const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "checkout"
+        const suffix = `${(yield* Clock.currentTimeMillis).toString(36)}${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}`
+        const root = path.join(verifyRoot, `${safeLabel}-${suffix}`)
+        const result: Checkout = { path: path.join(root, "tree"), home: path.join(root, "home") }
+        yield* Effect.acquireRelease(
+          Effect.gen(function*() {
+            yield* fs.makeDirectory(result.home, { recursive: true }).pipe(Effect.mapError(fsError("checkout")))
+            yield* privateRepo(result.path, commit, null)
+          }),
+          () => removeDir(root).pipe(Effect.ignore)
+        )
+        const script = definition.config.hooks.after_create
+        if (script !== null) {
+          // The checkout holds the candidate's code, so its after_create (e.g. an install that runs package
+          // scripts) is confined like the verification commands, with their environment.
+          const ran = yield* runHookScript("after_create", script, result.path, definition.config.hooks.timeout_ms, {
+            SWITCHYARD_WORKSPACE: result.path
+          }, {
+            spec: { cwd: result.path, writable: [result.path], home: result.home, network: "none" },
+            allow: definition.config.verify.env
+          })
+          if (!ran.passed) return yield* hookFailed("after_create", ran)
+        }
+        return result
+      }).pipe(Effect.annotateLogs({ commit, label }))
+
+    const branchHead: SandboxShape["branchHead"] = (branch) =>
+      Effect.gen(function*() {
+        const out = yield* gitRaw(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}^{commit}`], repoRoot)
+        if (out.exitCode === 0 && out.stdout.trim() !== "") return Option.some(out.stdout.trim())
+        if (out.exitCode === 1) return Option.none()
+        return yield* new SandboxError({ operation: "branchHead", reason: out.stderr.trim() || `exited ${out.exitCode}` })
+      })
+
+    const branches: SandboxShape["branches"] = withExecutor(ProcessRunner.localBranches(repoRoot))
+
+    const remove: SandboxShape["remove"] = (target, removeOptions) =>
+      Effect.gen(function*() {
+        const dir = path.resolve(target)
+        if (!isInside(workspaceRoot, dir)) {
+          return yield* new SandboxError({
+            operation: "remove",
+            reason: `${dir} is not under the workspace root ${workspaceRoot}; refusing to remove it`
+          })
+        }
+        const name = path.basename(dir)
+        const isSandbox = path.dirname(dir) === workspaceRoot && SANDBOX_NAME.test(name)
+        if (isSandbox && (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false)))) {
+          const home = path.join(attemptDirOf(name), "home")
+          yield* workflow.current.pipe(
+            Effect.flatMap((definition) => {
+              const script = definition.config.hooks.before_remove
+              if (script === null) return Effect.void
+              return fs.makeDirectory(home, { recursive: true }).pipe(
+                Effect.zipRight(runHookScript("before_remove", script, dir, definition.config.hooks.timeout_ms, {
+                  SWITCHYARD_WORKSPACE: dir
+                }, {
+                  spec: { cwd: dir, writable: [dir], home, network: "none" },
+                  allow: definition.config.hooks.env
+                }))
+              )
+            }),
+            // Failures are logged and ignored (SPEC §9.4).
+            Effect.catchAll((error) =>
+              Effect.logWarning("before_remove hook skipped").pipe(Effect.annotateLogs({ reason: error.message }))
+            )
+          )
+        }
+        if (isSandbox) yield* clearSandbox(dir, name)
+        else yield* removeDir(dir)
+        const branch = removeOptions?.deleteBranch
+        if (branch !== undefined && Option.isSome(yield* branchHead(branch))) {
+          yield* git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)
+        }
+        yield* Effect.logInfo("sandbox removed")
+      }).pipe(Effect.annotateLogs({ worktree: target }))
+
+    const entries = (dir: string) =>
+      fs.readDirectory(dir).pipe(
+        Effect.catchAll((error) =>
+          error._tag === "SystemError" && error.reason === "NotFound" ? Effect.succeed([]) : Effect.fail(fsError("list")(error))
+        )
+      )
+
+    const list: SandboxShape["list"] = Effect.gen(function*() {
+      const found: Array<WorktreeInfo> = []
+      const sandboxes = new Set<string>()
+      for (const name of yield* entries(workspaceRoot)) {
+        if (!SANDBOX_NAME.test(name)) continue
+        sandboxes.add(name)
+        found.push({ path: path.join(workspaceRoot, name), branch: branchFor(name), head: "" })
+      }
+      for (const name of yield* entries(verifyRoot)) found.push({ path: path.join(verifyRoot, name), branch: null, head: "" })
+      // An attempt directory whose sandbox is gone (a crash between the two removals).
+      for (const name of yield* entries(attemptsRoot)) {
+        if (SANDBOX_NAME.test(name) && !sandboxes.has(name)) found.push({ path: path.join(attemptsRoot, name), branch: null, head: "" })
+      }
+      return found
+    })
+
+    const readOptional = (file: string) =>
+      Effect.sync(() => Option.getOrNull(Option.liftThrowable(() => NodeFs.readFileSync(file, "latin1"))()))
+
+    const hooksDir = path.join(commonDir, "hooks")
+    const configFile = path.join(commonDir, "config")
+    const attributesFile = path.join(commonDir, "info", "attributes")
+
+    const integrity: SandboxShape["integrity"] = Effect.gen(function*() {
+      const refs = new Map<string, string>()
+      for (const line of lines(yield* git(["for-each-ref", "--format=%(objectname) %(refname)"], repoRoot))) {
+        const space = line.indexOf(" ")
+        if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space))
+      }
+      const hooks = new Map<string, string>()
+      for (const name of yield* entries(hooksDir)) {
+        const content = yield* readOptional(path.join(hooksDir, name))
+        if (content !== null) hooks.set(name, content)
+      }
+      const headText = ((yield* readOptional(path.join(gitDir, "HEAD"))) ?? "").trim()
+      const headCommit = yield* gitRaw(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], repoRoot)
+      const snapshot: IntegritySnapshot = {
+        refs,
+        hooks,
+        config: yield* readOptional(configFile),
+        attributes: yield* readOptional(attributesFile),
+        head: {
+          symbolic: headText.startsWith("ref: ") ? headText.slice("ref: ".length) : null,
+          commit: headCommit.exitCode === 0 ? headCommit.stdout.trim() : null
+        },
+        status: yield* git(["status", "--porcelain", "-z"], repoRoot)
+      }
+      return snapshot
+    })
+
+    const writeBack = (file: string, content: string | null) =>
+      Effect.try(() => {
+        if (content === null) NodeFs.rmSync(file, { force: true })
+        else NodeFs.writeFileSync(file, Buffer.from(content, "latin1"))
+      }).pipe(Effect.mapError((cause) => new SandboxError({ operation: "restore", reason: `cannot restore ${file}: ${String(cause)}` })))
+
+    const restore: SandboxShape["restore"] = (before) =>
+      Effect.gen(function*() {
+        const now = yield* integrity
+        const restored: Array<string> = []
+        for (const name of new Set([...now.hooks.keys(), ...before.hooks.keys()])) {
+          const was = before.hooks.get(name) ?? null
+          if (now.hooks.get(name) === was) continue
+          yield* writeBack(path.join(hooksDir, name), was)
+          restored.push(was === null ? `removed .git/hooks/${name}` : `restored .git/hooks/${name}`)
+        }
+        if (now.config !== before.config) {
+          yield* writeBack(configFile, before.config)
+          restored.push("restored .git/config")
+        }
+        if (now.attributes !== before.attributes) {
+          yield* writeBack(attributesFile, before.attributes)
+          restored.push(before.attributes === null ? "removed .git/info/attributes" : "restored .git/info/attributes")
+        }
+        return restored
+      })
+
+    return Sandbox.of({
+      repoRoot,
+      workspaceRoot,
+      resolveBase,
+      create,
+      runHook,
+      snapshot,
+      amend,
+      formatPatch,
+      checkout,
+      remove,
+      list,
+      branchHead,
+      branches,
+      integrity,
+      restore
+    })
+  })
+
+/** The `Sandbox` layer for one repository and workspace root. Fails `SandboxError` when `repoRoot` is not a repository. */
+export const layer = (
+  options: GitSandboxOptions
+): Layer.Layer<
+  Sandbox,
+  SandboxError,
+  Workflow | Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+> => Layer.effect(Sandbox, make(options))
