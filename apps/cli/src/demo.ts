@@ -12,7 +12,7 @@
 import { Command, type CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, runLine, Tracker } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
-import { ProcessRunner } from "@switchyard/node"
+import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
 import { Playbook, Twin } from "@switchyard/twin"
 import { Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
@@ -120,12 +120,14 @@ const claudeAgentKeys = (claude: string, twinUrl: string) => `  kind: claude-cod
   extra_args: [--bare]
   max_turns: 10`
 
-const workflowFile = (agentKeys: string, workspaceRoot: string) => `---
+const workflowFile = (agentKeys: string, workspaceRoot: string, confinement: "bwrap" | "none") => `---
 # Demo workflow.
 polling:
   interval_ms: 1000
 workspace:
   root: ${JSON.stringify(workspaceRoot)}
+sandbox:
+  confinement: ${confinement}
 agent:
 ${agentKeys}
   max_concurrent_agents: 2
@@ -336,13 +338,16 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
       : Option.none()
     const agentHome = path.join(base, "agent-home")
     yield* fs.makeDirectory(agentHome)
+    // Confine when bubblewrap works here, and say which it did (docs/security.md).
+    const unconfinedBecause = yield* BwrapConfinement.probe().pipe(Effect.as(null), Effect.catchAll((e) => Effect.succeed(e.reason)))
     yield* fs.writeFileString(
       path.join(repo, "WORKFLOW.md"),
       workflowFile(
         Option.isSome(claude) && Option.isSome(twin)
           ? claudeAgentKeys(claude.value.path, twin.value.url)
           : commandAgentKeys(agentPath),
-        worktrees
+        worktrees,
+        unconfinedBecause === null ? "bwrap" : "none"
       )
     )
     const git = (...args: Array<string>) => ProcessRunner.runGit(args, repo)
@@ -369,7 +374,17 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
   example repo  ${repo}
                 a git monorepo with packages/math and packages/strings and real \`node --test\` tests
   agent         ${agentLine}
-  validation    \`node --test\`, run by Switchyard itself in a clean checkout of each candidate commit`)
+  confinement   ${
+      unconfinedBecause === null
+        ? `bubblewrap: each agent sees only its own sandbox (the repo, .switchyard/ and the other
+                sandboxes are not visible), its process tree dies with it, and its only network is ${
+          Option.isSome(twin) ? "the twin" : "none"
+        }`
+        : `NONE — ${unconfinedBecause}. The demo runs UNCONFINED (sandbox.confinement: none);
+                \`apt-get install bubblewrap\` to see it confined. Every evidence bundle says so.`
+    }
+  validation    \`node --test\`, run by Switchyard itself in a clean checkout of each candidate commit,
+                confined too, with no secrets and no network`)
     // Claude Code gets a dummy key (the twin checks none) and a private HOME: nothing from this machine's
     // ~/.claude is read, and no real key is sent anywhere, even to the local twin.
     const runnerEnv = Option.isSome(claude) ? { ...process.env, ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : undefined

@@ -16,7 +16,7 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { Effect, Layer } from "effect"
+import { Config, Effect, Layer } from "effect"
 import { statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
@@ -38,9 +38,11 @@ export const lineLayer = (
       const wf = yield* Workflow
       const def = yield* wf.current
       const workspaceRoot = resolveWorkspaceRoot(def, repoRoot)
+      // SWITCHYARD_BWRAP: where bwrap is, when it is not `bwrap` on PATH.
+      const bwrap = yield* Config.string("SWITCHYARD_BWRAP").pipe(Config.withDefault("bwrap"))
       const confinement = def.config.sandbox.confinement === "none"
         ? Unconfined.layer
-        : BwrapConfinement.layer({ repoRoot, workspaceRoot, sandbox: def.config.sandbox })
+        : BwrapConfinement.layer({ repoRoot, workspaceRoot, sandbox: def.config.sandbox, bwrap })
       return GitSandbox.layer({ repoRoot, workspaceRoot }).pipe(Layer.provideMerge(confinement))
     })
   )

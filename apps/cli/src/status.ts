@@ -51,6 +51,7 @@ export const statusSnapshot = (repoRoot: string) =>
             b.validation.length
           } validation command(s) pass`
           : b.verdict.reasons[0] ?? b.verdict.cause
+        const confinement = b?.confinement?.kind ?? null
         return {
           issue: a.issue_id,
           attempt: a.attempt,
@@ -60,7 +61,9 @@ export const statusSnapshot = (repoRoot: string) =>
           evidence: b !== null,
           trust,
           tokens: b === null ? null : b.usage,
-          summary: b?.summary ?? null
+          summary: b?.summary ?? null,
+          /** The agent's confinement (`bwrap`, `none`), or null for a bundle that records none. */
+          confinement
         }
       }))
     return {
@@ -137,7 +140,8 @@ export const renderStatus = (s: StatusSnapshot): string => {
         : "")
   )
   for (const o of s.human.recent) {
-    lines.push(`              ${o.issue.padEnd(8)} #${o.attempt} ${(o.outcome ?? "-").padEnd(18)} ${o.trust}`)
+    const fence = !o.evidence ? "" : o.confinement === "bwrap" ? " · confined" : " · ⚠ agent UNCONFINED"
+    lines.push(`              ${o.issue.padEnd(8)} #${o.attempt} ${(o.outcome ?? "-").padEnd(18)} ${o.trust}${fence}`)
   }
   if (s.human.violations.length > 0) {
     lines.push(`VIOLATIONS    ${s.human.violations.length} (the supervisor cannot repair these; a human must):`)

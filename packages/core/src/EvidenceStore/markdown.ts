@@ -33,6 +33,7 @@ export const renderEvidenceMarkdown = (bundle: EvidenceBundle): string => {
 
   out.push(...renderWhatChanged(bundle))
   out.push(...renderWhy(bundle))
+  out.push(...renderConfinement(bundle))
 
   if (bundle.outcome === "ESCALATE") {
     out.push("## Question for the human", "")
@@ -141,6 +142,32 @@ const checkLines = (bundle: EvidenceBundle): Array<string> => {
     )
   }
   return lines
+}
+
+/**
+ * The confinement the agent ran under, and the integrity check around it (docs/security.md). An unconfined run,
+ * or a bundle from before confinement existed, says so in capitals: the rest of the evidence is then only as
+ * good as the agent's good will.
+ */
+const renderConfinement = (bundle: EvidenceBundle): Array<string> => {
+  const out = ["## Confinement", ""]
+  const c = bundle.confinement
+  if (c === null) out.push("UNCONFINED: this bundle records no confinement (written before Switchyard confined agents).")
+  else if (c.kind === "none") out.push(`**${oneLine(c.detail)}.**`)
+  else out.push(`${oneLine(c.detail)}.`)
+  out.push("")
+  const { escapes, noted, restored } = bundle.integrity
+  if (escapes.length > 0) {
+    out.push("Changed outside the sandbox while the agent ran (the attempt was escalated):", "")
+    for (const e of escapes) out.push(`- ${code(e.target)}: ${oneLine(e.detail)}`)
+    for (const r of restored) out.push(`- put back: ${oneLine(r)}`)
+    out.push("")
+  } else if (bundle.agent !== null) {
+    out.push("Integrity check: the main repository's refs, hooks, config and attributes were unchanged by the agent.", "")
+  }
+  for (const n of noted) out.push(`- Noted: ${oneLine(n)}`)
+  if (noted.length > 0) out.push("")
+  return out
 }
 
 // --- detail sections -------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       )
       if (cfg.hooks.after_create !== null) yield* record("hook.after_create", "after_create passed")
       yield* orchestrator.updateLease(issue.id, { sandbox_path: o.handle.path })
-      yield* record("sandbox.created", `worktree ${o.handle.path} on ${o.handle.branch} at ${o.base.slice(0, 10)}`, {
+      yield* record("sandbox.created", `sandbox ${o.handle.path} on ${o.handle.branch} at ${o.base.slice(0, 10)}`, {
         path: o.handle.path,
         branch: o.handle.branch,
         base: o.base

@@ -179,19 +179,14 @@ export const profileFor = (options: BwrapOptions): Effect.Effect<Profile, Confin
 const firstLine = (text: string) => text.trim().split("\n")[0] ?? ""
 
 /**
- * Builds the confinement. `check` starts one confined `true` (cached once it passes); `wrap` runs `check` first,
- * so nothing is ever started unconfined because bubblewrap failed.
+ * Whether bubblewrap can confine a process here: starts one `bwrap … true` with the namespaces Switchyard uses.
+ * Fails `ConfinementUnavailable` (not Linux, `bwrap` missing, namespaces refused) with what to do about it.
  */
-export const make = (
-  options: BwrapOptions
-): Effect.Effect<ConfinementShape, ConfinementError, CommandExecutor.CommandExecutor> =>
-  Effect.gen(function*() {
-    const executor = yield* CommandExecutor.CommandExecutor
-    const bwrap = options.bwrap ?? "bwrap"
-    const profile = yield* profileFor(options)
-    const network = options.sandbox.network
+export const probe = (bwrap = "bwrap"): Effect.Effect<void, ConfinementUnavailable, CommandExecutor.CommandExecutor> =>
+  probeWith(bwrap, { hiddenDirs: [], hiddenFiles: [], readable: [], writable: [] })
 
-    const probe = Effect.gen(function*() {
+const probeWith = (bwrap: string, profile: Profile): Effect.Effect<void, ConfinementUnavailable, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
       if (process.platform !== "linux") {
         return yield* new ConfinementUnavailable({
           reason: `bubblewrap needs Linux namespaces and this is ${process.platform}`,
@@ -205,7 +200,6 @@ export const make = (
           Effect.all([proc.exitCode, proc.stderr.pipe(Stream.decodeText(), Stream.mkString)], { concurrency: "unbounded" })
         ),
         Effect.scoped,
-        Effect.provideService(CommandExecutor.CommandExecutor, executor),
         Effect.either
       )
       if (run._tag === "Left") {
@@ -223,6 +217,21 @@ export const make = (
         })
       }
     })
+
+/**
+ * Builds the confinement. `check` starts one confined `true` (cached once it passes); `wrap` runs `check` first,
+ * so nothing is ever started unconfined because bubblewrap failed.
+ */
+export const make = (
+  options: BwrapOptions
+): Effect.Effect<ConfinementShape, ConfinementError, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function*() {
+    const executor = yield* CommandExecutor.CommandExecutor
+    const bwrap = options.bwrap ?? "bwrap"
+    const profile = yield* profileFor(options)
+    const network = options.sandbox.network
+
+    const probe = probeWith(bwrap, profile).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
     const check = yield* Effect.cachedFunction((_: void) => probe).pipe(
       Effect.map((cached) => cached(undefined))
     )
