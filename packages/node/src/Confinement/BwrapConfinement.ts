@@ -101,11 +101,37 @@ export const hiddenBy = (profile: Profile, p: string): string | null =>
  */
 export const bwrapArgs = (profile: Profile, spec: ConfinedSpec, network: "none" | "host" | "bridge", extraRw: ReadonlyArray<string> = []): Array<string> => {
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
-  if (network !== "host") args.push("--tmpfs", "/run")
-  for (const dir of profile.hiddenDirs) args.push("--tmpfs", dir)
+  if (network !== "host") args.push("--perms", "0555", "--tmpfs", "/run")
+  // A hidden area is an empty tmpfs that not even root can write (mode 0555 and no CAP_DAC_OVERRIDE); so is every
+  // directory made inside it on the way to a path bound back, so a write there fails instead of landing somewhere
+  // the agent might mistake for the real thing.
+  const hidden: Array<string> = []
+  const made = new Set<string>()
+  const readOnlyParents = (target: string) => {
+    const container = [...hidden].reverse().find((h) => isInside(h, target) && h !== target)
+    if (container === undefined) return
+    const parents: Array<string> = []
+    for (let dir = NodePath.dirname(target); dir !== container && isInside(container, dir); dir = NodePath.dirname(dir)) parents.unshift(dir)
+    for (const dir of parents) {
+      if (made.has(dir)) continue
+      made.add(dir)
+      args.push("--perms", "0555", "--dir", dir)
+    }
+  }
+  for (const dir of profile.hiddenDirs) {
+    readOnlyParents(dir)
+    args.push("--perms", "0555", "--tmpfs", dir)
+    hidden.push(dir)
+  }
   for (const file of profile.hiddenFiles) args.push("--ro-bind", "/dev/null", file)
-  for (const dir of profile.readable) args.push("--ro-bind", dir, dir)
-  for (const dir of [...profile.writable, ...spec.writable, spec.home, ...extraRw]) args.push("--bind", dir, dir)
+  for (const dir of profile.readable) {
+    readOnlyParents(dir)
+    args.push("--ro-bind", dir, dir)
+  }
+  for (const dir of [...profile.writable, ...spec.writable, spec.home, ...extraRw]) {
+    readOnlyParents(dir)
+    args.push("--bind", dir, dir)
+  }
   args.push("--unshare-all")
   if (network === "host") args.push("--share-net")
   args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", spec.cwd)
