@@ -58,11 +58,14 @@ export class Supervisor extends Context.Tag("switchyard/Supervisor")<Supervisor,
  */
 export const VERIFY_CHECKOUT_RETENTION_MS = 60 * 60 * 1000
 
-/** The issue id a worktree path belongs to: `<root>/<ID>` or `<root>/.verify/<ID>-<label>-<n>`. */
+/**
+ * The issue id a sandbox path belongs to: `<root>/<ID>`, `<root>/.attempts/<ID>` (its HOME and io directory) or
+ * `<root>/.verify/<ID>-<label>-<n>` (a verification checkout).
+ */
 export const worktreeOwner = (workspaceRoot: string, path: string): string | null => {
   if (!path.startsWith(workspaceRoot + "/")) return null
   const rest = path.slice(workspaceRoot.length + 1)
-  const match = /^(?:\.verify\/)?([A-Z][A-Z0-9]{0,9}-[1-9][0-9]{0,8})(?:$|-)/.exec(rest)
+  const match = /^(?:\.verify\/|\.attempts\/)?([A-Z][A-Z0-9]{0,9}-[1-9][0-9]{0,8})(?:$|-)/.exec(rest)
   return match === null ? null : match[1]!
 }
 
