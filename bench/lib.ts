@@ -51,7 +51,7 @@ export const settings = {
   lineBacklogIssues: int("BENCH_LINE_BACKLOG_ISSUES", 5),
   /** Which benchmarks to run. */
   only: new Set(
-    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line").split(",").map((s) => s.trim()).filter((s) => s !== "")
+    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line,confinement").split(",").map((s) => s.trim()).filter((s) => s !== "")
   ),
   /** Keep the temp directories (for poking at the seeded databases afterwards). */
   keep: process.env.BENCH_KEEP === "1"

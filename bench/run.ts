@@ -3,6 +3,7 @@
  * number next to the raw operation measured in the same run (see bench/README.md and docs/benchmarks.md).
  * Progress goes to stderr, results to stdout (Markdown, ready to paste).
  */
+import { benchConfinement, type ConfinementResult, confinementTable } from "./confinement.js"
 import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js"
 import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
@@ -33,6 +34,7 @@ const main = async () => {
   let status: StatusResult | null = null
   let dispatch: DispatchResult | null = null
   let line: LineResult | null = null
+  let confinement: ConfinementResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -49,12 +51,17 @@ const main = async () => {
     console.error(`whole line, ${settings.lineIssues} NO_OP issues…`)
     line = await benchLine()
   }
+  if (settings.only.has("confinement")) {
+    console.error("confined process start vs raw spawn…")
+    confinement = await benchConfinement()
+  }
   if (tick !== null) {
     out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
   }
   if (status !== null) out.push("## 2. `switchyard status --json` (whole process)", "", statusTable(status), "")
   if (dispatch !== null) out.push("## 3. Dispatch latency for an externally created issue", "", dispatchTable(dispatch), "")
   if (line !== null) out.push("## 4. Per-issue overhead through the whole line", "", lineTable(line), "")
+  if (confinement !== null) out.push("## 5. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))
 }

@@ -99,7 +99,13 @@ export const hiddenBy = (profile: Profile, p: string): string | null =>
  * The bwrap arguments (before `--` and the program) for one process. Pure. The order matters: the read-only
  * root, then the private /tmp, the hidden areas (outermost first), then what is bound back inside them.
  */
-export const bwrapArgs = (profile: Profile, spec: ConfinedSpec, network: "none" | "host" | "bridge", extraRw: ReadonlyArray<string> = []): Array<string> => {
+export const bwrapArgs = (
+  profile: Profile,
+  spec: ConfinedSpec,
+  network: "none" | "host" | "bridge",
+  extraRw: ReadonlyArray<string> = [],
+  lowPort = false
+): Array<string> => {
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
   if (network !== "host") args.push("--perms", "0555", "--tmpfs", "/run")
   // A hidden area is an empty tmpfs that not even root can write (mode 0555 and no CAP_DAC_OVERRIDE); so is every
@@ -134,7 +140,10 @@ export const bwrapArgs = (profile: Profile, spec: ConfinedSpec, network: "none" 
   }
   args.push("--unshare-all")
   if (network === "host") args.push("--share-net")
-  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", spec.cwd)
+  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL")
+  // A relayed endpoint on a port below 1024 must be listened on inside: only the sandbox's own loopback.
+  if (lowPort) args.push("--cap-add", "CAP_NET_BIND_SERVICE")
+  args.push("--chdir", spec.cwd)
   return args
 }
 
@@ -312,7 +321,7 @@ export const make = (
         return {
           argv: [
             bwrap,
-            ...bwrapArgs(profile, spec, "bridge", [socketDir]),
+            ...bwrapArgs(profile, spec, "bridge", [socketDir], egress.relayPort !== null && egress.relayPort < 1024),
             "--",
             process.execPath,
             "-e",
