@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Playbook, Twin } from "@switchyard/twin"
 import { Effect, type Scope } from "effect"
 import { mkdirSync } from "node:fs"
+import * as Net from "node:net"
 import {
   averageRepro,
   claudeBin,
@@ -146,6 +147,50 @@ describe("claude-code station: the real claude binary against a model twin", () 
       expect(first).toContain("output_contract")
       expect(first).toContain("result.json")
       expect(messagesText(main[1]!.body)).toContain("tool_result")
+    }))
+
+  live("(e) confined, Claude Code reaches the twin and nothing else; the fix still reaches PR_READY", () =>
+    Effect.gen(function*() {
+      const other = yield* Effect.acquireRelease(
+        Effect.async<{ server: Net.Server; port: number; hits: () => number }>((resume) => {
+          let hits = 0
+          const server = Net.createServer((socket) => {
+            hits++
+            socket.end()
+          }).listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, port: (server.address() as Net.AddressInfo).port, hits: () => hits })))
+        }),
+        ({ server }) => Effect.sync(() => server.close())
+      )
+      const { r, twin } = yield* setup([{
+        name: "prober",
+        match: { contains: "average([]) is NaN" },
+        turns: [
+          {
+            tool: "Bash",
+            // A prompt-injected model: phone home to another local port, read the repo, then do the work.
+            command: `node -e 'const s=require("net").connect(${other.port},"127.0.0.1",()=>{console.log("connected");s.destroy()});s.on("error",e=>console.log(e.code))' > "$PROBE" 2>&1; ls "$REPO" >> "$PROBE" 2>&1; ${fixerScript}`,
+            description: "probe, then fix",
+            text: "Probing."
+          },
+          { text: "Guarded the empty list." }
+        ]
+      }])
+      const probe = join(r.shared, "probe.txt")
+      const workflowFile = join(r.dir, "WORKFLOW.md")
+      // The probe's paths reach the model's command through the environment, as a real injected prompt would name them.
+      writeFileSync(workflowFile, readFileSync(workflowFile, "utf8").replace("  env: [ANTHROPIC_API_KEY]", "  env: [ANTHROPIC_API_KEY, PROBE, REPO]"))
+      const id = (yield* Effect.promise(() => sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro))).stdout.trim()
+      const result = yield* Effect.promise(() =>
+        syAsync(r.dir, ["run", "--once"], { HOME: join(r.tmp, "home"), ANTHROPIC_API_KEY: "sk-test", PROBE: probe, REPO: r.dir })
+      )
+      expect(result.code, result.stderr).toBe(0)
+      const evidence = yield* Effect.promise(() => syJson(r.dir, "evidence", id))
+      expect(evidence.outcome).toBe("PR_READY")
+      expect(evidence.agent.confinement).toMatchObject({ kind: "bwrap", network: "model_endpoint", egress: new URL(twin.url).host })
+      const seen = readFileSync(probe, "utf8").trim().split("\n")
+      expect(seen[0]).toBe("ECONNREFUSED")
+      expect(seen.slice(1)).toEqual([]) // the repository's directory is empty from inside
+      expect(other.hits()).toBe(0)
     }))
 
   live("(b) a claim of a fix without a diff is not PR_READY", () =>
