@@ -140,7 +140,11 @@ export const renderStatus = (s: StatusSnapshot): string => {
         : "")
   )
   for (const o of s.human.recent) {
-    const fence = !o.evidence ? "" : o.confinement === "bwrap" ? " · confined" : " · ⚠ agent UNCONFINED"
+    const fence = !o.evidence || o.confinement === null
+      ? ""
+      : o.confinement === "bwrap"
+      ? " · confined"
+      : " · ⚠ agent UNCONFINED"
     lines.push(`              ${o.issue.padEnd(8)} #${o.attempt} ${(o.outcome ?? "-").padEnd(18)} ${o.trust}${fence}`)
   }
   if (s.human.violations.length > 0) {

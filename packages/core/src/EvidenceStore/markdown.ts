@@ -152,7 +152,13 @@ const checkLines = (bundle: EvidenceBundle): Array<string> => {
 const renderConfinement = (bundle: EvidenceBundle): Array<string> => {
   const out = ["## Confinement", ""]
   const c = bundle.confinement
-  if (c === null) out.push("UNCONFINED: this bundle records no confinement (written before Switchyard confined agents).")
+  if (c === null) {
+    out.push(
+      bundle.agent === null
+        ? "No confinement is recorded: no agent ran in this bundle (the supervisor closed a lost attempt)."
+        : "**No confinement is recorded: this bundle was written before Switchyard confined agents; read it as UNCONFINED.**"
+    )
+  }
   else if (c.kind === "none") out.push(`**${oneLine(c.detail)}.**`)
   else out.push(`${oneLine(c.detail)}.`)
   out.push("")
