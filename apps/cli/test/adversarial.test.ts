@@ -213,7 +213,7 @@ describe("the honest path", () => {
     await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro, "--scope", "src/**", "--scope", "test/**")
     const evidence = await runAndEvidence(r)
     expect(evidence.outcome).toBe("PR_READY")
-    expect(evidence.guards.length).toBeGreaterThanOrEqual(10)
+    expect(evidence.guards.length).toBeGreaterThanOrEqual(11)
     expect(failedGuards(evidence)).toEqual([])
     expect(evidence.testCounts.base).toMatchObject({ total: 1, passed: 1, runner: "node-test" })
     expect(evidence.testCounts.candidate).toMatchObject({ total: 2, passed: 2, runner: "node-test" })
@@ -226,7 +226,7 @@ describe("the honest path", () => {
     })
     const md = readFileSync(join(r.dir, ".switchyard/runs/SY-1/1/evidence.md"), "utf8")
     expect(md).toContain("## Guards")
-    expect(md).toContain("Guards: all 10 passed.")
+    expect(md).toContain("Guards: all 11 passed.")
 
     const fresh = await sy(r.dir, "verify", "SY-1", "--json")
     expect(fresh.code, fresh.stderr).toBe(0)

@@ -212,7 +212,7 @@ describe("ProcessVerifier", () => {
       assert.deepStrictEqual(failedRules(blocked.guards), ["protected_path"])
       const allowed = yield* run(policy({ protectedPaths: ["deploy/**"], allowProtectedPaths: ["deploy/prod.yaml"] }))
       assert.deepStrictEqual(failedRules(allowed.guards), [])
-      assert.strictEqual(allowed.guards.length, 9)
+      assert.strictEqual(allowed.guards.length, 10)
     }))
 
   test("test counts: validation also runs on the base, and fewer tests on the candidate fails test_count_dropped", () =>
