@@ -93,7 +93,7 @@ export const symlinkFacts = (
 ): Effect.Effect<SymlinkFacts, SandboxError, CommandExecutor.CommandExecutor> =>
   Effect.gen(function*() {
     const git = (args: ReadonlyArray<string>) => ProcessRunner.runGit(args, repoRoot)
-    const raw = yield* git(["diff", "--raw", "-z", "--no-renames", "--no-ext-diff", base, commit, "--"])
+    const raw = yield* git(["diff", "--raw", "-z", "--no-renames", "--no-color", "--no-ext-diff", base, commit, "--"])
     if (!touchesSymlink(raw)) return { base: [], candidate: [] }
     const baseLinks = linksOf(yield* git(["ls-tree", "-r", "-l", "-z", "--full-tree", base]))
     const candidateLinks = linksOf(yield* git(["ls-tree", "-r", "-l", "-z", "--full-tree", commit]))
