@@ -6,7 +6,7 @@
  * reports fresh evidence, then stale evidence once the branch is amended.
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, realpathSync } from "node:fs"
 import {
   averageRepro,
   fixerScript,
@@ -204,6 +204,47 @@ ${claim}`)
     expect(evidence.reproduction.after.exitCode).not.toBe(0)
     await expectEscalated(r, evidence, "reproduction_still_fails")
   })
+
+  it("(h) an agent that replaces the file under test with a symlink to a fixed copy outside the repo", async () => {
+    const r = repo()
+    const outsideDir = join(r.tmp, "outside")
+    const outsideFile = join(outsideDir, "average.js")
+    const agent = r.agent("symlink.sh", `set -e
+mkdir -p ${JSON.stringify(outsideDir)}
+printf '%s\\n' '{"type":"module"}' > ${JSON.stringify(join(outsideDir, "package.json"))}
+printf '%s\\n' 'export const average = (xs) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)' > ${JSON.stringify(outsideFile)}
+rm src/average.js
+ln -s ${JSON.stringify(outsideFile)} src/average.js
+${averageRepro} && echo "reproduction passes through the link"
+${claim}`)
+    r.writeWorkflow(workflow(agent))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    const evidence = await runAndEvidence(r)
+    // The cheat works on the commands alone: the clean checkout follows the link, so the reproduction that failed
+    // on the base passes, and so does the validation.
+    expect(evidence.agent.outputTail).toContain("reproduction passes through the link")
+    expect(evidence.diff.files).toEqual(["src/average.js"])
+    expect(evidence.reproduction.before.exitCode).not.toBe(0)
+    expect(evidence.reproduction.after.exitCode).toBe(0)
+    expect(evidence.validation.map((v: any) => v.exitCode)).toEqual([0])
+    await expectEscalated(r, evidence, "guard_failed:symlink_outside_tree")
+    expect(failedGuards(evidence)).toEqual(["symlink_outside_tree"])
+    const guard = evidence.guards.find((g: any) => g.rule === "symlink_outside_tree")
+    expect(guard.lines).toEqual([
+      { file: "src/average.js", line: `-> ${JSON.stringify(outsideFile)}: an absolute target is outside the tree` }
+    ])
+    // The branch (kept for review) really holds a link, and a checkout of it resolves outside the checkout, to
+    // the fixed copy the diff does not contain.
+    expect(git(r.dir, "ls-tree", "switchyard/SY-1", "src/average.js")).toMatch(/^120000 blob /)
+    expect(git(r.dir, "cat-file", "blob", "switchyard/SY-1:src/average.js")).toBe(outsideFile)
+    const wt = join(mkdtempSync(join(r.tmp, "look-")), "wt")
+    git(r.dir, "worktree", "add", "-q", "--detach", wt, "switchyard/SY-1")
+    const resolved = realpathSync(join(wt, "src/average.js"))
+    git(r.dir, "worktree", "remove", "--force", wt)
+    expect(resolved).toBe(realpathSync(outsideFile))
+    expect(resolved.startsWith(realpathSync(r.dir) + "/")).toBe(false)
+    expect(readFileSync(outsideFile, "utf8")).toContain("xs.length === 0 ? 0")
+  })
 })
 
 describe("the honest path", () => {
@@ -213,7 +254,7 @@ describe("the honest path", () => {
     await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro, "--scope", "src/**", "--scope", "test/**")
     const evidence = await runAndEvidence(r)
     expect(evidence.outcome).toBe("PR_READY")
-    expect(evidence.guards.length).toBeGreaterThanOrEqual(10)
+    expect(evidence.guards.length).toBeGreaterThanOrEqual(11)
     expect(failedGuards(evidence)).toEqual([])
     expect(evidence.testCounts.base).toMatchObject({ total: 1, passed: 1, runner: "node-test" })
     expect(evidence.testCounts.candidate).toMatchObject({ total: 2, passed: 2, runner: "node-test" })
@@ -226,7 +267,7 @@ describe("the honest path", () => {
     })
     const md = readFileSync(join(r.dir, ".switchyard/runs/SY-1/1/evidence.md"), "utf8")
     expect(md).toContain("## Guards")
-    expect(md).toContain("Guards: all 10 passed.")
+    expect(md).toContain("Guards: all 11 passed.")
 
     const fresh = await sy(r.dir, "verify", "SY-1", "--json")
     expect(fresh.code, fresh.stderr).toBe(0)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { afterAll } from "vitest"
@@ -11,9 +11,12 @@ import {
   type GuardResult,
   isTestFile,
   parsePatch,
+  MAX_SYMLINK_HOPS,
   redact,
+  resolveSymlink,
   runGuards,
-  secretEnvNames
+  secretEnvNames,
+  type SymlinkFact
 } from "../src/Verifier/index.js"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -43,6 +46,8 @@ interface Change {
   readonly write?: Record<string, Content>
   readonly remove?: ReadonlyArray<string>
   readonly rename?: ReadonlyArray<readonly [string, string]>
+  /** Symlinks to create (path -> target), replacing whatever is at the path. */
+  readonly link?: Record<string, string>
 }
 
 /** Commits `base`, applies `change`, commits again; returns the diff between the two commits. */
@@ -59,6 +64,11 @@ const diffOf = (base: Record<string, Content>, change: Change): { patch: string;
   }
   for (const path of change.remove ?? []) rmSync(join(dir, path))
   writeAll(dir, change.write ?? {})
+  for (const [path, target] of Object.entries(change.link ?? {})) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    rmSync(join(dir, path), { force: true })
+    symlinkSync(target, join(dir, path))
+  }
   git(dir, "add", "-A")
   git(dir, "commit", "-q", "-m", "candidate")
   return {
@@ -586,6 +596,148 @@ describe("secret_in_diff", () => {
     }, { secretValues: [envValue] })
     expect(r.passed).toBe(false)
     expect(r.lines).toEqual([{ file: "test/a.test.ts", line: "-it(\"uses [REDACTED]\", () => {})" }])
+  })
+})
+
+describe("symlink_outside_tree", () => {
+  const link = (path: string, target: string | Uint8Array, size?: number): SymlinkFact =>
+    size === undefined ? { path, target } : { path, target, size }
+  /** The rule on facts alone (an empty patch): `candidate` and `base` are whole trees' links. */
+  const rule = (candidate: ReadonlyArray<SymlinkFact>, base: ReadonlyArray<SymlinkFact> = []) =>
+    guard("symlink_outside_tree", { patch: "", files: [], symlinks: { base, candidate } })
+  const refused = (l: SymlinkFact, others: ReadonlyArray<SymlinkFact> = []) => {
+    const r = resolveSymlink(l, others)
+    if (r._tag !== "Refused") return expect.fail(`${l.path} resolved inside, to ${JSON.stringify(r.path)}`)
+    return r
+  }
+
+  it("refuses an absolute target, to a file or to a directory", () => {
+    expect(refused(link("src/sum.js", "/tmp/x/outside-sum.js"))).toMatchObject({ reason: "absolute", link: "src/sum.js" })
+    expect(refused(link("lib", "/usr/lib")).reason).toBe("absolute")
+    const r = rule([link("src/sum.js", "/tmp/x/outside-sum.js")])
+    expect(r.passed).toBe(false)
+    expect(r.lines).toEqual([{ file: "src/sum.js", line: "-> \"/tmp/x/outside-sum.js\": an absolute target is outside the tree" }])
+    expect(r.detail).toContain("src/sum.js")
+  })
+
+  it("refuses a relative target that climbs above the tree root, to a file or to a directory", () => {
+    expect(refused(link("src/sum.js", "../../outside-sum.js")).reason).toBe("above_root")
+    expect(refused(link("vendor", "../shared-libs")).reason).toBe("above_root")
+    expect(refused(link("a/b/c", "../../..")).reason).toBe("above_root")
+    // Climbing out and back in by name is still out: the tree root has no parent inside the tree.
+    expect(refused(link("src/sum.js", "../../repo/src/fixed.js")).reason).toBe("above_root")
+    expect(rule([link("src/sum.js", "../../outside-sum.js")]).lines[0]!.line).toContain("climbs above the tree root")
+  })
+
+  it("passes links that stay inside the tree, and says where they end", () => {
+    expect(resolveSymlink(link("src/sum.js", "../lib/sum.js"), [])).toEqual({ _tag: "Inside", path: "lib/sum.js" })
+    expect(resolveSymlink(link("a/b/c", "../.."), [])).toEqual({ _tag: "Inside", path: "" })
+    expect(resolveSymlink(link("src/x", "./y//z/"), [])).toEqual({ _tag: "Inside", path: "src/y/z" })
+    expect(resolveSymlink(link("docs/README", "../README.md"), [])).toEqual({ _tag: "Inside", path: "README.md" })
+    // A dangling link is no escape: the path need not exist.
+    expect(resolveSymlink(link("src/gone", "missing/file"), [])).toEqual({ _tag: "Inside", path: "src/missing/file" })
+    const r = rule([link("src/sum.js", "../lib/sum.js"), link("lib", "vendor/lib"), link("current", "releases/v2")])
+    expect(r.passed).toBe(true)
+    expect(r.lines).toEqual([])
+  })
+
+  it("follows chains through the tree's other links", () => {
+    // A link into a directory that is itself a link leaving the tree.
+    const vendor = link("vendor", "/opt/vendor")
+    const sum = link("src/sum.js", "../vendor/sum.js")
+    expect(refused(sum, [vendor])).toMatchObject({ reason: "absolute", link: "vendor", chain: ["src/sum.js", "vendor"] })
+    expect(resolveSymlink(sum, [])).toEqual({ _tag: "Inside", path: "vendor/sum.js" })
+    // Resolution follows the link before applying "..", as the kernel does: `d` is the root, so d/.. is above it
+    // (read as plain text, src/d/../z would be src/z).
+    expect(refused(link("src/x", "d/../z"), [link("src/d", "..")]).reason).toBe("above_root")
+    // ...and the other way round: three ".." from src/p/q/r stay inside (read as text they would climb out).
+    expect(resolveSymlink(link("src/x", "d/../../.."), [link("src/d", "p/q/r")])).toEqual({ _tag: "Inside", path: "src" })
+    expect(refused(link("src/x", "d/../../.."), []).reason).toBe("above_root")
+    // Through two links.
+    expect(refused(link("a", "b/f"), [link("b", "c"), link("c", "../..")])).toMatchObject({ link: "c", chain: ["a", "b", "c"] })
+    const r = rule([sum, vendor], [vendor])
+    expect(r.passed).toBe(false)
+    expect(r.lines.map((l) => l.file)).toEqual(["src/sum.js"])
+    expect(r.lines[0]!.line).toBe(
+      "-> \"../vendor/sum.js\", through vendor -> \"/opt/vendor\": an absolute target is outside the tree"
+    )
+  })
+
+  it("refuses loops and chains longer than the kernel follows", () => {
+    const a = link("a", "b")
+    const b = link("b", "a")
+    expect(refused(a, [b]).reason).toBe("loop")
+    expect(refused(b, [a]).reason).toBe("loop")
+    expect(refused(link("self", "self")).reason).toBe("loop")
+    expect(refused(link("src/deeper", "deeper/x")).reason).toBe("loop")
+    expect(rule([a, b]).lines.map((l) => l.file)).toEqual(["a", "b"])
+    // l0 -> l1 -> ... -> l{n-1} -> file: a chain of n links.
+    const chain = (n: number) => Array.from({ length: n }, (_, i) => link(`l${i}`, i === n - 1 ? "file" : `l${i + 1}`))
+    const longest = chain(MAX_SYMLINK_HOPS)
+    expect(resolveSymlink(longest[0]!, longest)).toEqual({ _tag: "Inside", path: "file" })
+    const tooLong = chain(MAX_SYMLINK_HOPS + 1)
+    expect(refused(tooLong[0]!, tooLong).reason).toBe("loop")
+    expect(resolveSymlink(tooLong[1]!, tooLong)).toEqual({ _tag: "Inside", path: "file" })
+    expect(rule(tooLong).lines.map((l) => l.file)).toEqual(["l0"])
+  })
+
+  it("refuses a target with a NUL byte, invalid UTF-8, or longer than a path can be; accepts UTF-8", () => {
+    const bytes = (...b: Array<number>) => new Uint8Array(b)
+    expect(refused(link("src/nul", bytes(0x61, 0x00, 0x62))).reason).toBe("nul")
+    expect(refused(link("src/ff", bytes(0x61, 0xff))).reason).toBe("not_utf8")
+    // A truncated 4-byte sequence decodes to one U+FFFD of 3 bytes: the same length, still invalid.
+    expect(refused(link("src/cut", bytes(0xf0, 0x9f, 0x98, 0x2e))).reason).toBe("not_utf8")
+    expect(refused(link("src/long", "", 5000)).reason).toBe("too_long")
+    expect(refused(link("src/long", "a/".repeat(2048))).reason).toBe("too_long")
+    expect(resolveSymlink(link("src/cafe", new TextEncoder().encode("café.js")), [])).toEqual({ _tag: "Inside", path: "src/café.js" })
+    const r = rule([link("src/nul", bytes(0x61, 0x00, 0x62)), link("src/ff", bytes(0xff))])
+    expect(r.lines).toEqual([
+      { file: "src/ff", line: "-> \"\uFFFD\": the target is not valid UTF-8" },
+      { file: "src/nul", line: "-> \"a\\u0000b\": the target holds a NUL byte" }
+    ])
+  })
+
+  it("refuses a link into .git", () => {
+    expect(refused(link("src/cfg", "../.git/config")).reason).toBe("git_dir")
+    expect(refused(link("sub/h", "../sub/.git/hooks")).reason).toBe("git_dir")
+  })
+
+  it("lets a link that already left the tree in the base stay, and catches one the change sent out", () => {
+    const vendor = link("vendor", "/opt/vendor")
+    const kept = rule([vendor], [vendor])
+    expect(kept.passed).toBe(true)
+    expect(kept.detail).toContain("1 symlink that already did in the base is unchanged")
+    expect(kept.lines).toEqual([{ file: "vendor", line: "-> \"/opt/vendor\": an absolute target is outside the tree (unchanged from the base)" }])
+    // Same path, new target: the change's doing.
+    expect(rule([link("vendor", "/srv/vendor")], [vendor]).passed).toBe(false)
+    // An unchanged link that the change sends out by removing the link it went through (d becomes a directory).
+    const up = link("src/up", "../d/../../..")
+    const d = link("d", "a/b/c")
+    expect(rule([up, d], [up, d]).passed).toBe(true)
+    const out = rule([up], [up, d])
+    expect(out.passed).toBe(false)
+    expect(out.lines.map((l) => l.file)).toEqual(["src/up"])
+  })
+
+  it("reads real git output: a file replaced by a link; links the facts miss fail", () => {
+    const base = { "src/sum.js": "export const sum = (a, b) => a - b\n", "lib/sum.js": "export const sum = (a, b) => a + b\n" }
+    const escape = diffOf(base, { link: { "src/sum.js": "../../outside-sum.js" } })
+    const records = parsePatch(escape.patch).filter((d) => d.newPath === "src/sum.js")
+    expect(records.map((d) => d.newMode)).toContain("120000")
+    expect(records.find((d) => d.newMode === "120000")?.added).toEqual(["../../outside-sum.js"])
+    // No facts at all: the link in the patch was not checked, so the rule fails.
+    const noFacts = guard("symlink_outside_tree", escape)
+    expect(noFacts.passed).toBe(false)
+    expect(noFacts.lines).toEqual([
+      { file: "src/sum.js", line: "a symlink in the patch that the symlink facts do not list, so it was not checked" }
+    ])
+    const facts = { base: [], candidate: [link("src/sum.js", "../../outside-sum.js")] }
+    expect(guard("symlink_outside_tree", { ...escape, symlinks: facts }).lines[0]!.line).toContain("climbs above the tree root")
+    const inside = diffOf(base, { link: { "src/sum.js": "../lib/sum.js" } })
+    expect(guard("symlink_outside_tree", { ...inside, symlinks: { base: [], candidate: [link("src/sum.js", "../lib/sum.js")] } }).passed)
+      .toBe(true)
+    // Without symlinks in the patch, missing facts mean no links.
+    expect(guard("symlink_outside_tree", diffOf(base, { write: { "src/sum.js": "x\n" } })).passed).toBe(true)
   })
 })
 

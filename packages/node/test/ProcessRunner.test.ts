@@ -190,3 +190,22 @@ describe("ProcessRunner.runGit", () => {
       assert.include(missing.reason, "cannot run git")
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })
+
+describe("ProcessRunner.gitBytes", () => {
+  it.live("feeds stdin and returns stdout as raw bytes, invalid UTF-8 included", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* ProcessRunner.runGit(["init", "-q"], dir)
+      const blob = new Uint8Array([0x61, 0xff, 0x00, 0xf0, 0x9f, 0x98, 0x0a])
+      yield* fs.writeFile(NodePath.join(dir, "blob"), blob)
+      const id = (yield* ProcessRunner.runGit(["hash-object", "-w", "blob"], dir)).trim()
+      const out = yield* ProcessRunner.gitBytes(["cat-file", "--batch"], dir, { stdin: `${id}\n` })
+      assert.strictEqual(out.exitCode, 0)
+      const header = new TextEncoder().encode(`${id} blob ${blob.length}\n`)
+      assert.deepStrictEqual([...out.stdout], [...header, ...blob, 0x0a])
+      // The text variant decodes, so the invalid bytes are lost there.
+      const text = yield* ProcessRunner.git(["cat-file", "blob", id], dir)
+      assert.notDeepEqual([...new TextEncoder().encode(text.stdout)], [...blob])
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})

@@ -4,9 +4,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { GuardResult, Sandbox, Verifier, type VerifyPolicy } from "@switchyard/core"
 import { CommandResult, IssueId, TestCounts } from "@switchyard/domain"
 import { Effect, Layer, Option, Schema, type Scope } from "effect"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
-import { BwrapConfinement, GitSandbox, ProcessVerifier } from "../src/index.js"
+import { BwrapConfinement, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -42,6 +43,43 @@ const commitOnTop = (repo: string, base: string, files: Record<string, string | 
   }
   gitSync(dir, "add", "-A")
   gitSync(dir, "commit", "-q", "-m", "candidate")
+  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
+  gitSync(repo, "worktree", "remove", "--force", dir)
+  return commit
+}
+
+/** A change made of symlinks: `link` creates links on disk, `blob` stores targets no file system can hold. */
+interface LinkChange {
+  /** path -> target, written with symlink(2) (a Buffer target keeps its bytes). */
+  readonly link?: Record<string, string | Buffer>
+  /** path -> raw target bytes, stored with `git hash-object` + `update-index --cacheinfo 120000,...`. */
+  readonly blob?: Record<string, Uint8Array>
+  /** [from, to]: `git mv`. */
+  readonly move?: ReadonlyArray<readonly [string, string]>
+  readonly write?: Record<string, string>
+}
+
+/** Commits a {@link LinkChange} on top of `base` in a throw-away worktree, like `commitOnTop`. */
+const commitLinks = (repo: string, base: string, change: LinkChange): string => {
+  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
+  rmSync(dir, { recursive: true })
+  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
+  for (const [from, to] of change.move ?? []) {
+    mkdirSync(NodePath.dirname(NodePath.join(dir, to)), { recursive: true })
+    renameSync(NodePath.join(dir, from), NodePath.join(dir, to))
+  }
+  for (const [name, text] of Object.entries(change.write ?? {})) writeFileSync(NodePath.join(dir, name), text)
+  for (const [name, target] of Object.entries(change.link ?? {})) {
+    mkdirSync(NodePath.dirname(NodePath.join(dir, name)), { recursive: true })
+    rmSync(NodePath.join(dir, name), { force: true })
+    symlinkSync(target, NodePath.join(dir, name))
+  }
+  gitSync(dir, "add", "-A")
+  for (const [name, bytes] of Object.entries(change.blob ?? {})) {
+    const oid = execFileSync("git", ["hash-object", "-w", "--stdin"], { cwd: dir, input: bytes, encoding: "utf8" }).trim()
+    gitSync(dir, "update-index", "--add", "--cacheinfo", `120000,${oid},${name}`)
+  }
+  gitSync(dir, "commit", "-q", "-m", "links")
   const commit = gitSync(dir, "rev-parse", "HEAD").trim()
   gitSync(repo, "worktree", "remove", "--force", dir)
   return commit
@@ -215,7 +253,94 @@ describe("ProcessVerifier", () => {
       assert.deepStrictEqual(failedRules(blocked.guards), ["protected_path"])
       const allowed = yield* run(policy({ protectedPaths: ["deploy/**"], allowProtectedPaths: ["deploy/prod.yaml"] }))
       assert.deepStrictEqual(failedRules(allowed.guards), [])
-      assert.strictEqual(allowed.guards.length, 9)
+      assert.strictEqual(allowed.guards.length, 10)
+    }))
+
+  test("symlink_outside_tree: the verifier reads both trees' links from git and refuses the ones the change sends out", () =>
+    Effect.gen(function*() {
+      const { root, repo, workspace, base: initial } = yield* makeRepo
+      const outside = NodePath.join(root, "outside-sum.js")
+      writeFileSync(outside, "export const sum = (a, b) => a + b\n")
+      // The human's base already has a link leaving the tree (vendor) and one inside it (docs/readme).
+      const base = commitLinks(repo, initial, { link: { vendor: "/opt/vendor", "docs/readme": "../README.md" } })
+      const change: LinkChange = {
+        link: {
+          "src/abs.js": outside,
+          "src/up.js": "../../outside-sum.js",
+          "src/lib.js": "../vendor/lib.js",
+          "src/ok.txt": "app.txt",
+          "src/ff": Buffer.from([0x61, 0xff])
+        },
+        blob: { "src/nul": new Uint8Array([0x61, 0x00, 0x62]) },
+        // A pure rename: the patch shows no mode, but from the root ../README.md leaves the tree.
+        move: [["docs/readme", "readme"]]
+      }
+      const commit = commitLinks(repo, base, change)
+      // The links are real: git stores mode 120000, and the relative one reaches the outside file from a checkout.
+      assert.match(gitSync(repo, "ls-tree", commit, "src/up.js"), /^120000 blob /)
+      assert.strictEqual(gitSync(repo, "cat-file", "blob", `${commit}:src/up.js`), "../../outside-sum.js")
+
+      // A target longer than PATH_MAX cannot even be checked out (git fails ENAMETOOLONG), so only its facts are read.
+      const withHuge = commitLinks(repo, base, { ...change, blob: { ...change.blob, "src/huge": new Uint8Array(5000).fill(0x61) } })
+      const facts = yield* SymlinkFacts.symlinkFacts(repo, base, withHuge)
+      const byPath = new Map(facts.candidate.map((f) => [f.path, f]))
+      assert.deepStrictEqual([...byPath.keys()].sort(), [
+        "readme",
+        "src/abs.js",
+        "src/ff",
+        "src/huge",
+        "src/lib.js",
+        "src/nul",
+        "src/ok.txt",
+        "src/up.js",
+        "vendor"
+      ])
+      assert.deepStrictEqual(facts.base.map((f) => f.path).sort(), ["docs/readme", "vendor"])
+      // Targets are the blobs' bytes, undecoded; an oversize one is not read, only sized.
+      assert.deepStrictEqual([...(byPath.get("src/ff")!.target as Uint8Array)], [0x61, 0xff])
+      assert.deepStrictEqual([...(byPath.get("src/nul")!.target as Uint8Array)], [0x61, 0x00, 0x62])
+      assert.deepStrictEqual(byPath.get("src/huge"), { path: "src/huge", target: "", size: 5000 })
+      assert.strictEqual(new TextDecoder().decode(byPath.get("src/abs.js")!.target as Uint8Array), outside)
+      // A change that touches no link needs no listing at all.
+      const plain = commitOnTop(repo, base, { "src/app.txt": "answer=42\n" })
+      assert.deepStrictEqual(yield* SymlinkFacts.symlinkFacts(repo, base, plain), { base: [], candidate: [] })
+
+      const run = (candidate: string) =>
+        Effect.flatMap(Verifier, (verifier) =>
+          verifier.verify({
+            issueId: "SY-1",
+            baseCommit: base,
+            policy: policy(),
+            commit: candidate,
+            reproduction: null,
+            validation: [],
+            timeoutMs: 10_000
+          })).pipe(Effect.provide(layersFor(repo, workspace)))
+      const verification = yield* run(commit)
+      assert.deepStrictEqual(failedRules(verification.guards), ["symlink_outside_tree"])
+      const symlinks = guard(verification.guards, "symlink_outside_tree")
+      assert.deepStrictEqual(symlinks.lines.map((l) => l.file), [
+        "readme",
+        "src/abs.js",
+        "src/ff",
+        "src/lib.js",
+        "src/nul",
+        "src/up.js"
+      ])
+      const line = (file: string) => symlinks.lines.find((l) => l.file === file)!.line
+      assert.include(line("src/abs.js"), "absolute")
+      assert.include(line("src/up.js"), "climbs above the tree root")
+      assert.include(line("readme"), "climbs above the tree root")
+      assert.include(line("src/lib.js"), "through vendor -> \"/opt/vendor\"")
+      assert.include(line("src/ff"), "not valid UTF-8")
+      assert.include(line("src/nul"), "NUL")
+
+      // Links that stay inside pass, and the base's own outside link is not the change's doing.
+      const inside = commitLinks(repo, base, { link: { "src/sum.js": "../docs/../src/app.txt", "src/ok.txt": "app.txt" } })
+      const clean = yield* run(inside)
+      assert.deepStrictEqual(failedRules(clean.guards), [])
+      assert.include(guard(clean.guards, "symlink_outside_tree").detail, "already did in the base")
+      assert.isTrue(guard((yield* run(plain)).guards, "symlink_outside_tree").passed)
     }))
 
   test("test counts: validation also runs on the base, and fewer tests on the candidate fails test_count_dropped", () =>

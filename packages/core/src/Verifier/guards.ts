@@ -23,6 +23,7 @@ export const GUARD_RULES = [
   "protected_path",
   "added_file_too_large",
   "secret_in_diff",
+  "symlink_outside_tree",
   "patch_incomplete"
 ] as const
 
@@ -77,7 +78,8 @@ export const TEST_FILE_GLOBS: ReadonlyArray<string> = [
 /**
  * Everything the guards look at. Paths are repo-relative with `/` separators.
  * The optional fields default to: `scope` [] (anywhere), `allow` nothing, `maxAddedFileBytes`
- * {@link DEFAULT_MAX_ADDED_FILE_BYTES}, `addedFileSizes` [], `secretValues` [].
+ * {@link DEFAULT_MAX_ADDED_FILE_BYTES}, `addedFileSizes` [], `secretValues` [], `symlinks` none (then
+ * `symlink_outside_tree` fails for any symlink the patch shows, since it could not check where it points).
  */
 export interface GuardInput {
   /**
@@ -101,6 +103,29 @@ export interface GuardInput {
   readonly addedFileSizes?: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
   /** Values of the runner's secret environment variables; values shorter than 8 characters are ignored. */
   readonly secretValues?: ReadonlyArray<string>
+  /**
+   * Every symlink (git mode 120000) of the candidate tree and of the base tree, with its target (rule
+   * `symlink_outside_tree`). Both whole lists, not only the links the diff touches: a link is resolved through the
+   * tree's other links, and the base tells a link the change sent outside from one that already pointed there.
+   * Gather with `git ls-tree -r -z <tree>` (mode 120000) and one `git cat-file --batch` for the targets.
+   */
+  readonly symlinks?: {
+    readonly base: ReadonlyArray<SymlinkFact>
+    readonly candidate: ReadonlyArray<SymlinkFact>
+  }
+}
+
+/** One symlink of a tree (git mode 120000): where it is, and what its blob holds, which is its target. */
+export interface SymlinkFact {
+  /** Repo-relative path of the link, `/`-separated. */
+  readonly path: string
+  /** The raw bytes of the link's blob (`git cat-file`), or a string already decoded from them. */
+  readonly target: Uint8Array | string
+  /**
+   * The blob's size in bytes; defaults to the UTF-8 length of `target`. A gatherer may leave a blob larger than
+   * {@link MAX_SYMLINK_TARGET_BYTES} unread (`target` "") and give only its size: it is refused either way.
+   */
+  readonly size?: number
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -130,6 +155,13 @@ export interface FileDiff {
   readonly status: "added" | "deleted" | "renamed" | "copied" | "modified"
   /** True for `GIT binary patch` / `Binary files … differ` entries (no lines are available). */
   readonly binary: boolean
+  /**
+   * Git file modes (`100644`, `100755`, `120000` = symlink, `160000` = submodule) before and after, from the
+   * `old mode`/`new mode`, `new file mode`/`deleted file mode` and `index a..b <mode>` lines; null when the patch
+   * does not say (an added file has no old mode, a pure rename shows no mode at all).
+   */
+  readonly oldMode: string | null
+  readonly newMode: string | null
   readonly hunks: ReadonlyArray<Hunk>
   /** Added lines, without the `+` marker, in order. */
   readonly added: ReadonlyArray<string>
@@ -224,12 +256,16 @@ const parseFileLine = (raw: string, prefix: string): string | null => {
 }
 
 const HUNK_HEADER = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/
+/** `index <old>..<new>[ <mode>]`: the mode is only printed when both sides have the same one. */
+const INDEX_LINE = /^index [0-9a-f]+\.\.[0-9a-f]+(?: (\d{6}))?$/
 
 interface MutableFileDiff {
   oldPath: string | null
   newPath: string | null
   status: FileDiff["status"]
   binary: boolean
+  oldMode: string | null
+  newMode: string | null
   hunks: Array<{ oldStart: number; newStart: number; lines: Array<HunkLine> }>
 }
 
@@ -240,6 +276,8 @@ const freeze = (d: MutableFileDiff): FileDiff => {
     newPath: d.status === "deleted" ? null : d.newPath,
     status: d.status,
     binary: d.binary,
+    oldMode: d.status === "added" ? null : d.oldMode,
+    newMode: d.status === "deleted" ? null : d.newMode,
     hunks: d.hunks,
     added: lines.filter((l) => l.kind === "added").map((l) => l.text),
     removed: lines.filter((l) => l.kind === "removed").map((l) => l.text)
@@ -295,7 +333,15 @@ export const parsePatch = (patch: string): ReadonlyArray<FileDiff> => {
     if (line.startsWith("diff --git ")) {
       flush()
       const paths = parseGitHeader(line.slice("diff --git ".length))
-      current = { oldPath: paths.oldPath, newPath: paths.newPath, status: "modified", binary: false, hunks: [] }
+      current = {
+        oldPath: paths.oldPath,
+        newPath: paths.newPath,
+        status: "modified",
+        binary: false,
+        oldMode: null,
+        newMode: null,
+        hunks: []
+      }
       continue
     }
     if (current === null) continue
@@ -308,8 +354,20 @@ export const parsePatch = (patch: string): ReadonlyArray<FileDiff> => {
       newLeft = hunkMatch[4] === undefined ? 1 : Number(hunkMatch[4])
     } else if (line.startsWith("new file mode ")) {
       cur.status = "added"
+      cur.newMode = line.slice("new file mode ".length)
     } else if (line.startsWith("deleted file mode ")) {
       cur.status = "deleted"
+      cur.oldMode = line.slice("deleted file mode ".length)
+    } else if (line.startsWith("old mode ")) {
+      cur.oldMode = line.slice("old mode ".length)
+    } else if (line.startsWith("new mode ")) {
+      cur.newMode = line.slice("new mode ".length)
+    } else if (line.startsWith("index ") && cur.hunks.length === 0) {
+      const mode = INDEX_LINE.exec(line)?.[1]
+      if (mode !== undefined) {
+        cur.oldMode = cur.oldMode ?? mode
+        cur.newMode = cur.newMode ?? mode
+      }
     } else if (line.startsWith("rename from ")) {
       cur.status = "renamed"
       cur.oldPath = unquotePath(line.slice("rename from ".length))
@@ -570,6 +628,169 @@ const SKIP_TEST_FILE = new RegExp(
 )
 
 // ---------------------------------------------------------------------------------------------------------
+// Symlink resolution (rule `symlink_outside_tree`): POSIX path resolution over the tree's own links, lexically
+// ---------------------------------------------------------------------------------------------------------
+
+/** Git's file mode for a symbolic link. */
+export const SYMLINK_MODE = "120000"
+
+/**
+ * Longest chain of links followed to resolve one link (Linux's MAXSYMLINKS, 40); a longer chain is refused as a
+ * loop, like the kernel refuses it with ELOOP.
+ */
+export const MAX_SYMLINK_HOPS = 40
+
+/**
+ * Longest target accepted, in bytes: Linux's PATH_MAX (4096) less the terminating NUL. symlink(2) refuses a longer
+ * target (ENAMETOOLONG), so git cannot even check such a link out.
+ */
+export const MAX_SYMLINK_TARGET_BYTES = 4095
+
+/**
+ * Why a link is refused:
+ * - `absolute`: a target starting with `/` (outside the tree whatever it names);
+ * - `above_root`: `..` climbs above the tree root;
+ * - `git_dir`: a path through a `.git` component (git metadata, never part of a tree);
+ * - `loop`: a cycle of links, or a chain longer than {@link MAX_SYMLINK_HOPS};
+ * - `nul`, `not_utf8`, `too_long`: a target no real path can be (NUL byte, invalid UTF-8, more than
+ *   {@link MAX_SYMLINK_TARGET_BYTES} bytes).
+ */
+export type SymlinkRefusal = "absolute" | "above_root" | "git_dir" | "loop" | "nul" | "not_utf8" | "too_long"
+
+/**
+ * Where one link resolves. `Inside`: the repo-relative path it ends at (`""` = the root; the path need not exist).
+ * `Refused`: `reason`, the link whose target is at fault (`link`, its decoded `target`), and `chain`: the links
+ * followed from the resolved link to that one, both included.
+ */
+export type SymlinkResolution =
+  | { readonly _tag: "Inside"; readonly path: string }
+  | {
+    readonly _tag: "Refused"
+    readonly reason: SymlinkRefusal
+    readonly link: string
+    readonly target: string
+    readonly chain: ReadonlyArray<string>
+  }
+
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true })
+const utf8Encoder = new TextEncoder()
+
+interface DecodedTarget {
+  /** The target as text (lossy for invalid UTF-8: shown in evidence only). */
+  readonly text: string
+  readonly bytes: Uint8Array
+  readonly size: number
+  readonly refusal: "nul" | "not_utf8" | "too_long" | null
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+/** Decodes a link's target; valid UTF-8 is exactly the bytes that survive a decode/encode round trip. */
+const decodeTarget = (link: SymlinkFact): DecodedTarget => {
+  const bytes = typeof link.target === "string" ? utf8Encoder.encode(link.target) : link.target
+  const text = typeof link.target === "string" ? link.target : utf8Decoder.decode(link.target)
+  const size = link.size ?? bytes.length
+  const refusal = size > MAX_SYMLINK_TARGET_BYTES
+    ? "too_long"
+    : !sameBytes(utf8Encoder.encode(text), bytes)
+    ? "not_utf8"
+    : text.includes("\0")
+    ? "nul"
+    : null
+  return { text, bytes, size, refusal }
+}
+
+/** Same target: same bytes, or (both unread) the same size. */
+const sameTarget = (a: SymlinkFact, b: SymlinkFact): boolean => {
+  const x = decodeTarget(a)
+  const y = decodeTarget(b)
+  return x.size === y.size && sameBytes(x.bytes, y.bytes)
+}
+
+interface Walk {
+  readonly resolution: SymlinkResolution
+  /** Longest chain of links this resolution followed, the link itself included. */
+  readonly depth: number
+  /** Cut at the nesting limit: true for this context only, so not cached. */
+  readonly cut: boolean
+}
+
+/**
+ * A resolver over one tree's links, caching each link's resolution (a link resolves to the same place wherever
+ * a path meets it), so a tree of N links costs one walk of each target.
+ */
+const makeResolver = (links: ReadonlyMap<string, SymlinkFact>): (link: SymlinkFact) => SymlinkResolution => {
+  const cache = new Map<string, Walk | "pending">()
+  const walk = (link: SymlinkFact, nesting: number): Walk => {
+    const decoded = decodeTarget(link)
+    const refuse = (
+      reason: SymlinkRefusal,
+      at: { readonly link: string; readonly target: string; readonly chain: ReadonlyArray<string> } = {
+        link: link.path,
+        target: decoded.text,
+        chain: []
+      }
+    ): SymlinkResolution => ({ _tag: "Refused", reason, link: at.link, target: at.target, chain: [link.path, ...at.chain] })
+    if (nesting > MAX_SYMLINK_HOPS) return { resolution: refuse("loop"), depth: nesting, cut: true }
+    cache.set(link.path, "pending")
+    const finish = (resolution: SymlinkResolution, depth: number, cut: boolean): Walk => {
+      const w: Walk = { resolution, depth, cut }
+      if (cut) cache.delete(link.path)
+      else cache.set(link.path, w)
+      return w
+    }
+    if (decoded.refusal !== null) return finish(refuse(decoded.refusal), 1, false)
+    if (decoded.text.startsWith("/")) return finish(refuse("absolute"), 1, false)
+    // The link's own directory is made of real directories: git cannot store an entry below a symlink.
+    const stack = link.path.split("/").slice(0, -1)
+    const pending = decoded.text.split("/").reverse()
+    let depth = 1
+    let cut = false
+    while (pending.length > 0) {
+      const part = pending.pop()!
+      if (part === "" || part === ".") continue
+      if (part === "..") {
+        if (stack.length === 0) return finish(refuse("above_root"), depth, cut)
+        stack.pop()
+        continue
+      }
+      if (part === ".git") return finish(refuse("git_dir"), depth, cut)
+      stack.push(part)
+      const key = stack.join("/")
+      const next = links.get(key)
+      if (next === undefined) continue
+      const cached = cache.get(key)
+      if (cached === "pending") {
+        return finish(refuse("loop", { link: key, target: decodeTarget(next).text, chain: [key] }), MAX_SYMLINK_HOPS + 1, cut)
+      }
+      const inner = cached ?? walk(next, nesting + 1)
+      cut = cut || inner.cut
+      depth = Math.max(depth, inner.depth + 1)
+      if (inner.resolution._tag === "Refused") return finish(refuse(inner.resolution.reason, inner.resolution), depth, cut)
+      if (depth > MAX_SYMLINK_HOPS) return finish(refuse("loop", { link: key, target: decodeTarget(next).text, chain: [key] }), depth, cut)
+      stack.length = 0
+      if (inner.resolution.path !== "") stack.push(...inner.resolution.path.split("/"))
+    }
+    return finish({ _tag: "Inside", path: stack.join("/") }, depth, cut)
+  }
+  return (link) => walk(link, 1).resolution
+}
+
+/**
+ * Where `link` resolves when checked out with the tree whose links are `links` (`link` itself may be among
+ * them). Pure and lexical, like POSIX resolution in a checkout where every non-link path is a directory:
+ * - the target is read relative to the link's directory; `.` and empty parts are skipped;
+ * - `..` pops one part, and refuses (`above_root`) at the tree root;
+ * - a prefix that is one of `links` is replaced by where that link resolves (so a chain is followed, and a chain
+ *   through a link that leaves the tree leaves it too);
+ * - refused also: an absolute target, a `.git` part, a cycle or a chain of more than {@link MAX_SYMLINK_HOPS}
+ *   links, and a target with a NUL byte, invalid UTF-8, or more than {@link MAX_SYMLINK_TARGET_BYTES} bytes.
+ * Source of the rule: threat model A13 (a "fix" that is a link to a file outside the repo); docs/guards.md.
+ */
+export const resolveSymlink = (link: SymlinkFact, links: ReadonlyArray<SymlinkFact>): SymlinkResolution =>
+  makeResolver(new Map([...links, link].map((l) => [l.path, l])))(link)
+
+// ---------------------------------------------------------------------------------------------------------
 // Rules
 // ---------------------------------------------------------------------------------------------------------
 
@@ -584,6 +805,7 @@ interface Ctx {
   readonly maxAddedFileBytes: number
   readonly addedFileSizes: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
   readonly secrets: ReadonlyArray<string>
+  readonly symlinks: GuardInput["symlinks"] | null
 }
 
 const result = (rule: GuardRule, lines: ReadonlyArray<GuardLine>, failDetail: string, passDetail: string) =>
@@ -833,6 +1055,86 @@ const secretInDiff = (ctx: Ctx): GuardResult => {
   )
 }
 
+const REFUSAL_TEXT: Record<SymlinkRefusal, string> = {
+  absolute: "an absolute target is outside the tree",
+  above_root: "climbs above the tree root",
+  git_dir: "points into .git, which is not part of the tree",
+  loop: `is a symlink loop or a chain of more than ${MAX_SYMLINK_HOPS} links`,
+  nul: "the target holds a NUL byte",
+  not_utf8: "the target is not valid UTF-8",
+  too_long: `the target is longer than ${MAX_SYMLINK_TARGET_BYTES} bytes`
+}
+
+/** `-> "target": why`, naming the link of the chain at fault when it is another one. */
+const describeRefusal = (link: SymlinkFact, r: Extract<SymlinkResolution, { _tag: "Refused" }>): string => {
+  const own = `-> ${JSON.stringify(decodeTarget(link).text)}`
+  return r.link === link.path
+    ? `${own}: ${REFUSAL_TEXT[r.reason]}`
+    : `${own}, through ${r.link} -> ${JSON.stringify(r.target)}: ${REFUSAL_TEXT[r.reason]}`
+}
+
+const symlinkOutsideTree = (ctx: Ctx): GuardResult => {
+  const rule = "symlink_outside_tree"
+  // Links the patch itself shows (new side mode 120000): every one must be among the facts, or it went unchecked.
+  const inPatch = [
+    ...new Set(ctx.diffs.flatMap((d) => (d.newPath !== null && d.newMode === SYMLINK_MODE ? [d.newPath] : [])))
+  ]
+  const candidate = [...(ctx.symlinks?.candidate ?? [])].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  const known = new Set(candidate.map((l) => l.path))
+  const unchecked = inPatch.filter((p) => !known.has(p))
+  const base = new Map((ctx.symlinks?.base ?? []).map((l) => [l.path, l]))
+  const resolveCandidate = makeResolver(new Map(candidate.map((l) => [l.path, l])))
+  const resolveBase = makeResolver(base)
+  const lines: Array<GuardLine> = []
+  const offenders: Array<string> = []
+  const already: Array<GuardLine> = []
+  for (const link of candidate) {
+    const r = resolveCandidate(link)
+    if (r._tag === "Inside") continue
+    const before = base.get(link.path)
+    // The same link at the same path already left the tree in the base: not this change's doing.
+    if (before !== undefined && sameTarget(before, link) && resolveBase(before)._tag === "Refused") {
+      already.push(evidenceLine(link.path, `${describeRefusal(link, r)} (unchanged from the base)`, ctx.secrets))
+      continue
+    }
+    offenders.push(link.path)
+    lines.push(evidenceLine(link.path, describeRefusal(link, r), ctx.secrets))
+  }
+  for (const p of unchecked) {
+    lines.push(evidenceLine(p, "a symlink in the patch that the symlink facts do not list, so it was not checked", ctx.secrets))
+  }
+  if (lines.length === 0) {
+    return new GuardResult({
+      rule,
+      passed: true,
+      detail: already.length === 0
+        ? "No symlink of the candidate resolves outside the tree."
+        : `No symlink the change adds or redirects resolves outside the tree; ${
+          plural(already.length, "symlink")
+        } that already did in the base ${already.length === 1 ? "is" : "are"} unchanged.`,
+      lines: already.slice(0, MAX_GUARD_LINES)
+    })
+  }
+  const parts: Array<string> = []
+  if (offenders.length > 0) {
+    parts.push(
+      `The change makes ${plural(offenders.length, "symlink")} resolve outside the tree (${
+        listPaths(offenders)
+      }), so a checkout would read files the diff does not contain; replace ${
+        offenders.length === 1 ? "it" : "them"
+      } with the real content or a link that stays inside the repository.`
+    )
+  }
+  if (unchecked.length > 0) {
+    parts.push(
+      `The patch shows ${plural(unchecked.length, "symlink")} (${
+        listPaths(unchecked)
+      }) missing from the symlink facts given to the guards; pass every symlink of both trees.`
+    )
+  }
+  return result(rule, lines, parts.join(" "), "")
+}
+
 const patchIncomplete = (ctx: Ctx): GuardResult => {
   const seen = new Set(ctx.diffs.flatMap((d) => [d.oldPath, d.newPath]).filter((p): p is string => p !== null))
   const missing = ctx.files.filter((f) => !seen.has(f))
@@ -855,13 +1157,16 @@ const RULES: ReadonlyArray<(ctx: Ctx) => GuardResult> = [
   protectedPath,
   addedFileTooLarge,
   secretInDiff,
+  symlinkOutsideTree,
   patchIncomplete
 ]
 
 /**
  * Runs every guard on one candidate and returns one result per rule, in {@link GUARD_RULES} order.
  * Pure: parses `input.patch` with {@link parsePatch}; no I/O. The paths checked by `outside_scope` and
- * `protected_path` are `input.files` plus both sides of every rename in the patch.
+ * `protected_path` are `input.files` plus both sides of every rename in the patch. `symlink_outside_tree` resolves
+ * the candidate's links in `input.symlinks` with {@link resolveSymlink}, and fails for a link the patch shows
+ * (mode 120000) that those facts omit.
  */
 export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
   const diffs = parsePatch(input.patch)
@@ -878,7 +1183,8 @@ export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
     allowProtected: input.allow?.protectedPaths ?? [],
     maxAddedFileBytes: input.maxAddedFileBytes ?? DEFAULT_MAX_ADDED_FILE_BYTES,
     addedFileSizes: input.addedFileSizes ?? [],
-    secrets: usableSecrets(input.secretValues ?? [])
+    secrets: usableSecrets(input.secretValues ?? []),
+    symlinks: input.symlinks ?? null
   }
   return RULES.map((rule) => rule(ctx))
 }

@@ -320,6 +320,21 @@ const GIT_STDERR_BYTES = 16 * 1024
 const gitFailure = (args: ReadonlyArray<string>, reason: string, cause?: unknown) =>
   new SandboxError({ operation: `git ${args.join(" ")}`, reason, ...(cause === undefined ? {} : { cause }) })
 
+/** Options of {@link git} and {@link gitBytes}. */
+export interface GitOptions {
+  /** Most stdout bytes kept; the rest is drained and dropped (`truncated`). Default: all. */
+  readonly maxStdoutBytes?: number | undefined
+  /** Variables merged over the inherited environment. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Text written to git's stdin, then closed (e.g. object names for `cat-file --batch`). Default: empty. */
+  readonly stdin?: string | undefined
+}
+
+/** {@link GitOutput} with stdout as raw bytes (for blobs that need not be text). */
+export interface GitBytesOutput extends Omit<GitOutput, "stdout"> {
+  readonly stdout: Uint8Array
+}
+
 /**
  * `-c` options every git command Switchyard runs gets: no hooks at all (an agent that could write a repository's
  * hooks must not get code run by the runner: threat model A3), no fsmonitor command.
@@ -333,22 +348,20 @@ export const GIT_SAFETY = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonit
 export const ISOLATED_GIT_ENV: Readonly<Record<string, string>> = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" }
 
 /**
- * Runs `git <args>` in `cwd` (no shell, hooks off: `GIT_SAFETY`) with GIT_TERMINAL_PROMPT=0 and LC_ALL=C, and returns its exit code,
- * stdout (cut at `maxStdoutBytes` when given, the rest is drained and dropped) and stderr.
- * A non-zero exit is not a failure here. Fails `SandboxError` only when git cannot be started (or cwd is missing),
- * or dies from a signal. Interruption terminates the git process group.
+ * Like {@link git}, but stdout is returned as raw bytes, undecoded (a symlink target or a blob may be any bytes,
+ * and a UTF-8 decode would replace the invalid ones). Same failures.
  */
-export const git = (
+export const gitBytes = (
   args: ReadonlyArray<string>,
   cwd: string,
-  options?: { readonly maxStdoutBytes?: number | undefined; readonly env?: Readonly<Record<string, string>> | undefined }
-): Effect.Effect<GitOutput, SandboxError, CommandExecutor.CommandExecutor> =>
+  options?: GitOptions
+): Effect.Effect<GitBytesOutput, SandboxError, CommandExecutor.CommandExecutor> =>
   Effect.scoped(Effect.gen(function*() {
     const base = yield* inheritedEnv
     const command = Command.make("git", ...GIT_SAFETY, ...args).pipe(
       Command.workingDirectory(cwd),
       Command.env({ ...base, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options?.env }, { extendEnv: false }),
-      Command.feed("")
+      Command.feed(options?.stdin ?? "")
     )
     const proc = yield* Command.start(command).pipe(
       Effect.mapError((error) => gitFailure(args, `cannot run git in ${cwd}: ${error.message}`, error))
@@ -375,12 +388,23 @@ export const git = (
       Effect.either(proc.exitCode)
     ], { concurrency: "unbounded" }).pipe(Effect.mapError((error) => gitFailure(args, error.message, error)))
     if (Either.isLeft(exit)) return yield* gitFailure(args, `git was killed: ${exit.left.message}`, exit.left)
-    return {
-      exitCode: exit.right,
-      stdout: new TextDecoder().decode(Buffer.concat(chunks), { stream: true }),
-      stderr: stderr.tailText(),
-      truncated
-    }
+    return { exitCode: exit.right, stdout: Buffer.concat(chunks), stderr: stderr.tailText(), truncated }
+  }))
+
+/**
+ * Runs `git <args>` in `cwd` (no shell, hooks off: `GIT_SAFETY`) with GIT_TERMINAL_PROMPT=0 and LC_ALL=C, and returns its exit code,
+ * stdout (cut at `maxStdoutBytes` when given, the rest is drained and dropped) and stderr.
+ * A non-zero exit is not a failure here. Fails `SandboxError` only when git cannot be started (or cwd is missing),
+ * or dies from a signal. Interruption terminates the git process group.
+ */
+export const git = (
+  args: ReadonlyArray<string>,
+  cwd: string,
+  options?: GitOptions
+): Effect.Effect<GitOutput, SandboxError, CommandExecutor.CommandExecutor> =>
+  Effect.map(gitBytes(args, cwd, options), (out) => ({
+    ...out,
+    stdout: new TextDecoder().decode(out.stdout, { stream: true })
   }))
 
 /**

@@ -37,6 +37,7 @@ import { Effect, Layer, Option } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+import { symlinkFacts } from "./SymlinkFacts.js"
 
 /**
  * Most bytes of `git diff --binary base..commit` read for the guards (64 MiB). A larger diff is cut, and the cut
@@ -182,7 +183,10 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return sizes
       })
 
-    /** Every diff guard on `base..commit`, with the workflow's extra protected paths applied. */
+    /**
+     * Every diff guard on `base..commit`, with the workflow's extra protected paths applied; the symlinks of both
+     * trees (`symlinkFacts`) feed `symlink_outside_tree`.
+     */
     const diffGuards = (base: string, commit: string, policy: VerifyPolicy, secrets: ReadonlyArray<string>) =>
       Effect.gen(function*() {
         const range = `${base}..${commit}`
@@ -208,7 +212,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           allow: { validationConfig: policy.allowValidationConfig, protectedPaths: policy.allowProtectedPaths },
           maxAddedFileBytes: policy.maxAddedFileBytes,
           addedFileSizes: yield* addedFileSizes(range, commit),
-          secretValues: secrets
+          secretValues: secrets,
+          symlinks: yield* withExecutor(symlinkFacts(repoRoot, base, commit))
         })
         const paths = [
           ...new Set([
