@@ -13,9 +13,11 @@ export const EvidenceSignature = Schema.Struct({
   /** Ed25519 (RFC 8032, pure: no pre-hash). */
   algorithm: Schema.Literal("ed25519"),
   /** The signer's public key: base64 of its DER SubjectPublicKeyInfo (`openssl pkey -pubin -inform DER` reads it). */
-  publicKey: Schema.String,
+  publicKey: Schema.String.annotations({ description: "the signer's public key: base64 of its DER SubjectPublicKeyInfo" }),
   /** base64 of the 64-byte signature over the canonical JSON of the document without `signature`. */
-  value: Schema.String
+  value: Schema.String.annotations({
+    description: "base64 of the Ed25519 signature over the UTF-8 of the RFC 8785 canonical JSON of this document without `signature`"
+  })
 }).annotations({ identifier: "EvidenceSignature", description: "Ed25519 signature of the stored bundle" })
 export type EvidenceSignature = typeof EvidenceSignature.Type
 
@@ -28,6 +30,7 @@ export const StoredEvidenceBundle = Schema.Struct({
   ...EvidenceBundle.fields,
   signature: Schema.optional(EvidenceSignature)
 })
+export type StoredEvidenceBundle = typeof StoredEvidenceBundle.Encoded
 
 /**
  * How a stored bundle's signature checks out against the runner's key:

@@ -2,19 +2,30 @@
  * SqliteEvidenceStore: each bundle as a row in the shared SQLite file (for queries) and as files a person can
  * open under `<stateDir>/runs/<issueId>/<attempt>/`: `evidence.json` (the Schema-encoded bundle, pretty),
  * `evidence.md` (`renderEvidenceMarkdown`) and `diff.patch` (when the bundle has a non-empty patch).
+ *
+ * The stored document (the `evidence.bundle` column and evidence.json alike) is the Schema-encoded bundle plus a
+ * `signature` member: Ed25519 by the runner's key (`EvidenceSigner`) over the canonical JSON (RFC 8785) of the
+ * document without it (docs/evidence.md, "The signature"). Readers check it on the stored text itself, so a
+ * bundle stays checkable after the Schema gains fields.
  */
 import { FileSystem, Path } from "@effect/platform"
 import * as SqlClient from "@effect/sql/SqlClient"
 import {
+  attemptKey,
+  canonicalJson,
+  checkSeal,
   EvidenceError,
+  EvidenceSigner,
   EvidenceStore,
   type EvidenceStoreShape,
   type EvidenceSummary,
   renderEvidenceMarkdown,
+  type SealedEvidence,
+  SIGNATURE_MEMBER,
   type StoredEvidence
 } from "@switchyard/core"
 import { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { formatParseError } from "../internal/rows.js"
 import { describe } from "../Sql.js"
 
@@ -23,10 +34,11 @@ export const EVIDENCE_JSON = "evidence.json"
 export const EVIDENCE_MARKDOWN = "evidence.md"
 export const DIFF_PATCH = "diff.patch"
 
-/** The bundle as compact JSON (the `evidence.bundle` column). */
+/**
+ * A stored document (the `evidence.bundle` column, evidence.json) decoded as the bundle; its `signature` member is
+ * ignored here (the seal is checked by `sealed` / `sealedFile`).
+ */
 export const BundleJson = Schema.parseJson(EvidenceBundle)
-/** The bundle as indented JSON (`evidence.json`). */
-export const BundleJsonPretty = Schema.parseJson(EvidenceBundle, { space: 2 })
 
 /** The summary columns of an `evidence` row. */
 export const EvidenceSummaryRow = Schema.Struct({
@@ -39,6 +51,34 @@ export const EvidenceSummaryRow = Schema.Struct({
 })
 
 const decodeBundle = Schema.decodeUnknown(BundleJson)
+const encodeBundle = Schema.encode(EvidenceBundle)
+/** A stored document as parsed JSON, not yet checked (the seal is judged on exactly what was stored). */
+const parseDocument = Schema.decodeUnknownEither(Schema.parseJson())
+
+/**
+ * The stored document of `bundle`, as `put` writes it: the Schema-encoded bundle plus its `signature` (the
+ * `EvidenceSigner`'s, over the canonical JSON of the encoded bundle), as compact JSON (the `evidence.bundle` column)
+ * and indented (evidence.json). Fails `EvidenceError` (operation `put`) when the bundle does not encode or cannot
+ * be signed.
+ */
+export const storedDocument = (bundle: EvidenceBundle): Effect.Effect<
+  { readonly compact: string; readonly pretty: string },
+  EvidenceError,
+  EvidenceSigner
+> =>
+  Effect.gen(function*() {
+    const signer = yield* EvidenceSigner
+    const encoded = yield* encodeBundle(bundle).pipe(
+      Effect.mapError((error) =>
+        new EvidenceError({ operation: "put", reason: `bundle does not encode: ${formatParseError(error)}`, cause: error })
+      )
+    )
+    const signature = yield* signer.sign(canonicalJson(encoded)).pipe(
+      Effect.mapError((error) => new EvidenceError({ operation: "put", reason: error.message, cause: error }))
+    )
+    const document = { ...encoded, [SIGNATURE_MEMBER]: signature }
+    return { compact: JSON.stringify(document), pretty: JSON.stringify(document, null, 2) }
+  })
 const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
 
 /**
@@ -48,10 +88,11 @@ const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
 export const make = (options: { readonly stateDir: string }): Effect.Effect<
   EvidenceStoreShape,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const signer = yield* EvidenceSigner
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const runsRoot = path.join(path.resolve(options.stateDir), "runs")
@@ -91,12 +132,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       Effect.gen(function*() {
         const dir = yield* runDir(bundle.issueId, bundle.attempt)
         const files = filesOf(dir)
-        const pretty = yield* Schema.encode(BundleJsonPretty)(bundle).pipe(
-          Effect.mapError((error) =>
-            new EvidenceError({ operation: "put", reason: `bundle does not encode: ${formatParseError(error)}`, cause: error })
-          )
-        )
-        const compact = yield* Schema.encode(BundleJson)(bundle).pipe(Effect.mapError(failure("put")))
+        const { compact, pretty } = yield* storedDocument(bundle).pipe(Effect.provideService(EvidenceSigner, signer))
         const patch = bundle.diff !== null && bundle.diff.patch !== "" ? bundle.diff.patch : null
 
         yield* writeAtomic(files.json, `${pretty}\n`).pipe(Effect.mapError(failure("put")))
@@ -236,15 +272,84 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         Effect.map((rows) => new Set(rows.map((row) => `${row.issue_id}#${row.attempt}`)))
       )
 
-    return { runDir, put, latest, get, list, stored, location, usageTotals } satisfies EvidenceStoreShape
+    /** The seal of one stored text (row or file) of `issueId`'s attempt, stored at `storedAt`. */
+    const sealOf = (text: unknown, issueId: IssueId, attempt: number, storedAt: number, keyCreatedAt: Option.Option<number>) =>
+      Either.match(parseDocument(text), {
+        onLeft: (): Effect.Effect<SealedEvidence, EvidenceError> =>
+          Effect.succeed({
+            issueId,
+            attempt,
+            outcome: null,
+            cause: null,
+            fingerprintCommit: null,
+            storedAt,
+            seal: { status: "invalid", detail: "the stored bundle is not JSON" }
+          }),
+        onRight: (document) =>
+          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt).pipe(
+            Effect.provideService(EvidenceSigner, signer),
+            Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
+          )
+      })
+
+    const keyCreatedAt = signer.keyCreatedAt.pipe(
+      Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
+    )
+
+    const SealRow = Schema.Struct({ issue_id: IssueId, attempt: Schema.Int, created_at: Schema.Number, bundle: Schema.String })
+    const decodeSealRow = Schema.decodeUnknown(SealRow)
+
+    // One query for any number of attempts (the keys travel as one JSON array), then one seal check per row.
+    const sealed = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
+      Effect.gen(function*() {
+        const result = new Map<string, SealedEvidence>()
+        if (attempts.length === 0) return result
+        const rows = yield* sql`
+          SELECT e.issue_id, e.attempt, e.created_at, e.bundle
+          FROM json_each(${JSON.stringify(attempts.map((a) => [a.issueId, a.attempt]))}) k
+          JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
+          Effect.mapError(failure("sealed"))
+        )
+        const created = yield* keyCreatedAt
+        for (const raw of rows) {
+          const row = yield* decodeSealRow(raw).pipe(
+            Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: formatParseError(error), cause: error }))
+          )
+          const key = attemptKey(row.issue_id, row.attempt)
+          if (result.has(key)) continue
+          result.set(key, yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created))
+        }
+        return result
+      })
+
+    const sealedFile = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ created_at: number }>`
+          SELECT created_at FROM evidence WHERE issue_id = ${issueId} AND attempt = ${attempt}`.pipe(
+          Effect.mapError(failure("sealedFile"))
+        )
+        const row = rows[0]
+        if (row === undefined) return Option.none<SealedEvidence>()
+        const file = filesOf(yield* dirOf("sealedFile", issueId, attempt)).json
+        const text = yield* fs.readFileString(file).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(Option.none<string>())),
+          Effect.mapError(failure("sealedFile"))
+        )
+        if (Option.isNone(text)) return Option.none<SealedEvidence>()
+        return Option.some(yield* sealOf(text.value, issueId, attempt, Number(row.created_at), yield* keyCreatedAt))
+      })
+
+    return { runDir, put, latest, get, list, stored, sealed, sealedFile, location, usageTotals } satisfies EvidenceStoreShape
   })
 
 /**
- * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`.
- * Requires `SqlClient`, `FileSystem` and `Path` (e.g. `NodeContext.layer`).
+ * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`, signed by
+ * the `EvidenceSigner` (e.g. `Ed25519EvidenceSigner.layer` of @switchyard/node, key in `<stateDir>/keys/`).
+ * Requires `SqlClient`, `EvidenceSigner`, `FileSystem` and `Path` (e.g. `NodeContext.layer`).
  */
 export const layer = (options: { readonly stateDir: string }): Layer.Layer<
   EvidenceStore,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
 > => Layer.effect(EvidenceStore, make(options))
