@@ -11,7 +11,16 @@ export * from "./Sandbox/errors.js"
 export * from "./Sandbox/Sandbox.js"
 export * as Supervisor from "./Supervisor/Supervisor.js"
 export { ProcessControl, type ProcessControlShape } from "./Supervisor/Supervisor.js"
-export { findViolations, VIOLATION_WINDOW, type Violation } from "./Supervisor/violations.js"
+export {
+  branchViolations,
+  checkOutcomes,
+  evidenceViolations,
+  findViolations,
+  type OutcomeCheck,
+  VIOLATION_WINDOW,
+  type Violation,
+  type ViolationKind
+} from "./Supervisor/violations.js"
 export * from "./Tracker/eligibility.js"
 export * as MemoryTracker from "./Tracker/MemoryTracker.js"
 export * from "./Tracker/errors.js"
