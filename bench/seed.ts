@@ -8,7 +8,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Tracker } from "@switchyard/core"
 import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { layerAll, Sql, SqliteEvidenceStore, SqliteTracker } from "@switchyard/sqlite"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { dirname, join } from "node:path"
 import { sampleBundle } from "../packages/sqlite/test/helpers.js"
 import { openDatabase } from "./lib.js"
@@ -52,6 +52,8 @@ const LABELS = ["bug", "feature", "docs", "infra", "ui", "perf"]
 const PRIORITIES = ["critical", "high", "medium", "low", "none"]
 const BODY = "Seeded by bench/seed.ts. The widget renders twice when the list is empty; expected once. " +
   "Steps: open the page, clear the filter, observe two spinners. Logs attached in the first comment."
+/** The `verdict.cause` of the seeded bundles (tests/helpers' `sampleBundle`), also written to their attempts rows. */
+const SEEDED_CAUSE = sampleBundle().verdict.cause
 /** 2025-01-01T00:00:00.000Z; issue n is created n seconds later. */
 const EPOCH = Date.UTC(2025, 0, 1)
 
@@ -96,7 +98,7 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
   const attemptRow = db.prepare(
     `INSERT INTO attempts (issue_id, attempt, runner_id, started_at, ended_at, branch, sandbox_path, base_commit,
        "commit", terminal_state, cause, counted)
-     VALUES (?, 1, 'bench:1:0', ?, ?, ?, NULL, ?, ?, ?, NULL, 1)`
+     VALUES (?, 1, 'bench:1:0', ?, ?, ?, NULL, ?, ?, ?, ?, 1)`
   )
   const evidenceRow = db.prepare(
     "INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle) VALUES (?, 1, ?, ?, ?, ?, ?)"
@@ -142,7 +144,8 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
         bundles++
         const outcome = bundles % 3 === 0 ? "NO_OP" : "PR_READY"
         const ended = EPOCH + i * 1000 + 600_000
-        attemptRow.run(`SY-${i}`, ended - 120_000, ended, `switchyard/SY-${i}`, "0".repeat(40), "1".repeat(40), outcome)
+        // The row says what the bundle says (outcome, verdict.cause), as a real run leaves it: status checks that.
+        attemptRow.run(`SY-${i}`, ended - 120_000, ended, `switchyard/SY-${i}`, "0".repeat(40), "1".repeat(40), outcome, SEEDED_CAUSE)
         pendingEvidence.push({ id: `SY-${i}`, outcome, ended })
       }
       if (mixed && s === "todo" && retries < retryBudget && random() < 0.05) {
@@ -159,7 +162,8 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
       return Effect.map(SqliteEvidenceStore.storedDocument(bundle), (doc) => ({ ...e, summary: bundle.summary, json: doc.compact }))
     }).pipe(
       Effect.provide(Ed25519EvidenceSigner.layer({ keyFile: join(dirname(filename), Ed25519EvidenceSigner.KEY_FILE) })),
-      Effect.provide(NodeContext.layer)
+      Effect.provide(NodeContext.layer),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
     )
   )
   db.transaction(() => {

@@ -225,10 +225,13 @@ describe("SqliteEvidenceStore", () => {
       const fs = yield* FileSystem.FileSystem
       const { evidence, sql } = yield* stores
       const stored = yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "ESCALATE" }))
+      const sy7 = [{ issueId: id("SY-7"), attempt: 1 }]
+      // Checked once before the edit: what the store remembers of that check must not hide the edit.
+      expect((yield* evidence.sealed(sy7)).get("SY-7#1")?.seal.status).toBe("signed")
       yield* sql`UPDATE evidence SET outcome = 'PR_READY',
         bundle = json_set(bundle, '$.outcome', 'PR_READY', '$.verdict.state', 'PR_READY', '$.verdict.cause', 'verified')
         WHERE issue_id = 'SY-7' AND attempt = 1`
-      const row = (yield* evidence.sealed([{ issueId: id("SY-7"), attempt: 1 }])).get("SY-7#1")
+      const row = (yield* evidence.sealed(sy7)).get("SY-7#1")
       expect(row).toMatchObject({
         outcome: "PR_READY",
         cause: "verified",

@@ -29,6 +29,9 @@ import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { formatParseError } from "../internal/rows.js"
 import { describe } from "../Sql.js"
 
+/** How many checked seals a store remembers (a few violation windows); past it the memory starts over. */
+export const SEAL_CACHE_LIMIT = 1_000
+
 /** File names inside a run directory. */
 export const EVIDENCE_JSON = "evidence.json"
 export const EVIDENCE_MARKDOWN = "evidence.md"
@@ -299,6 +302,11 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
     const SealRow = Schema.Struct({ issue_id: IssueId, attempt: Schema.Int, created_at: Schema.Number, bundle: Schema.String })
     const decodeSealRow = Schema.decodeUnknown(SealRow)
 
+    // A long-lived reader (the supervisor on every tick, `status --watch`) sees the same rows again and again. A seal
+    // is a function of the stored text, its storage time and the key's creation time, so a row whose text is the one
+    // already checked keeps its result: the text is still read and compared in full, only the crypto is skipped.
+    const checked = new Map<string, { readonly text: string; readonly storedAt: number; readonly keyCreatedAt: number | null; readonly sealed: SealedEvidence }>()
+
     // One query for any number of attempts (the keys travel as one JSON array), then one seal check per row.
     const sealed = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
       Effect.gen(function*() {
@@ -311,13 +319,22 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           Effect.mapError(failure("sealed"))
         )
         const created = yield* keyCreatedAt
+        const createdMs = Option.getOrNull(created)
+        if (checked.size > SEAL_CACHE_LIMIT) checked.clear()
         for (const raw of rows) {
           const row = yield* decodeSealRow(raw).pipe(
             Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: formatParseError(error), cause: error }))
           )
           const key = attemptKey(row.issue_id, row.attempt)
           if (result.has(key)) continue
-          result.set(key, yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created))
+          const hit = checked.get(key)
+          if (hit !== undefined && hit.text === row.bundle && hit.storedAt === row.created_at && hit.keyCreatedAt === createdMs) {
+            result.set(key, hit.sealed)
+            continue
+          }
+          const seal = yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created)
+          checked.set(key, { text: row.bundle, storedAt: row.created_at, keyCreatedAt: createdMs, sealed: seal })
+          result.set(key, seal)
         }
         return result
       })
