@@ -139,7 +139,9 @@ export const evidenceTrust = (issueId: IssueId, attempt: number) =>
     const key = { issueId, attempt }
     const row = (yield* store.sealed([key])).get(attemptKey(issueId, attempt))
     const problems: Array<string> = []
-    if (row === undefined) return { seal: null, problems: ["terminal_without_evidence: the bundle vanished while it was read"] }
+    if (row === undefined || row.seal === null) {
+      return { seal: null, problems: ["terminal_without_evidence: the bundle vanished while it was read"] }
+    }
     const attempts = yield* orchestrator.attempts(issueId)
     const own = attempts.find((a) => a.attempt === attempt)
     const event = (yield* orchestrator.terminalEvents([key])).get(attemptKey(issueId, attempt))
@@ -160,15 +162,14 @@ export const evidenceTrust = (issueId: IssueId, attempt: number) =>
 
 /** Why evidence.json is not the SQLite row's bundle (empty when it is). Pure. */
 const fileDisagreement = (row: SealedEvidence, file: SealedEvidence): ReadonlyArray<string> => {
-  if (file.seal.status !== "signed" && file.seal.status !== "unsigned_legacy") {
-    return [`evidence_signature_invalid: evidence.json cannot be trusted: ${file.seal.detail ?? file.seal.status}`]
+  const status = file.seal?.status ?? "unchecked"
+  if (status !== "signed" && status !== "unsigned_legacy") {
+    return [`evidence_signature_invalid: evidence.json cannot be trusted: ${file.seal?.detail ?? status}`]
   }
-  if (
-    file.seal.status !== row.seal.status || file.outcome !== row.outcome || file.cause !== row.cause ||
-    file.fingerprintCommit !== row.fingerprintCommit
-  ) {
+  const rowStatus = row.seal?.status ?? "unchecked"
+  if (status !== rowStatus || file.outcome !== row.outcome || file.cause !== row.cause || file.fingerprintCommit !== row.fingerprintCommit) {
     return [
-      `evidence_signature_invalid: evidence.json (${file.outcome}, ${file.seal.status}) is not the bundle stored in SQLite (${row.outcome}, ${row.seal.status})`
+      `evidence_signature_invalid: evidence.json (${file.outcome}, ${status}) is not the bundle stored in SQLite (${row.outcome}, ${rowStatus})`
     ]
   }
   return []

@@ -17,6 +17,7 @@ export {
   evidenceViolations,
   findViolations,
   type OutcomeCheck,
+  SEAL_WINDOW,
   VIOLATION_WINDOW,
   type Violation,
   type ViolationKind

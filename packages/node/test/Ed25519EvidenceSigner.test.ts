@@ -121,7 +121,7 @@ describe("checkSeal", () => {
       const seal = (document: unknown, storedAt = created + 1, stored = { issueId, attempt: 1 }) =>
         checkSeal(document, { ...stored, storedAt }, Option.some(created)).pipe(
           Effect.provideService(EvidenceSigner, signer),
-          Effect.map((s) => s.seal.status)
+          Effect.map((s) => s.seal?.status)
         )
 
       expect(yield* seal({ ...bundle, signature })).toBe("signed")

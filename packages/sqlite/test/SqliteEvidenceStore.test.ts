@@ -215,9 +215,14 @@ describe("SqliteEvidenceStore", () => {
         fingerprintCommit: null,
         seal: { status: "signed", detail: null }
       })
-      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal.status).toBe("signed")
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal?.status).toBe("signed")
       expect(Option.isNone(yield* evidence.sealedFile(id("SY-7"), 2))).toBe(true)
       expect((yield* evidence.sealed([])).size).toBe(0)
+      // Only the keys asked for are verified; the others come back with their claims and no seal.
+      yield* evidence.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
+      const some = yield* evidence.sealed([{ issueId: id("SY-7"), attempt: 1 }, { issueId: id("SY-8"), attempt: 1 }], new Set(["SY-8#1"]))
+      expect(some.get("SY-7#1")).toMatchObject({ outcome: "ESCALATE", cause: "validated", seal: null })
+      expect(some.get("SY-8#1")).toMatchObject({ outcome: "NO_OP", seal: { status: "signed" } })
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("a signed bundle edited by hand (ESCALATE -> PR_READY), in the row or in evidence.json, is invalid", () =>
@@ -227,7 +232,7 @@ describe("SqliteEvidenceStore", () => {
       const stored = yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "ESCALATE" }))
       const sy7 = [{ issueId: id("SY-7"), attempt: 1 }]
       // Checked once before the edit: what the store remembers of that check must not hide the edit.
-      expect((yield* evidence.sealed(sy7)).get("SY-7#1")?.seal.status).toBe("signed")
+      expect((yield* evidence.sealed(sy7)).get("SY-7#1")?.seal?.status).toBe("signed")
       yield* sql`UPDATE evidence SET outcome = 'PR_READY',
         bundle = json_set(bundle, '$.outcome', 'PR_READY', '$.verdict.state', 'PR_READY', '$.verdict.cause', 'verified')
         WHERE issue_id = 'SY-7' AND attempt = 1`
@@ -240,7 +245,7 @@ describe("SqliteEvidenceStore", () => {
       // The edited bundle still decodes: reading it is not refused, only trusting it.
       expect(Option.getOrThrow(yield* evidence.get(id("SY-7"), 1)).outcome).toBe("PR_READY")
 
-      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal.status).toBe("signed")
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal?.status).toBe("signed")
       const text = yield* fs.readFileString(stored.json)
       yield* fs.writeFileString(stored.json, text.replace(`"outcome": "ESCALATE"`, `"outcome": "PR_READY"`))
       expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal).toMatchObject({ status: "invalid" })

@@ -50,12 +50,14 @@ export interface EvidenceStoreShape {
     attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>
   ) => Effect.Effect<ReadonlySet<string>, EvidenceError>
   /**
-   * The stored bundles of `attempts` (SQLite rows) with their seals checked (`checkSeal`: signature, key, stored
-   * under the right attempt) and the fields the cross-checks need, in one read, keyed by {@link attemptKey}; an
-   * attempt without a bundle is absent. Reads only these rows (`status` passes its violation window, not the table).
+   * The stored bundles of `attempts` (SQLite rows) with the fields the cross-checks need, in one read, keyed by
+   * {@link attemptKey}; an attempt without a bundle is absent. The seal (`checkSeal`: signature, key, stored under
+   * the right attempt) is checked for the keys in `verify` (every one when omitted) and null for the others, so a
+   * caller pays the crypto only for the bundles it shows or relies on. Reads only these rows.
    */
   readonly sealed: (
-    attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>
+    attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
+    verify?: ReadonlySet<string>
   ) => Effect.Effect<ReadonlyMap<string, SealedEvidence>, EvidenceError>
   /**
    * The seal of one attempt's `evidence.json` (judged, like its row, by the row's storage time), `None` when the

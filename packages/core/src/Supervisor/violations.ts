@@ -20,13 +20,21 @@ export type { Violation, ViolationKind } from "@switchyard/domain"
 /** How many of the newest terminal attempts each violation check looks at (bounds the cost per tick). */
 export const VIOLATION_WINDOW = 100
 
+/**
+ * How many of the newest terminal attempts have their signature checked on every pass: the outcomes `status`
+ * shows (its newest 10). The newest PR_READY attempt of every issue in review in the window is checked too, since
+ * its branch is what a human would merge. The rest of the window is compared with its attempts rows and events
+ * only: one Ed25519 check costs ~0.1–0.3 ms on a loaded 2-core machine, and `status` is a one-shot process.
+ */
+export const SEAL_WINDOW = 10
+
 const short = (sha: string) => sha.slice(0, 12)
 const said = (state: string | null, cause: string | null) => `${state ?? "nothing readable"}${cause === null ? "" : ` (${cause})`}`
 
 /**
  * What is wrong with one attempt's stored bundle, judged against its `attempts` row and its `terminal.*` event
  * (`event` undefined when the log has none: such an attempt is compared with its row only). Pure. In order:
- * - the seal: `evidence_signature_invalid` (edited after signing, malformed, or the bundle of another attempt),
+ * - the seal (when it was checked, `sealed.seal` not null): `evidence_signature_invalid` (edited after signing, malformed, or the bundle of another attempt),
  *   `evidence_signed_by_other_key` (valid, but not the runner's key), `evidence_unsigned` (no signature, stored
  *   after the runner's key existed); a legacy unsigned bundle (stored before) is no violation;
  * - `evidence_disagrees_with_attempt`: the row's `terminal_state`/`cause` are not the bundle's `outcome` and
@@ -43,7 +51,8 @@ export const evidenceViolations = (
   const add = (kind: ViolationKind, detail: string) =>
     violations.push({ kind, issueId: attempt.issue_id, attempt: attempt.attempt, detail })
   const subject = `the evidence of attempt ${attempt.attempt}`
-  const { status, detail } = sealed.seal
+  const status = sealed.seal?.status ?? null
+  const detail = sealed.seal?.detail ?? null
   if (status === "invalid") add("evidence_signature_invalid", `${subject} cannot be trusted: ${detail ?? "its signature is invalid"}`)
   if (status === "other_key") add("evidence_signed_by_other_key", `${subject} cannot be trusted: ${detail ?? "another key signed it"}`)
   if (status === "unsigned") add("evidence_unsigned", `${subject} cannot be trusted: ${detail ?? "it is not signed"}`)
@@ -106,11 +115,12 @@ export interface OutcomeCheck {
 
 /**
  * The violation pass over the newest `window` terminal attempts (`status` shows the newest 10 of them): for each,
- * a missing bundle (`terminal_without_evidence`) or what {@link evidenceViolations} finds; for each issue whose
- * newest attempt is PR_READY and that is still `in_review`, what {@link branchViolations} finds. `branchHeads`
- * lists the repo's branches (`None` when git cannot: the branch checks are skipped, no false violation); it runs
- * only if some PR_READY issue is in review. Four reads whatever the window (attempts, their bundles with their
- * seals, their terminal events, the statuses), plus `branchHeads`; only the window's bundles are checked.
+ * a missing bundle (`terminal_without_evidence`) or what {@link evidenceViolations} finds, with the signature
+ * checked for the newest {@link SEAL_WINDOW} and for the newest PR_READY attempt of each issue in review; for each
+ * issue whose newest attempt is PR_READY and that is still `in_review`, what {@link branchViolations} finds.
+ * `branchHeads` lists the repo's branches (`None` when git cannot: the branch checks are skipped, no false
+ * violation); it runs only if some PR_READY issue is in review. Four reads whatever the window (attempts, their
+ * bundles, their terminal events, the statuses), plus `branchHeads`; only the window's bundles are read.
  */
 export const checkOutcomes = <R>(
   branchHeads: Effect.Effect<Option.Option<ReadonlyMap<string, string>>, never, R>,
@@ -122,9 +132,6 @@ export const checkOutcomes = <R>(
     const tracker = yield* Tracker
     const violations: Array<Violation> = []
     const ended = (yield* orchestrator.recentOutcomes(window)).filter((a) => a.terminal_state !== null)
-    const keys = ended.map((a) => ({ issueId: a.issue_id, attempt: a.attempt }))
-    const sealed = yield* evidence.sealed(keys)
-    const events = yield* orchestrator.terminalEvents(keys)
     const latest = new Map<string, (typeof ended)[number]>()
     for (const a of ended) if (!latest.has(a.issue_id)) latest.set(a.issue_id, a)
     const prReady = [...latest.values()].filter((a) => a.terminal_state === "PR_READY").map((a) => a.issue_id)
@@ -132,6 +139,14 @@ export const checkOutcomes = <R>(
     const statuses = prReady.length === 0
       ? new Map<string, string>()
       : yield* tracker.statuses(prReady).pipe(Effect.orElseSucceed(() => new Map<string, string>()))
+    const inReview = (a: (typeof ended)[number]) =>
+      latest.get(a.issue_id) === a && a.terminal_state === "PR_READY" && statuses.get(a.issue_id) === "in_review"
+    const keys = ended.map((a) => ({ issueId: a.issue_id, attempt: a.attempt }))
+    const verify = new Set(
+      ended.filter((a, i) => i < SEAL_WINDOW || inReview(a)).map((a) => attemptKey(a.issue_id, a.attempt))
+    )
+    const sealed = yield* evidence.sealed(keys, verify)
+    const events = yield* orchestrator.terminalEvents(keys)
     for (const a of ended) {
       const key = attemptKey(a.issue_id, a.attempt)
       const bundle = sealed.get(key)
@@ -145,8 +160,7 @@ export const checkOutcomes = <R>(
       } else {
         violations.push(...evidenceViolations(a, bundle, events.get(key)))
       }
-      if (latest.get(a.issue_id) !== a || a.terminal_state !== "PR_READY") continue
-      if (statuses.get(a.issue_id) !== "in_review") continue
+      if (!inReview(a)) continue
       const heads = yield* branchHeads
       if (Option.isNone(heads)) continue
       violations.push(...branchViolations(a, heads.value, bundle?.fingerprintCommit ?? a.commit))

@@ -276,7 +276,14 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       )
 
     /** The seal of one stored text (row or file) of `issueId`'s attempt, stored at `storedAt`. */
-    const sealOf = (text: unknown, issueId: IssueId, attempt: number, storedAt: number, keyCreatedAt: Option.Option<number>) =>
+    const sealOf = (
+      text: unknown,
+      issueId: IssueId,
+      attempt: number,
+      storedAt: number,
+      keyCreatedAt: Option.Option<number>,
+      verify = true
+    ) =>
       Either.match(parseDocument(text), {
         onLeft: (): Effect.Effect<SealedEvidence, EvidenceError> =>
           Effect.succeed({
@@ -289,7 +296,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
             seal: { status: "invalid", detail: "the stored bundle is not JSON" }
           }),
         onRight: (document) =>
-          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt).pipe(
+          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt, verify).pipe(
             Effect.provideService(EvidenceSigner, signer),
             Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
           )
@@ -308,7 +315,10 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
     const checked = new Map<string, { readonly text: string; readonly storedAt: number; readonly keyCreatedAt: number | null; readonly sealed: SealedEvidence }>()
 
     // One query for any number of attempts (the keys travel as one JSON array), then one seal check per row.
-    const sealed = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
+    const sealed = (
+      attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
+      verify?: ReadonlySet<string>
+    ) =>
       Effect.gen(function*() {
         const result = new Map<string, SealedEvidence>()
         if (attempts.length === 0) return result
@@ -327,6 +337,10 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           )
           const key = attemptKey(row.issue_id, row.attempt)
           if (result.has(key)) continue
+          if (verify !== undefined && !verify.has(key)) {
+            result.set(key, yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created, false))
+            continue
+          }
           const hit = checked.get(key)
           if (hit !== undefined && hit.text === row.bundle && hit.storedAt === row.created_at && hit.keyCreatedAt === createdMs) {
             result.set(key, hit.sealed)
