@@ -28,7 +28,7 @@ export interface SealedEvidence {
   readonly fingerprintCommit: string | null
   /** When the store wrote it (epoch ms; the `evidence.created_at` column). */
   readonly storedAt: number
-  /** The seal, null when it was not asked for (the fields above are then the bundle's claims, unchecked). */
+  /** The seal, null when it was not asked for (`EvidenceStore.sealed`; the fields above are then unchecked claims). */
   readonly seal: SealCheck | null
 }
 
@@ -50,14 +50,12 @@ const decodeFields = Schema.decodeUnknownEither(Fields)
  *    another attempt, even a genuinely signed one);
  * 2. no signature: `unsigned_legacy` when stored before the key existed (or there is no key), else `unsigned`;
  * 3. otherwise what `EvidenceSigner.check` says of the signature over the canonical JSON of the rest.
- * With `verify` false only the fields are read (`seal` null): nothing is checked and no crypto runs.
  * Fails `EvidenceSignerError` only when the runner's key exists but cannot be read.
  */
 export const checkSeal = (
   document: unknown,
   stored: { readonly issueId: IssueId; readonly attempt: number; readonly storedAt: number },
-  keyCreatedAt: Option.Option<number>,
-  verify: boolean = true
+  keyCreatedAt: Option.Option<number>
 ): Effect.Effect<SealedEvidence, EvidenceSignerError, EvidenceSigner> =>
   Effect.gen(function*() {
     const fields = Either.getOrNull(decodeFields(document))
@@ -70,7 +68,6 @@ export const checkSeal = (
       storedAt: stored.storedAt
     }
     const seal = (status: SealStatus, detail: string | null): SealedEvidence => ({ ...base, seal: { status, detail } })
-    if (!verify) return { ...base, seal: null }
     if (fields === null) return seal("invalid", "the stored bundle does not decode")
     if (fields.issueId !== stored.issueId || fields.attempt !== stored.attempt) {
       return seal(

@@ -276,14 +276,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       )
 
     /** The seal of one stored text (row or file) of `issueId`'s attempt, stored at `storedAt`. */
-    const sealOf = (
-      text: unknown,
-      issueId: IssueId,
-      attempt: number,
-      storedAt: number,
-      keyCreatedAt: Option.Option<number>,
-      verify = true
-    ) =>
+    const sealOf = (text: unknown, issueId: IssueId, attempt: number, storedAt: number, keyCreatedAt: Option.Option<number>) =>
       Either.match(parseDocument(text), {
         onLeft: (): Effect.Effect<SealedEvidence, EvidenceError> =>
           Effect.succeed({
@@ -296,7 +289,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
             seal: { status: "invalid", detail: "the stored bundle is not JSON" }
           }),
         onRight: (document) =>
-          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt, verify).pipe(
+          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt).pipe(
             Effect.provideService(EvidenceSigner, signer),
             Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
           )
@@ -306,15 +299,31 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
     )
 
-    const SealRow = Schema.Struct({ issue_id: IssueId, attempt: Schema.Int, created_at: Schema.Number, bundle: Schema.String })
+    const SealRow = Schema.Struct({
+      issue_id: IssueId,
+      attempt: Schema.Int,
+      created_at: Schema.Number,
+      /** The stored text, only for the rows whose seal is checked. */
+      bundle: Schema.NullOr(Schema.String),
+      /** `[outcome, verdict.cause, fingerprint.commit]` read by SQLite, for the others (null when not JSON). */
+      claims: Schema.NullOr(Schema.String)
+    })
     const decodeSealRow = Schema.decodeUnknown(SealRow)
+    const decodeClaims = Schema.decodeUnknownOption(
+      Schema.parseJson(Schema.Tuple(Schema.NullOr(TerminalState), Schema.NullOr(Schema.String), Schema.NullOr(Schema.String)))
+    )
 
     // A long-lived reader (the supervisor on every tick, `status --watch`) sees the same rows again and again. A seal
     // is a function of the stored text, its storage time and the key's creation time, so a row whose text is the one
     // already checked keeps its result: the text is still read and compared in full, only the crypto is skipped.
-    const checked = new Map<string, { readonly text: string; readonly storedAt: number; readonly keyCreatedAt: number | null; readonly sealed: SealedEvidence }>()
+    const checked = new Map<
+      string,
+      { readonly text: string; readonly storedAt: number; readonly keyCreatedAt: number | null; readonly sealed: SealedEvidence }
+    >()
 
-    // One query for any number of attempts (the keys travel as one JSON array), then one seal check per row.
+    // One query for any number of attempts (the keys travel as one JSON array with a verify flag each). A row to
+    // verify brings its whole text, checked here; the others only the three fields SQLite extracts (no JSON is parsed
+    // or canonicalised in JS for them: the cost of a status is the few bundles it verifies, not the window).
     const sealed = (
       attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
       verify?: ReadonlySet<string>
@@ -322,9 +331,13 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       Effect.gen(function*() {
         const result = new Map<string, SealedEvidence>()
         if (attempts.length === 0) return result
+        const keys = attempts.map((a) => [a.issueId, a.attempt, verify === undefined || verify.has(attemptKey(a.issueId, a.attempt)) ? 1 : 0])
         const rows = yield* sql`
-          SELECT e.issue_id, e.attempt, e.created_at, e.bundle
-          FROM json_each(${JSON.stringify(attempts.map((a) => [a.issueId, a.attempt]))}) k
+          SELECT e.issue_id, e.attempt, e.created_at,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 THEN e.bundle END AS bundle,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 OR NOT json_valid(e.bundle) THEN NULL
+                      ELSE json_extract(e.bundle, '$.outcome', '$.verdict.cause', '$.fingerprint.commit') END AS claims
+          FROM json_each(${JSON.stringify(keys)}) k
           JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
           Effect.mapError(failure("sealed"))
         )
@@ -337,8 +350,17 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           )
           const key = attemptKey(row.issue_id, row.attempt)
           if (result.has(key)) continue
-          if (verify !== undefined && !verify.has(key)) {
-            result.set(key, yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created, false))
+          if (row.bundle === null) {
+            const [outcome, cause, fingerprintCommit] = Option.getOrElse(decodeClaims(row.claims), () => [null, null, null] as const)
+            result.set(key, {
+              issueId: row.issue_id,
+              attempt: row.attempt,
+              outcome,
+              cause,
+              fingerprintCommit,
+              storedAt: row.created_at,
+              seal: null
+            })
             continue
           }
           const hit = checked.get(key)
