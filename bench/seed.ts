@@ -6,10 +6,10 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Tracker } from "@switchyard/core"
-import { layerAll, Sql, SqliteTracker } from "@switchyard/sqlite"
-import { EvidenceBundle } from "@switchyard/domain"
-import { Effect, Layer, Schema } from "effect"
-import { dirname } from "node:path"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
+import { layerAll, Sql, SqliteEvidenceStore, SqliteTracker } from "@switchyard/sqlite"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { dirname, join } from "node:path"
 import { sampleBundle } from "../packages/sqlite/test/helpers.js"
 import { openDatabase } from "./lib.js"
 
@@ -24,8 +24,9 @@ export interface SeedOptions {
   readonly reproductions?: boolean
   /**
    * With `mixed`, the share of `done` issues that went through the factory (default 0.1): each gets an ended
-   * attempt and an evidence row holding a full bundle (tests/helpers' `sampleBundle`, Schema-encoded exactly as
-   * `SqliteEvidenceStore.put` stores it). Status reads the newest outcomes and the token totals from them.
+   * attempt and an evidence row holding a full bundle (tests/helpers' `sampleBundle`, encoded and signed exactly as
+   * `SqliteEvidenceStore.put` stores it, with a key in `<dir>/keys/`). Status reads the newest outcomes, checks
+   * their signatures, and sums the token totals from them.
    */
   readonly evidence?: number
 }
@@ -51,6 +52,8 @@ const LABELS = ["bug", "feature", "docs", "infra", "ui", "perf"]
 const PRIORITIES = ["critical", "high", "medium", "low", "none"]
 const BODY = "Seeded by bench/seed.ts. The widget renders twice when the list is empty; expected once. " +
   "Steps: open the page, clear the filter, observe two spinners. Logs attached in the first comment."
+/** The `verdict.cause` of the seeded bundles (tests/helpers' `sampleBundle`), also written to their attempts rows. */
+const SEEDED_CAUSE = sampleBundle().verdict.cause
 /** 2025-01-01T00:00:00.000Z; issue n is created n seconds later. */
 const EPOCH = Date.UTC(2025, 0, 1)
 
@@ -95,13 +98,13 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
   const attemptRow = db.prepare(
     `INSERT INTO attempts (issue_id, attempt, runner_id, started_at, ended_at, branch, sandbox_path, base_commit,
        "commit", terminal_state, cause, counted)
-     VALUES (?, 1, 'bench:1:0', ?, ?, ?, NULL, ?, ?, ?, NULL, 1)`
+     VALUES (?, 1, 'bench:1:0', ?, ?, ?, NULL, ?, ?, ?, ?, 1)`
   )
   const evidenceRow = db.prepare(
     "INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle) VALUES (?, 1, ?, ?, ?, ?, ?)"
   )
   const evidenceShare = mixed ? options.evidence ?? 0.1 : 0
-  const encodeBundle = Schema.encodeSync(Schema.parseJson(EvidenceBundle))
+  const pendingEvidence: Array<{ readonly id: string; readonly outcome: "NO_OP" | "PR_READY"; readonly ended: number }> = []
   let bundles = 0
   const byStatus: Record<string, number> = {}
   const retryBudget = Math.min(50, Math.floor(options.issues * todoShare * 0.01))
@@ -140,10 +143,10 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
       if (s === "done" && evidenceShare > 0 && random() < evidenceShare) {
         bundles++
         const outcome = bundles % 3 === 0 ? "NO_OP" : "PR_READY"
-        const bundle = sampleBundle({ issueId: `SY-${i}`, attempt: 1, outcome })
         const ended = EPOCH + i * 1000 + 600_000
-        attemptRow.run(`SY-${i}`, ended - 120_000, ended, `switchyard/SY-${i}`, "0".repeat(40), "1".repeat(40), outcome)
-        evidenceRow.run(`SY-${i}`, outcome, bundle.summary, ended, `/nonexistent/runs/SY-${i}/1`, encodeBundle(bundle))
+        // The row says what the bundle says (outcome, verdict.cause), as a real run leaves it: status checks that.
+        attemptRow.run(`SY-${i}`, ended - 120_000, ended, `switchyard/SY-${i}`, "0".repeat(40), "1".repeat(40), outcome, SEEDED_CAUSE)
+        pendingEvidence.push({ id: `SY-${i}`, outcome, ended })
       }
       if (mixed && s === "todo" && retries < retryBudget && random() < 0.05) {
         retries++
@@ -151,6 +154,20 @@ export const seed = async (filename: string, options: SeedOptions): Promise<Seed
       }
     }
     if (options.issues > 0) counter.run(options.issues)
+  })()
+  // The bundles are signed by the real store code (async: the key file), then inserted in a second transaction.
+  const documents = await Effect.runPromise(
+    Effect.forEach(pendingEvidence, (e) => {
+      const bundle = sampleBundle({ issueId: e.id, attempt: 1, outcome: e.outcome })
+      return Effect.map(SqliteEvidenceStore.storedDocument(bundle), (doc) => ({ ...e, summary: bundle.summary, json: doc.compact }))
+    }).pipe(
+      Effect.provide(Ed25519EvidenceSigner.layer({ keyFile: join(dirname(filename), Ed25519EvidenceSigner.KEY_FILE) })),
+      Effect.provide(NodeContext.layer),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  )
+  db.transaction(() => {
+    for (const d of documents) evidenceRow.run(d.id, d.outcome, d.summary, d.ended, `/nonexistent/runs/${d.id}/1`, d.json)
   })()
   db.pragma("wal_checkpoint(TRUNCATE)")
   db.close()
@@ -174,7 +191,12 @@ export const verifySeed = async (filename: string, ids: ReadonlyArray<string>): 
       return yield* Effect.forEach(ids, (id) =>
         tracker.get(id).pipe(Effect.flatMap(Schema.encode(SqliteTracker.IssueFromRow))))
     }).pipe(
-      Effect.provide(layerAll({ filename, stateDir: dirname(filename) }).pipe(Layer.provide(NodeContext.layer)))
+      Effect.provide(
+        layerAll({ filename, stateDir: dirname(filename) }).pipe(
+          Layer.provide(Ed25519EvidenceSigner.layer({ keyFile: join(dirname(filename), Ed25519EvidenceSigner.KEY_FILE) })),
+          Layer.provide(NodeContext.layer)
+        )
+      )
     )
   )
   ids.forEach((id, k) => {

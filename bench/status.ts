@@ -5,7 +5,8 @@
  * Extra rows split the wall time: a bare `node -e 0` (Node startup), `switchyard --version` (Node + loading the
  * bundled CLI), and `status --json` on an empty tracker (+ opening the store and git); the rest is the data.
  */
-import { copyFileSync, mkdirSync } from "node:fs"
+import { copyFileSync, cpSync, mkdirSync } from "node:fs"
+import { dirname, join } from "node:path"
 import {
   betterSqlitePath,
   type Exited,
@@ -42,13 +43,22 @@ export const benchStatus = async (seeded: (n: number) => Promise<SeedResult>): P
   const full = makeRepo("status")
   mkdirSync(full.stateDir, { recursive: true })
   copyFileSync(s.filename, full.database)
+  // The runner's key goes with its database: the seeded bundles are signed with it, and status checks them.
+  cpSync(join(dirname(s.filename), "keys"), join(full.stateDir, "keys"), { recursive: true })
   const empty = makeRepo("status-empty")
   await migrate(empty.database)
 
   const check = await mustSwitchyard(full.root, "status", "--json")
-  const counts = (JSON.parse(check.stdout) as { tracker: { counts: Record<string, number> } }).tracker.counts
-  const total = Object.values(counts).reduce((a, b) => a + b, 0)
+  const parsed = JSON.parse(check.stdout) as {
+    tracker: { counts: Record<string, number> }
+    human: { recent: Array<{ signature: string | null }>; violations: Array<unknown> }
+  }
+  const total = Object.values(parsed.tracker.counts).reduce((a, b) => a + b, 0)
   if (total !== s.issues) throw new Error(`status bench: status --json counted ${total} issues, seeded ${s.issues}`)
+  // Every signature status checked must be the runner's, else the bench would time a failure path.
+  if (parsed.human.violations.length > 0 || parsed.human.recent.some((o) => o.signature !== "signed")) {
+    throw new Error(`status bench: the seeded bundles do not check as signed: ${JSON.stringify(parsed.human).slice(0, 500)}`)
+  }
 
   const rawScript = `const D = require(${JSON.stringify(betterSqlitePath)}); const db = new D(${
     JSON.stringify(full.database)

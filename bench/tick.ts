@@ -10,6 +10,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { eligibleRefs, Orchestrator, Tracker } from "@switchyard/core"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Clock, Effect, Layer, ManagedRuntime } from "effect"
 import { join } from "node:path"
@@ -72,7 +73,10 @@ export const benchTick = async (seeded: (n: number) => Promise<SeedResult>): Pro
   for (const size of settings.sizes) {
     const s = await seeded(size)
     const runtime = ManagedRuntime.make(
-      layerAll({ filename: s.filename, stateDir: join(s.filename, "..") }).pipe(Layer.provide(NodeContext.layer))
+      layerAll({ filename: s.filename, stateDir: join(s.filename, "..") }).pipe(
+        Layer.provide(Ed25519EvidenceSigner.layer({ keyFile: join(s.filename, "..", Ed25519EvidenceSigner.KEY_FILE) })),
+        Layer.provide(NodeContext.layer)
+      )
     )
     const db = openDatabase(s.filename, { readonly: true })
     const stmt = db.prepare("SELECT * FROM issues WHERE status = 'todo'")

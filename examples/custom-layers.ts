@@ -22,7 +22,15 @@ import {
   WorkflowFile
 } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
-import { BwrapConfinement, CommandAgent, GitSandbox, NodeProcessControl, ProcessRunner, ProcessVerifier } from "@switchyard/node"
+import {
+  BwrapConfinement,
+  CommandAgent,
+  Ed25519EvidenceSigner,
+  GitSandbox,
+  NodeProcessControl,
+  ProcessRunner,
+  ProcessVerifier
+} from "@switchyard/node"
 import { Sql, SqliteEvidenceStore, SqliteOrchestrator } from "@switchyard/sqlite"
 import { Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 
@@ -49,7 +57,8 @@ const lineFor = (repo: string, worktrees: string, stateDir: string, workflowText
     )
   )
   const store = Layer.mergeAll(SqliteOrchestrator.layer, SqliteEvidenceStore.layer({ stateDir })).pipe(
-    Layer.provideMerge(Sql.layer({ filename: `${stateDir}/switchyard.db` }))
+    Layer.provideMerge(Sql.layer({ filename: `${stateDir}/switchyard.db` })),
+    Layer.provideMerge(Ed25519EvidenceSigner.layer({ keyFile: `${stateDir}/${Ed25519EvidenceSigner.KEY_FILE}` }))
   )
   const tracker = MemoryTracker.layer({ prefix: "MEM" }) // ← the swapped service
   const confinement = Layer.unwrapEffect(

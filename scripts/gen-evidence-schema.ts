@@ -1,5 +1,5 @@
 /**
- * Generates docs/evidence.schema.json, the JSON Schema of `evidence.json`, from the `EvidenceBundle` Schema in
+ * Generates docs/evidence.schema.json, the JSON Schema of `evidence.json`, from the `StoredEvidenceBundle` Schema in
  * @switchyard/domain (effect's `JSONSchema.make`, which describes the encoded form: the JSON on disk).
  *
  *   pnpm tsx scripts/gen-evidence-schema.ts           writes the file
@@ -8,13 +8,13 @@
  * packages/sqlite/test/evidenceSchema.test.ts fails when the committed file differs from this output, so the
  * published schema cannot drift from the code. Bump `EVIDENCE_SCHEMA_VERSION` for incompatible changes.
  */
-import { EvidenceBundle } from "@switchyard/domain"
+import { StoredEvidenceBundle } from "@switchyard/domain"
 import { JSONSchema } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const target = fileURLToPath(new URL("../docs/evidence.schema.json", import.meta.url))
-const text = JSON.stringify(JSONSchema.make(EvidenceBundle), null, 2) + "\n"
+const text = JSON.stringify(JSONSchema.make(StoredEvidenceBundle), null, 2) + "\n"
 
 if (process.argv.includes("--check")) {
   const current = readFileSync(target, "utf8")

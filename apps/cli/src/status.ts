@@ -3,15 +3,19 @@
  * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
-import { EvidenceStore, findViolations, Orchestrator, Tracker } from "@switchyard/core"
+import { attemptKey, checkOutcomes, EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect } from "effect"
 import { human, leaseLine, retryLine } from "./render.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
 export const STATUS_NEXT = 10
 
-/** One read of the four layers for the repo at `repoRoot` (git is asked whether PR_READY branches exist). */
+/**
+ * One read of the four layers for the repo at `repoRoot`. Every bundle of the violation window (the newest 100
+ * terminal attempts, which include the 10 shown) has its signature checked and is compared with its attempts row
+ * and `terminal.*` event; git is asked, once, where the branches of PR_READY issues in review point.
+ */
 export const statusSnapshot = (repoRoot: string) =>
   Effect.gen(function*() {
     const tracker = yield* Tracker
@@ -31,26 +35,30 @@ export const statusSnapshot = (repoRoot: string) =>
       exclude: [...leases.map((l) => l.issue_id), ...retries.filter((r) => r.due_at > now).map((r) => r.issue_id)],
       limit: STATUS_NEXT
     })
-    // One `git for-each-ref` for all the PR_READY branches (not one git process per outcome), run only if needed;
-    // as in the supervisor, a git failure counts every branch as present (no false violation).
+    // One `git for-each-ref` for all the PR_READY branches and their heads (not one git process per outcome), run
+    // only if needed; as in the supervisor, a git failure skips the branch checks (no false violation).
     const branches = yield* Effect.cached(Effect.option(ProcessRunner.localBranches(repoRoot)))
-    const branchExists = (branch: string) =>
-      Effect.map(branches, Option.match({ onNone: () => true, onSome: (names) => names.has(branch) }))
-    const violations = yield* findViolations(branchExists)
+    const { sealed, violations } = yield* checkOutcomes(branches)
     const outcomes = yield* Effect.forEach(recent, (a) =>
       Effect.gen(function*() {
         const bundle = yield* evidence.get(a.issue_id, a.attempt)
         const b = bundle._tag === "Some" ? bundle.value : null
+        const seal = sealed.get(attemptKey(a.issue_id, a.attempt))?.seal ?? null
         const flagged = violations.filter((v) => v.issueId === a.issue_id && v.attempt === a.attempt)
-        const trust = flagged.length > 0
-          ? `⚠ ${flagged.map((v) => v.detail).join("; ")}`
-          : b === null
-          ? "⚠ no evidence bundle"
+        const because = b === null
+          ? null
           : a.terminal_state === "PR_READY"
           ? `verified in a clean checkout${b.fingerprint ? ` at tree ${b.fingerprint.tree.slice(0, 10)}` : ""}; ${
             b.validation.length
           } validation command(s) pass`
           : b.verdict.reasons[0] ?? b.verdict.cause
+        const trust = flagged.length > 0
+          ? `⚠ ${flagged.map((v) => v.detail).join("; ")}`
+          : because === null
+          ? "⚠ no evidence bundle"
+          : seal?.status === "unsigned_legacy"
+          ? `⚠ unsigned (stored before bundles were signed); ${because}`
+          : because
         const confinement = b?.confinement?.kind ?? null
         return {
           issue: a.issue_id,
@@ -59,6 +67,8 @@ export const statusSnapshot = (repoRoot: string) =>
           cause: a.cause,
           endedAt: a.ended_at,
           evidence: b !== null,
+          /** How the bundle's signature checked out (`SealStatus`), null without a bundle. */
+          signature: seal?.status ?? null,
           trust,
           tokens: b === null ? null : b.usage,
           summary: b?.summary ?? null,

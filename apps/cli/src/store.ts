@@ -3,14 +3,22 @@
  * `status`, `issue` and `evidence` load neither the agent stations nor the workflow modules.
  */
 import { FileSystem } from "@effect/platform"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 
-/** Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db` and `runs/`. */
+/**
+ * Where a repo keeps its state: `<repo>/.switchyard/` with `switchyard.db`, `runs/`, and the runner's evidence key
+ * `keys/evidence.ed25519` (docs/evidence.md, "The signature").
+ */
 export const statePaths = (repoRoot: string) => {
   const stateDir = NodePath.join(repoRoot, ".switchyard")
-  return { stateDir, database: NodePath.join(stateDir, "switchyard.db") }
+  return {
+    stateDir,
+    database: NodePath.join(stateDir, "switchyard.db"),
+    keyFile: NodePath.join(stateDir, Ed25519EvidenceSigner.KEY_FILE)
+  }
 }
 
 /**
@@ -29,10 +37,14 @@ export const ensureStateDir = (stateDir: string) =>
 
 /**
  * Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`), after
- * {@link ensureStateDir}. Needs `FileSystem` and `Path`, which the CLI's own context provides (edge.ts), so the
- * Node platform layer is not built twice.
+ * {@link ensureStateDir}, with the bundles signed and checked by the runner's key (`Ed25519EvidenceSigner`, created
+ * on the first stored bundle; reading never creates it). Needs `FileSystem` and `Path`, which the CLI's own context
+ * provides (edge.ts), so the Node platform layer is not built twice.
  */
 export const storeLayer = (repoRoot: string) => {
-  const { database, stateDir } = statePaths(repoRoot)
-  return layerAll({ filename: database, stateDir }).pipe(Layer.provide(Layer.effectDiscard(ensureStateDir(stateDir))))
+  const { database, keyFile, stateDir } = statePaths(repoRoot)
+  return layerAll({ filename: database, stateDir }).pipe(
+    Layer.provideMerge(Ed25519EvidenceSigner.layer({ keyFile })),
+    Layer.provide(Layer.effectDiscard(ensureStateDir(stateDir)))
+  )
 }

@@ -7,12 +7,20 @@
  * 2. Re-verification: the branch head is verified again against the ORIGINAL base, in clean checkouts, with the
  *    same policy the line used: the reproduction must fail on the base and pass on the head, every validation
  *    command must pass, and every guard must pass.
- * Exit code 0 only when the evidence is fresh AND the re-verification passes; 1 otherwise (stale, failed, or no
- * verifiable bundle), so scripts can gate on it.
+ * Before either, the bundle must be trustworthy (docs/evidence.md, "The signature"): its SQLite row and its
+ * evidence.json must carry the runner's valid signature (or be legacy unsigned bundles, stored before signing), and
+ * agree with each other, with the attempt's `attempts` row and `terminal.*` event, and no later attempt may have
+ * ended without evidence. Otherwise verify refuses (`EvidenceNotTrusted`) without running anything the bundle names.
+ * Exit code 0 only when the evidence is fresh AND the re-verification passes; 1 otherwise (stale, failed, forged,
+ * or no verifiable bundle), so scripts can gate on it.
  */
 import {
+  attemptKey,
+  evidenceViolations,
   EvidenceStore,
+  Orchestrator,
   Sandbox,
+  type SealedEvidence,
   shortSha,
   Tracker,
   Verifier,
@@ -23,6 +31,8 @@ import {
   CommandResult,
   type EvidenceBundle,
   GuardResult,
+  type IssueId,
+  SealStatus,
   TestCounts
 } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
@@ -69,6 +79,8 @@ export const VerifyReport = Schema.Struct({
   id: Schema.String,
   /** The attempt whose evidence was checked. */
   attempt: Schema.Int,
+  /** How the bundle's signature checked out: `signed`, or `unsigned_legacy` (stored before bundles were signed). */
+  signature: SealStatus,
   fresh: Schema.Boolean,
   /** Why the evidence is stale (empty when fresh). */
   stale: Schema.Array(Schema.String),
@@ -97,6 +109,70 @@ export class NothingToVerify extends Schema.TaggedError<NothingToVerify>()("Noth
   override get message() {
     return `${this.id} cannot be verified: ${this.reason}`
   }
+}
+
+/**
+ * The issue's latest evidence cannot be trusted: forged, re-signed with another key, stripped of its signature,
+ * or disagreeing with the attempts table, the event log or evidence.json (exit 1; nothing was re-run).
+ */
+export class EvidenceNotTrusted extends Schema.TaggedError<EvidenceNotTrusted>()("EvidenceNotTrusted", {
+  id: Schema.String,
+  attempt: Schema.Int,
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `${this.id}: refusing to verify: ${this.problems.join("; ")}`
+  }
+}
+
+/**
+ * Why the stored evidence of `issueId`'s attempt `attempt` (the latest bundle) cannot be trusted, one
+ * `<kind>: <sentence>` each; empty = trusted. Its SQLite row must pass `evidenceViolations` against the attempts row
+ * and the `terminal.*` event; its evidence.json (when present) must have the same seal status, outcome, cause and
+ * fingerprinted commit; and no later attempt of the issue may have ended (it would have no evidence). Returns the
+ * row's seal too.
+ */
+export const evidenceTrust = (issueId: IssueId, attempt: number) =>
+  Effect.gen(function*() {
+    const store = yield* EvidenceStore
+    const orchestrator = yield* Orchestrator
+    const key = { issueId, attempt }
+    const row = (yield* store.sealed([key])).get(attemptKey(issueId, attempt))
+    const problems: Array<string> = []
+    if (row === undefined || row.seal === null) {
+      return { seal: null, problems: ["terminal_without_evidence: the bundle vanished while it was read"] }
+    }
+    const attempts = yield* orchestrator.attempts(issueId)
+    const own = attempts.find((a) => a.attempt === attempt)
+    const event = (yield* orchestrator.terminalEvents([key])).get(attemptKey(issueId, attempt))
+    if (own === undefined) {
+      problems.push(`evidence_disagrees_with_attempt: the attempts table has no attempt ${attempt}, its evidence says ${row.outcome}`)
+    } else {
+      for (const v of evidenceViolations(own, row, event)) problems.push(`${v.kind}: ${v.detail}`)
+    }
+    for (const later of attempts.filter((a) => a.attempt > attempt && a.terminal_state !== null)) {
+      problems.push(
+        `terminal_without_evidence: attempt ${later.attempt} ended ${later.terminal_state} but has no evidence bundle, so attempt ${attempt}'s is not the last word`
+      )
+    }
+    const file = yield* store.sealedFile(issueId, attempt)
+    if (Option.isSome(file)) problems.push(...fileDisagreement(row, file.value))
+    return { seal: row.seal, problems }
+  })
+
+/** Why evidence.json is not the SQLite row's bundle (empty when it is). Pure. */
+const fileDisagreement = (row: SealedEvidence, file: SealedEvidence): ReadonlyArray<string> => {
+  const status = file.seal?.status ?? "unchecked"
+  if (status !== "signed" && status !== "unsigned_legacy") {
+    return [`evidence_signature_invalid: evidence.json cannot be trusted: ${file.seal?.detail ?? status}`]
+  }
+  const rowStatus = row.seal?.status ?? "unchecked"
+  if (status !== rowStatus || file.outcome !== row.outcome || file.cause !== row.cause || file.fingerprintCommit !== row.fingerprintCommit) {
+    return [
+      `evidence_signature_invalid: evidence.json (${file.outcome}, ${status}) is not the bundle stored in SQLite (${row.outcome}, ${rowStatus})`
+    ]
+  }
+  return []
 }
 
 /** The evidence is stale or the re-verification failed (exit code 1; the report was printed before). */
@@ -139,9 +215,10 @@ export const verificationFailures = (v: NonNullable<VerifyReport["verification"]
 }
 
 /**
- * Checks freshness and re-runs the verification of `rawId`'s latest evidence (see the module docs). Needs the
- * line's services (Tracker, EvidenceStore, Sandbox, Verifier, Workflow). Fails `NothingToVerify` when the issue
- * has no bundle with a fingerprint; otherwise returns the report (whatever it says).
+ * Checks trust and freshness and re-runs the verification of `rawId`'s latest evidence (see the module docs). Needs
+ * the line's services (Tracker, Orchestrator, EvidenceStore, Sandbox, Verifier, Workflow). Fails
+ * `EvidenceNotTrusted` when the bundle cannot be trusted, `NothingToVerify` when the issue has no bundle with a
+ * fingerprint; otherwise returns the report (whatever it says).
  */
 export const verifyIssue = (rawId: string) =>
   Effect.gen(function*() {
@@ -156,6 +233,12 @@ export const verifyIssue = (rawId: string) =>
       return yield* new NothingToVerify({ id: issue.id, reason: "it has no evidence bundle yet (it has not reached a terminal state)" })
     }
     const bundle = latest.value
+    // Trust first: a forged bundle's fingerprint is meaningless, and its commands must not run.
+    const trust = yield* evidenceTrust(issue.id, bundle.attempt)
+    if (trust.problems.length > 0 || trust.seal === null) {
+      return yield* new EvidenceNotTrusted({ id: issue.id, attempt: bundle.attempt, problems: trust.problems })
+    }
+    const signature = trust.seal.status
     const fp = bundle.fingerprint
     if (fp === null) {
       return yield* new NothingToVerify({
@@ -198,6 +281,7 @@ export const verifyIssue = (rawId: string) =>
     const report: VerifyReport = {
       id: issue.id,
       attempt: bundle.attempt,
+      signature,
       fresh: stale.length === 0,
       stale,
       fingerprint: fp,
@@ -220,6 +304,11 @@ export const renderVerifyReport = (r: VerifyReport): string => {
     `fingerprint: tree ${shortSha(r.fingerprint.tree)} · commit ${shortSha(r.fingerprint.commit)} · base ${
       shortSha(r.fingerprint.baseCommit)
     } · ${r.fingerprint.branch}`
+  )
+  out.push(
+    r.signature === "signed"
+      ? "signature: ✓ signed by this runner's key"
+      : "signature: ⚠ unsigned: stored before bundles were signed, so nothing proves the runner wrote it"
   )
   for (const reason of r.stale) out.push(`  stale: ${reason}`)
   const v = r.verification

@@ -71,6 +71,7 @@ describe("verificationFailures", () => {
     const report: VerifyReport = {
       id: "SY-1",
       attempt: 2,
+      signature: "signed",
       fresh: false,
       stale: ["the head of switchyard/SY-1 moved from cccccccccccc to dddddddddddd"],
       fingerprint: fp,
@@ -84,6 +85,8 @@ describe("verificationFailures", () => {
     }
     const text = renderVerifyReport(report)
     expect(text).toContain("SY-1 · evidence of attempt 2 · STALE · re-verification FAILED")
+    expect(text).toContain("signature: ✓ signed by this runner's key")
+    expect(renderVerifyReport({ ...report, signature: "unsigned_legacy" })).toContain("signature: ⚠ unsigned: stored before bundles were signed")
     expect(text).toContain("  stale: the head of switchyard/SY-1 moved")
     expect(text).toContain("  ✓ reproduction on the base: `repro` exited 1")
     expect(text).toContain("  ✓ validation: `node --test` exited 0")

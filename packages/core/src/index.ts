@@ -11,7 +11,17 @@ export * from "./Sandbox/errors.js"
 export * from "./Sandbox/Sandbox.js"
 export * as Supervisor from "./Supervisor/Supervisor.js"
 export { ProcessControl, type ProcessControlShape } from "./Supervisor/Supervisor.js"
-export { findViolations, VIOLATION_WINDOW, type Violation } from "./Supervisor/violations.js"
+export {
+  branchViolations,
+  checkOutcomes,
+  evidenceViolations,
+  findViolations,
+  type OutcomeCheck,
+  SEAL_WINDOW,
+  VIOLATION_WINDOW,
+  type Violation,
+  type ViolationKind
+} from "./Supervisor/violations.js"
 export * from "./Tracker/eligibility.js"
 export * as MemoryTracker from "./Tracker/MemoryTracker.js"
 export * from "./Tracker/errors.js"
@@ -26,3 +36,7 @@ export * from "./Workflow/index.js"
 export * from "./Confinement/Confinement.js"
 export * from "./Confinement/errors.js"
 export * from "./Sandbox/integrity.js"
+export * from "./EvidenceSigner/canonical.js"
+export * from "./EvidenceSigner/errors.js"
+export * from "./EvidenceSigner/EvidenceSigner.js"
+export * from "./EvidenceSigner/seal.js"

@@ -377,7 +377,7 @@ describe("GitSandbox.list, remove, branchHead and runHook", () => {
       )
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.some(base))
       assert.deepStrictEqual(yield* sandbox.branchHead("no/such-branch"), Option.none())
-      assert.deepStrictEqual([...yield* sandbox.branches].sort(), ["main", "switchyard/SY-1", "switchyard/SY-2"])
+      assert.deepStrictEqual([...yield* sandbox.branches].sort(), [["main", base], ["switchyard/SY-1", base], ["switchyard/SY-2", base]])
 
       yield* sandbox.remove(one.path, { deleteBranch: one.branch })
       assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [two.path])

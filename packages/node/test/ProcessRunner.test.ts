@@ -209,3 +209,26 @@ describe("ProcessRunner.gitBytes", () => {
       assert.notDeepEqual([...new TextEncoder().encode(text.stdout)], [...blob])
     }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
 })
+
+describe("ProcessRunner.localBranches", () => {
+  it.live("maps every local branch to the commit it points at, from one for-each-ref, and sees a rewritten one", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const git = (...args: Array<string>) => ProcessRunner.runGit(["-c", "user.name=T", "-c", "user.email=t@example.com", ...args], dir)
+      yield* git("init", "-q", "-b", "main")
+      yield* git("commit", "-q", "--allow-empty", "-m", "one")
+      const first = (yield* git("rev-parse", "HEAD")).trim()
+      yield* git("branch", "switchyard/SY-1")
+      yield* git("commit", "-q", "--allow-empty", "-m", "two")
+      const second = (yield* git("rev-parse", "HEAD")).trim()
+      assert.deepStrictEqual(
+        [...(yield* ProcessRunner.localBranches(dir))].sort(),
+        [["main", second], ["switchyard/SY-1", first]]
+      )
+      // `git update-ref` moves the branch behind switchyard's back: the map shows the new head.
+      yield* git("update-ref", "refs/heads/switchyard/SY-1", second)
+      assert.strictEqual((yield* ProcessRunner.localBranches(dir)).get("switchyard/SY-1"), second)
+      assert.strictEqual((yield* Effect.flip(ProcessRunner.localBranches(NodePath.join(dir, "nope"))))._tag, "SandboxError")
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)))
+})

@@ -4,7 +4,7 @@
 import type { FileSystem, Path } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type { EvidenceStore, Orchestrator, Tracker, TrackerError } from "@switchyard/core"
+import type { EvidenceSigner, EvidenceStore, Orchestrator, Tracker, TrackerError } from "@switchyard/core"
 import { Layer } from "effect"
 import * as SqliteEvidenceStoreModule from "./EvidenceStore/SqliteEvidenceStore.js"
 import * as SqliteOrchestratorModule from "./Orchestrator/SqliteOrchestrator.js"
@@ -22,7 +22,8 @@ export { SqliteOpenError } from "./Sql.js"
  * Everything a runner needs over one SQLite file: `Tracker`, `Orchestrator` and `EvidenceStore`, plus the
  * `SqlClient`/`SqliteClient` they share (opened and migrated by `Sql.layer`).
  * `filename` is the database (e.g. `<repo>/.switchyard/switchyard.db`), `stateDir` the root of the run
- * directories (e.g. `<repo>/.switchyard`), `prefix` the issue id prefix (default `SY`).
+ * directories (e.g. `<repo>/.switchyard`), `prefix` the issue id prefix (default `SY`). The `EvidenceSigner` that
+ * signs the bundles comes from outside (e.g. `Ed25519EvidenceSigner.layer` of @switchyard/node).
  */
 export const layerAll = (options: {
   readonly filename: string
@@ -31,7 +32,7 @@ export const layerAll = (options: {
 }): Layer.Layer<
   Tracker | Orchestrator | EvidenceStore | SqlClient.SqlClient | SqliteClient.SqliteClient,
   SqlModule.SqliteOpenError | TrackerError,
-  FileSystem.FileSystem | Path.Path
+  FileSystem.FileSystem | Path.Path | EvidenceSigner
 > =>
   Layer.mergeAll(
     SqliteTrackerModule.layer({ prefix: options.prefix }),

@@ -4,12 +4,13 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
-import { EvidenceStore } from "@switchyard/core"
+import { EvidenceSigner, EvidenceStore } from "@switchyard/core"
 import { EvidenceBundle } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Schema, TestClock } from "effect"
 import * as path from "node:path"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Sql, SqliteEvidenceStore } from "../src/index.js"
-import { id, open, sampleBundle, scratch } from "./helpers.js"
+import { id, keyFileOf, open, sampleBundle, scratch } from "./helpers.js"
 
 const stores = Effect.gen(function*() {
   const paths = yield* scratch
@@ -125,7 +126,8 @@ describe("SqliteEvidenceStore", () => {
       const context = yield* open(paths)
       const sql = Context.get(context, SqlClient.SqlClient)
       const evidence = yield* SqliteEvidenceStore.make({ stateDir: path.relative(process.cwd(), paths.stateDir) }).pipe(
-        Effect.provideService(SqlClient.SqlClient, sql)
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(EvidenceSigner, Context.get(context, EvidenceSigner))
       )
       const stored = yield* evidence.put(sampleBundle())
       expect(path.isAbsolute(stored.dir)).toBe(true)
@@ -194,5 +196,96 @@ describe("SqliteEvidenceStore", () => {
       ]
       expect([...(yield* evidence.stored(asked))].sort()).toEqual(["SY-7#1", "SY-7#3"])
       expect((yield* evidence.stored([])).size).toBe(0)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("put signs the bundle in the row and in evidence.json; both check as the runner's", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, paths } = yield* stores
+      const stored = yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "ESCALATE" }))
+      const file = JSON.parse(yield* fs.readFileString(stored.json))
+      expect(file.signature).toMatchObject({ algorithm: "ed25519" })
+      expect((yield* fs.stat(keyFileOf(paths))).mode & 0o777).toBe(0o600)
+
+      const sealed = yield* evidence.sealed([{ issueId: id("SY-7"), attempt: 1 }, { issueId: id("SY-7"), attempt: 2 }])
+      expect([...sealed.keys()]).toEqual(["SY-7#1"])
+      expect(sealed.get("SY-7#1")).toMatchObject({
+        outcome: "ESCALATE",
+        cause: "validated",
+        fingerprintCommit: null,
+        seal: { status: "signed", detail: null }
+      })
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal?.status).toBe("signed")
+      expect(Option.isNone(yield* evidence.sealedFile(id("SY-7"), 2))).toBe(true)
+      expect((yield* evidence.sealed([])).size).toBe(0)
+      // Only the keys asked for are verified; the others come back with their claims and no seal.
+      yield* evidence.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
+      const some = yield* evidence.sealed([{ issueId: id("SY-7"), attempt: 1 }, { issueId: id("SY-8"), attempt: 1 }], new Set(["SY-8#1"]))
+      expect(some.get("SY-7#1")).toMatchObject({ outcome: "ESCALATE", cause: "validated", seal: null })
+      expect(some.get("SY-8#1")).toMatchObject({ outcome: "NO_OP", seal: { status: "signed" } })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a signed bundle edited by hand (ESCALATE -> PR_READY), in the row or in evidence.json, is invalid", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, sql } = yield* stores
+      const stored = yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "ESCALATE" }))
+      const sy7 = [{ issueId: id("SY-7"), attempt: 1 }]
+      // Checked once before the edit: what the store remembers of that check must not hide the edit.
+      expect((yield* evidence.sealed(sy7)).get("SY-7#1")?.seal?.status).toBe("signed")
+      yield* sql`UPDATE evidence SET outcome = 'PR_READY',
+        bundle = json_set(bundle, '$.outcome', 'PR_READY', '$.verdict.state', 'PR_READY', '$.verdict.cause', 'verified')
+        WHERE issue_id = 'SY-7' AND attempt = 1`
+      const row = (yield* evidence.sealed(sy7)).get("SY-7#1")
+      expect(row).toMatchObject({
+        outcome: "PR_READY",
+        cause: "verified",
+        seal: { status: "invalid", detail: "the signature does not match the bundle: it was changed after it was signed" }
+      })
+      // The edited bundle still decodes: reading it is not refused, only trusting it.
+      expect(Option.getOrThrow(yield* evidence.get(id("SY-7"), 1)).outcome).toBe("PR_READY")
+
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal?.status).toBe("signed")
+      const text = yield* fs.readFileString(stored.json)
+      yield* fs.writeFileString(stored.json, text.replace(`"outcome": "ESCALATE"`, `"outcome": "PR_READY"`))
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal).toMatchObject({ status: "invalid" })
+      yield* fs.writeFileString(stored.json, "{ not json")
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-7"), 1)).seal).toEqual({
+        status: "invalid",
+        detail: "the stored bundle is not JSON"
+      })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a bundle signed with another key, a copied bundle and a stripped signature are told apart from legacy ones", () =>
+    Effect.gen(function*() {
+      const { evidence, paths, sql } = yield* stores
+      yield* evidence.put(sampleBundle({ issueId: "SY-7", attempt: 1 })) // creates the runner's key
+      const keyCreated = (yield* FileSystem.FileSystem.pipe(Effect.flatMap((fs) => fs.stat(keyFileOf(paths))))).mtime
+      const after = Option.getOrThrow(keyCreated).getTime() + 1_000
+
+      // A forger with a key of their own signs a PR_READY bundle for SY-8.
+      const forged = yield* SqliteEvidenceStore.storedDocument(sampleBundle({ issueId: "SY-8", attempt: 1 })).pipe(
+        Effect.provide(Ed25519EvidenceSigner.layer({ keyFile: path.join(paths.dir, "forger", "evidence.ed25519") }))
+      )
+      yield* sql`INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle)
+        VALUES ('SY-8', 1, 'PR_READY', 's', ${after}, '/nowhere', ${forged.compact})`
+      // The runner's genuine SY-7 bundle copied under SY-9.
+      yield* sql`INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle)
+        SELECT 'SY-9', 1, outcome, summary, created_at, dir, bundle FROM evidence WHERE issue_id = 'SY-7'`
+      // Unsigned: one stored before the key existed (an older switchyard), one after (signature stripped).
+      const unsigned = Schema.encodeSync(Schema.parseJson(EvidenceBundle))(sampleBundle({ issueId: "SY-10", attempt: 1 }))
+      yield* sql`INSERT INTO evidence (issue_id, attempt, outcome, summary, created_at, dir, bundle)
+        VALUES ('SY-10', 1, 'PR_READY', 's', 0, '/nowhere', ${unsigned})`
+      const stripped = yield* sql<{ bundle: string }>`SELECT json_remove(bundle, '$.signature') AS bundle FROM evidence WHERE issue_id = 'SY-7'`
+      yield* sql`UPDATE evidence SET bundle = ${stripped[0]!.bundle}, created_at = ${after} WHERE issue_id = 'SY-7'`
+
+      const sealed = yield* evidence.sealed(["SY-7", "SY-8", "SY-9", "SY-10"].map((i) => ({ issueId: id(i), attempt: 1 })))
+      const status = (key: string) => sealed.get(key)?.seal
+      expect(status("SY-8#1")).toEqual({ status: "other_key", detail: "the bundle is signed with a key that is not the runner's" })
+      expect(status("SY-9#1")).toEqual({ status: "invalid", detail: "the bundle is the one of SY-7 attempt 1, stored as SY-9 attempt 1" })
+      expect(status("SY-10#1")?.status).toBe("unsigned_legacy")
+      expect(status("SY-7#1")?.status).toBe("unsigned")
+      // Legacy bundles still decode as before.
+      expect(Option.getOrThrow(yield* evidence.get(id("SY-10"), 1)).issueId).toBe("SY-10")
     }).pipe(Effect.provide(NodeContext.layer)))
 })

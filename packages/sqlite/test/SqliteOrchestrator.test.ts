@@ -202,6 +202,37 @@ describe("SqliteOrchestrator", () => {
       expect((yield* orchestrator.events({ issueId: id("SY-1"), afterSeq: 1 })).map((e) => e.seq)).toEqual([3])
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("terminalEvents finds the latest terminal.* event of each asked attempt, in one read", () =>
+    Effect.gen(function*() {
+      const { orchestrator, sql } = yield* stores
+      yield* orchestrator.record("terminal.ESCALATE", id("SY-1"), "escalated", { attempt: 1, cause: "validation_failed" })
+      yield* orchestrator.record("agent.exited", id("SY-1"), "exit 0", { attempt: 2 })
+      yield* orchestrator.record("terminal.PR_READY", id("SY-1"), "ready", { attempt: 2, cause: "verified" })
+      yield* orchestrator.record("terminal.NO_OP", id("SY-2"), "no-op", { attempt: 1 })
+      yield* orchestrator.record("terminal.PR_READY", id("SY-3"), "other issue", { attempt: 1, cause: "verified" })
+      // A later terminal event of the same attempt wins (the log says what happened last).
+      yield* orchestrator.record("terminal.RETRYABLE_FAILURE", id("SY-2"), "again", { attempt: 1, cause: 42 })
+
+      const found = yield* orchestrator.terminalEvents([
+        { issueId: id("SY-1"), attempt: 1 },
+        { issueId: id("SY-1"), attempt: 2 },
+        { issueId: id("SY-1"), attempt: 2 },
+        { issueId: id("SY-2"), attempt: 1 },
+        { issueId: id("SY-4"), attempt: 1 }
+      ])
+      expect(Object.fromEntries([...found].map(([k, v]) => [k, [v.state, v.cause]]))).toEqual({
+        "SY-1#1": ["ESCALATE", "validation_failed"],
+        "SY-1#2": ["PR_READY", "verified"],
+        "SY-2#1": ["RETRYABLE_FAILURE", "42"]
+      })
+      expect((yield* orchestrator.terminalEvents([])).size).toBe(0)
+      // The lookup goes through the events_issue index, not a scan of the log.
+      const plan = yield* sql<{ detail: string }>`EXPLAIN QUERY PLAN
+        SELECT e.seq FROM json_each('[["SY-1",1]]') k JOIN events e ON e.issue_id = json_extract(k.value, '$[0]')
+        WHERE e.type GLOB 'terminal.*'`
+      expect(plan.map((p) => p.detail).join("\n")).toContain("USING INDEX events_issue")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("record never fails, even when the store is gone", () =>
     Effect.gen(function*() {
       const { orchestrator, sql } = yield* stores

@@ -10,7 +10,9 @@ import {
   type TerminalState,
   Verdict
 } from "@switchyard/domain"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Effect, Layer, type Scope } from "effect"
+import * as NodePath from "node:path"
 import { layerAll } from "../src/index.js"
 
 export interface Scratch {
@@ -27,9 +29,17 @@ export const scratch: Effect.Effect<Scratch, never, FileSystem.FileSystem | Path
   return { dir, filename: path.join(dir, "state", "switchyard.db"), stateDir: path.join(dir, "state") }
 })
 
-/** Opens (and migrates) the stores over `filename`, for the rest of the current scope. */
+/** Where the runner's evidence key of a scratch state directory lives (`<stateDir>/keys/evidence.ed25519`). */
+export const keyFileOf = (paths: Scratch): string => NodePath.join(paths.stateDir, Ed25519EvidenceSigner.KEY_FILE)
+
+/** The real node:crypto signer with its key in the scratch state directory. */
+export const signerLayer = (paths: Scratch) => Ed25519EvidenceSigner.layer({ keyFile: keyFileOf(paths) })
+
+/** Opens (and migrates) the stores over `filename`, signing with {@link signerLayer}, for the rest of the current scope. */
 export const open = (paths: Scratch, prefix?: string) =>
-  Layer.build(layerAll({ filename: paths.filename, stateDir: paths.stateDir, prefix })).pipe(Effect.orDie)
+  Layer.build(
+    layerAll({ filename: paths.filename, stateDir: paths.stateDir, prefix }).pipe(Layer.provideMerge(signerLayer(paths)))
+  ).pipe(Effect.orDie)
 
 export const id = (text: string): IssueId => IssueId.make(text)
 

@@ -45,7 +45,7 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
       (options.worktrees ?? []).filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
     )),
     branchHead: () => Effect.succeed(Option.none()),
-    branches: Effect.succeed(new Set()),
+    branches: Effect.succeed(new Map<string, string>()),
     integrity: Effect.die("not used"),
     restore: () => Effect.die("not used")
   })

@@ -1,11 +1,16 @@
 /**
  * EvidenceStore: the bundle behind every terminal state, in SQLite and as files a person can open
- * (`evidence.json`, `evidence.md`, `diff.patch`) under `.switchyard/runs/<id>/<attempt>/`.
+ * (`evidence.json`, `evidence.md`, `diff.patch`) under `.switchyard/runs/<id>/<attempt>/`. Every stored bundle
+ * is signed with the runner's key (`EvidenceSigner`); readers check the seal with `sealed` / `sealedFile`.
  * Implementation: `SqliteEvidenceStore` (@switchyard/sqlite).
  */
 import type { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
 import { Context, type Effect, type Option } from "effect"
+import type { SealedEvidence } from "../EvidenceSigner/seal.js"
 import type { EvidenceError } from "./errors.js"
+
+/** The key of one attempt in the maps the store returns: `<issueId>#<attempt>`, e.g. `SY-12#2`. */
+export const attemptKey = (issueId: string, attempt: number): string => `${issueId}#${attempt}`
 
 export interface StoredEvidence {
   readonly dir: string
@@ -27,7 +32,10 @@ export interface EvidenceSummary {
 export interface EvidenceStoreShape {
   /** The run directory of one attempt (created if missing); agents' transcripts and files go here. */
   readonly runDir: (issueId: IssueId, attempt: number) => Effect.Effect<string, EvidenceError>
-  /** Stores a bundle (replacing one for the same issue and attempt) in SQLite and as files. */
+  /**
+   * Stores a bundle (replacing one for the same issue and attempt) in SQLite and as files, signed with the
+   * runner's key (created on the first put). Fails `EvidenceError` when it cannot be signed or written.
+   */
   readonly put: (bundle: EvidenceBundle) => Effect.Effect<StoredEvidence, EvidenceError>
   /** The bundle of the latest attempt of an issue. */
   readonly latest: (issueId: IssueId) => Effect.Effect<Option.Option<EvidenceBundle>, EvidenceError>
@@ -41,6 +49,21 @@ export interface EvidenceStoreShape {
   readonly stored: (
     attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>
   ) => Effect.Effect<ReadonlySet<string>, EvidenceError>
+  /**
+   * The stored bundles of `attempts` (SQLite rows) with the fields the cross-checks need, in one read, keyed by
+   * {@link attemptKey}; an attempt without a bundle is absent. The seal (`checkSeal`: signature, key, stored under
+   * the right attempt) is checked for the keys in `verify` (every one when omitted) and null for the others, so a
+   * caller pays the crypto only for the bundles it shows or relies on. Reads only these rows.
+   */
+  readonly sealed: (
+    attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
+    verify?: ReadonlySet<string>
+  ) => Effect.Effect<ReadonlyMap<string, SealedEvidence>, EvidenceError>
+  /**
+   * The seal of one attempt's `evidence.json` (judged, like its row, by the row's storage time), `None` when the
+   * file or the row is missing. `verify` compares it with the row's.
+   */
+  readonly sealedFile: (issueId: IssueId, attempt: number) => Effect.Effect<Option.Option<SealedEvidence>, EvidenceError>
   /** Tokens and cost summed over every stored bundle (all issues, all attempts); `costUsd` null when none reported. */
   readonly usageTotals: Effect.Effect<
     { readonly bundles: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null },

@@ -30,6 +30,15 @@ export interface AttemptEnd {
   readonly counted: boolean
 }
 
+/** The latest `terminal.<STATE>` event of one attempt, as the event log has it. */
+export interface TerminalEvent {
+  /** What follows `terminal.` in the event type (a `TerminalState` unless the log was edited by hand). */
+  readonly state: string
+  /** The event data's `cause`, null when it has none. */
+  readonly cause: string | null
+  readonly seq: number
+}
+
 export interface OrchestratorShape {
   /** This process's runner id, `<host>:<pid>:<start-ms>`. */
   readonly runnerId: RunnerId
@@ -70,6 +79,14 @@ export interface OrchestratorShape {
     message: string,
     data?: Record<string, unknown>
   ) => Effect.Effect<void>
+  /**
+   * The latest `terminal.<STATE>` event of each of `attempts` (matched on the event's issue and its data's
+   * `attempt`), in one read, keyed `<issueId>#<attempt>`; an attempt without one is absent (an attempt a
+   * supervisor closed before it recorded them, or one that ended a moment ago). For the evidence cross-check.
+   */
+  readonly terminalEvents: (
+    attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>
+  ) => Effect.Effect<ReadonlyMap<string, TerminalEvent>, OrchestratorError>
   /** Reads the event log in order; `afterSeq` pages forward. */
   readonly events: (filter: {
     readonly issueId?: IssueId | undefined

@@ -100,10 +100,11 @@ export interface SandboxShape {
   /** The commit a branch points at, if the branch exists. */
   readonly branchHead: (branch: string) => Effect.Effect<Option.Option<string>, SandboxError>
   /**
-   * The repo's local branch names (short: `switchyard/SY-1`), read at once: one git process for any number of
-   * lookups (the supervisor checks every PR_READY issue in review on each tick).
+   * The repo's local branches, short name (`switchyard/SY-1`) → the commit it points at, read at once: one git
+   * process for any number of lookups (the supervisor checks every PR_READY issue in review on each tick: branch
+   * gone, or no longer at the fingerprinted commit).
    */
-  readonly branches: Effect.Effect<ReadonlySet<string>, SandboxError>
+  readonly branches: Effect.Effect<ReadonlyMap<string, string>, SandboxError>
   /**
    * What an agent could tamper with in the main repository, read now (refs, hooks, config, attributes, HEAD, work
    * tree status): taken before and after each agent run and compared with `compareIntegrity`.

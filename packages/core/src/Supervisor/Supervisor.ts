@@ -10,7 +10,10 @@
  * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
  * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
  * | terminal attempt with no evidence bundle  | violation                                                     |
+ * | bundle not signed by the runner's key, or | violation (`evidence_signature_invalid`, `_signed_by_other_key`,|
+ * | disagreeing with its attempt or event     | `_unsigned`, `evidence_disagrees_with_attempt` / `_events`)   |
  * | PR_READY issue whose branch is missing    | violation                                                     |
+ * | ... or no longer at its verified commit   | violation (`pr_ready_branch_rewritten`)                       |
  */
 import { EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
 import { Clock, Context, Effect, Layer, Option } from "effect"
@@ -24,7 +27,7 @@ import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { findViolations, type Violation } from "./violations.js"
 
-export { findViolations, VIOLATION_WINDOW, type Violation } from "./violations.js"
+export { checkOutcomes, findViolations, VIOLATION_WINDOW, type Violation } from "./violations.js"
 
 /** Process-table access, so the supervisor stays platform-free. Implementation: `NodeProcessControl`. */
 export interface ProcessControlShape {
@@ -130,6 +133,11 @@ export const make = Effect.gen(function*() {
       }).pipe(Effect.ignoreLogged)
       yield* tracker.transition(lease.issue_id, ["in_progress"], verdict.state === "ESCALATE" ? "blocked" : "todo")
         .pipe(Effect.ignoreLogged)
+      // Like a worker's end: every terminal state has its terminal.* event, which the violation check compares.
+      yield* orchestrator.record(`terminal.${verdict.state}`, lease.issue_id, reasons[0]!, {
+        attempt: lease.attempt,
+        cause: verdict.cause
+      })
     })
 
   const reconcile = Effect.gen(function*() {
@@ -235,12 +243,10 @@ export const make = Effect.gen(function*() {
     for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
 
     // 5. What cannot be repaired: shown to the human, recorded once per runner.
-    // One `git for-each-ref` per tick for all the PR_READY branches, only when there is one to check; a git
-    // failure counts every branch as present (no false violation).
+    // One `git for-each-ref` per tick for all the PR_READY branches and their heads, only when there is one to
+    // check; a git failure skips the branch checks (no false violation).
     const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))
-    const violations = yield* findViolations((branch) =>
-      Effect.map(branches, Option.match({ onNone: () => true, onSome: (names) => names.has(branch) }))
-    ).pipe(Effect.provide(services))
+    const violations = yield* findViolations(branches).pipe(Effect.provide(services))
     for (const v of violations) {
       const key = `${v.kind}:${v.issueId}:${v.attempt}`
       if (reported.has(key)) continue

@@ -421,13 +421,21 @@ export const runGit = (
       : Effect.fail(gitFailure(args, out.stderr.trim() === "" ? `exited ${out.exitCode}` : out.stderr.trim())))
 
 /**
- * The local branch names of the repo at `cwd`, short (`switchyard/SY-1`), from one `git for-each-ref`: one
- * process for any number of lookups. Fails `SandboxError` like {@link runGit}.
+ * The local branches of the repo at `cwd` with the commit each points at: short name (`switchyard/SY-1`) → full
+ * commit hash, from one `git for-each-ref` (refname + objectname): one process for any number of lookups, so a
+ * caller can tell a missing branch from a rewritten one. Fails `SandboxError` like {@link runGit}.
  */
 export const localBranches = (
   cwd: string
-): Effect.Effect<ReadonlySet<string>, SandboxError, CommandExecutor.CommandExecutor> =>
+): Effect.Effect<ReadonlyMap<string, string>, SandboxError, CommandExecutor.CommandExecutor> =>
   Effect.map(
-    runGit(["for-each-ref", "--format=%(refname)", "refs/heads/"], cwd),
-    (out) => new Set(out.split("\n").filter((ref) => ref.startsWith("refs/heads/")).map((ref) => ref.slice("refs/heads/".length)))
+    runGit(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd),
+    (out) =>
+      new Map(
+        out.split("\n").flatMap((line) => {
+          const space = line.indexOf(" ")
+          const ref = line.slice(space + 1)
+          return space > 0 && ref.startsWith("refs/heads/") ? [[ref.slice("refs/heads/".length), line.slice(0, space)] as const] : []
+        })
+      )
   )

@@ -2,31 +2,46 @@
  * SqliteEvidenceStore: each bundle as a row in the shared SQLite file (for queries) and as files a person can
  * open under `<stateDir>/runs/<issueId>/<attempt>/`: `evidence.json` (the Schema-encoded bundle, pretty),
  * `evidence.md` (`renderEvidenceMarkdown`) and `diff.patch` (when the bundle has a non-empty patch).
+ *
+ * The stored document (the `evidence.bundle` column and evidence.json alike) is the Schema-encoded bundle plus a
+ * `signature` member: Ed25519 by the runner's key (`EvidenceSigner`) over the canonical JSON (RFC 8785) of the
+ * document without it (docs/evidence.md, "The signature"). Readers check it on the stored text itself, so a
+ * bundle stays checkable after the Schema gains fields.
  */
 import { FileSystem, Path } from "@effect/platform"
 import * as SqlClient from "@effect/sql/SqlClient"
 import {
+  attemptKey,
+  canonicalJson,
+  checkSeal,
   EvidenceError,
+  EvidenceSigner,
   EvidenceStore,
   type EvidenceStoreShape,
   type EvidenceSummary,
   renderEvidenceMarkdown,
+  type SealedEvidence,
+  SIGNATURE_MEMBER,
   type StoredEvidence
 } from "@switchyard/core"
 import { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import { formatParseError } from "../internal/rows.js"
 import { describe } from "../Sql.js"
+
+/** How many checked seals a store remembers (a few violation windows); past it the memory starts over. */
+export const SEAL_CACHE_LIMIT = 1_000
 
 /** File names inside a run directory. */
 export const EVIDENCE_JSON = "evidence.json"
 export const EVIDENCE_MARKDOWN = "evidence.md"
 export const DIFF_PATCH = "diff.patch"
 
-/** The bundle as compact JSON (the `evidence.bundle` column). */
+/**
+ * A stored document (the `evidence.bundle` column, evidence.json) decoded as the bundle; its `signature` member is
+ * ignored here (the seal is checked by `sealed` / `sealedFile`).
+ */
 export const BundleJson = Schema.parseJson(EvidenceBundle)
-/** The bundle as indented JSON (`evidence.json`). */
-export const BundleJsonPretty = Schema.parseJson(EvidenceBundle, { space: 2 })
 
 /** The summary columns of an `evidence` row. */
 export const EvidenceSummaryRow = Schema.Struct({
@@ -39,6 +54,34 @@ export const EvidenceSummaryRow = Schema.Struct({
 })
 
 const decodeBundle = Schema.decodeUnknown(BundleJson)
+const encodeBundle = Schema.encode(EvidenceBundle)
+/** A stored document as parsed JSON, not yet checked (the seal is judged on exactly what was stored). */
+const parseDocument = Schema.decodeUnknownEither(Schema.parseJson())
+
+/**
+ * The stored document of `bundle`, as `put` writes it: the Schema-encoded bundle plus its `signature` (the
+ * `EvidenceSigner`'s, over the canonical JSON of the encoded bundle), as compact JSON (the `evidence.bundle` column)
+ * and indented (evidence.json). Fails `EvidenceError` (operation `put`) when the bundle does not encode or cannot
+ * be signed.
+ */
+export const storedDocument = (bundle: EvidenceBundle): Effect.Effect<
+  { readonly compact: string; readonly pretty: string },
+  EvidenceError,
+  EvidenceSigner
+> =>
+  Effect.gen(function*() {
+    const signer = yield* EvidenceSigner
+    const encoded = yield* encodeBundle(bundle).pipe(
+      Effect.mapError((error) =>
+        new EvidenceError({ operation: "put", reason: `bundle does not encode: ${formatParseError(error)}`, cause: error })
+      )
+    )
+    const signature = yield* signer.sign(canonicalJson(encoded)).pipe(
+      Effect.mapError((error) => new EvidenceError({ operation: "put", reason: error.message, cause: error }))
+    )
+    const document = { ...encoded, [SIGNATURE_MEMBER]: signature }
+    return { compact: JSON.stringify(document), pretty: JSON.stringify(document, null, 2) }
+  })
 const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
 
 /**
@@ -48,10 +91,11 @@ const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
 export const make = (options: { readonly stateDir: string }): Effect.Effect<
   EvidenceStoreShape,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const signer = yield* EvidenceSigner
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const runsRoot = path.join(path.resolve(options.stateDir), "runs")
@@ -91,12 +135,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       Effect.gen(function*() {
         const dir = yield* runDir(bundle.issueId, bundle.attempt)
         const files = filesOf(dir)
-        const pretty = yield* Schema.encode(BundleJsonPretty)(bundle).pipe(
-          Effect.mapError((error) =>
-            new EvidenceError({ operation: "put", reason: `bundle does not encode: ${formatParseError(error)}`, cause: error })
-          )
-        )
-        const compact = yield* Schema.encode(BundleJson)(bundle).pipe(Effect.mapError(failure("put")))
+        const { compact, pretty } = yield* storedDocument(bundle).pipe(Effect.provideService(EvidenceSigner, signer))
         const patch = bundle.diff !== null && bundle.diff.patch !== "" ? bundle.diff.patch : null
 
         yield* writeAtomic(files.json, `${pretty}\n`).pipe(Effect.mapError(failure("put")))
@@ -236,15 +275,134 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         Effect.map((rows) => new Set(rows.map((row) => `${row.issue_id}#${row.attempt}`)))
       )
 
-    return { runDir, put, latest, get, list, stored, location, usageTotals } satisfies EvidenceStoreShape
+    /** The seal of one stored text (row or file) of `issueId`'s attempt, stored at `storedAt`. */
+    const sealOf = (text: unknown, issueId: IssueId, attempt: number, storedAt: number, keyCreatedAt: Option.Option<number>) =>
+      Either.match(parseDocument(text), {
+        onLeft: (): Effect.Effect<SealedEvidence, EvidenceError> =>
+          Effect.succeed({
+            issueId,
+            attempt,
+            outcome: null,
+            cause: null,
+            fingerprintCommit: null,
+            storedAt,
+            seal: { status: "invalid", detail: "the stored bundle is not JSON" }
+          }),
+        onRight: (document) =>
+          checkSeal(document, { issueId, attempt, storedAt }, keyCreatedAt).pipe(
+            Effect.provideService(EvidenceSigner, signer),
+            Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
+          )
+      })
+
+    const keyCreatedAt = signer.keyCreatedAt.pipe(
+      Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: error.message, cause: error }))
+    )
+
+    const SealRow = Schema.Struct({
+      issue_id: IssueId,
+      attempt: Schema.Int,
+      created_at: Schema.Number,
+      /** The stored text, only for the rows whose seal is checked. */
+      bundle: Schema.NullOr(Schema.String),
+      /** `[outcome, verdict.cause, fingerprint.commit]` read by SQLite, for the others (null when not JSON). */
+      claims: Schema.NullOr(Schema.String)
+    })
+    const decodeSealRow = Schema.decodeUnknown(SealRow)
+    const decodeClaims = Schema.decodeUnknownOption(
+      Schema.parseJson(Schema.Tuple(Schema.NullOr(TerminalState), Schema.NullOr(Schema.String), Schema.NullOr(Schema.String)))
+    )
+
+    // A long-lived reader (the supervisor on every tick, `status --watch`) sees the same rows again and again. A seal
+    // is a function of the stored text, its storage time and the key's creation time, so a row whose text is the one
+    // already checked keeps its result: the text is still read and compared in full, only the crypto is skipped.
+    const checked = new Map<
+      string,
+      { readonly text: string; readonly storedAt: number; readonly keyCreatedAt: number | null; readonly sealed: SealedEvidence }
+    >()
+
+    // One query for any number of attempts (the keys travel as one JSON array with a verify flag each). A row to
+    // verify brings its whole text, checked here; the others only the three fields SQLite extracts (no JSON is parsed
+    // or canonicalised in JS for them: the cost of a status is the few bundles it verifies, not the window).
+    const sealed = (
+      attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
+      verify?: ReadonlySet<string>
+    ) =>
+      Effect.gen(function*() {
+        const result = new Map<string, SealedEvidence>()
+        if (attempts.length === 0) return result
+        const keys = attempts.map((a) => [a.issueId, a.attempt, verify === undefined || verify.has(attemptKey(a.issueId, a.attempt)) ? 1 : 0])
+        const rows = yield* sql`
+          SELECT e.issue_id, e.attempt, e.created_at,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 THEN e.bundle END AS bundle,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 OR NOT json_valid(e.bundle) THEN NULL
+                      ELSE json_extract(e.bundle, '$.outcome', '$.verdict.cause', '$.fingerprint.commit') END AS claims
+          FROM json_each(${JSON.stringify(keys)}) k
+          JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
+          Effect.mapError(failure("sealed"))
+        )
+        const created = yield* keyCreatedAt
+        const createdMs = Option.getOrNull(created)
+        if (checked.size > SEAL_CACHE_LIMIT) checked.clear()
+        for (const raw of rows) {
+          const row = yield* decodeSealRow(raw).pipe(
+            Effect.mapError((error) => new EvidenceError({ operation: "sealed", reason: formatParseError(error), cause: error }))
+          )
+          const key = attemptKey(row.issue_id, row.attempt)
+          if (result.has(key)) continue
+          if (row.bundle === null) {
+            const [outcome, cause, fingerprintCommit] = Option.getOrElse(decodeClaims(row.claims), () => [null, null, null] as const)
+            result.set(key, {
+              issueId: row.issue_id,
+              attempt: row.attempt,
+              outcome,
+              cause,
+              fingerprintCommit,
+              storedAt: row.created_at,
+              seal: null
+            })
+            continue
+          }
+          const hit = checked.get(key)
+          if (hit !== undefined && hit.text === row.bundle && hit.storedAt === row.created_at && hit.keyCreatedAt === createdMs) {
+            result.set(key, hit.sealed)
+            continue
+          }
+          const seal = yield* sealOf(row.bundle, row.issue_id, row.attempt, row.created_at, created)
+          checked.set(key, { text: row.bundle, storedAt: row.created_at, keyCreatedAt: createdMs, sealed: seal })
+          result.set(key, seal)
+        }
+        return result
+      })
+
+    const sealedFile = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ created_at: number }>`
+          SELECT created_at FROM evidence WHERE issue_id = ${issueId} AND attempt = ${attempt}`.pipe(
+          Effect.mapError(failure("sealedFile"))
+        )
+        const row = rows[0]
+        if (row === undefined) return Option.none<SealedEvidence>()
+        const file = filesOf(yield* dirOf("sealedFile", issueId, attempt)).json
+        const text = yield* fs.readFileString(file).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(Option.none<string>())),
+          Effect.mapError(failure("sealedFile"))
+        )
+        if (Option.isNone(text)) return Option.none<SealedEvidence>()
+        return Option.some(yield* sealOf(text.value, issueId, attempt, Number(row.created_at), yield* keyCreatedAt))
+      })
+
+    return { runDir, put, latest, get, list, stored, sealed, sealedFile, location, usageTotals } satisfies EvidenceStoreShape
   })
 
 /**
- * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`.
- * Requires `SqlClient`, `FileSystem` and `Path` (e.g. `NodeContext.layer`).
+ * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`, signed by
+ * the `EvidenceSigner` (e.g. `Ed25519EvidenceSigner.layer` of @switchyard/node, key in `<stateDir>/keys/`).
+ * Requires `SqlClient`, `EvidenceSigner`, `FileSystem` and `Path` (e.g. `NodeContext.layer`).
  */
 export const layer = (options: { readonly stateDir: string }): Layer.Layer<
   EvidenceStore,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
 > => Layer.effect(EvidenceStore, make(options))

@@ -11,7 +11,8 @@ import {
   type LeasePatch,
   Orchestrator,
   OrchestratorError,
-  type OrchestratorShape
+  type OrchestratorShape,
+  type TerminalEvent
 } from "@switchyard/core"
 import { Attempt, FactoryEvent, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
 import { Clock, Effect, Layer, Option, type ParseResult, PubSub, Schema, type Scope, Stream } from "effect"
@@ -281,6 +282,36 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     )
   }
 
+  const TerminalRow = Schema.Struct({ issue_id: Schema.String, attempt: Schema.Number, type: Schema.String, cause: Schema.Unknown, seq: Schema.Int })
+  const decodeTerminalRows = Schema.decodeUnknown(Schema.Array(TerminalRow))
+
+  // One query for any number of attempts: the keys travel as one JSON array of [issueId, attempt] pairs; the
+  // events of each issue are found through events_issue, then filtered on type and the data's attempt.
+  const terminalEvents = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
+    Effect.gen(function*() {
+      const result = new Map<string, TerminalEvent>()
+      if (attempts.length === 0) return result
+      const keys = [...new Map(attempts.map((a) => [`${a.issueId}#${a.attempt}`, [a.issueId, a.attempt]])).values()]
+      const raw = yield* sql`
+        SELECT e.issue_id AS issue_id, json_extract(e.data, '$.attempt') AS attempt, e.type AS type,
+               json_extract(e.data, '$.cause') AS cause, e.seq AS seq
+        FROM json_each(${JSON.stringify(keys)}) k
+        JOIN events e ON e.issue_id = json_extract(k.value, '$[0]')
+        WHERE e.type GLOB 'terminal.*' AND json_extract(e.data, '$.attempt') = json_extract(k.value, '$[1]')
+        ORDER BY e.seq`.pipe(Effect.mapError(sqlFailure("terminalEvents")))
+      const rows = yield* decodeTerminalRows(raw).pipe(
+        Effect.mapError((error) => new OrchestratorError({ operation: "terminalEvents", reason: formatParseError(error), cause: error }))
+      )
+      for (const row of rows) {
+        result.set(`${row.issue_id}#${row.attempt}`, {
+          state: row.type.slice("terminal.".length),
+          cause: row.cause === null || row.cause === undefined ? null : typeof row.cause === "string" ? row.cause : JSON.stringify(row.cause),
+          seq: row.seq
+        })
+      }
+      return result
+    })
+
   return {
     runnerId,
     claim,
@@ -298,6 +329,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     clearRetry,
     retries,
     record,
+    terminalEvents,
     events,
     changes: Stream.fromPubSub(hub)
   } satisfies OrchestratorShape
