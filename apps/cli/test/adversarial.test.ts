@@ -207,7 +207,8 @@ ${claim}`)
 
   it("(h) an agent that replaces the file under test with a symlink to a fixed copy outside the repo", async () => {
     const r = repo()
-    const outsideDir = join(r.tmp, "outside")
+    // A directory confined processes may write and read (sandbox.writable): the link must resolve for the cheat.
+    const outsideDir = join(r.shared, "outside")
     const outsideFile = join(outsideDir, "average.js")
     const agent = r.agent("symlink.sh", `set -e
 mkdir -p ${JSON.stringify(outsideDir)}
