@@ -178,6 +178,25 @@ describe("bad input gets a clear error and nothing is lost", () => {
     }
   })
 
+  it("an empty or oversized title is refused in one line that names the option, and nothing is written", async () => {
+    const r = repo()
+    const refused = async (args: Array<string>, line: string) => {
+      const res = await sy(r.dir, ...args)
+      expect(res.code).toBe(1)
+      expect(res.stderr).toBe(`switchyard: ${line}\n`)
+    }
+    await refused(["issue", "create", "--title", ""], "--title: the title is empty")
+    await refused(
+      ["issue", "create", "--title", "é".repeat(600)],
+      "--title: the title is 1200 bytes (UTF-8), over the limit of 1024 bytes (1 KiB); shorten it"
+    )
+    expect(await syJson(r.dir, "issue", "list")).toEqual([])
+    await sy(r.dir, "issue", "create", "--title", "one")
+    await refused(["issue", "update", "SY-1", "--title", " "], "--title: the title is empty")
+    await refused(["issue", "create", "--title", "two", "--blocked-by", "sy-1"], "--blocked-by: an issue id is a short upper-case prefix, a dash and a number, e.g. SY-12")
+    expect((await syJson(r.dir, "issue", "list")).map((i: { title: string }) => i.title)).toEqual(["one"])
+  })
+
   it("unknown and path-traversal ids are refused with a message", async () => {
     const r = repo()
     await sy(r.dir, "issue", "create", "--title", "one")

@@ -15,6 +15,7 @@ export { findViolations, VIOLATION_WINDOW, type Violation } from "./Supervisor/v
 export * from "./Tracker/eligibility.js"
 export * as MemoryTracker from "./Tracker/MemoryTracker.js"
 export * from "./Tracker/errors.js"
+export * from "./Tracker/limits.js"
 export * from "./Tracker/Tracker.js"
 export * from "./Verifier/index.js"
 export { totalUsage, verifyPolicy } from "./WorkerPool/attempt.js"

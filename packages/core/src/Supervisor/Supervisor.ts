@@ -12,8 +12,8 @@
  * | terminal attempt with no evidence bundle  | violation                                                     |
  * | PR_READY issue whose branch is missing    | violation                                                     |
  */
-import { EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { boundIssue, EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
+import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
@@ -99,7 +99,7 @@ export const make = Effect.gen(function*() {
         counted,
         cfg.agent.max_attempts
       )
-      const issue = yield* Effect.either(tracker.get(lease.issue_id))
+      const issue = Either.map(yield* Effect.either(tracker.get(lease.issue_id)), boundIssue)
       if (issue._tag === "Right") {
         const packet = buildTaskPacket(issue.right, cfg, lease.attempt, "")
         yield* evidence.put(EvidenceBundle.make({

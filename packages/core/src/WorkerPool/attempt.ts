@@ -9,6 +9,7 @@
 import {
   type AgentReport,
   AgentReport as AgentReportClass,
+  boundIssue,
   type CommandResult,
   DiffReport,
   type GuardResult,
@@ -119,10 +120,12 @@ const summaryFor = (v: Verdict, issue: Issue, o: Observed, attempt: number, retr
 /**
  * Runs one attempt. Never fails; every outcome ends in a stored evidence bundle, a finished attempt row and a
  * tracker transition (unless the attempt is interrupted, see `WorkerPool.interrupt`).
- * `lease.attempt` is the attempt number (1-based, counting every attempt row).
+ * `lease.attempt` is the attempt number (1-based, counting every attempt row). A title or body over its limit (a
+ * row edited by hand) is cut with a marker (`boundIssue`) for everything the attempt writes: packet, prompt, bundle.
  */
-export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver) =>
+export const runAttempt = (stored: Issue, lease: Lease, observer: AttemptObserver) =>
   Effect.gen(function*() {
+    const issue = boundIssue(stored)
     const tracker = yield* Tracker
     const orchestrator = yield* Orchestrator
     const sandbox = yield* Sandbox
@@ -555,7 +558,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
     return verdict
     }))
   }).pipe(
-    Effect.annotateLogs({ issue_id: issue.id, attempt: lease.attempt }),
+    Effect.annotateLogs({ issue_id: stored.id, attempt: lease.attempt }),
     Effect.withLogSpan("attempt")
   )
 
