@@ -63,6 +63,8 @@ interface Observed {
 }
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
+/** At most this often (ms) an output line refreshes the agent's liveness (stall watchdog, worker info). */
+const OUTPUT_TOUCH_EVERY_MS = 50
 
 /**
  * How long (ms) `hooks.after_run` may take when the agent run was interrupted (cancelled by reconciliation, or
@@ -245,6 +247,8 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: AttemptObserve
       const packet = o.packet
       const baseCommit = o.base
       const lastOutputEvent = yield* Ref.make(0)
+      // When onOutput last recorded liveness (ms); private to this agent run.
+      let lastTouchAt = Number.NEGATIVE_INFINITY
       const stallMs = cfg.agent.stall_timeout_ms
 
       /** `hooks.after_run` in the sandbox; never fails (SPEC §9.4), its exit is an event. */
@@ -282,17 +286,22 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: AttemptObserve
                   orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
                   observer.spawned(pid)
                 ], { discard: true }),
-              onOutput: Effect.gen(function*() {
-                yield* touch
-                const now = yield* Clock.currentTimeMillis
-                const last = yield* Ref.get(lastOutputEvent)
-                yield* observer.output(now)
-                if (now - last >= OUTPUT_EVENT_EVERY_MS) {
-                  yield* Ref.set(lastOutputEvent, now)
-                  yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
-                  yield* record("agent.output", "agent is producing output")
-                }
-              })
+              // Called for every output line: a flood of lines pays one clock read per line, the liveness
+              // bookkeeping at most every OUTPUT_TOUCH_EVERY_MS.
+              onOutput: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                now - lastTouchAt < OUTPUT_TOUCH_EVERY_MS
+                  ? Effect.void
+                  : Effect.gen(function*() {
+                    lastTouchAt = now
+                    yield* touch
+                    const last = yield* Ref.get(lastOutputEvent)
+                    yield* observer.output(now)
+                    if (now - last >= OUTPUT_EVENT_EVERY_MS) {
+                      yield* Ref.set(lastOutputEvent, now)
+                      yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
+                      yield* record("agent.output", "agent is producing output")
+                    }
+                  }))
             })).pipe(
               Effect.onInterrupt(() =>
                 Effect.interruptible(afterRun).pipe(

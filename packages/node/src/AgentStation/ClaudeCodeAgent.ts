@@ -104,6 +104,7 @@ export const makeRunner = (
           decodeLine: ClaudeStream.decodeLine,
           maxTokens: config.max_tokens,
           maxCostUsd: config.max_cost_usd,
+          maxLogBytes: config.max_log_bytes,
           usageBaseline: null
         }, input, prepared.right, redact)
         return done.report

@@ -114,6 +114,7 @@ export const makeRunner = (
           decodeLine: CodexStream.decodeLine,
           maxTokens: config.max_tokens,
           maxCostUsd: config.max_cost_usd,
+          maxLogBytes: config.max_log_bytes,
           usageBaseline: baseline
         }, input, prepared.right, redact)
         const thread = done.report.sessionId
