@@ -49,9 +49,15 @@ export const settings = {
   lineBacklog: intList("BENCH_LINE_BACKLOG", [100_000])[0] ?? 0,
   /** Issues timed in that steady state. */
   lineBacklogIssues: int("BENCH_LINE_BACKLOG_ISSUES", 5),
+  /** MB (MiB) of output the flooding agent prints. */
+  floodMb: int("BENCH_FLOOD_MB", 50),
+  /** Line lengths (bytes, newline included) of the flood, one row each. */
+  floodLineBytes: intList("BENCH_FLOOD_LINE_BYTES", [100, 4096]),
+  /** Timed flood runs per row (after one warm-up). */
+  floodRuns: int("BENCH_FLOOD_RUNS", 3),
   /** Which benchmarks to run. */
   only: new Set(
-    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line,confinement").split(",").map((s) => s.trim()).filter((s) => s !== "")
+    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line,flood,confinement").split(",").map((s) => s.trim()).filter((s) => s !== "")
   ),
   /** Keep the temp directories (for poking at the seeded databases afterwards). */
   keep: process.env.BENCH_KEEP === "1"

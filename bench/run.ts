@@ -1,10 +1,11 @@
 /**
- * `pnpm bench`: builds the CLI, then runs the four benchmarks and prints one compact table each, every factory
+ * `pnpm bench`: builds the CLI, then runs the five benchmarks and prints one compact table each, every factory
  * number next to the raw operation measured in the same run (see bench/README.md and docs/benchmarks.md).
  * Progress goes to stderr, results to stdout (Markdown, ready to paste).
  */
 import { benchConfinement, type ConfinementResult, confinementTable } from "./confinement.js"
 import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js"
+import { benchFlood, type FloodRow, floodTable } from "./flood.js"
 import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
 import type { SeedResult } from "./seed.js"
@@ -35,6 +36,7 @@ const main = async () => {
   let dispatch: DispatchResult | null = null
   let line: LineResult | null = null
   let confinement: ConfinementResult | null = null
+  let flood: ReadonlyArray<FloodRow> | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -51,6 +53,10 @@ const main = async () => {
     console.error(`whole line, ${settings.lineIssues} NO_OP issues…`)
     line = await benchLine()
   }
+  if (settings.only.has("flood")) {
+    console.error(`agent output flood, ${settings.floodMb} MB per line length…`)
+    flood = await benchFlood()
+  }
   if (settings.only.has("confinement")) {
     console.error("confined process start vs raw spawn…")
     confinement = await benchConfinement()
@@ -61,7 +67,10 @@ const main = async () => {
   if (status !== null) out.push("## 2. `switchyard status --json` (whole process)", "", statusTable(status), "")
   if (dispatch !== null) out.push("## 3. Dispatch latency for an externally created issue", "", dispatchTable(dispatch), "")
   if (line !== null) out.push("## 4. Per-issue overhead through the whole line", "", lineTable(line), "")
-  if (confinement !== null) out.push("## 5. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
+  if (flood !== null) {
+    out.push(`## 5. An agent flooding stdout: the command station vs a bare Node read (median of ${settings.floodRuns})`, "", floodTable(flood), "")
+  }
+  if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))
 }

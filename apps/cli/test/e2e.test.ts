@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import {
   averageRepro,
   existsSync,
@@ -176,6 +177,61 @@ describe("bad input gets a clear error and nothing is lost", () => {
       expect(res.code).not.toBe(0)
       expect(res.stderr).toContain("is not inside a git repository")
     }
+  })
+
+  it("an empty or oversized title is refused in one line that names the option, and nothing is written", async () => {
+    const r = repo()
+    const refused = async (args: Array<string>, line: string) => {
+      const res = await sy(r.dir, ...args)
+      expect(res.code).toBe(1)
+      expect(res.stderr).toBe(`switchyard: ${line}\n`)
+    }
+    await refused(["issue", "create", "--title", ""], "--title: the title is empty")
+    await refused(
+      ["issue", "create", "--title", "é".repeat(600)],
+      "--title: the title is 1200 bytes (UTF-8), over the limit of 1024 bytes (1 KiB); shorten it"
+    )
+    expect(await syJson(r.dir, "issue", "list")).toEqual([])
+    await sy(r.dir, "issue", "create", "--title", "one")
+    await refused(["issue", "update", "SY-1", "--title", " "], "--title: the title is empty")
+    await refused(["issue", "create", "--title", "two", "--blocked-by", "sy-1"], "--blocked-by: an issue id is a short upper-case prefix, a dash and a number, e.g. SY-12")
+    expect((await syJson(r.dir, "issue", "list")).map((i: { title: string }) => i.title)).toEqual(["one"])
+  })
+
+  it("an issue written past the size limits by hand runs cut, and each bundle holds the body once", async () => {
+    const r = repo()
+    const sizes = join(r.tmp, "sizes")
+    const agent = r.agent(
+      "noop.sh",
+      `wc -c < "$SWITCHYARD_PROMPT_FILE" >> ${JSON.stringify(sizes)}\necho '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`
+    )
+    r.writeWorkflow(workflow(agent), "{{ issue.title }}\n\n{{ issue.body }}\n")
+    await sy(r.dir, "issue", "create", "--title", "huge")
+    await sy(r.dir, "issue", "create", "--title", "normal", "--body", "a normal body")
+    const db = new Database(join(r.dir, ".switchyard/switchyard.db"))
+    db.prepare("UPDATE issues SET title = ?, body = ? WHERE id = 'SY-1'").run("T".repeat(120 * 1024), "B".repeat(10 * 1024 * 1024))
+    db.close()
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    // The agent got a prompt of at most title + body limits, not 10 MB.
+    const promptBytes = readFileSync(sizes, "utf8").trim().split("\n").map(Number)
+    expect(Math.max(...promptBytes)).toBeLessThan(1024 + 256 * 1024 + 16)
+    const runDir = join(r.dir, ".switchyard/runs/SY-1/1")
+    const stored = readFileSync(join(runDir, "evidence.json"), "utf8")
+    expect(stored.length).toBeLessThan(300 * 1024)
+    expect(stored.split("[… cut by Switchyard: the body is 10485760 bytes").length).toBe(2)
+    expect(readFileSync(join(runDir, "task.json"), "utf8").length).toBeLessThan(300 * 1024)
+    const huge = await syJson(r.dir, "evidence", "SY-1")
+    expect(huge.outcome).toBe("NO_OP")
+    expect(huge.task.title).toContain("[… cut by Switchyard: the title is 122880 bytes]")
+    expect(huge.task.body).toBe(huge.task.packet.intent)
+    // A normal issue: evidence.json has the body once, `evidence --json` shows it as it always did.
+    const normalFile = JSON.parse(readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/evidence.json"), "utf8"))
+    expect(Object.keys(normalFile.task)).toEqual(["title", "packet"])
+    const normal = await syJson(r.dir, "evidence", "SY-2")
+    expect(Object.keys(normal.task)).toEqual(["title", "body", "packet"])
+    expect(normal.task.body).toBe("a normal body")
+    expect(normal.task.packet.intent).toBe("a normal body")
   })
 
   it("unknown and path-traversal ids are refused with a message", async () => {

@@ -25,6 +25,7 @@ export {
 export * from "./Tracker/eligibility.js"
 export * as MemoryTracker from "./Tracker/MemoryTracker.js"
 export * from "./Tracker/errors.js"
+export * from "./Tracker/limits.js"
 export * from "./Tracker/Tracker.js"
 export * from "./Verifier/index.js"
 export { totalUsage, verifyPolicy } from "./WorkerPool/attempt.js"

@@ -5,11 +5,15 @@ import {
   buildTaskPacket,
   defaultWorkflowFile,
   EVIDENCE_REQUIRED,
+  MAX_PROMPT_BYTES,
+  MAX_TEMPLATE_CHARS,
+  MEMORY_LIMIT,
   NO_OP_RULES,
   parseTemplate,
   parseWorkflow,
   PromptRenderError,
   renderPrompt,
+  RENDER_LIMIT_MS,
   RESULT_FORMAT
 } from "../src/Workflow/index.js"
 
@@ -157,6 +161,59 @@ go`
     Effect.gen(function*() {
       const error = yield* Effect.flip(render("{% include '/etc/hostname' %}"))
       assert.instanceOf(error, PromptRenderError)
+    }))
+
+  it.effect("a 90-byte nested loop stops at the prompt size limit with one line naming it (threat model A20)", () =>
+    Effect.gen(function*() {
+      const template = "{% for i in (1..3000) %}{% for j in (1..3000) %}xx{% endfor %}{% endfor %}"
+      assert.isAtMost(template.length, 90)
+      const error = yield* Effect.flip(render(template))
+      assert.instanceOf(error, PromptRenderError)
+      assert.strictEqual(error.reason, `the rendered prompt is over ${MAX_PROMPT_BYTES} bytes (2 MiB, the prompt size limit)`)
+      assert.notInclude(error.message, "\n")
+    }))
+
+  it.effect("the size limit counts UTF-8 bytes, and leaves room for the default prompt with a body at its limit", () =>
+    Effect.gen(function*() {
+      // 0.7 Mi three-byte characters: under the limit in characters, over it in bytes.
+      const wide = "€".repeat(Math.ceil(MAX_PROMPT_BYTES / 3) + 1)
+      const error = yield* Effect.flip(render("{{ issue.body }}", 1, sampleIssue({ body: wide })))
+      assert.include(error.reason, "prompt size limit")
+      const body = "b".repeat(256 * 1024)
+      const definition = yield* parseWorkflow("/r/WORKFLOW.md", defaultWorkflowFile)
+      const out = yield* render(definition.prompt_template, 1, sampleIssue({ body }))
+      assert.include(out, body)
+      assert.isAtMost(Buffer.byteLength(out), MAX_PROMPT_BYTES)
+    }))
+
+  it.effect("a range too large to allocate stops at the memory limit", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(render("{% for i in (1..20000000) %}{% endfor %}"))
+      assert.include(error.reason, `more than ${MEMORY_LIMIT} elements or characters`)
+      assert.include(error.reason, "liquidjs memoryLimit")
+    }))
+
+  it.effect("a loop that allocates and prints nothing stops at the render time limit", () =>
+    Effect.gen(function*() {
+      // A billion iterations over a 1000-element list: nothing is printed and nothing new is allocated per turn.
+      const xs = `{% assign xs = "${Array.from({ length: 1000 }, () => "x").join(",")}" | split: "," %}`
+      const error = yield* Effect.flip(
+        render(`${xs}{% for a in xs %}{% for b in xs %}{% for c in xs %}{% endfor %}{% endfor %}{% endfor %}`)
+      )
+      assert.strictEqual(
+        error.reason,
+        `rendering took longer than ${RENDER_LIMIT_MS} ms (the render time limit, liquidjs renderLimit); look for a loop that runs too long`
+      )
+    }))
+
+  it.effect("a template over the length limit is refused when it is parsed, and when WORKFLOW.md loads", () =>
+    Effect.gen(function*() {
+      const template = "x".repeat(MAX_TEMPLATE_CHARS + 1)
+      const error = yield* Effect.flip(parseTemplate(template))
+      assert.include(error.reason, `longer than ${MAX_TEMPLATE_CHARS} characters`)
+      const loaded = yield* Effect.flip(parseWorkflow("/r/WORKFLOW.md", `---\nagent: {}\n---\n${template}`))
+      assert.strictEqual(loaded.kind, "template_parse_error")
+      assert.include(loaded.message, "liquidjs parseLimit")
     }))
 
   it.effect("parsed templates are cached by text", () =>

@@ -151,6 +151,7 @@ agent:
   timeout_ms: 900000
   stall_timeout_ms: 0
   max_turns: 7
+  max_log_bytes: 1048576
 verify:
   validation: ["pnpm -s tsc -b", "pnpm vitest run"]
   reproduction: pnpm vitest run repro
@@ -194,6 +195,7 @@ Do {{ issue.title }}.
         extra_args: [],
         max_cost_usd: null,
         max_tokens: null,
+        max_log_bytes: 1_048_576,
         max_revisions: 2
       })
       assert.deepStrictEqual(c.verify, {

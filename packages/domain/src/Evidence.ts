@@ -82,13 +82,35 @@ export class Verdict extends Schema.Class<Verdict>("Verdict")({
   reasons: Schema.Array(Schema.String)
 }) {}
 
+/**
+ * The task of a bundle: the issue's title and body and the packet the agent got. The body is the packet's
+ * `intent`, so it is stored once: encoding leaves `body` out when it equals `packet.intent`, and decoding a bundle
+ * without `body` takes it from there (a 10 MB body made a 20 MB bundle). Bundles written before, with both,
+ * decode unchanged.
+ */
+export const EvidenceTask = Schema.transform(
+  Schema.Struct({
+    title: Schema.String,
+    body: Schema.optional(
+      Schema.String.annotations({ description: "the issue body; absent when it is packet.intent (stored once)" })
+    ),
+    packet: TaskPacket
+  }),
+  Schema.Struct({ title: Schema.String, body: Schema.String, packet: Schema.typeSchema(TaskPacket) }),
+  {
+    strict: true,
+    decode: ({ body, packet, title }) => ({ title, body: body ?? packet.intent, packet }),
+    encode: ({ body, packet, title }) => (body === packet.intent ? { title, packet } : { title, body, packet })
+  }
+)
+
 export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle")({
   schemaVersion: Schema.Literal(EVIDENCE_SCHEMA_VERSION),
   issueId: IssueId,
   attempt: Schema.Int,
   outcome: TerminalState,
   summary: Schema.String,
-  task: Schema.Struct({ title: Schema.String, body: Schema.String, packet: TaskPacket }),
+  task: EvidenceTask,
   reproduction: Schema.Struct({
     command: Schema.NullOr(Schema.String),
     before: Schema.NullOr(CommandResult),

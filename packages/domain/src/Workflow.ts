@@ -92,8 +92,16 @@ const stationFields = {
   /** Per agent run, in tokens (input + output + cache writes): over it the run is stopped (`budget_exceeded`). */
   max_tokens: Schema.NullOr(PositiveInt),
   /** Wall-clock limit for one agent run in ms (SPEC's turn timeout: 3600000). */
-  timeout_ms: PositiveInt
+  timeout_ms: PositiveInt,
+  /**
+   * Bytes of output one agent run may leave in each of its run files (`agent.log`, `transcript.jsonl`): the first
+   * half as it comes, then only the last half, written at the end after one cut marker (docs/agents.md).
+   */
+  max_log_bytes: PositiveInt
 }
+
+/** Default `agent.max_log_bytes`: 8 MiB per run file and agent run (4 MiB head, 4 MiB tail). */
+export const DEFAULT_MAX_LOG_BYTES = 8 * 1024 * 1024
 
 export const AgentConfig = Schema.Struct({
   /** The default station (the one `routes:` falls back to); see `stationFields` for what each key passes. */
@@ -123,6 +131,7 @@ export const AgentConfig = Schema.Struct({
   extra_args: withDefault(stationFields.extra_args, () => []),
   max_cost_usd: withDefault(stationFields.max_cost_usd, () => null),
   max_tokens: withDefault(stationFields.max_tokens, () => null),
+  max_log_bytes: withDefault(stationFields.max_log_bytes, () => DEFAULT_MAX_LOG_BYTES),
   /** Continuation turns after a verifier rejection before the verdict is final (0: none). */
   max_revisions: withDefault(NonNegativeInt, () => 2)
 })

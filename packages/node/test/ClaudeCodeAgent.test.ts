@@ -225,6 +225,51 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
       expect(report.outputTail).toContain("stderr: a warning on stderr")
     }))
 
+  live("a flood of events keeps the transcript within agent.max_log_bytes (head, cut line, tail); the result still counts", () =>
+    Effect.gen(function*() {
+      const where = yield* workspace
+      const fs = yield* FileSystem.FileSystem
+      // 20,000 tool calls (about 4 MB of stream-json), then the recorded successful run with its result.
+      const flood = NodePath.join(where.tmp, "flood.jsonl")
+      yield* fs.writeFileString(
+        flood,
+        Array.from({ length: 20_000 }, (_, i) =>
+          JSON.stringify({
+            type: "assistant",
+            message: { id: `m${i}`, content: [{ type: "tool_use", id: `t${i}`, name: "Bash", input: { command: `echo ${i} ${"x".repeat(100)}` } }] }
+          }) + "\n").join("")
+      )
+      const fake = yield* fakeCli(where.tmp, "claude", [{ steps: [{ file: flood }, successLines] }])
+      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const { input } = yield* runInput(where)
+      const max = 256 * 1024
+      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin, max_log_bytes: max }), input)
+      expect(report).toMatchObject({ exitCode: 0, crashed: false, numTurns: 3, summary: "All done: wrote out.txt." })
+      expect(report.usage).toMatchObject({ inputTokens: 300, outputTokens: 150 })
+      expect(report.outputTail).toContain("result (success): All done: wrote out.txt.")
+
+      const text = yield* fs.readFileString(NodePath.join(where.runDir, "transcript.jsonl"))
+      const lines = transcriptOf(where.runDir)
+      expect(lines[0]).toMatchObject({ type: "run.started" })
+      expect(lines.at(-1)).toMatchObject({ type: "run.ended", exitCode: 0 })
+      const cuts = lines.filter((l) => l.type === "cut")
+      expect(cuts).toHaveLength(1)
+      const at = lines.indexOf(cuts[0]!)
+      const ids = (part: ReadonlyArray<Record<string, any>>) =>
+        part.filter((l) => l.event?._tag === "ToolUse" && /^t\d+$/.test(l.event.id)).map((l) => Number(l.event.id.slice(1)))
+      const head = ids(lines.slice(0, at))
+      const tail = ids(lines.slice(at + 1))
+      expect(head[0]).toBe(0)
+      expect(head).toEqual(head.map((_, i) => i))
+      expect(tail.at(-1)).toBe(19_999)
+      expect(tail).toEqual(tail.map((_, i) => tail[0]! + i))
+      expect(cuts[0]!.lines).toBe(tail[0]! - head.at(-1)! - 1)
+      expect(cuts[0]!.bytes).toBeGreaterThan(0)
+      // The recorded run's own events (Init ... Result) are the last ones kept.
+      expect(lines.filter((l) => l.type === "event").at(-1)!.event._tag).toBe("Result")
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(max + 2048)
+    }))
+
   live("max_tokens: the run is stopped once the streamed usage passes it, and the report says why", () =>
     Effect.gen(function*() {
       const where = yield* workspace

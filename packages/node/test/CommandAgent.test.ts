@@ -334,3 +334,119 @@ describe("CommandAgent: environment, redaction, revisions", () => {
       assert.deepStrictEqual(turns, [0, 1])
     }))
 })
+
+describe("CommandAgent: a flooding agent (threat model A17)", () => {
+  const SECRET = "flood-secret-runner-token-99"
+  const MAX = 256 * 1024
+  const LINES = 500_000
+
+  /** Runs `command` with `agent.max_log_bytes: MAX`; the runner has SERVICE_TOKEN = SECRET. */
+  const flood = (command: string, timeoutMs = 20_000) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "switchyard-agent-flood-" })
+      const sandboxPath = NodePath.join(tmp, "sandbox")
+      const runDir = NodePath.join(tmp, "run")
+      yield* fs.makeDirectory(sandboxPath)
+      const runner = yield* CommandAgent.makeRunner({
+        runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET }
+      })
+      const report = yield* runner.run(config({ agent: { command, max_log_bytes: MAX } }).agent, {
+        issue,
+        packet,
+        prompt: "p",
+        attempt: 1,
+        sandboxPath,
+        runDir,
+        ioDir: NodePath.join(tmp, "io"),
+        home: NodePath.join(tmp, "home"),
+        timeoutMs,
+        onSpawn: () => Effect.void,
+        onOutput: Effect.void,
+        continuation: null
+      })
+      const log = yield* fs.readFileString(NodePath.join(runDir, "agent.log"))
+      const transcript = yield* fs.readFileString(NodePath.join(runDir, "transcript.jsonl"))
+      return { report, log, transcript }
+    })
+
+  /** The numbers of consecutive `seq` lines in `lines`, checking they are consecutive. */
+  const run = (lines: ReadonlyArray<string>): { readonly first: number; readonly last: number } => {
+    const numbers = lines.map(Number)
+    numbers.forEach((n, i) => assert.strictEqual(n, numbers[0]! + i, `line ${i} of a run is ${lines[i]}`))
+    return { first: numbers[0]!, last: numbers[numbers.length - 1]! }
+  }
+  /** Output bytes of the seq lines from..to, newlines included. */
+  const seqBytes = (from: number, to: number) => {
+    let bytes = 0
+    for (let n = from; n <= to; n++) bytes += String(n).length + 1
+    return bytes
+  }
+
+  test("keeps the head, one cut marker and the tail of each file, within agent.max_log_bytes; the claim and the last lines count", () =>
+    Effect.gen(function*() {
+      const { log, report, transcript } = yield* flood(
+        `echo "head ${SECRET}"; seq 1 ${LINES}; echo "tail ${SECRET}"; echo '{"claim":"NO_OP","summary":"flooded"}' > "$SWITCHYARD_RESULT_FILE"`
+      )
+      assert.strictEqual(report.exitCode, 0)
+      assert.strictEqual(report.claim, "NO_OP")
+      assert.isTrue(report.outputTail.endsWith(`${LINES}\ntail [REDACTED]\n`))
+      assert.notInclude(log + transcript + report.outputTail, SECRET)
+
+      // agent.log: the head as written, one marker, the tail; nothing lost in between but what the marker counts.
+      const logLines = log.split("\n").slice(0, -1)
+      const markers = logLines.flatMap((line, i) => line.startsWith("[switchyard: ") ? [i] : [])
+      assert.strictEqual(markers.length, 1)
+      const at = markers[0]!
+      assert.strictEqual(logLines[0], "head [REDACTED]")
+      assert.strictEqual(logLines[logLines.length - 1], "tail [REDACTED]")
+      const head = run(logLines.slice(1, at))
+      const tail = run(logLines.slice(at + 1, -1))
+      assert.strictEqual(head.first, 1)
+      assert.strictEqual(tail.last, LINES)
+      const cutLines = tail.first - head.last - 1
+      assert.strictEqual(
+        logLines[at],
+        `[switchyard: ${cutLines} lines (${seqBytes(head.last + 1, tail.first - 1)} bytes) of output cut here; agent.max_log_bytes keeps the first ${MAX / 2} and the last ${MAX / 2} bytes of each run]`
+      )
+      assert.isAtMost(Buffer.byteLength(log) - Buffer.byteLength(logLines[at]!) - 1, MAX)
+      assert.isAbove(Buffer.byteLength(log), MAX * 0.5)
+
+      // transcript.jsonl: every line is JSON; the cut marker is one; run.started first and run.ended last.
+      const entries = transcript.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.strictEqual(entries[0]!.type, "run.started")
+      assert.deepInclude(entries[entries.length - 1], { type: "run.ended", exitCode: 0, timedOut: false })
+      const cuts = entries.filter((e) => e.type === "cut")
+      assert.strictEqual(cuts.length, 1)
+      const texts = entries.filter((e) => e.type === "stdout").map((e) => String(e.text))
+      assert.strictEqual(texts[0], "head [REDACTED]")
+      assert.strictEqual(texts[texts.length - 1], "tail [REDACTED]")
+      const cutAt = entries.indexOf(cuts[0]!)
+      const before = entries.slice(1, cutAt).map((e) => String(e.text))
+      const after = entries.slice(cutAt + 1, -1).map((e) => String(e.text))
+      const tHead = run(before.slice(1))
+      const tTail = run(after.slice(0, -1))
+      assert.strictEqual(tHead.first, 1)
+      assert.strictEqual(tTail.last, LINES)
+      assert.strictEqual(cuts[0]!.lines, tTail.first - tHead.last - 1)
+      assert.strictEqual(cuts[0]!.bytes, seqBytes(tHead.last + 1, tTail.first - 1))
+      const ended = Buffer.byteLength(JSON.stringify(entries[entries.length - 1]) + "\n")
+      const started = Buffer.byteLength(JSON.stringify(entries[0]) + "\n")
+      const marker = Buffer.byteLength(JSON.stringify(cuts[0]) + "\n")
+      assert.isAtMost(Buffer.byteLength(transcript) - started - ended - marker, MAX)
+    }))
+
+  test("an agent that floods, then hangs until its timeout still leaves its tail and run.ended", () =>
+    Effect.gen(function*() {
+      const { log, report, transcript } = yield* flood(`seq 1 ${LINES / 5}; sleep 30`, 3_000)
+      assert.isTrue(report.timedOut)
+      assert.isTrue(report.outputTail.endsWith(`\n${LINES / 5}\n`))
+      assert.isTrue(log.endsWith(`\n${LINES / 5}\n`))
+      assert.strictEqual(log.split("\n").filter((line) => line.startsWith("[switchyard: ")).length, 1)
+      const entries = transcript.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+      assert.deepInclude(entries[entries.length - 1], { type: "run.ended", timedOut: true })
+      assert.deepInclude(entries[entries.length - 2], { type: "stdout", text: String(LINES / 5) })
+      assert.strictEqual(entries.filter((e) => e.type === "cut").length, 1)
+      assert.isAtMost(Buffer.byteLength(transcript), MAX + 1024)
+    }))
+})

@@ -5,8 +5,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import { EvidenceSigner, EvidenceStore } from "@switchyard/core"
-import { EvidenceBundle } from "@switchyard/domain"
+import { EvidenceBundle, MAX_BODY_BYTES, TaskPacket } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Schema, TestClock } from "effect"
+import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Sql, SqliteEvidenceStore } from "../src/index.js"
@@ -45,6 +46,40 @@ describe("SqliteEvidenceStore", () => {
       expect(yield* fs.readFileString(path.join(dir, "diff.patch"))).toBe(bundle.diff?.patch)
       // No temporary files are left behind.
       expect((yield* fs.readDirectory(dir)).sort()).toEqual(["diff.patch", "evidence.json", "evidence.md"])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("the issue body is stored once (as task.packet.intent); bundles written with it twice still decode", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, sql } = yield* stores
+      const sample = sampleBundle({ issueId: "SY-7", attempt: 1 })
+      const body = "b".repeat(MAX_BODY_BYTES)
+      const bundle = new EvidenceBundle({
+        ...sample,
+        task: { ...sample.task, body, packet: new TaskPacket({ ...sample.task.packet, intent: body }) }
+      })
+      const stored = yield* evidence.put(bundle)
+      const file = yield* fs.readFileString(stored.json)
+      const parsed = JSON.parse(file) as { task: Record<string, unknown> }
+      expect(Object.keys(parsed.task)).toEqual(["title", "packet"])
+      expect(file.split(body)).toHaveLength(2) // the body appears exactly once
+      const rows = yield* sql<{ bundle: string }>`SELECT bundle FROM evidence WHERE issue_id = 'SY-7'`
+      expect(rows[0]!.bundle.split(body)).toHaveLength(2)
+      // Read back, the bundle has its body again.
+      const read = Option.getOrThrow(yield* evidence.get(id("SY-7"), 1))
+      expect(read.task.body).toBe(body)
+      expect(read.task.packet.intent).toBe(body)
+      // A body that differs from the packet's intent is kept.
+      const other = new EvidenceBundle({ ...sample, attempt: 2, task: { ...sample.task, body: "another body" } })
+      const otherFile = JSON.parse(yield* fs.readFileString((yield* evidence.put(other)).json)) as { task: { body?: string } }
+      expect(otherFile.task.body).toBe("another body")
+
+      // A schemaVersion 1 evidence.json written before this change, with the body twice, still decodes.
+      const old = readFileSync(new URL("./fixtures/evidence-v1-body-twice.json", import.meta.url), "utf8")
+      expect((JSON.parse(old) as { task: { body: string } }).task.body).toBe("sum(1, 2) returns 2")
+      const decoded = yield* Schema.decodeUnknown(Schema.parseJson(EvidenceBundle))(old)
+      expect(decoded.task.body).toBe("sum(1, 2) returns 2")
+      expect(decoded).toEqual(sample)
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("get, latest and list read back what was stored", () =>

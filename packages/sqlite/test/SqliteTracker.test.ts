@@ -1,8 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Tracker } from "@switchyard/core"
-import { IssueInput } from "@switchyard/domain"
+import { buildTaskPacket, Tracker } from "@switchyard/core"
+import { IssueInput, MAX_BODY_BYTES, MAX_TITLE_BYTES, WorkflowConfig } from "@switchyard/domain"
 import { Context, Effect, Exit, Layer } from "effect"
 import { Sql, SqliteTracker } from "../src/index.js"
 import { id, open, scratch } from "./helpers.js"
@@ -134,6 +134,52 @@ describe("SqliteTracker", () => {
       const error = yield* Effect.flip(tracker.update(a.id, { blocked_by: [a.id] }))
       expect(error).toMatchObject({ _tag: "TrackerError", operation: "update" })
       expect((yield* tracker.get(a.id)).blocked_by).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("create, update and comment refuse a title or body over its limit with one sentence, and write nothing", () =>
+    Effect.gen(function*() {
+      const { tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "a", body: "b".repeat(MAX_BODY_BYTES) }))
+      // A plain object typed as IssueInput skips the class's own checks: the tracker still refuses it.
+      const long = { ...a, title: "t".repeat(MAX_TITLE_BYTES + 1) } as unknown as IssueInput
+      const created = yield* Effect.flip(tracker.create(long))
+      expect(created).toMatchObject({ _tag: "TrackerError", operation: "create" })
+      expect(created.message).toBe(
+        "tracker create failed: invalid issue: the title is 1025 bytes (UTF-8), over the limit of 1024 bytes (1 KiB); shorten it"
+      )
+      const blank = yield* Effect.flip(tracker.create({ ...a, title: " " } as unknown as IssueInput))
+      expect(blank.message).toBe("tracker create failed: invalid issue: the title is empty")
+      // Bytes, not characters: 100k three-byte characters are 300 KB.
+      const updated = yield* Effect.flip(tracker.update(a.id, { body: "€".repeat(100_000) }))
+      expect(updated.message).toBe(
+        "tracker update failed: invalid issue: the body is 300000 bytes (UTF-8), over the limit of 262144 bytes (256 KiB); shorten it"
+      )
+      const commented = yield* Effect.flip(tracker.comment(a.id, "c".repeat(MAX_BODY_BYTES + 1), "eve"))
+      expect(commented.message).toContain("tracker comment failed: invalid comment: the comment is 262145 bytes")
+      const stored = yield* tracker.get(a.id)
+      expect(stored.body).toHaveLength(MAX_BODY_BYTES)
+      expect(stored.comments).toEqual([])
+      expect((yield* tracker.list()).map((issue) => issue.id)).toEqual([a.id])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a row over the limits written by hand still reads, updates and comments; the packet gets it cut", () =>
+    Effect.gen(function*() {
+      const { sql, tracker } = yield* stores
+      const a = yield* tracker.create(input({ title: "a" }))
+      const title = "T".repeat(120 * 1024)
+      const body = "B".repeat(10 * 1024 * 1024)
+      yield* sql`UPDATE issues SET title = ${title}, body = ${body} WHERE id = ${a.id}`
+      const read = yield* tracker.get(a.id)
+      expect(read.body).toHaveLength(body.length)
+      // Writes that do not set the oversized fields still work on such a row.
+      expect((yield* tracker.update(a.id, { priority: "high" })).priority).toBe("high")
+      expect((yield* tracker.comment(a.id, "seen", "ana")).comments).toHaveLength(1)
+
+      const packet = buildTaskPacket(read, new WorkflowConfig({}), 1, "/r/result.json")
+      expect(Buffer.byteLength(packet.title)).toBeLessThanOrEqual(MAX_TITLE_BYTES)
+      expect(packet.title).toMatch(/^T+ \[… cut by Switchyard: the title is 122880 bytes\]$/)
+      expect(Buffer.byteLength(packet.intent)).toBeLessThanOrEqual(MAX_BODY_BYTES)
+      expect(packet.intent).toMatch(/^B+\n\n\[… cut by Switchyard: the body is 10485760 bytes, over the limit of 262144; the rest is not shown\]$/)
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("transition is a compare-and-set on status", () =>

@@ -12,6 +12,15 @@ export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", {
   }
 }
 
+/**
+ * The bundle as `--json` prints it: the stored JSON with `task.body` filled in (evidence.json leaves it out when
+ * it is `task.packet.intent`), so the output has the shape it always had.
+ */
+const bundleJson = (bundle: EvidenceBundle) => {
+  const encoded = Schema.encodeSync(EvidenceBundle)(bundle)
+  return { ...encoded, task: { title: encoded.task.title, body: bundle.task.body, packet: encoded.task.packet } }
+}
+
 /** Prints the latest (or `--attempt N`) bundle: terminal view, `--md` markdown or `--json`; NoEvidence if none. */
 export const evidence = (o: EvidenceOptions) =>
   withStore(() =>
@@ -26,7 +35,7 @@ export const evidence = (o: EvidenceOptions) =>
         return yield* Effect.fail(new NoEvidence({ id: issue.id }))
       }
       yield* o.json
-        ? printJson(Schema.encodeSync(EvidenceBundle)(bundle.value))
+        ? printJson(bundleJson(bundle.value))
         : o.md
         ? Console.log(renderEvidenceMarkdown(bundle.value))
         : Console.log(renderEvidenceTerminal(bundle.value, { color: process.stdout.isTTY === true && !process.env.NO_COLOR }))

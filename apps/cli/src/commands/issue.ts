@@ -1,16 +1,54 @@
 /** `switchyard issue create|list|show|update|comment`: the tracker from the command line. */
 import { EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { IssueInput, IssuePatch } from "@switchyard/domain"
-import { Console, Effect, Option, Schema } from "effect"
+import { Console, Effect, Option, ParseResult, Schema } from "effect"
 import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "../Cli.js"
 import { issueDetail, issueTable } from "../render.js"
 import { encodeIssue, printJson, withStore } from "./shared.js"
 
-/** Files an issue (decoded with `IssueInput`); prints its id, or the issue with `--json`. */
+/** The command-line option of each IssueInput / IssuePatch field. */
+const OPTION_OF: Readonly<Record<string, string>> = {
+  title: "--title",
+  body: "--body",
+  status: "--status",
+  priority: "--priority",
+  labels: "--label",
+  blocked_by: "--blocked-by",
+  parent: "--parent",
+  reproduction: "--repro",
+  validation: "--validate",
+  scope: "--scope",
+  non_goals: "--non-goal"
+}
+
+/** An option's value was refused (empty or too long title, too long body, bad id): one line naming the option. */
+export class InvalidIssueOption extends Schema.TaggedError<InvalidIssueOption>()("InvalidIssueOption", {
+  option: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.option}: ${this.reason}`
+  }
+}
+
+/** Decodes the options with `schema`; the first problem becomes an `InvalidIssueOption` (one line, not a tree). */
+const decodeOptions = <A, I>(schema: Schema.Schema<A, I>, input: unknown): Effect.Effect<A, InvalidIssueOption> =>
+  Schema.decodeUnknown(schema)(input).pipe(
+    Effect.mapError((error) => {
+      const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      const field = String(first?.path[0] ?? "")
+      return new InvalidIssueOption({ option: OPTION_OF[field] ?? field, reason: first?.message ?? "invalid value" })
+    })
+  )
+
+/**
+ * Files an issue (decoded with `IssueInput`); prints its id, or the issue with `--json`. A refused value (e.g. an
+ * empty title, a title over `MAX_TITLE_BYTES`) fails with `InvalidIssueOption`, one line naming the option.
+ */
 export const create = (o: IssueCreateOptions) =>
   withStore(() =>
     Effect.gen(function*() {
-      const input = yield* Schema.decodeUnknown(IssueInput)({
+      const input = yield* decodeOptions(IssueInput, {
         title: o.title,
         body: Option.getOrUndefined(o.body),
         priority: Option.getOrUndefined(o.priority),
@@ -89,7 +127,7 @@ export const update = (o: IssueUpdateOptions) =>
       if (o.validate.length) patch.validation = o.validate
       if (o.scope.length) patch.scope = o.scope
       if (o.blockedBy.length) patch.blocked_by = o.blockedBy
-      const decoded = yield* Schema.decodeUnknown(IssuePatch)(patch)
+      const decoded = yield* decodeOptions(IssuePatch, patch)
       const issue = yield* (yield* Tracker).update(o.id, decoded)
       yield* o.json ? printJson(encodeIssue(issue)) : Console.log(`${issue.id} updated (${issue.status})`)
     })

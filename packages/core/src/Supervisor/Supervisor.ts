@@ -15,8 +15,8 @@
  * | PR_READY issue whose branch is missing    | violation                                                     |
  * | ... or no longer at its verified commit   | violation (`pr_ready_branch_rewritten`)                       |
  */
-import { EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { boundIssue, EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
+import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
@@ -105,7 +105,7 @@ export const make = Effect.gen(function*() {
         counted,
         cfg.agent.max_attempts
       )
-      const issue = yield* Effect.either(tracker.get(lease.issue_id))
+      const issue = Either.map(yield* Effect.either(tracker.get(lease.issue_id)), boundIssue)
       if (issue._tag === "Right") {
         const packet = buildTaskPacket(issue.right, cfg, lease.attempt, "")
         yield* evidence.put(EvidenceBundle.make({

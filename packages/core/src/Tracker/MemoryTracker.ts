@@ -14,6 +14,7 @@ import {
 import { DateTime, Effect, Layer, Option, PubSub, Schema, Stream, SynchronizedRef } from "effect"
 import { eligibleIssues, summarizeReady } from "./eligibility.js"
 import { InvalidIssueId, IssueNotFound } from "./errors.js"
+import { checkCommentBody, checkIssueText } from "./limits.js"
 import { type ReadySet, Tracker, type TrackerShape } from "./Tracker.js"
 
 const parseId = (raw: string) =>
@@ -41,6 +42,7 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
     const create = (input: IssueInput) =>
       SynchronizedRef.modifyEffect(state, (s) =>
         Effect.gen(function*() {
+          yield* checkIssueText("create", input)
           for (const ref of [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])]) {
             if (!s.issues.has(ref)) return yield* new IssueNotFound({ id: ref })
           }
@@ -58,6 +60,7 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
     const update: TrackerShape["update"] = (raw, patch) =>
       Effect.gen(function*() {
         const id = yield* parseId(raw)
+        yield* checkIssueText("update", patch)
         const issue = yield* require(id)
         const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
         const updated = new Issue({ ...issue, ...defined, updated_at: yield* DateTime.now })
@@ -112,6 +115,7 @@ export const make = (options: { readonly prefix?: string; readonly issues?: Read
       comment: (raw, body, author) =>
         published(Effect.gen(function*() {
           const id = yield* parseId(raw)
+          yield* checkCommentBody(body)
           const issue = yield* require(id)
           const now = yield* DateTime.now
           const updated = new Issue({

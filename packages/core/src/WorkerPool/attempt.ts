@@ -9,6 +9,7 @@
 import {
   type AgentReport,
   AgentReport as AgentReportClass,
+  boundIssue,
   type CommandResult,
   DiffReport,
   type GuardResult,
@@ -68,6 +69,8 @@ interface Observed {
 }
 
 const OUTPUT_EVENT_EVERY_MS = 5_000
+/** At most this often (ms) an output line refreshes the agent's liveness (stall watchdog, worker info). */
+const OUTPUT_TOUCH_EVERY_MS = 50
 
 /**
  * How long (ms) `hooks.after_run` may take when the agent run was interrupted (cancelled by reconciliation, or
@@ -125,10 +128,12 @@ const summaryFor = (v: Verdict, issue: Issue, o: Observed, attempt: number, retr
 /**
  * Runs one attempt. Never fails; every outcome ends in a stored evidence bundle, a finished attempt row and a
  * tracker transition (unless the attempt is interrupted, see `WorkerPool.interrupt`).
- * `lease.attempt` is the attempt number (1-based, counting every attempt row).
+ * `lease.attempt` is the attempt number (1-based, counting every attempt row). A title or body over its limit (a
+ * row edited by hand) is cut with a marker (`boundIssue`) for everything the attempt writes: packet, prompt, bundle.
  */
-export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver) =>
+export const runAttempt = (stored: Issue, lease: Lease, observer: AttemptObserver) =>
   Effect.gen(function*() {
+    const issue = boundIssue(stored)
     const tracker = yield* Tracker
     const orchestrator = yield* Orchestrator
     const sandbox = yield* Sandbox
@@ -252,6 +257,8 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
       const packet = o.packet
       const baseCommit = o.base
       const lastOutputEvent = yield* Ref.make(0)
+      // When onOutput last recorded liveness (ms); private to this agent run.
+      let lastTouchAt = Number.NEGATIVE_INFINITY
       const stallMs = cfg.agent.stall_timeout_ms
 
       /** `hooks.after_run` in the sandbox; never fails (SPEC §9.4), its exit is an event. */
@@ -293,17 +300,22 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
                   orchestrator.updateLease(issue.id, { agent_pid: pid, agent_pgid: pid }).pipe(Effect.ignoreLogged),
                   observer.spawned(pid)
                 ], { discard: true }),
-              onOutput: Effect.gen(function*() {
-                yield* touch
-                const now = yield* Clock.currentTimeMillis
-                const last = yield* Ref.get(lastOutputEvent)
-                yield* observer.output(now)
-                if (now - last >= OUTPUT_EVENT_EVERY_MS) {
-                  yield* Ref.set(lastOutputEvent, now)
-                  yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
-                  yield* record("agent.output", "agent is producing output")
-                }
-              })
+              // Called for every output line: a flood of lines pays one clock read per line, the liveness
+              // bookkeeping at most every OUTPUT_TOUCH_EVERY_MS.
+              onOutput: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                now - lastTouchAt < OUTPUT_TOUCH_EVERY_MS
+                  ? Effect.void
+                  : Effect.gen(function*() {
+                    lastTouchAt = now
+                    yield* touch
+                    const last = yield* Ref.get(lastOutputEvent)
+                    yield* observer.output(now)
+                    if (now - last >= OUTPUT_EVENT_EVERY_MS) {
+                      yield* Ref.set(lastOutputEvent, now)
+                      yield* orchestrator.updateLease(issue.id, { last_output_at: now }).pipe(Effect.ignoreLogged)
+                      yield* record("agent.output", "agent is producing output")
+                    }
+                  }))
             })).pipe(
               Effect.onInterrupt(() =>
                 Effect.interruptible(afterRun).pipe(
@@ -592,7 +604,7 @@ export const runAttempt = (issue: Issue, lease: Lease, observer: AttemptObserver
     return verdict
     }))
   }).pipe(
-    Effect.annotateLogs({ issue_id: issue.id, attempt: lease.attempt }),
+    Effect.annotateLogs({ issue_id: stored.id, attempt: lease.attempt }),
     Effect.withLogSpan("attempt")
   )
 

@@ -1,6 +1,6 @@
 /** Building the task packet: the issue plus the workflow's verification defaults and the rules of the game. */
 import type { Issue, WorkflowConfig } from "@switchyard/domain"
-import { TaskPacket } from "@switchyard/domain"
+import { boundIssue, TaskPacket } from "@switchyard/domain"
 
 /** When the agent should change nothing (ours; Symphony has no NO_OP outcome). */
 export const NO_OP_RULES: ReadonlyArray<string> = [
@@ -30,15 +30,18 @@ const dedupe = (items: ReadonlyArray<string>): Array<string> => [...new Set(item
  * - `validation`: `verify.validation` then the issue's commands, duplicates dropped, first occurrence kept;
  * - `attempt`: 1-based; `resultFile`: the absolute path the agent writes its claim to ($SWITCHYARD_RESULT_FILE);
  * - `no_op_rules`, `evidence_required`, `output_contract.format`: {@link NO_OP_RULES}, {@link EVIDENCE_REQUIRED},
- *   {@link RESULT_FORMAT}; `source.tracker` is `switchyard`.
+ *   {@link RESULT_FORMAT}; `source.tracker` is `switchyard`;
+ * - `title` and `intent` are cut to `MAX_TITLE_BYTES` / `MAX_BODY_BYTES` with a marker when a stored row is over
+ *   them (`boundIssue`), so a hand-edited 10 MB body does not reach the agent or the bundle whole.
  */
 export const buildTaskPacket = (
-  issue: Issue,
+  stored: Issue,
   config: WorkflowConfig,
   attempt: number,
   resultFile: string
-): TaskPacket =>
-  TaskPacket.make({
+): TaskPacket => {
+  const issue = boundIssue(stored)
+  return TaskPacket.make({
     issue_id: issue.id,
     title: issue.title,
     intent: issue.body,
@@ -52,3 +55,4 @@ export const buildTaskPacket = (
     evidence_required: [...EVIDENCE_REQUIRED],
     output_contract: { result_file: resultFile, format: RESULT_FORMAT }
   })
+}

@@ -1,27 +1,101 @@
 /**
  * Rendering the WORKFLOW.md prompt template with liquidjs in strict mode (Symphony SPEC §5.4, §12): an unknown
  * variable or filter fails the render instead of printing nothing.
+ *
+ * A template is code from the repo, and a 90-byte loop can render a 135 MB prompt (threat model A20), so every
+ * parse and render is bounded: the template's length ({@link MAX_TEMPLATE_CHARS}, liquidjs `parseLimit`), the
+ * render time ({@link RENDER_LIMIT_MS}, `renderLimit`), what filters and ranges allocate ({@link MEMORY_LIMIT},
+ * `memoryLimit`), and the rendered prompt itself ({@link MAX_PROMPT_BYTES}, checked as it is written, so a loop
+ * stops at the limit instead of running to the end). Each limit fails the render with a one-line reason naming it.
  */
 import type { Issue, IssueStatus, TaskPacket } from "@switchyard/domain"
 import { DateTime, Effect } from "effect"
-import { Drop, Liquid, type Template } from "liquidjs"
+import { assert, Context, Drop, type Emitter, Liquid, type Template, toValue, toValueSync } from "liquidjs"
 import { PromptRenderError } from "./errors.js"
+
+/** The longest prompt template, in characters (liquidjs `parseLimit`): 1 Mi. */
+export const MAX_TEMPLATE_CHARS = 1024 * 1024
+/** The longest a render may take, in ms (liquidjs `renderLimit`); a normal prompt takes about 1 ms. */
+export const RENDER_LIMIT_MS = 2_000
+/**
+ * What one render may allocate, in liquidjs units (liquidjs `memoryLimit`): elements of ranges and arrays, and
+ * characters of strings that filters build (`json`, `join`, `append`, ...). 16 Mi.
+ */
+export const MEMORY_LIMIT = 16 * 1024 * 1024
+/**
+ * The largest rendered prompt, in UTF-8 bytes: 2 MiB. More than any model's context holds (about 200k tokens are
+ * well under 1 MiB of text), and room for an issue body at its limit (`MAX_BODY_BYTES`) shown twice.
+ */
+export const MAX_PROMPT_BYTES = 2 * 1024 * 1024
 
 /**
  * One engine for every template. `templates: {}` replaces the file system, so `{% include %}`/`{% render %}`
  * cannot read files from disk (a template comes from the repo, but it should not read outside it).
  */
-const engine = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, templates: {} })
+const engine = new Liquid({
+  strictVariables: true,
+  strictFilters: true,
+  ownPropertyOnly: true,
+  templates: {},
+  parseLimit: MAX_TEMPLATE_CHARS,
+  renderLimit: RENDER_LIMIT_MS,
+  memoryLimit: MEMORY_LIMIT
+})
+
+const PROMPT_TOO_LARGE = `the rendered prompt is over ${MAX_PROMPT_BYTES} bytes (2 MiB, the prompt size limit)`
+
+/** liquidjs's own `stringify` (not exported): what an output tag writes for a value. */
+const stringify = (value: unknown): string => {
+  const plain: unknown = toValue(value)
+  if (typeof plain === "string") return plain
+  if (plain === null || plain === undefined) return ""
+  if (Array.isArray(plain)) return plain.map(stringify).join("")
+  return String(plain)
+}
+
+/**
+ * An emitter that stops the render once the output passes {@link MAX_PROMPT_BYTES}: a write over it fails the
+ * render at once (liquidjs `assert`, the library's own way to abort, as its limits do), so a runaway loop costs
+ * at most 2 MiB of output. Characters are counted here (never more than the UTF-8 bytes); bytes are checked at
+ * the end.
+ */
+class CappedEmitter implements Emitter {
+  buffer = ""
+  overflowed = false
+  write(html: unknown): void {
+    const text = stringify(html)
+    if (this.buffer.length + text.length > MAX_PROMPT_BYTES) this.overflowed = true
+    assert(!this.overflowed, PROMPT_TOO_LARGE)
+    this.buffer += text
+  }
+}
 
 /** Parsed templates by their text. Bounded: the oldest entry goes once it holds {@link CACHE_LIMIT} texts. */
 const cache = new Map<string, Array<Template>>()
 const CACHE_LIMIT = 64
 
+/** What to say for each liquidjs limit (its message starts with `<resource> limit exceeded`). */
+const LIMIT_REASONS: ReadonlyArray<readonly [string, string]> = [
+  [
+    "parse length limit exceeded",
+    `the template is longer than ${MAX_TEMPLATE_CHARS} characters (1 Mi, the template size limit, liquidjs parseLimit)`
+  ],
+  [
+    "template render limit exceeded",
+    `rendering took longer than ${RENDER_LIMIT_MS} ms (the render time limit, liquidjs renderLimit); look for a loop that runs too long`
+  ],
+  [
+    "memory alloc limit exceeded",
+    `the template built more than ${MEMORY_LIMIT} elements or characters (16 Mi, the render memory limit, liquidjs memoryLimit); look for a large range or a filter in a loop`
+  ]
+]
+
 /** A liquidjs error as one clean line: `undefined variable: issue.nope (line 2, column 4)`. */
 const liquidReason = (error: unknown): string => {
   const message = error instanceof Error ? error.message : String(error)
   const first = message.split("\n")[0] ?? message
-  return first.replace(/, line:(\d+), col:(\d+)$/, " (line $1, column $2)")
+  const limit = LIMIT_REASONS.find(([prefix]) => first.startsWith(prefix))
+  return limit !== undefined ? limit[1] : first.replace(/, line:(\d+), col:(\d+)$/, " (line $1, column $2)")
 }
 
 /**
@@ -156,14 +230,26 @@ export const promptScope = (input: PromptInput): Record<string, unknown> => ({
  *
  * Fails with `PromptRenderError` (Symphony's `template_render_error`, SPEC §5.5) when the template does not parse
  * or names an unknown variable or filter; the reason is one line with the template line and column, e.g.
- * `undefined variable: issue.nope (line 2, column 4)`. Only the attempt fails (SPEC §12.4).
+ * `undefined variable: issue.nope (line 2, column 4)`. Only the attempt fails (SPEC §12.4). It also fails, with a
+ * reason naming the limit, when the template is over {@link MAX_TEMPLATE_CHARS} characters, the render takes over
+ * {@link RENDER_LIMIT_MS} ms or allocates over {@link MEMORY_LIMIT}, or the prompt passes {@link MAX_PROMPT_BYTES}
+ * bytes (UTF-8); the render stops as soon as one is reached.
  */
 export const renderPrompt = (template: string, input: PromptInput): Effect.Effect<string, PromptRenderError> =>
   parseTemplate(template).pipe(
-    Effect.flatMap((parsed) =>
-      Effect.try({
-        try: () => String(engine.renderSync(parsed as Array<Template>, promptScope(input))),
-        catch: (error) => new PromptRenderError({ reason: liquidReason(error) })
+    Effect.flatMap((parsed) => {
+      const emitter = new CappedEmitter()
+      return Effect.try({
+        try: () => {
+          const context = new Context(promptScope(input), engine.options, { sync: true }, { liquid: engine })
+          toValueSync(engine.renderer.renderTemplates(parsed as Array<Template>, context, emitter))
+          return emitter.buffer
+        },
+        catch: (error) => new PromptRenderError({ reason: emitter.overflowed ? PROMPT_TOO_LARGE : liquidReason(error) })
       })
+    }),
+    Effect.filterOrFail(
+      (prompt) => Buffer.byteLength(prompt, "utf8") <= MAX_PROMPT_BYTES,
+      () => new PromptRenderError({ reason: PROMPT_TOO_LARGE })
     )
   )

@@ -36,6 +36,7 @@ agent:
   stall_timeout_ms: 300000      # ms of silence before a run counts as stalled; 0 or less disables the check
   max_turns: 20                 # turns per agent session
   max_revisions: 2              # continuation turns after the verifier rejects a diff, before the verdict is final
+  max_log_bytes: 8388608        # bytes of output one run may leave in agent.log / transcript.jsonl: first half, cut marker, last half
   # Keys for the claude-code and codex stations (docs/agents.md); the command station ignores them.
   model: null                   # model name passed to the agent CLI (--model / -m); null = the CLI's default
   permission_mode: acceptEdits  # Claude Code --permission-mode ("" passes no flag)

@@ -207,15 +207,21 @@ export const splitLines = (limit: number = maxLineBytes) =>
 
     const push = (chunk: Uint8Array): ReadonlyArray<SplitLine> => {
       const out: Array<SplitLine> = []
+      // One view per chunk: a line that lies wholly in it is decoded in place (no copy, no view per line).
+      const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       let start = 0
       for (;;) {
-        const newline = chunk.indexOf(10, start)
+        const newline = view.indexOf(10, start)
         if (newline === -1) {
-          append(chunk.subarray(start))
+          append(view.subarray(start))
           return out
         }
-        append(chunk.subarray(start, newline))
-        out.push(finish())
+        if (size === 0 && tooLong === undefined && newline - start <= limit) {
+          out.push({ _tag: "Line", text: view.toString("utf8", start, newline) })
+        } else {
+          append(view.subarray(start, newline))
+          out.push(finish())
+        }
         start = newline + 1
       }
     }

@@ -107,6 +107,7 @@ export const makeRunner = (
           decodeLine: ClaudeStream.decodeLine,
           maxTokens: config.max_tokens,
           maxCostUsd: config.max_cost_usd,
+          maxLogBytes: config.max_log_bytes,
           usageBaseline: null,
           modelEndpoint: config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url
         }, input, prepared.right, redact, confinement)

@@ -7,7 +7,7 @@ import { type CommandExecutor, FileSystem } from "@effect/platform"
 import type { AgentRunInput, ConfinementShape } from "@switchyard/core"
 import { AgentReport, type TokenUsage } from "@switchyard/domain"
 import { Effect } from "effect"
-import { OutputCapture } from "../internal/OutputCapture.js"
+import { LastLines } from "../internal/LastLines.js"
 import {
   type AgentEvent,
   cutUtf8,
@@ -46,6 +46,8 @@ export interface CliInvocation {
   readonly usageBaseline: TokenUsage | null
   /** The model API the CLI talks to: under confinement, the one destination it can reach. */
   readonly modelEndpoint: string
+  /** `agent.max_log_bytes`: what one run may leave in `transcript.jsonl` (first half, cut marker, last half). */
+  readonly maxLogBytes: number
 }
 
 /** What a finished run saw, besides the report (the Codex station keeps the thread total for the next turn). */
@@ -155,7 +157,7 @@ const selfStoppedOnBudget = (result: Result | null, maxCostUsd: number | null): 
 
 /**
  * Runs `inv` in the sandbox with `input.timeoutMs`, records it in `<runDir>/transcript.jsonl` (redacted with
- * `redact`), and reports. Never fails. Rules:
+ * `redact`, at most `inv.maxLogBytes` of this run's events: head, cut marker, tail), and reports. Never fails. Rules:
  * - the exit code is 1 when the process exited 0 but the agent reported an error (a Claude Code result with
  *   `is_error`, a Codex `turn.failed`), so the decision table sees a failed run;
  * - `crashed` when the process could not start, or died from a signal that was not our timeout or stop;
@@ -173,19 +175,28 @@ export const run = (
     const turn = input.continuation?.turn ?? 0
     const argv = [inv.executable, ...inv.args]
     const command = redact(commandLine(argv))
-    const transcript = yield* Transcript.open(`${input.runDir}/${Transcript.TRANSCRIPT_FILE}`, turn, redact)
+    const transcript = yield* Transcript.open(
+      `${input.runDir}/${Transcript.TRANSCRIPT_FILE}`,
+      turn,
+      redact,
+      Transcript.logLimits(inv.maxLogBytes)
+    )
     yield* transcript.append({ type: "run.started", station: inv.kind, command, resume: inv.resume })
     const state = new RunState(inv.usageBaseline)
-    const tail = new OutputCapture(0, maxKeptBytes)
-    const note = (text: string) => Effect.sync(() => tail.push(Buffer.from(`${text}\n`, "utf8")))
+    const tail = new LastLines(maxKeptBytes)
+    const note = (text: string) => Effect.sync(() => tail.push(text))
     const limit = maxLineBytes
+    /** The output bytes of `line` (newline included), for the transcript's cut marker. */
+    const lineBytes = (line: SplitLine) => (line._tag === "Line" ? Buffer.byteLength(line.text, "utf8") : line.bytes) + 1
 
     const onStdout = (line: SplitLine): Effect.Effect<string | null> =>
       Effect.gen(function*() {
         const events = line._tag === "Line" ? inv.decodeLine(line.text) : [tooLongEvent(line, limit)]
+        // Each event stands for its share of the line; it is encoded only if it is written.
+        const share = Math.ceil(lineBytes(line) / Math.max(1, events.length))
         for (const event of events) {
           state.observe(event)
-          yield* transcript.append({ type: "event", event: encodeEvent(event) })
+          yield* transcript.record(share, () => ({ type: "event", event: encodeEvent(event) }))
           const described = describeEvent(event)
           if (described !== null) yield* note(described)
         }
@@ -195,7 +206,9 @@ export const run = (
       const text = line._tag === "Line" ? line.text : `${line.prefix} … (${line.bytes} bytes)`
       return text.trim() === ""
         ? Effect.void
-        : transcript.append({ type: "stderr", text: cutUtf8(text) }).pipe(Effect.zipRight(note(`stderr: ${cutUtf8(text, 500)}`)))
+        : transcript.recordLine(lineBytes(line), "stderr", text).pipe(
+          Effect.zipRight(note(`stderr: ${cutUtf8(text, 500)}`))
+        )
     }
 
     yield* Effect.logInfo("agent starting").pipe(Effect.annotateLogs({ resume: inv.resume ?? "none" }))
@@ -262,7 +275,7 @@ export const run = (
       timedOut: proc.timedOut,
       crashed,
       durationMs: proc.durationMs,
-      outputTail: redact(tail.tailText()),
+      outputTail: tail.text(redact),
       claim: claim?.claim ?? null,
       claimError,
       summary: text(finalText ?? claim?.summary),

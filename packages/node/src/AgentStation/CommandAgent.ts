@@ -8,15 +8,17 @@
  * line and the feedback on stdin, and `$SWITCHYARD_REVISION` / `$SWITCHYARD_FEEDBACK` set.
  *
  * Its output is recorded line by line as it arrives, with the runner's secrets redacted: as text in `agent.log`,
- * and as `{"type":"stdout"|"stderr","text"}` lines in `transcript.jsonl` (Transcript). The station never fails: a
- * missing command, a crash or a timeout is described in the `AgentReport`.
+ * and as `{"type":"stdout"|"stderr","text"}` lines in `transcript.jsonl` (Transcript). Each file keeps at most
+ * `agent.max_log_bytes` of one run's output: the first half as it comes, then one cut marker and the last half,
+ * written when the run ends (a line that will be dropped costs its size and a place in memory: it is not
+ * redacted, encoded or written). The station never fails: a missing command, a crash or a timeout is described in the `AgentReport`.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
 import { type AgentConfig, AgentReport } from "@switchyard/domain"
 import { Effect, Either, Layer } from "effect"
-import { OutputCapture } from "../internal/OutputCapture.js"
-import { cutUtf8, type SplitLine } from "./AgentEvent.js"
+import { LastLines } from "../internal/LastLines.js"
+import type { SplitLine } from "./AgentEvent.js"
 import { agentEnv, redactor, secretValues } from "./AgentEnv.js"
 import { notRun, prepare, readClaim, revisionPrompt, switchyardEnv } from "./RunFiles.js"
 import { fromRunner, type RunnerOptions, runnerEnvOf, type StationRunner } from "./Station.js"
@@ -27,7 +29,11 @@ export { MAX_RESULT_BYTES, PROMPT_FILE, RESULT_FILE, TASK_FILE } from "./RunFile
 
 /** The station kind, as in WORKFLOW.md `agent.kind`. */
 export const KIND = "command"
-/** File name (in `runDir`) of the agent's output as text (stdout and stderr lines, redacted), appended as it arrives. */
+/**
+ * File name (in `runDir`) of the agent's output as text (stdout and stderr lines, redacted), appended as it
+ * arrives up to half of `agent.max_log_bytes`; the last half is written at the end, after a `[switchyard: N lines
+ * (B bytes) of output cut here; ...]` line.
+ */
 export const LOG_FILE = "agent.log"
 /** Bytes of output kept for `AgentReport.outputTail`. */
 const TAIL_BYTES = 4096
@@ -54,16 +60,19 @@ export const makeRunner = (
         const runnerEnv = yield* runnerEnvOf(options)
         const redact = redactor(secretValues(runnerEnv))
         const turn = input.continuation?.turn ?? 0
-        const log = yield* Transcript.openAppender(path.join(input.runDir, LOG_FILE))
-        const transcript = yield* Transcript.open(path.join(input.runDir, Transcript.TRANSCRIPT_FILE), turn, redact)
+        const limits = Transcript.logLimits(config.max_log_bytes)
+        const log = yield* Transcript.openBounded(path.join(input.runDir, LOG_FILE), limits, redact, (cut) =>
+          `[switchyard: ${cut.lines} lines (${cut.bytes} bytes) of output cut here; agent.max_log_bytes keeps the first ${limits.headBytes} and the last ${limits.tailBytes} bytes of each run]\n`)
+        const transcript = yield* Transcript.open(path.join(input.runDir, Transcript.TRANSCRIPT_FILE), turn, redact, limits)
         yield* transcript.append({ type: "run.started", station: KIND, command: redact(command), resume: null })
-        const tail = new OutputCapture(0, TAIL_BYTES)
+        const tail = new LastLines(TAIL_BYTES)
+        // Per line only what a dropped line needs: its size and the tail; redaction and JSON happen when it is written.
         const record = (stream: "stdout" | "stderr") => (line: SplitLine) =>
-          Effect.gen(function*() {
-            const text = redact(line._tag === "Line" ? line.text : `${line.prefix} … (line of ${line.bytes} bytes cut)`)
-            tail.push(Buffer.from(`${text}\n`, "utf8"))
-            yield* log.write(`${text}\n`)
-            yield* transcript.append({ type: stream, text: cutUtf8(text) })
+          Effect.suspend(() => {
+            const raw = line._tag === "Line" ? line.text : `${line.prefix} … (line of ${line.bytes} bytes cut)`
+            const bytes = (line._tag === "Line" ? Buffer.byteLength(raw, "utf8") : line.bytes) + 1
+            tail.push(raw)
+            return Effect.zipRight(log.add(bytes, raw), transcript.recordLine(bytes, stream, raw))
           })
 
         yield* Effect.logInfo("agent starting")
@@ -83,7 +92,7 @@ export const makeRunner = (
             spec: { cwd: input.sandboxPath, writable: [input.sandboxPath, input.ioDir], home: input.home, network: "none" }
           }
         })
-        if (result.spawnError !== null) tail.push(Buffer.from(result.spawnError, "utf8"))
+        if (result.spawnError !== null) tail.push(result.spawnError)
         yield* transcript.append({
           type: "run.ended",
           exitCode: result.exitCode,
@@ -114,7 +123,7 @@ export const makeRunner = (
           timedOut: result.timedOut,
           crashed,
           durationMs: result.durationMs,
-          outputTail: tail.tailText(),
+          outputTail: tail.text(redact),
           claim: claim?.claim ?? null,
           claimError,
           summary: text(claim?.summary),

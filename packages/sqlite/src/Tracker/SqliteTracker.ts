@@ -8,6 +8,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import {
   type CandidateSnapshot,
+  checkCommentBody,
+  checkIssueText,
   InvalidIssueId,
   IssueNotFound,
   type ReadyRef,
@@ -154,6 +156,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
 
     const create = (input: IssueInput) =>
       immediate(Effect.gen(function*() {
+        yield* checkIssueText("create", input)
         yield* ensureExist("create", [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])])
         const counter = yield* sql<{ counter: number }>`
           INSERT INTO id_counters (prefix, counter) VALUES (${prefix}, 1)
@@ -227,6 +230,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       parseId(input).pipe(
         Effect.flatMap((id) =>
           immediate(Effect.gen(function*() {
+            yield* checkIssueText("update", patch)
             const current = yield* load("update", id)
             yield* ensureExist("update", [
               ...(patch.blocked_by ?? []),
@@ -267,6 +271,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       parseId(input).pipe(
         Effect.flatMap((id) =>
           immediate(Effect.gen(function*() {
+            yield* checkCommentBody(body)
             const current = yield* load("comment", id)
             const at = yield* DateTime.now
             const note = new IssueComment({ author, body, created_at: at })
