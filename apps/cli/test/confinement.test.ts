@@ -360,6 +360,41 @@ ${CLAIM}`), "", ["npm test --silent"]))
     expect(outside(r)).toEqual(before)
   })
 
+  it("A17 an agent that floods 200 MB of output leaves a bounded head and tail on disk, and no PR_READY", async () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("flood.sh", `yes 'flooding the runner with output to fill its disk' | head -c 200000000
+${CLAIM}`)))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    const before = outside(r)
+    await runOnce(r)
+    const evidence = await notPrReady(r)
+    expect(evidence.verdict.cause).toBe("claimed_change_without_diff")
+    const runDir = join(r.dir, ".switchyard/runs/SY-1/1")
+    const onDisk = filesUnder(runDir).reduce((n, f) => n + statSync(f).size, 0)
+    // agent.max_log_bytes (8 MiB) per file: agent.log and transcript.jsonl, plus the small evidence files.
+    expect(onDisk).toBeLessThan(20 * 1024 * 1024)
+    const transcript = readFileSync(join(runDir, "transcript.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const cut = transcript.find((l) => l.type === "cut")
+    expect(cut.bytes).toBeGreaterThan(150_000_000)
+    expect(transcript.at(-1).type).toBe("run.ended")
+    expect(outside(r)).toEqual(before)
+  })
+
+  it("A20 a 90-byte Liquid template that would render 135 MB stops at the prompt limit, in one line", async () => {
+    const r = repo()
+    r.writeWorkflow(
+      workflow(r.agent("never.sh", `touch ${JSON.stringify(join(r.shared, "ran"))}`)),
+      "{% for i in (1..3000) %}{% for j in (1..3000) %}0123456789abcdef{% endfor %}{% endfor %}\n"
+    )
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    await runOnce(r)
+    const evidence = await evidenceOf(r)
+    expect(evidence.outcome).toBe("ESCALATE")
+    expect(evidence.verdict.cause).toBe("retries_exhausted")
+    expect(evidence.verdict.reasons.join(" ")).toContain("prompt size limit")
+    expect(existsSync(join(r.shared, "ran"))).toBe(false)
+  })
+
   it("a correct agent still reaches PR_READY confined, with the confinement in its evidence", async () => {
     const r = repo()
     r.writeWorkflow(workflow(r.agent("fixer.sh", `${FIX}
