@@ -200,7 +200,7 @@ describe("bad input gets a clear error and nothing is lost", () => {
 
   it("an issue written past the size limits by hand runs cut, and each bundle holds the body once", async () => {
     const r = repo()
-    const sizes = join(r.tmp, "sizes")
+    const sizes = join(r.shared, "sizes")
     const agent = r.agent(
       "noop.sh",
       `wc -c < "$SWITCHYARD_PROMPT_FILE" >> ${JSON.stringify(sizes)}\necho '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`
