@@ -349,8 +349,6 @@ export const make = (
         Effect.annotateLogs({ issueId: handle.issue_id })
       )
 
-    const commitConfig = COMMIT_CONFIG
-
     const snapshot: SandboxShape["snapshot"] = (handle, message, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES) =>
       Effect.gen(function*() {
         const ref = `refs/heads/${handle.branch}`
@@ -366,7 +364,7 @@ export const make = (
         const tree = (yield* git(["write-tree"], repoRoot, indexEnv)).trim()
         const parentTree = (yield* git(["rev-parse", `${parent}^{tree}`], repoRoot)).trim()
         if (tree !== parentTree) {
-          const commit = (yield* git([...commitConfig, "commit-tree", tree, "-p", parent, "-m", message], repoRoot)).trim()
+          const commit = (yield* git([...COMMIT_CONFIG, "commit-tree", tree, "-p", parent, "-m", message], repoRoot)).trim()
           yield* git(["update-ref", ref, commit, parent], repoRoot)
         } else if (parent === handle.base_commit) {
           yield* git(["update-ref", ref, parent], repoRoot)
@@ -399,7 +397,7 @@ export const make = (
         const [, ...parents] = (yield* git(["rev-list", "--parents", "-n", "1", head], repoRoot)).trim().split(" ")
         const tree = (yield* git(["rev-parse", `${head}^{tree}`], repoRoot)).trim()
         const amended = (yield* git(
-          [...commitConfig, "commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message],
+          [...COMMIT_CONFIG, "commit-tree", tree, ...parents.flatMap((p) => ["-p", p]), "-m", message],
           repoRoot
         )).trim()
         yield* git(["update-ref", ref, amended, head], repoRoot)
