@@ -2,7 +2,9 @@
  * Benchmark 4: per-issue overhead through the whole line. N issues (no reproduction, no validation) go through
  * `switchyard run --once --concurrency 1` with an agent that writes a NO_OP claim and exits at once.
  * Factory per issue = wall time / N. Raw per issue = a raw `git worktree add <dir> HEAD` + a raw spawn of
- * `sh -c true` + `git worktree remove --force <dir>`, the minimum any worktree-per-issue runner pays.
+ * `sh -c true` + `git worktree remove --force <dir>`, the minimum any worktree-per-issue runner pays (Switchyard's
+ * sandboxes are private repositories borrowing the repo's objects, and every process in them is confined: more
+ * work than a worktree, compared with the cheapest by-hand equivalent on purpose).
  * The factory's own cost per job = factory per issue − raw per issue.
  *
  * With BENCH_LINE_BACKLOG (default 100000), the same agent once more, but in a long-running `run` over a
