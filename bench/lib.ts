@@ -289,7 +289,10 @@ export const makeRepo = (prefix: string): BenchRepo => {
     writeWorkflow: (frontMatter) =>
       writeFileSync(
         join(root, "WORKFLOW.md"),
-        `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${frontMatter}\n---\nFix {{ issue.id }}: {{ issue.title }}\n`
+        // The scripts live under /tmp, which is private to a confined agent: they are made readable.
+        `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${
+          /^sandbox:/m.test(frontMatter) ? "" : `sandbox:\n  readable: [${JSON.stringify(scripts)}]\n`
+        }${frontMatter}\n---\nFix {{ issue.id }}: {{ issue.title }}\n`
       )
   }
 }

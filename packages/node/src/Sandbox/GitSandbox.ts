@@ -104,8 +104,11 @@ export const ATTEMPTS_DIR = ".attempts"
 /** Verification checkouts live under `<workspaceRoot>/.verify/`. */
 export const VERIFY_DIR = ".verify"
 
-/** The identity of the private repositories' own commits (an agent that commits in its sandbox). */
-const AGENT_IDENTITY = [["user.name", "Switchyard agent"], ["user.email", "agent@switchyard.invalid"], ["gc.auto", "0"]] as const
+/**
+ * Config appended to a private repository's own: the identity of commits an agent makes in its sandbox, and no
+ * automatic gc (its objects are mostly borrowed).
+ */
+const AGENT_CONFIG = "[user]\n\tname = Switchyard agent\n\temail = agent@switchyard.invalid\n[gc]\n\tauto = 0\n"
 
 /**
  * Builds the Sandbox. Git runs without a shell and with hooks off (`ProcessRunner.GIT_SAFETY`); hooks run with
@@ -214,15 +217,20 @@ export const make = (
       Effect.gen(function*() {
         yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fsError("create")))
         yield* isolatedGit(["init", "-q", "--template=", dir], dir)
-        yield* fs.writeFileString(path.join(dir, ".git", "objects", "info", "alternates"), `${objectsDir}\n`).pipe(
-          Effect.mapError(fsError("create"))
-        )
-        for (const [key, value] of AGENT_IDENTITY) yield* isolatedGit(["config", key, value], dir)
+        const gitDir = path.join(dir, ".git")
+        // Written as files, not one git process each: the alternates, the identity, and HEAD (with its branch).
+        const write = (file: string, text: string, flag: "a" | "w" = "w") =>
+          fs.writeFileString(path.join(gitDir, file), text, { flag }).pipe(Effect.mapError(fsError("create")))
+        yield* write("objects/info/alternates", `${objectsDir}\n`)
+        yield* write("config", AGENT_CONFIG, "a")
         if (branch === null) {
-          yield* isolatedGit(["update-ref", "--no-deref", "HEAD", commit], dir)
+          yield* write("HEAD", `${commit}\n`)
         } else {
-          yield* isolatedGit(["update-ref", `refs/heads/${branch}`, commit], dir)
-          yield* isolatedGit(["symbolic-ref", "HEAD", `refs/heads/${branch}`], dir)
+          yield* fs.makeDirectory(path.dirname(path.join(gitDir, "refs", "heads", branch)), { recursive: true }).pipe(
+            Effect.mapError(fsError("create"))
+          )
+          yield* write(`refs/heads/${branch}`, `${commit}\n`)
+          yield* write("HEAD", `ref: refs/heads/${branch}\n`)
         }
         yield* isolatedGit(["reset", "-q", "--hard"], dir)
       })
@@ -363,17 +371,17 @@ export const make = (
         yield* git([`--work-tree=${handle.path}`, "add", "-A"], repoRoot, indexEnv)
         const tree = (yield* git(["write-tree"], repoRoot, indexEnv)).trim()
         const parentTree = (yield* git(["rev-parse", `${parent}^{tree}`], repoRoot)).trim()
+        const empty = Candidate.make({ commit: null, tree: null, files: [], stat: "", patch: "", patchTruncated: false })
         if (tree !== parentTree) {
           const commit = (yield* git([...COMMIT_CONFIG, "commit-tree", tree, "-p", parent, "-m", message], repoRoot)).trim()
           yield* git(["update-ref", ref, commit, parent], repoRoot)
         } else if (parent === handle.base_commit) {
-          yield* git(["update-ref", ref, parent], repoRoot)
+          // Nothing changed since the base (the common NO_OP): no diff to read.
+          return empty
         }
         const range = `${handle.base_commit}..${ref}`
         const files = nulSeparated(yield* git(["diff", "--name-only", "-z", "--no-renames", range], repoRoot))
-        if (files.length === 0) {
-          return Candidate.make({ commit: null, tree: null, files: [], stat: "", patch: "", patchTruncated: false })
-        }
+        if (files.length === 0) return empty
         const stat = yield* git(["diff", "--stat", ...DIFF_OPTIONS, range], repoRoot)
         const patch = yield* gitRaw(["diff", "--binary", ...DIFF_OPTIONS, range], repoRoot, maxPatchBytes)
         if (patch.exitCode !== 0) {
@@ -536,16 +544,13 @@ export const make = (
         if (content !== null) hooks.set(name, content)
       }
       const headText = ((yield* readOptional(path.join(gitDir, "HEAD"))) ?? "").trim()
-      const headCommit = yield* gitRaw(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], repoRoot)
+      const symbolic = headText.startsWith("ref: ") ? headText.slice("ref: ".length) : null
       const snapshot: IntegritySnapshot = {
         refs,
         hooks,
         config: yield* readOptional(configFile),
         attributes: yield* readOptional(attributesFile),
-        head: {
-          symbolic: headText.startsWith("ref: ") ? headText.slice("ref: ".length) : null,
-          commit: headCommit.exitCode === 0 ? headCommit.stdout.trim() : null
-        },
+        head: { symbolic, commit: symbolic === null ? (headText === "" ? null : headText) : (refs.get(symbolic) ?? null) },
         status: yield* git(["status", "--porcelain", "-z"], repoRoot)
       }
       return snapshot
