@@ -14,7 +14,7 @@ import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, runLine, Tracker }
 import { IssueInput } from "@switchyard/domain"
 import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
 import { Playbook, Twin } from "@switchyard/twin"
-import { Console, Duration, Effect, Option, Schema } from "effect"
+import { Config, Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 import { printProgress } from "./commands/run.js"
 import { lineLayer, statePaths } from "./layers.js"
@@ -339,7 +339,8 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
     const agentHome = path.join(base, "agent-home")
     yield* fs.makeDirectory(agentHome)
     // Confine when bubblewrap works here, and say which it did (docs/security.md).
-    const unconfinedBecause = yield* BwrapConfinement.probe().pipe(Effect.as(null), Effect.catchAll((e) => Effect.succeed(e.reason)))
+    const bwrap = yield* Config.string("SWITCHYARD_BWRAP").pipe(Config.withDefault("bwrap"))
+    const unconfinedBecause = yield* BwrapConfinement.probe(bwrap).pipe(Effect.as(null), Effect.catchAll((e) => Effect.succeed(e.reason)))
     yield* fs.writeFileString(
       path.join(repo, "WORKFLOW.md"),
       workflowFile(
@@ -383,8 +384,10 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         : `NONE — ${unconfinedBecause}. The demo runs UNCONFINED (sandbox.confinement: none);
                 \`apt-get install bubblewrap\` to see it confined. Every evidence bundle says so.`
     }
-  validation    \`node --test\`, run by Switchyard itself in a clean checkout of each candidate commit,
-                confined too, with no secrets and no network`)
+  validation    \`node --test\`, run by Switchyard itself in a clean checkout of each candidate commit${
+      unconfinedBecause === null ? `,
+                confined too, with no secrets and no network` : ", with no secrets"
+    }`)
     // Claude Code gets a dummy key (the twin checks none) and a private HOME: nothing from this machine's
     // ~/.claude is read, and no real key is sent anywhere, even to the local twin.
     const runnerEnv = Option.isSome(claude) ? { ...process.env, ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : undefined
