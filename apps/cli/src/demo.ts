@@ -120,7 +120,12 @@ const claudeAgentKeys = (claude: string, twinUrl: string) => `  kind: claude-cod
   extra_args: [--bare]
   max_turns: 10`
 
-const workflowFile = (agentKeys: string, workspaceRoot: string, confinement: "bwrap" | "none") => `---
+const workflowFile = (
+  agentKeys: string,
+  workspaceRoot: string,
+  confinement: "bwrap" | "none",
+  readable: ReadonlyArray<string>
+) => `---
 # Demo workflow.
 polling:
   interval_ms: 1000
@@ -128,6 +133,8 @@ workspace:
   root: ${JSON.stringify(workspaceRoot)}
 sandbox:
   confinement: ${confinement}
+  # The Switchyard checkout (the scripted agent, the Claude Code binary): readable even where it lies under /tmp.
+  readable: ${JSON.stringify(readable)}
 agent:
 ${agentKeys}
   max_concurrent_agents: 2
@@ -348,7 +355,8 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
           ? claudeAgentKeys(claude.value.path, twin.value.url)
           : commandAgentKeys(agentPath),
         worktrees,
-        unconfinedBecause === null ? "bwrap" : "none"
+        unconfinedBecause === null ? "bwrap" : "none",
+        Option.toArray(root)
       )
     )
     const git = (...args: Array<string>) => ProcessRunner.runGit(args, repo)

@@ -104,13 +104,13 @@ export const makeRepo = (): TestRepo => {
       chmodSync(path, 0o755)
       return path
     },
-    // The test's agents dir is readable and its shared dir writable from the sandbox (a `sandbox:` block of the
-    // test's own replaces this one).
+    // The test's agents dir and this project (the agent CLIs, wherever the checkout lies: /tmp is private) are
+    // readable, and its shared dir writable, from the sandbox (a `sandbox:` block of the test's own replaces this).
     writeWorkflow: (frontMatter, body = "Fix {{ issue.id }}: {{ issue.title }}\n") =>
       writeFileSync(
         join(root, "WORKFLOW.md"),
         `---\nworkspace:\n  root: ${JSON.stringify(worktrees)}\n${
-          /^sandbox:/m.test(frontMatter) ? "" : sandboxBlock({ readable: [agentsDir], writable: [shared] })
+          /^sandbox:/m.test(frontMatter) ? "" : sandboxBlock({ readable: [agentsDir, repoRootOfThisProject], writable: [shared] })
         }${frontMatter}\n---\n${body}`
       ),
     cleanup: () => {

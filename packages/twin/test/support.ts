@@ -7,6 +7,9 @@ import { WorkflowConfig } from "@switchyard/domain"
 import { Schema } from "effect"
 import * as Twin from "../src/Twin.js"
 
+/** This Switchyard checkout. */
+const projectRoot = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "")
+
 /** The claude CLI installed as this package's devDependency. */
 export const claudeBin = fileURLToPath(new URL("../node_modules/.bin/claude", import.meta.url))
 
@@ -140,7 +143,8 @@ export const runCodex = (options: {
     const confinement = yield* BwrapConfinement.make({
       repoRoot: hiddenRepo,
       workspaceRoot: hiddenWorkspace,
-      sandbox: Schema.decodeUnknownSync(WorkflowConfig)({}).sandbox
+      // This checkout (the codex binary) stays readable even where it lies under the private /tmp.
+      sandbox: Schema.decodeUnknownSync(WorkflowConfig)({ sandbox: { readable: [projectRoot] } }).sandbox
     })
     const confined = yield* confinement.wrap(
       [

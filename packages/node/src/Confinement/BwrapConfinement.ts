@@ -147,6 +147,25 @@ export const bwrapArgs = (
   return args
 }
 
+/** Directories every confined process gets empty and private, whatever the profile. */
+const PRIVATE_DIRS = ["/tmp", "/var/tmp", "/run"]
+
+/**
+ * Why `program` (an absolute path) would not be visible to a process confined by `profile` and `spec`: the hidden
+ * or private directory it is in, or null when it is visible. Its real path (a `node_modules/.bin` link resolved)
+ * must be visible too.
+ */
+export const unseenBy = (profile: Profile, spec: ConfinedSpec, program: string): string | null => {
+  const shown = [...profile.readable, ...profile.writable, ...spec.writable, spec.home]
+  const real = Option.getOrElse(Option.liftThrowable(() => NodeFs.realpathSync(program))(), () => program)
+  for (const p of [program, real]) {
+    if (shown.some((d) => isInside(d, p))) continue
+    const hider = hiddenBy(profile, p) ?? PRIVATE_DIRS.find((d) => isInside(d, p))
+    if (hider !== undefined && hider !== null) return hider
+  }
+  return null
+}
+
 /** The object directories of the repository (its own and the alternates it borrows from), absolute. */
 const objectDirs = (repoRoot: string): ReadonlyArray<string> => {
   const dotGit = NodePath.join(repoRoot, ".git")
@@ -293,11 +312,11 @@ export const make = (
             return yield* new ConfinementError({ operation: "wrap", reason: `${p} must be an existing absolute path` })
           }
         }
-        const hider = NodePath.isAbsolute(program) ? hiddenBy(profile, program) : null
-        if (hider !== null && !spec.writable.some((w) => isInside(w, program))) {
+        const hider = NodePath.isAbsolute(program) ? unseenBy(profile, spec, program) : null
+        if (hider !== null) {
           return yield* new ConfinementError({
             operation: "wrap",
-            reason: `${program} is inside ${hider}, which confined processes cannot see; install it elsewhere or point to it through the sandbox`
+            reason: `${program} is inside ${hider}, which confined processes cannot see; install it elsewhere, or list its directory in sandbox.readable`
           })
         }
         const base = { ...env, HOME: spec.home, TMPDIR: "/tmp" }
