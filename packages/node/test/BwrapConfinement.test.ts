@@ -227,6 +227,32 @@ describe("BwrapConfinement: a confined process", () => {
     }))
 })
 
+describe("BwrapConfinement.unseenBy", () => {
+  test("a program under the private /tmp or a hidden directory is named before anything starts; sandbox.readable shows it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { confinement, repo, root, spec } = yield* setup()
+      // The fixture lives under the system temp directory, like a checkout cloned into /tmp.
+      const tool = NodePath.join(root, "tools", "agent")
+      yield* fs.makeDirectory(NodePath.dirname(tool), { recursive: true })
+      yield* fs.writeFileString(tool, "#!/bin/sh\necho ran\n")
+      yield* fs.chmod(tool, 0o755)
+      const refused = yield* Effect.flip(Effect.scoped(confinement.wrap([tool], {}, spec)))
+      expect(refused.message).toContain("sandbox.readable")
+      expect(refused.message).toContain(root.startsWith("/tmp/") ? "/tmp" : root)
+      const inRepo = yield* Effect.flip(Effect.scoped(confinement.wrap([NodePath.join(repo, "README.md")], {}, spec)))
+      expect(inRepo.message).toContain(repo)
+      const shown = yield* BwrapConfinement.make({
+        repoRoot: repo,
+        workspaceRoot: NodePath.join(root, "workspaces"),
+        sandbox: config({ sandbox: { readable: [NodePath.dirname(tool)] } }).sandbox,
+        runnerHome: root
+      })
+      const run = yield* ProcessRunner.runShell({ command: tool, cwd: spec.cwd, timeoutMs: 10_000, env: { PATH: "/usr/bin:/bin" }, confine: { confinement: shown, spec } })
+      expect(run.outputTail.trim()).toBe("ran")
+    }))
+})
+
 describe("BwrapConfinement.probe", () => {
   test("fails closed with what to install, or how to opt out, when bwrap cannot run", () =>
     Effect.gen(function*() {
