@@ -22,12 +22,13 @@ import {
 } from "@switchyard/core"
 import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
-import { open, scratch } from "./helpers.js"
+import { open, sampleBundle, scratch } from "./helpers.js"
 
 const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {}) => Effect.gen(function*() {
   const paths = yield* scratch
   const stores = yield* open(paths)
   const removed = yield* Ref.make<ReadonlyArray<string>>([])
+  const deletedBranches = yield* Ref.make<ReadonlyArray<string>>([])
   const killed = yield* Ref.make<ReadonlyArray<number>>([])
   const tracker = yield* MemoryTracker.make()
   const sandbox = Sandbox.of({
@@ -40,7 +41,10 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     amend: () => Effect.die("not used"),
     formatPatch: () => Effect.succeed([]),
     checkout: () => Effect.die("not used"),
-    remove: (path) => Ref.update(removed, (xs) => [...xs, path]),
+    remove: (path, options) =>
+      Ref.update(removed, (xs) => [...xs, path]).pipe(
+        Effect.zipRight(options?.deleteBranch === undefined ? Effect.void : Ref.update(deletedBranches, (xs) => [...xs, options.deleteBranch!]))
+      ),
     list: Ref.get(removed).pipe(Effect.map((gone) =>
       (options.worktrees ?? []).filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
     )),
@@ -72,7 +76,7 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
   )
   const workflow = WorkflowFile.layerStatic(def, "/repo", paths.stateDir)
-  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, killed, workflow }
+  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, workflow }
 }).pipe(Effect.provide(NodeContext.layer))
 const setup = setupWith()
 
@@ -107,6 +111,62 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       expect(Option.map(bundle, (b) => [b.outcome, b.verdict.cause])).toEqual(Option.some(["RETRYABLE_FAILURE", "lease_expired"]))
       const events = yield* orchestrator.events({ issueId: issue.id })
       expect(events.map((e) => e.type)).toContain("lease.expired")
+    }))
+
+  it.scoped("a runner that died after ending its attempt keeps its verdict and its branch: only the lease goes (C1)", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, sql, orchestrator, evidence, removed, deletedBranches } = yield* setup
+      const issue = yield* tracker.create(new IssueInput({ title: "finished, then its runner died" }))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      yield* sql`INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at, sandbox_path)
+                 VALUES (${issue.id}, 'far:1:0', 'far-host', 1, 1, 'package', 0, 0, 30000, '/ws/SY-1')`
+      yield* sql`INSERT INTO attempts (issue_id, attempt, runner_id, started_at, counted) VALUES (${issue.id}, 1, 'far:1:0', 0, 1)`
+      // The owner stored its PR_READY bundle, moved the tracker and closed the attempt, then died.
+      yield* evidence.put(sampleBundle({ issueId: issue.id, attempt: 1, outcome: "PR_READY" }))
+      yield* tracker.transition(issue.id, ["in_progress"], "in_review")
+      yield* orchestrator.finishAttempt(issue.id, 1, { terminal_state: "PR_READY", cause: "verified", commit: "c".repeat(40), counted: true })
+
+      yield* TestClock.adjust(Duration.millis(30_001))
+      const report = yield* supervisor.reconcile
+      expect(report.brokenLeases).toEqual([issue.id])
+      expect(yield* orchestrator.leases).toEqual([])
+      const [attempt] = yield* orchestrator.attempts(issue.id)
+      expect(attempt).toMatchObject({ terminal_state: "PR_READY", cause: "verified" })
+      expect(Option.map(yield* evidence.get(issue.id, 1), (b) => b.outcome)).toEqual(Option.some("PR_READY"))
+      expect((yield* tracker.get(issue.id)).status).toBe("in_review")
+      expect(yield* Ref.get(removed)).toEqual(["/ws/SY-1"])
+      expect(yield* Ref.get(deletedBranches)).toEqual([]) // the verified branch stays
+      const types = (yield* orchestrator.events({ issueId: issue.id })).map((e) => e.type)
+      expect(types).toContain("reconcile.lease_released")
+      expect(types).not.toContain("lease.expired")
+    }))
+
+  it.scoped("a runner that died between storing its bundle and closing the attempt: the ending is completed from the bundle", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, sql, orchestrator, evidence, deletedBranches } = yield* setup
+      const issue = yield* tracker.create(new IssueInput({ title: "bundle stored, then its runner died" }))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      yield* sql`INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at, sandbox_path)
+                 VALUES (${issue.id}, 'far:1:0', 'far-host', 1, 1, 'package', 0, 0, 30000, '/ws/SY-1')`
+      yield* sql`INSERT INTO attempts (issue_id, attempt, runner_id, started_at, counted) VALUES (${issue.id}, 1, 'far:1:0', 0, 1)`
+      yield* evidence.put(sampleBundle({ issueId: issue.id, attempt: 1, outcome: "PR_READY" }))
+
+      yield* TestClock.adjust(Duration.millis(30_001))
+      yield* supervisor.reconcile
+      const [attempt] = yield* orchestrator.attempts(issue.id)
+      expect(attempt).toMatchObject({ terminal_state: "PR_READY", counted: true })
+      expect(Option.map(yield* evidence.get(issue.id, 1), (b) => [b.outcome, b.verdict.cause])).toEqual(
+        Option.some(["PR_READY", sampleBundle({}).verdict.cause])
+      )
+      expect((yield* tracker.get(issue.id)).status).toBe("in_review")
+      expect(yield* Ref.get(deletedBranches)).toEqual([])
+      const terminal = (yield* orchestrator.events({ issueId: issue.id })).filter((e) => e.type.startsWith("terminal."))
+      expect(terminal.map((e) => e.type)).toEqual(["terminal.PR_READY"])
+      // Nothing left for the next pass to repair, and the bundle, the row and the event agree (the stub sandbox
+      // has no branches, so only the branch check complains).
+      const again = yield* supervisor.reconcile
+      expect(again.requeued).toEqual([])
+      expect(again.violations.map((v) => v.kind)).toEqual(["pr_ready_branch_missing"])
     }))
 
   it.scoped("removes an unowned worktree at once (retention 0), but keeps a verify checkout for an hour", () =>

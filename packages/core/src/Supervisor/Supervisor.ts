@@ -6,6 +6,7 @@
  * |-------------------------------------------|---------------------------------------------------------------|
  * | lease whose owner is dead or expired      | kill the recorded agent group, remove the worktree, store a   |
  * |                                           | RETRYABLE_FAILURE bundle for the attempt, requeue (counted)   |
+ * | … whose attempt had already ended         | keep its verdict and branch; finish it from its bundle        |
  * | issue `in_progress` with no live lease    | requeue it with an attempt counted                            |
  * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
  * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
@@ -87,6 +88,41 @@ export const make = Effect.gen(function*() {
     Context.add(Tracker, tracker)
   )
 
+  /**
+   * Whether the owner of `lease` already ended its attempt: the attempt row is closed, or its evidence bundle is
+   * stored (the worker stores the bundle first, then moves the tracker and closes the row). In the second case the
+   * ending is completed from the bundle, as the worker would have: the tracker moved by its outcome, the row
+   * closed with its verdict, the `terminal.*` event recorded. Never overwrites a verdict.
+   */
+  const endedByOwner = (lease: Lease) =>
+    Effect.gen(function*() {
+      const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
+      if (row !== undefined && row.ended_at !== null) return true
+      const stored = yield* evidence.get(lease.issue_id, lease.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
+      if (Option.isNone(stored)) return false
+      const bundle = stored.value
+      const to = bundle.outcome === "PR_READY"
+        ? "in_review"
+        : bundle.outcome === "NO_OP"
+        ? "done"
+        : bundle.outcome === "ESCALATE"
+        ? "blocked"
+        : "todo"
+      yield* tracker.transition(lease.issue_id, ["in_progress"], to).pipe(Effect.ignoreLogged)
+      yield* orchestrator.finishAttempt(lease.issue_id, lease.attempt, {
+        terminal_state: bundle.outcome,
+        cause: bundle.verdict.cause,
+        commit: bundle.outcome === "PR_READY" ? bundle.fingerprint?.commit ?? null : null,
+        counted: true
+      }).pipe(Effect.ignoreLogged)
+      yield* orchestrator.record(`terminal.${bundle.outcome}`, lease.issue_id, bundle.summary, {
+        attempt: lease.attempt,
+        cause: bundle.verdict.cause,
+        completedBy: "supervisor"
+      })
+      return true
+    })
+
   /** Ends the attempt of a dead or expired lease the way a worker would have: bundle first, then the tracker. */
   const closeAbandoned = (lease: Lease, cause: "runner_died" | "lease_expired") =>
     Effect.gen(function*() {
@@ -157,6 +193,18 @@ export const make = Effect.gen(function*() {
       if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
       if (!(yield* orchestrator.breakLease(lease.issue_id, lease.runner_id))) continue
       broken.push(lease.issue_id)
+      // The owner may have ended the attempt and died before releasing its lease (threat model C1): its verdict
+      // and its branch stand; only the lease and the sandbox go.
+      if (yield* endedByOwner(lease)) {
+        if (lease.sandbox_path !== null) yield* sandbox.remove(lease.sandbox_path).pipe(Effect.ignoreLogged)
+        yield* orchestrator.record(
+          "reconcile.lease_released",
+          lease.issue_id,
+          `lease of ${lease.runner_id} released: attempt ${lease.attempt} had already ended; its verdict and branch are kept`,
+          { owner: lease.runner_id, attempt: lease.attempt }
+        )
+        continue
+      }
       if (lease.sandbox_path !== null) {
         yield* sandbox.remove(lease.sandbox_path, { deleteBranch: branchFor(lease.issue_id) }).pipe(Effect.ignoreLogged)
       }
