@@ -169,6 +169,28 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       expect(again.violations.map((v) => v.kind)).toEqual(["pr_ready_branch_missing"])
     }))
 
+  it.scoped("an issue in progress with no lease: its open attempt ends with a bundle, once, and no violation is left (C2)", () =>
+    Effect.gen(function*() {
+      const { supervisor, tracker, sql, orchestrator, evidence } = yield* setup
+      const issue = yield* tracker.create(new IssueInput({ title: "its runner died between claim and lease" }))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      yield* sql`INSERT INTO attempts (issue_id, attempt, runner_id, started_at, counted) VALUES (${issue.id}, 1, 'gone:1:0', 0, 1)`
+
+      const first = yield* supervisor.reconcile
+      expect(first.requeued).toEqual([issue.id])
+      expect((yield* tracker.get(issue.id)).status).toBe("todo")
+      const [attempt] = yield* orchestrator.attempts(issue.id)
+      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "no_live_lease", counted: true })
+      expect(Option.map(yield* evidence.get(issue.id, 1), (b) => [b.outcome, b.verdict.cause])).toEqual(
+        Option.some(["RETRYABLE_FAILURE", "no_live_lease"])
+      )
+      const second = yield* supervisor.reconcile
+      expect(second.requeued).toEqual([])
+      expect(second.violations).toEqual([])
+      expect((yield* orchestrator.events({ issueId: issue.id })).filter((e) => e.type.startsWith("terminal.")).map((e) => e.type))
+        .toEqual(["terminal.RETRYABLE_FAILURE"])
+    }))
+
   it.scoped("removes an unowned worktree at once (retention 0), but keeps a verify checkout for an hour", () =>
     Effect.gen(function*() {
       const { supervisor, removed } = yield* setupWith({ worktrees: ["/ws/SY-5", "/ws/.verify/SY-6-head-1"] })

@@ -7,7 +7,7 @@
  * | lease whose owner is dead or expired      | kill the recorded agent group, remove the worktree, store a   |
  * |                                           | RETRYABLE_FAILURE bundle for the attempt, requeue (counted)   |
  * | … whose attempt had already ended         | keep its verdict and branch; finish it from its bundle        |
- * | issue `in_progress` with no live lease    | requeue it with an attempt counted                            |
+ * | issue `in_progress` with no live lease    | requeue it; its open attempt ends with a bundle (counted)     |
  * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
  * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
  * | terminal attempt with no evidence bundle  | violation                                                     |
@@ -89,6 +89,33 @@ export const make = Effect.gen(function*() {
   )
 
   /**
+   * Finishes what a worker that stored `bundle` did not: moves the tracker from `from` by the bundle's outcome,
+   * closes the attempt row with its verdict, and records its `terminal.*` event. Never writes a verdict.
+   */
+  const completeFromBundle = (bundle: EvidenceBundle, from: "in_progress" | "todo") =>
+    Effect.gen(function*() {
+      const to = bundle.outcome === "PR_READY"
+        ? "in_review"
+        : bundle.outcome === "NO_OP"
+        ? "done"
+        : bundle.outcome === "ESCALATE"
+        ? "blocked"
+        : "todo"
+      if (to !== from) yield* tracker.transition(bundle.issueId, [from], to).pipe(Effect.ignoreLogged)
+      yield* orchestrator.finishAttempt(bundle.issueId, bundle.attempt, {
+        terminal_state: bundle.outcome,
+        cause: bundle.verdict.cause,
+        commit: bundle.outcome === "PR_READY" ? bundle.fingerprint?.commit ?? null : null,
+        counted: true
+      }).pipe(Effect.ignoreLogged)
+      yield* orchestrator.record(`terminal.${bundle.outcome}`, bundle.issueId, bundle.summary, {
+        attempt: bundle.attempt,
+        cause: bundle.verdict.cause,
+        completedBy: "supervisor"
+      })
+    })
+
+  /**
    * Whether the owner of `lease` already ended its attempt: the attempt row is closed, or its evidence bundle is
    * stored (the worker stores the bundle first, then moves the tracker and closes the row). In the second case the
    * ending is completed from the bundle, as the worker would have: the tracker moved by its outcome, the row
@@ -100,54 +127,44 @@ export const make = Effect.gen(function*() {
       if (row !== undefined && row.ended_at !== null) return true
       const stored = yield* evidence.get(lease.issue_id, lease.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
       if (Option.isNone(stored)) return false
-      const bundle = stored.value
-      const to = bundle.outcome === "PR_READY"
-        ? "in_review"
-        : bundle.outcome === "NO_OP"
-        ? "done"
-        : bundle.outcome === "ESCALATE"
-        ? "blocked"
-        : "todo"
-      yield* tracker.transition(lease.issue_id, ["in_progress"], to).pipe(Effect.ignoreLogged)
-      yield* orchestrator.finishAttempt(lease.issue_id, lease.attempt, {
-        terminal_state: bundle.outcome,
-        cause: bundle.verdict.cause,
-        commit: bundle.outcome === "PR_READY" ? bundle.fingerprint?.commit ?? null : null,
-        counted: true
-      }).pipe(Effect.ignoreLogged)
-      yield* orchestrator.record(`terminal.${bundle.outcome}`, lease.issue_id, bundle.summary, {
-        attempt: lease.attempt,
-        cause: bundle.verdict.cause,
-        completedBy: "supervisor"
-      })
+      yield* completeFromBundle(stored.value, "in_progress")
       return true
     })
 
-  /** Ends the attempt of a dead or expired lease the way a worker would have: bundle first, then the tracker. */
-  const closeAbandoned = (lease: Lease, cause: "runner_died" | "lease_expired") =>
+  /**
+   * Ends a lost attempt the way a worker would have: a RETRYABLE_FAILURE bundle (the retry policy applied, so the
+   * last counted attempt escalates), the attempt row closed, the tracker moved from `from` (to `todo`, or `blocked`
+   * when it escalates), and its `terminal.*` event. Used for a dead or expired lease and for an issue in progress
+   * that no lease holds, so every terminal attempt has its bundle.
+   */
+  const closeLost = (lost: {
+    readonly issueId: IssueId
+    readonly attempt: number
+    readonly startedAt: number
+    readonly cause: "runner_died" | "lease_expired" | "no_live_lease"
+    readonly reason: string
+    readonly from: "in_progress" | "todo"
+  }) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const cfg = Option.getOrElse(
         Option.map(yield* Effect.option(workflow.current), (d) => d.config),
         () => new WorkflowConfig({})
       )
-      const counted = (yield* orchestrator.countedAttempts(lease.issue_id)) + 1
-      const reasons = [
-        `Runner ${lease.runner_id} ${cause === "runner_died" ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`,
-        "Its agent process group was killed and its worktree removed; the issue was requeued."
-      ]
+      const counted = (yield* orchestrator.countedAttempts(lost.issueId)) + 1
+      const reasons = [lost.reason, "Its agent process group was killed and its sandbox removed; the issue was requeued."]
       const verdict = applyRetryPolicy(
-        Verdict.make({ state: "RETRYABLE_FAILURE", cause, reasons }),
+        Verdict.make({ state: "RETRYABLE_FAILURE", cause: lost.cause, reasons }),
         counted,
         cfg.agent.max_attempts
       )
-      const issue = Either.map(yield* Effect.either(tracker.get(lease.issue_id)), boundIssue)
+      const issue = Either.map(yield* Effect.either(tracker.get(lost.issueId)), boundIssue)
       if (issue._tag === "Right") {
-        const packet = buildTaskPacket(issue.right, cfg, lease.attempt, "")
+        const packet = buildTaskPacket(issue.right, cfg, lost.attempt, "")
         yield* evidence.put(EvidenceBundle.make({
           schemaVersion: 1,
-          issueId: lease.issue_id,
-          attempt: lease.attempt,
+          issueId: lost.issueId,
+          attempt: lost.attempt,
           outcome: verdict.state,
           summary: reasons[0]!,
           task: { title: issue.right.title, body: issue.right.body, packet },
@@ -156,24 +173,35 @@ export const make = Effect.gen(function*() {
           diff: null,
           validation: [],
           verdict,
-          residualRisk: ["Whatever the dead attempt did was discarded with its worktree."],
+          residualRisk: ["Whatever the lost attempt did was discarded with its sandbox."],
           question: verdict.state === "ESCALATE" ? "The runner keeps dying on this issue. Is something in it crashing the runner?" : null,
-          timings: { startedAt: lease.acquired_at, endedAt: now, stagesMs: {} }
+          timings: { startedAt: lost.startedAt, endedAt: now, stagesMs: {} }
         })).pipe(Effect.ignoreLogged)
       }
-      yield* orchestrator.finishAttempt(lease.issue_id, lease.attempt, {
+      yield* orchestrator.finishAttempt(lost.issueId, lost.attempt, {
         terminal_state: verdict.state,
         cause: verdict.cause,
         commit: null,
         counted: true
       }).pipe(Effect.ignoreLogged)
-      yield* tracker.transition(lease.issue_id, ["in_progress"], verdict.state === "ESCALATE" ? "blocked" : "todo")
+      yield* tracker.transition(lost.issueId, [lost.from], verdict.state === "ESCALATE" ? "blocked" : "todo")
         .pipe(Effect.ignoreLogged)
       // Like a worker's end: every terminal state has its terminal.* event, which the violation check compares.
-      yield* orchestrator.record(`terminal.${verdict.state}`, lease.issue_id, reasons[0]!, {
-        attempt: lease.attempt,
+      yield* orchestrator.record(`terminal.${verdict.state}`, lost.issueId, reasons[0]!, {
+        attempt: lost.attempt,
         cause: verdict.cause
       })
+    })
+
+  /** Ends the attempt of a dead or expired lease (see `closeLost`). */
+  const closeAbandoned = (lease: Lease, cause: "runner_died" | "lease_expired") =>
+    closeLost({
+      issueId: lease.issue_id,
+      attempt: lease.attempt,
+      startedAt: lease.acquired_at,
+      cause,
+      reason: `Runner ${lease.runner_id} ${cause === "runner_died" ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`,
+      from: "in_progress"
     })
 
   const reconcile = Effect.gen(function*() {
@@ -224,14 +252,23 @@ export const make = Effect.gen(function*() {
       if (held.has(issue.id)) continue
       const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo").pipe(Effect.orElseSucceed(() => false))
       if (!moved) continue
+      // The move above is the repair's compare-and-set: one supervisor wins it. Each open attempt then gets an end
+      // with its evidence (before, it was closed without a bundle: a violation the supervisor itself created).
       const open = (yield* orchestrator.attempts(issue.id)).filter((a) => a.ended_at === null)
       for (const a of open) {
-        yield* orchestrator.finishAttempt(issue.id, a.attempt, {
-          terminal_state: "RETRYABLE_FAILURE",
+        const stored = yield* evidence.get(issue.id, a.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
+        if (Option.isSome(stored)) {
+          yield* completeFromBundle(stored.value, "todo")
+          continue
+        }
+        yield* closeLost({
+          issueId: issue.id,
+          attempt: a.attempt,
+          startedAt: a.started_at,
           cause: "no_live_lease",
-          commit: null,
-          counted: true
-        }).pipe(Effect.ignoreLogged)
+          reason: `${issue.id} was in progress with no live lease (its runner stopped between its claim and its attempt's end).`,
+          from: "todo"
+        })
       }
       requeued.push(issue.id)
       yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; requeued`)
