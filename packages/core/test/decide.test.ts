@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { applyRetryPolicy, decide, type DecisionInput } from "../src/WorkerPool/decide.js"
+import { applyRetryPolicy, decide, type DecisionInput } from "../src/Line/decide.js"
 import { result } from "./fixtures.js"
 
 const okAgent = { crashed: false, timedOut: false, exitCode: 0, claim: null, question: null, signal: null } as const

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { compareIntegrity, type IntegritySnapshot, Supervisor } from "../src/index.js"
-import { escapeVerdict } from "../src/WorkerPool/attempt.js"
+import { escapeVerdict } from "../src/Line/decide.js"
 
 const base: IntegritySnapshot = {
   refs: new Map([["refs/heads/main", "a".repeat(40)], ["refs/heads/switchyard/SY-2", "b".repeat(40)]]),

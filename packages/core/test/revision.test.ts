@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AgentReport, Verdict } from "@switchyard/domain"
-import { totalUsage } from "../src/WorkerPool/attempt.js"
-import { isRevisable, revisionFeedback } from "../src/WorkerPool/revision.js"
+import { totalUsage } from "../src/Line/runAttempt.js"
+import { isRevisable, revisionFeedback } from "../src/Line/revision.js"
 import { result } from "./fixtures.js"
 
 const rejected = Verdict.make({ state: "ESCALATE", cause: "validation_failed", reasons: ["Validation failed"] })
@@ -10,7 +10,7 @@ describe("revisions", () => {
   it("only a verifier rejection of a diff is revisable", () => {
     expect(isRevisable(rejected)).toBe(true)
     expect(isRevisable(Verdict.make({ state: "ESCALATE", cause: "reproduction_still_fails", reasons: [] }))).toBe(true)
-    for (const cause of ["guard_failed:skip_or_only_added", "agent_escalated", "claimed_change_without_diff", "no_op_with_diff"]) {
+    for (const cause of ["guard_failed:skip_or_only_added", "agent_escalated", "claimed_change_without_diff", "no_op_with_diff"] as const) {
       expect(isRevisable(Verdict.make({ state: "ESCALATE", cause, reasons: [] })), cause).toBe(false)
     }
     expect(isRevisable(Verdict.make({ state: "PR_READY", cause: "verified", reasons: [] }))).toBe(false)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Ref, TestClock } from "effect"
-import { withStallWatchdog } from "../src/WorkerPool/stall.js"
+import { withStallWatchdog } from "../src/Line/stall.js"
 
 /** A fake agent run: emits output every `everyMs` for `outputs` times, then stays silent until interrupted. */
 const fakeRun = (everyMs: number, outputs: number, interrupted: Ref.Ref<boolean>) => (touch: Effect.Effect<void>) =>

@@ -103,7 +103,7 @@ describe("parseWorkflow", () => {
         compare_test_counts: true,
         env: []
       })
-      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0 })
+      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0, max_runner_deaths: 3 })
       assert.deepStrictEqual(c.hooks, {
         after_create: null,
         before_run: null,
@@ -207,7 +207,7 @@ Do {{ issue.title }}.
         compare_test_counts: true,
         env: []
       })
-      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000 })
+      assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000, max_runner_deaths: 3 })
       assert.strictEqual(def.prompt_template, "Do {{ issue.title }}.")
     }))
 

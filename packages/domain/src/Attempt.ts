@@ -35,7 +35,13 @@ export class Lease extends Schema.Class<Lease>("Lease")({
   agent_pid: Schema.NullOr(Schema.Int),
   agent_pgid: Schema.NullOr(Schema.Int),
   sandbox_path: Schema.NullOr(Schema.String),
-  last_output_at: Schema.NullOr(Schema.Number)
+  last_output_at: Schema.NullOr(Schema.Number),
+  /**
+   * The fencing token: a number that grows with every claim or take-over of this issue. Ending an attempt, storing
+   * its evidence, moving the tracker and scheduling a retry succeed only for the current epoch, so a stale owner
+   * or a second supervisor cannot act (Graphile Worker's `locked_by`, BullMQ's lock token).
+   */
+  epoch: Schema.optionalWith(Schema.Int, { default: () => 0 })
 }) {}
 
 /** One try at an issue. Times are epoch milliseconds. */
@@ -52,8 +58,10 @@ export class Attempt extends Schema.Class<Attempt>("Attempt")({
   terminal_state: Schema.NullOr(TerminalState),
   /** Short machine-readable reason, e.g. `validation_failed`, `agent_crashed`, `canceled_by_reconciliation`. */
   cause: Schema.NullOr(Schema.String),
-  /** False for attempts that do not count against `agent.max_attempts` (shutdown, cancellation). */
-  counted: Schema.Boolean
+  /** False for attempts that do not count against `agent.max_attempts` (shutdown, cancellation, runner deaths). */
+  counted: Schema.Boolean,
+  /** How many runners died while working on this attempt (`orchestrator.max_runner_deaths` counts them all). */
+  runner_deaths: Schema.optionalWith(Schema.Int, { default: () => 0 })
 }) {}
 
 /** A retry waiting for its due time (epoch ms). Symphony SPEC §4.1.7. */

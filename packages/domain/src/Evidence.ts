@@ -10,6 +10,7 @@ import { IssueId } from "./Issue.js"
 import { TaskPacket } from "./TaskPacket.js"
 import { TerminalState } from "./TerminalState.js"
 import { GuardResult, TestCounts } from "./Verification.js"
+import { VerdictCause } from "./Verdict.js"
 
 export const EVIDENCE_SCHEMA_VERSION = 1
 
@@ -76,8 +77,8 @@ export class DiffReport extends Schema.Class<DiffReport>("DiffReport")({
 
 export class Verdict extends Schema.Class<Verdict>("Verdict")({
   state: TerminalState,
-  /** Machine cause, e.g. `validation_failed`, `not_reproducible`, `claimed_change_without_diff`. */
-  cause: Schema.String,
+  /** Machine cause, e.g. `validation_failed`, `not_reproducible`, `guard_failed:outside_scope` (Verdict.ts). */
+  cause: VerdictCause,
   /** Sentences a person can act on. */
   reasons: Schema.Array(Schema.String)
 }) {}
@@ -182,6 +183,18 @@ export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle
       noted: Schema.Array(Schema.String)
     }),
     () => ({ escapes: [], restored: [], noted: [] })
+  ),
+  /**
+   * Set when a runner died during this attempt and a successor carried on from its stage artifacts instead of
+   * starting over (docs/reliability.md): the stage it resumed from, and how many runners had died on the issue.
+   */
+  resumed: defaulted(
+    Schema.NullOr(Schema.Struct({
+      fromStage: Schema.String,
+      runnerDeaths: Schema.NonNegativeInt,
+      at: Schema.Number
+    })),
+    () => null
   ),
   timings: Schema.Struct({
     startedAt: Schema.Number,

@@ -214,7 +214,13 @@ export const OrchestratorConfig = Schema.Struct({
   /** A lease not renewed for this long (ms) is expired and may be reclaimed. */
   lease_ttl_ms: withDefault(PositiveInt, () => 30_000),
   /** Worktrees no run owns are removed after this long (ms). */
-  worktree_retention_ms: withDefault(NonNegativeInt, () => 0)
+  worktree_retention_ms: withDefault(NonNegativeInt, () => 0),
+  /**
+   * How many times the runner working on one issue may die (killed, crashed, lease expired) before the issue
+   * escalates as a poison pill (`runner_deaths_exhausted`). Counted apart from `agent.max_attempts`: a runner
+   * death is never charged to the agent.
+   */
+  max_runner_deaths: withDefault(PositiveInt, () => 3)
 })
 
 export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig")({

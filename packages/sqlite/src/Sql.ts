@@ -13,6 +13,7 @@ import Migration0001 from "./migrations/0001_init.js"
 import Migration0002 from "./migrations/0002_ready_index.js"
 import Migration0003 from "./migrations/0003_evidence_usage.js"
 import Migration0004 from "./migrations/0004_evidence_usage_index.js"
+import Migration0005 from "./migrations/0005_fencing_stages.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -25,7 +26,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0001_init": Migration0001,
   "0002_ready_index": Migration0002,
   "0003_evidence_usage": Migration0003,
-  "0004_evidence_usage_index": Migration0004
+  "0004_evidence_usage_index": Migration0004,
+  "0005_fencing_stages": Migration0005
 }
 
 /** The newest migration id in {@link migrations}. */

@@ -33,9 +33,11 @@ describe("Sql.layer", () => {
         "evidence",
         "id_counters",
         "issue_blockers",
+        "issue_epochs",
         "issues",
         "leases",
-        "retries"
+        "retries",
+        "stage_artifacts"
       ])
       const indexes = yield* sql<{ name: string }>`
         SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('issues_status', 'evidence_usage') ORDER BY name`
@@ -48,7 +50,8 @@ describe("Sql.layer", () => {
         { migration_id: 1, name: "init" },
         { migration_id: 2, name: "ready_index" },
         { migration_id: 3, name: "evidence_usage" },
-        { migration_id: 4, name: "evidence_usage_index" }
+        { migration_id: 4, name: "evidence_usage_index" },
+        { migration_id: 5, name: "fencing_stages" }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 

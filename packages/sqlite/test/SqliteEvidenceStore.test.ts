@@ -246,7 +246,7 @@ describe("SqliteEvidenceStore", () => {
       expect([...sealed.keys()]).toEqual(["SY-7#1"])
       expect(sealed.get("SY-7#1")).toMatchObject({
         outcome: "ESCALATE",
-        cause: "validated",
+        cause: "verified",
         fingerprintCommit: null,
         seal: { status: "signed", detail: null }
       })
@@ -256,7 +256,7 @@ describe("SqliteEvidenceStore", () => {
       // Only the keys asked for are verified; the others come back with their claims and no seal.
       yield* evidence.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
       const some = yield* evidence.sealed([{ issueId: id("SY-7"), attempt: 1 }, { issueId: id("SY-8"), attempt: 1 }], new Set(["SY-8#1"]))
-      expect(some.get("SY-7#1")).toMatchObject({ outcome: "ESCALATE", cause: "validated", seal: null })
+      expect(some.get("SY-7#1")).toMatchObject({ outcome: "ESCALATE", cause: "verified", seal: null })
       expect(some.get("SY-8#1")).toMatchObject({ outcome: "NO_OP", seal: { status: "signed" } })
     }).pipe(Effect.provide(NodeContext.layer)))
 

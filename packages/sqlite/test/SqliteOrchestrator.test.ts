@@ -141,7 +141,7 @@ describe("SqliteOrchestrator", () => {
       yield* orchestrator.finishAttempt(issue, 2, { terminal_state: null, cause: "shutdown", commit: null, counted: false })
       yield* orchestrator.startAttempt({ issue_id: id("SY-2"), attempt: 1, branch: null, sandbox_path: null, base_commit: null })
       yield* TestClock.adjust(100)
-      yield* orchestrator.finishAttempt(id("SY-2"), 1, { terminal_state: "PR_READY", cause: "validated", commit: "fff", counted: true })
+      yield* orchestrator.finishAttempt(id("SY-2"), 1, { terminal_state: "PR_READY", cause: "verified", commit: "fff", counted: true })
 
       const attempts = yield* orchestrator.attempts(issue)
       expect(attempts.map((a) => [a.attempt, a.terminal_state, a.counted, a.ended_at])).toEqual([
@@ -184,13 +184,13 @@ describe("SqliteOrchestrator", () => {
       const { orchestrator } = yield* stores
       yield* orchestrator.record("claim.acquired", id("SY-1"), "claimed", { attempt: 1 })
       yield* TestClock.adjust(5)
-      yield* orchestrator.record("tick", null, "tick", {})
+      yield* orchestrator.record("tick.failed", null, "tick", {})
       yield* orchestrator.record("agent.exited", id("SY-1"), "exit 0", { exitCode: 0, nested: { ok: true } })
       // Data that is not JSON is dropped, never fatal.
-      yield* orchestrator.record("odd", id("SY-2"), "bigint data", { n: BigInt(1) })
+      yield* orchestrator.record("agent.output", id("SY-2"), "bigint data", { n: BigInt(1) })
 
       const all = yield* orchestrator.events({})
-      expect(all.map((e) => e.type)).toEqual(["claim.acquired", "tick", "agent.exited", "odd"])
+      expect(all.map((e) => e.type)).toEqual(["claim.acquired", "tick.failed", "agent.exited", "agent.output"])
       expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4])
       expect(all[0]).toMatchObject({ at: 0, runner_id: orchestrator.runnerId, issue_id: "SY-1", data: { attempt: 1 } })
       expect(all[2]?.data).toEqual({ exitCode: 0, nested: { ok: true } })
@@ -237,7 +237,7 @@ describe("SqliteOrchestrator", () => {
     Effect.gen(function*() {
       const { orchestrator, sql } = yield* stores
       yield* sql`DROP TABLE events`
-      yield* orchestrator.record("tick", null, "still fine")
+      yield* orchestrator.record("tick.failed", null, "still fine")
       expect((yield* Effect.flip(orchestrator.events({})))._tag).toBe("OrchestratorError")
     }).pipe(Effect.provide(NodeContext.layer)))
 

@@ -133,7 +133,7 @@ export const sampleBundle = (options: {
     validation: [commandResult("pnpm tsc -b", 0), commandResult("pnpm lint", 0)],
     verdict: new Verdict({
       state: outcome,
-      cause: "validated",
+      cause: "verified",
       reasons: ["The reproduction failed on the base and passes on the candidate.", "All 2 validation commands exit 0."]
     }),
     residualRisk: ["Only the checks listed above were run."],

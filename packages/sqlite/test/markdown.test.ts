@@ -17,7 +17,7 @@ describe("renderEvidenceMarkdown", () => {
     const lines = markdown.split("\n")
     expect(lines[0]).toBe("# SY-7 · PR_READY: sum() adds its arguments again")
     const why = section(markdown, "Why we believe it")
-    expect(why).toContain("Verdict `PR_READY` (cause `validated`)")
+    expect(why).toContain("Verdict `PR_READY` (cause `verified`)")
     expect(why).toContain("- The reproduction failed on the base and passes on the candidate.")
     expect(why).toContain("- All 2 validation commands exit 0.")
     expect(markdown.indexOf("## Why we believe it")).toBeLessThan(markdown.indexOf("## Reproduction"))

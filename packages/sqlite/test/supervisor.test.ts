@@ -106,7 +106,7 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       // Another host's process group is not ours to kill.
       expect(yield* Ref.get(killed)).toEqual([])
       const [attempt] = yield* orchestrator.attempts(issue.id)
-      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "lease_expired", counted: true })
+      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "lease_expired", counted: false, runner_deaths: 1 })
       const bundle = yield* evidence.get(issue.id, 1)
       expect(Option.map(bundle, (b) => [b.outcome, b.verdict.cause])).toEqual(Option.some(["RETRYABLE_FAILURE", "lease_expired"]))
       const events = yield* orchestrator.events({ issueId: issue.id })
@@ -180,7 +180,7 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       expect(first.requeued).toEqual([issue.id])
       expect((yield* tracker.get(issue.id)).status).toBe("todo")
       const [attempt] = yield* orchestrator.attempts(issue.id)
-      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "no_live_lease", counted: true })
+      expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "no_live_lease", counted: false, runner_deaths: 1 })
       expect(Option.map(yield* evidence.get(issue.id, 1), (b) => [b.outcome, b.verdict.cause])).toEqual(
         Option.some(["RETRYABLE_FAILURE", "no_live_lease"])
       )

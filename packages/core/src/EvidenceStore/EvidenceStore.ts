@@ -7,6 +7,7 @@
 import type { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
 import { Context, type Effect, type Option } from "effect"
 import type { SealedEvidence } from "../EvidenceSigner/seal.js"
+import type { StageArtifact, StoredStage } from "../Line/artifacts.js"
 import type { EvidenceError } from "./errors.js"
 
 /** The key of one attempt in the maps the store returns: `<issueId>#<attempt>`, e.g. `SY-12#2`. */
@@ -69,6 +70,18 @@ export interface EvidenceStoreShape {
     { readonly bundles: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null },
     EvidenceError
   >
+  /**
+   * Appends one stage artifact of an attempt (the next `seq`), written under the lease `epoch` that produced it.
+   * Callers fence it (`Orchestrator.atomically` + `holds`). Fails `EvidenceError` when it does not encode.
+   */
+  readonly putStage: (
+    issueId: IssueId,
+    attempt: number,
+    epoch: number,
+    artifact: StageArtifact
+  ) => Effect.Effect<void, EvidenceError>
+  /** The stage artifacts of an attempt, in the order they were stored; one that no longer decodes fails. */
+  readonly stages: (issueId: IssueId, attempt: number) => Effect.Effect<ReadonlyArray<StoredStage>, EvidenceError>
   /** Where the files of an attempt live. */
   readonly location: (issueId: IssueId, attempt: number) => Effect.Effect<StoredEvidence, EvidenceError>
 }

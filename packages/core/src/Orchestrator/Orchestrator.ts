@@ -2,7 +2,17 @@
  * Orchestrator: what work was picked up. Durable claims (leases), attempts, retries and the append-only
  * event log, shared by every runner on the repo. Implementation: `SqliteOrchestrator` (@switchyard/sqlite).
  */
-import type { Attempt, FactoryEvent, IssueId, Lease, RetryEntry, RunnerId, Stage, TerminalState } from "@switchyard/domain"
+import type {
+  Attempt,
+  FactoryEvent,
+  FactoryEventType,
+  IssueId,
+  Lease,
+  RetryEntry,
+  RunnerId,
+  Stage,
+  TerminalState
+} from "@switchyard/domain"
 import { Context, type Effect, type Option, type Stream } from "effect"
 import type { OrchestratorError } from "./errors.js"
 
@@ -26,7 +36,7 @@ export interface AttemptEnd {
   readonly terminal_state: TerminalState | null
   readonly cause: string
   readonly commit: string | null
-  /** False when the attempt must not count against `agent.max_attempts` (shutdown, cancellation). */
+  /** False when the attempt must not count against `agent.max_attempts` (shutdown, cancellation, runner death). */
   readonly counted: boolean
 }
 
@@ -44,15 +54,30 @@ export interface OrchestratorShape {
   readonly runnerId: RunnerId
   /**
    * Claims `issueId` for this runner in one `BEGIN IMMEDIATE` transaction: inserts a lease that expires after
-   * `ttlMs` unless some lease (live or expired) already exists. Returns `None` when another claim holds it.
+   * `ttlMs` unless some lease (live or expired) already exists, with the next epoch of the issue (larger than any
+   * it had). Returns `None` when another claim holds it.
    */
   readonly claim: (issueId: IssueId, attempt: number, ttlMs: number) => Effect.Effect<Option.Option<Lease>, OrchestratorError>
+  /**
+   * Takes over `lease` (a dead or expired owner's) for this runner: a compare-and-set on its owner and epoch that
+   * gives the lease the issue's next epoch and `now + ttlMs`. `None` when the lease changed meanwhile (another
+   * supervisor took it, or its owner released it): then the caller must not act on the attempt.
+   */
+  readonly takeOver: (lease: Lease, ttlMs: number) => Effect.Effect<Option.Option<Lease>, OrchestratorError>
+  /** True when this runner holds the lease on `issueId` at `epoch` (the fence every ending checks first). */
+  readonly holds: (issueId: IssueId, epoch: number) => Effect.Effect<boolean, OrchestratorError>
+  /**
+   * Runs `effect` as one transaction over the shared store: every Orchestrator, Tracker and EvidenceStore write
+   * inside that uses the same store (`layerAll` of @switchyard/sqlite) commits or rolls back with it. A failure,
+   * defect or interruption rolls back. Nested calls join the outer transaction.
+   */
+  readonly atomically: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | OrchestratorError, R>
   /** Renews every lease this runner holds to `now + ttlMs`. Returns how many were renewed. */
   readonly heartbeat: (ttlMs: number) => Effect.Effect<number, OrchestratorError>
   /** Updates the live fields of this runner's lease on `issueId` (stage, agent pid/pgid, output time). */
   readonly updateLease: (issueId: IssueId, patch: LeasePatch) => Effect.Effect<void, OrchestratorError>
-  /** Deletes the lease on `issueId` if this runner holds it. */
-  readonly release: (issueId: IssueId) => Effect.Effect<void, OrchestratorError>
+  /** Deletes the lease on `issueId` if this runner holds it (at `epoch`, when given). */
+  readonly release: (issueId: IssueId, epoch?: number) => Effect.Effect<void, OrchestratorError>
   /** Deletes the lease on `issueId` held by `owner` (supervisor repair of a dead or expired owner). */
   readonly breakLease: (issueId: IssueId, owner: RunnerId) => Effect.Effect<boolean, OrchestratorError>
   /** Every lease, all runners. */
@@ -65,6 +90,13 @@ export interface OrchestratorShape {
   readonly recentOutcomes: (limit: number) => Effect.Effect<ReadonlyArray<Attempt>, OrchestratorError>
   /** Number of attempts that count against `agent.max_attempts`. */
   readonly countedAttempts: (issueId: IssueId) => Effect.Effect<number, OrchestratorError>
+  /**
+   * Counts one more runner death on `attempt` of `issueId` and returns the issue's total over all its attempts
+   * (compared with `orchestrator.max_runner_deaths`).
+   */
+  readonly addRunnerDeath: (issueId: IssueId, attempt: number) => Effect.Effect<number, OrchestratorError>
+  /** Hands an open attempt to this runner (a resumed attempt: same number, new owner). */
+  readonly resumeAttempt: (issueId: IssueId, attempt: number) => Effect.Effect<void, OrchestratorError>
   /** Upserts the pending retry of an issue (one per issue; Symphony SPEC §8.4: a new entry replaces the old). */
   readonly scheduleRetry: (entry: RetryEntry) => Effect.Effect<void, OrchestratorError>
   readonly clearRetry: (issueId: IssueId) => Effect.Effect<void, OrchestratorError>
@@ -74,7 +106,7 @@ export interface OrchestratorShape {
    * so observability can never stop the line (Symphony SPEC §13.2).
    */
   readonly record: (
-    type: string,
+    type: FactoryEventType,
     issueId: IssueId | null,
     message: string,
     data?: Record<string, unknown>

@@ -161,7 +161,11 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
         continue
       }
       const issue = read.right
-      const attempt = (yield* orchestrator.attempts(issue.id)).length + 1
+      // An attempt left open by a dead runner (with a candidate on record: the supervisor closes the others) is
+      // resumed under its own number; otherwise this is the next attempt.
+      const rows = yield* orchestrator.attempts(issue.id)
+      const latest = rows.at(-1)
+      const attempt = latest !== undefined && latest.ended_at === null ? latest.attempt : rows.length + 1
       const lease = yield* orchestrator.claim(issue.id, attempt, cfg.orchestrator.lease_ttl_ms)
       if (Option.isNone(lease)) {
         contested += 1

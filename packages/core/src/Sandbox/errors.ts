@@ -1,3 +1,4 @@
+import { HookName } from "@switchyard/domain"
 import { Schema } from "effect"
 
 /** The directory switchyard was pointed at is not inside a git work tree. */
@@ -34,7 +35,7 @@ export class SandboxError extends Schema.TaggedError<SandboxError>()("SandboxErr
 
 /** A workflow hook exited non-zero or timed out (Symphony SPEC §9.4 says which hooks are fatal). */
 export class HookFailed extends Schema.TaggedError<HookFailed>()("HookFailed", {
-  hook: Schema.String,
+  hook: HookName,
   exitCode: Schema.NullOr(Schema.Number),
   timedOut: Schema.Boolean,
   outputTail: Schema.String

@@ -1,28 +1,55 @@
 /**
  * Supervisor: reconciles the four layers (Tracker, Orchestrator, Workers, Human) on every tick and repairs what
  * it can; every repair is an event in the log, and what it cannot repair is a violation shown to the human.
+ * Every repair of an attempt first takes its lease (a compare-and-set on the owner's epoch, or a fresh claim),
+ * so of two supervisors only one acts, and every ending goes through `settle` (docs/reliability.md).
  *
  * | disagreement                              | repair                                                        |
  * |-------------------------------------------|---------------------------------------------------------------|
- * | lease whose owner is dead or expired      | kill the recorded agent group, remove the worktree, store a   |
- * |                                           | RETRYABLE_FAILURE bundle for the attempt, requeue (counted)   |
- * | … whose attempt had already ended         | keep its verdict and branch; finish it from its bundle        |
- * | issue `in_progress` with no live lease    | requeue it; its open attempt ends with a bundle (counted)     |
+ * | lease whose owner is dead or expired      | take the lease over, kill the recorded agent group, remove    |
+ * |                                           | the sandbox and the owner's verify checkouts, then:           |
+ * | … whose attempt had already ended         | keep its verdict and branch; release the lease                |
+ * | … whose bundle is stored, row still open  | finish the ending from the bundle (tracker, row, event)       |
+ * | … with a candidate commit on record       | leave the attempt open for a successor to resume (it verifies |
+ * |                                           | the candidate; the agent is not run again); requeue           |
+ * | … otherwise                               | end it RETRYABLE_FAILURE `runner_died`/`lease_expired` with a |
+ * |                                           | bundle from its stage artifacts; not counted, a runner death  |
+ * | issue `in_progress` with no live lease    | claim it, then the same as above with cause `no_live_lease`   |
+ * | runner deaths reach max_runner_deaths     | ESCALATE `runner_deaths_exhausted` (a poison pill)            |
+ * | pending retry of an issue that left todo  | drop the retry                                                |
  * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
  * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
+ * | branch of an ended attempt with no kept   | delete it                                                     |
+ * | diff (not PR_READY, not ESCALATE w/ diff) |                                                               |
  * | terminal attempt with no evidence bundle  | violation                                                     |
  * | bundle not signed by the runner's key, or | violation (`evidence_signature_invalid`, `_signed_by_other_key`,|
  * | disagreeing with its attempt or event     | `_unsigned`, `evidence_disagrees_with_attempt` / `_events`)   |
  * | PR_READY issue whose branch is missing    | violation                                                     |
  * | ... or no longer at its verified commit   | violation (`pr_ready_branch_rewritten`)                       |
  */
-import { boundIssue, EvidenceBundle, type IssueId, type Lease, Verdict, WorkflowConfig } from "@switchyard/domain"
-import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import {
+  type Attempt,
+  boundIssue,
+  ConfinementRecord,
+  type EvidenceBundle,
+  type IssueId,
+  type Lease,
+  RUNNER_DEATH_CAUSES,
+  RetryEntry,
+  WorkflowConfig
+} from "@switchyard/domain"
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Confinement } from "../Confinement/Confinement.js"
+import { bundleOf, keepsBranch, type Outcome } from "../EvidenceStore/bundle.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
+import { resumePoint } from "../Line/artifacts.js"
+import * as Decide from "../Line/decide.js"
+import { progressOf } from "../Line/progress.js"
+import { endingOf, settle } from "../Line/settle.js"
+import { retryDelayMs } from "../Orchestrator/backoff.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
-import { applyRetryPolicy } from "../WorkerPool/decide.js"
 import { WorkerPool } from "../WorkerPool/WorkerPool.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
@@ -47,6 +74,8 @@ export interface ReconcileReport {
   readonly droppedRetries: ReadonlyArray<IssueId>
   readonly interrupted: ReadonlyArray<IssueId>
   readonly removedWorktrees: ReadonlyArray<string>
+  /** Branches of ended attempts without a kept diff, deleted this pass. */
+  readonly deletedBranches: ReadonlyArray<string>
   readonly violations: ReadonlyArray<Violation>
 }
 
@@ -62,6 +91,9 @@ export class Supervisor extends Context.Tag("switchyard/Supervisor")<Supervisor,
  */
 export const VERIFY_CHECKOUT_RETENTION_MS = 60 * 60 * 1000
 
+/** How often (ms) the supervisor looks for branches of ended attempts to delete, besides after each repair. */
+export const BRANCH_SWEEP_EVERY_MS = 60_000
+
 /**
  * The issue id a sandbox path belongs to: `<root>/<ID>`, `<root>/.attempts/<ID>` (its HOME and io directory) or
  * `<root>/.verify/<ID>-<label>-<n>` (a verification checkout).
@@ -73,6 +105,9 @@ export const worktreeOwner = (workspaceRoot: string, path: string): string | nul
   return match === null ? null : match[1]!
 }
 
+/** What the supervisor did with a lost attempt. */
+type LostEnding = "ended_before" | "completed_from_bundle" | "resumable" | "closed" | "skipped"
+
 export const make = Effect.gen(function*() {
   const tracker = yield* Tracker
   const orchestrator = yield* Orchestrator
@@ -81,127 +116,180 @@ export const make = Effect.gen(function*() {
   const pool = yield* WorkerPool
   const evidence = yield* EvidenceStore
   const workflow = yield* Workflow
+  const confinement = yield* Effect.serviceOption(Confinement)
   const unownedSince = new Map<string, number>()
   const reported = new Set<string>()
+  /** Branches judged kept, with the head they were judged at (so each kept branch is read once). */
+  const keptBranches = new Map<string, string>()
+  let lastSweepAt: number | null = null
   const services = Context.make(Orchestrator, orchestrator).pipe(
     Context.add(EvidenceStore, evidence),
     Context.add(Tracker, tracker)
   )
+  const configNow = Effect.map(Effect.option(workflow.current), (d) =>
+    Option.getOrElse(Option.map(d, (x) => x.config), () => new WorkflowConfig({})))
 
   /**
-   * Finishes what a worker that stored `bundle` did not: moves the tracker from `from` by the bundle's outcome,
-   * closes the attempt row with its verdict, and records its `terminal.*` event. Never writes a verdict.
+   * Removes the sandbox of a repaired issue (`sandboxPath`, else `<workspace>/<id>`), its attempt directory and
+   * every verify checkout of it; the branch goes too only when the repair closed the attempt without a kept diff.
    */
-  const completeFromBundle = (bundle: EvidenceBundle, from: "in_progress" | "todo") =>
+  const cleanUp = (issueId: IssueId, ending: LostEnding, sandboxPath: string | null) =>
     Effect.gen(function*() {
-      const to = bundle.outcome === "PR_READY"
-        ? "in_review"
-        : bundle.outcome === "NO_OP"
-        ? "done"
-        : bundle.outcome === "ESCALATE"
-        ? "blocked"
-        : "todo"
-      if (to !== from) yield* tracker.transition(bundle.issueId, [from], to).pipe(Effect.ignoreLogged)
-      yield* orchestrator.finishAttempt(bundle.issueId, bundle.attempt, {
-        terminal_state: bundle.outcome,
-        cause: bundle.verdict.cause,
-        commit: bundle.outcome === "PR_READY" ? bundle.fingerprint?.commit ?? null : null,
-        counted: true
-      }).pipe(Effect.ignoreLogged)
-      yield* orchestrator.record(`terminal.${bundle.outcome}`, bundle.issueId, bundle.summary, {
+      const main = sandboxPath ?? `${sandbox.workspaceRoot}/${issueId}`
+      yield* sandbox.remove(main, { deleteBranch: ending === "closed" ? branchFor(issueId) : undefined })
+        .pipe(Effect.ignoreLogged)
+      const trees = yield* sandbox.list.pipe(Effect.orElseSucceed(() => []))
+      for (const tree of trees) {
+        if (tree.path === main || worktreeOwner(sandbox.workspaceRoot, tree.path) !== issueId) continue
+        yield* sandbox.remove(tree.path).pipe(Effect.ignoreLogged)
+      }
+    })
+
+  /**
+   * Finishes the ending a worker began with `bundle` stored: the tracker moved by its outcome, the row closed with
+   * its verdict, its `terminal.*` event; one fenced transaction under `held`. Never writes a verdict.
+   */
+  const completeFromBundle = (held: Lease, bundle: EvidenceBundle, now: number, cfg: WorkflowConfig) =>
+    Effect.gen(function*() {
+      const counted = !RUNNER_DEATH_CAUSES.has(bundle.verdict.cause)
+      const tries = (yield* orchestrator.countedAttempts(held.issue_id)) + 1
+      return yield* settle({
+        issueId: held.issue_id,
         attempt: bundle.attempt,
-        cause: bundle.verdict.cause,
-        completedBy: "supervisor"
+        epoch: held.epoch,
+        bundle,
+        store: false,
+        commit: bundle.outcome === "PR_READY" ? bundle.fingerprint?.commit ?? null : null,
+        counted,
+        retry: bundle.outcome === "RETRYABLE_FAILURE" && counted
+          ? RetryEntry.make({
+            issue_id: held.issue_id,
+            attempt: tries + 1,
+            due_at: now + retryDelayMs(tries, cfg.agent.retry_base_delay_ms, cfg.agent.max_retry_backoff_ms),
+            error: bundle.verdict.cause
+          })
+          : null,
+        endedBy: "supervisor"
       })
     })
 
   /**
-   * Whether the owner of `lease` already ended its attempt: the attempt row is closed, or its evidence bundle is
-   * stored (the worker stores the bundle first, then moves the tracker and closes the row). In the second case the
-   * ending is completed from the bundle, as the worker would have: the tracker moved by its outcome, the row
-   * closed with its verdict, the `terminal.*` event recorded. Never overwrites a verdict.
+   * Repairs the open attempt `row` of an issue whose lease this supervisor now holds (`held`, after a take-over or
+   * a claim). In order: an attempt that already ended is left alone; a stored bundle completes its ending; a
+   * candidate commit on record leaves the attempt open to be resumed (the issue requeued); anything else ends
+   * RETRYABLE_FAILURE `cause` with a bundle from its stage artifacts. The last two count a runner death; the
+   * death that reaches `orchestrator.max_runner_deaths` escalates instead. Every write is fenced by `held.epoch`.
    */
-  const endedByOwner = (lease: Lease) =>
-    Effect.gen(function*() {
-      const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
-      if (row !== undefined && row.ended_at !== null) return true
-      const stored = yield* evidence.get(lease.issue_id, lease.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
-      if (Option.isNone(stored)) return false
-      yield* completeFromBundle(stored.value, "in_progress")
-      return true
-    })
-
-  /**
-   * Ends a lost attempt the way a worker would have: a RETRYABLE_FAILURE bundle (the retry policy applied, so the
-   * last counted attempt escalates), the attempt row closed, the tracker moved from `from` (to `todo`, or `blocked`
-   * when it escalates), and its `terminal.*` event. Used for a dead or expired lease and for an issue in progress
-   * that no lease holds, so every terminal attempt has its bundle.
-   */
-  const closeLost = (lost: {
-    readonly issueId: IssueId
-    readonly attempt: number
-    readonly startedAt: number
-    readonly cause: "runner_died" | "lease_expired" | "no_live_lease"
-    readonly reason: string
-    readonly from: "in_progress" | "todo"
-  }) =>
+  const repairAttempt = (
+    held: Lease,
+    row: Attempt | undefined,
+    cause: "runner_died" | "lease_expired" | "no_live_lease",
+    reason: string
+  ) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const cfg = Option.getOrElse(
-        Option.map(yield* Effect.option(workflow.current), (d) => d.config),
-        () => new WorkflowConfig({})
-      )
-      const counted = (yield* orchestrator.countedAttempts(lost.issueId)) + 1
-      const reasons = [lost.reason, "Its agent process group was killed and its sandbox removed; the issue was requeued."]
-      const verdict = applyRetryPolicy(
-        Verdict.make({ state: "RETRYABLE_FAILURE", cause: lost.cause, reasons }),
-        counted,
-        cfg.agent.max_attempts
-      )
-      const issue = Either.map(yield* Effect.either(tracker.get(lost.issueId)), boundIssue)
-      if (issue._tag === "Right") {
-        const packet = buildTaskPacket(issue.right, cfg, lost.attempt, "")
-        yield* evidence.put(EvidenceBundle.make({
-          schemaVersion: 1,
-          issueId: lost.issueId,
-          attempt: lost.attempt,
-          outcome: verdict.state,
-          summary: reasons[0]!,
-          task: { title: issue.right.title, body: issue.right.body, packet },
-          reproduction: { command: packet.reproduction, before: null, after: null },
-          agent: null,
-          diff: null,
-          validation: [],
-          verdict,
-          residualRisk: ["Whatever the lost attempt did was discarded with its sandbox."],
-          question: verdict.state === "ESCALATE" ? "The runner keeps dying on this issue. Is something in it crashing the runner?" : null,
-          timings: { startedAt: lost.startedAt, endedAt: now, stagesMs: {} }
-        })).pipe(Effect.ignoreLogged)
+      const cfg = yield* configNow
+      const id = held.issue_id
+      if (row === undefined || row.ended_at !== null) {
+        yield* orchestrator.release(id, held.epoch)
+        return row === undefined ? "skipped" as LostEnding : "ended_before" as LostEnding
       }
-      yield* orchestrator.finishAttempt(lost.issueId, lost.attempt, {
-        terminal_state: verdict.state,
-        cause: verdict.cause,
-        commit: null,
-        counted: true
-      }).pipe(Effect.ignoreLogged)
-      yield* tracker.transition(lost.issueId, [lost.from], verdict.state === "ESCALATE" ? "blocked" : "todo")
-        .pipe(Effect.ignoreLogged)
-      // Like a worker's end: every terminal state has its terminal.* event, which the violation check compares.
-      yield* orchestrator.record(`terminal.${verdict.state}`, lost.issueId, reasons[0]!, {
-        attempt: lost.attempt,
-        cause: verdict.cause
-      })
-    })
+      const stored = yield* evidence.get(id, row.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
+      if (Option.isSome(stored)) {
+        yield* completeFromBundle(held, stored.value, now, cfg)
+        return "completed_from_bundle" as LostEnding
+      }
+      const stages = yield* evidence.stages(id, row.attempt).pipe(Effect.orElseSucceed(() => []))
+      const resumable = resumePoint(stages) !== null
+      const read = yield* Effect.either(tracker.get(id))
+      if (read._tag === "Left") {
+        // The issue is gone (deleted by hand): nothing to move or bundle; the attempt ends without a terminal state.
+        yield* orchestrator.atomically(Effect.gen(function*() {
+          yield* orchestrator.finishAttempt(id, row.attempt, { terminal_state: null, cause, commit: null, counted: false })
+          yield* orchestrator.release(id, held.epoch)
+        }))
+        return "skipped" as LostEnding
+      }
+      const issue = boundIssue(read.right)
+      return yield* orchestrator.atomically(Effect.gen(function*() {
+        if (!(yield* orchestrator.holds(id, held.epoch))) return "skipped" as LostEnding
+        const deaths = yield* orchestrator.addRunnerDeath(id, row.attempt)
+        if (resumable && deaths < cfg.orchestrator.max_runner_deaths) {
+          yield* tracker.transition(id, ["in_progress"], "todo")
+          yield* orchestrator.record(
+            "reconcile.resumable",
+            id,
+            `attempt ${row.attempt} of ${id} keeps its candidate commit: the next runner verifies it instead of running the agent again (${reason})`,
+            { attempt: row.attempt, cause, runnerDeaths: deaths }
+          )
+          yield* orchestrator.release(id, held.epoch)
+          return "resumable" as LostEnding
+        }
+        const progress = progressOf(stages.map((s) => s.artifact))
+        const outcome: Outcome = {
+          issue,
+          attempt: row.attempt,
+          epoch: held.epoch,
+          verdict: Decide.runnerDeath(cause, reason, deaths, cfg.orchestrator.max_runner_deaths),
+          progress,
+          packet: progress.prepared?.packet ?? buildTaskPacket(issue, cfg, row.attempt, ""),
+          commit: null,
+          counted: false,
+          retryAt: null,
+          nextTry: (yield* orchestrator.countedAttempts(id)) + 1,
+          confinement: Option.match(confinement, {
+            onNone: () =>
+              ConfinementRecord.make({
+                kind: "none",
+                network: "none",
+                egress: null,
+                detail: "no agent ran in this attempt's record (ended by the supervisor)"
+              }),
+            onSome: (c) => c.record("none", null)
+          }),
+          integration: null,
+          timings: { startedAt: row.started_at, endedAt: now, stagesMs: {} },
+          runnerDeaths: deaths,
+          endedBy: "supervisor"
+        }
+        const bundle = bundleOf(outcome)
+        yield* settle(endingOf(outcome, bundle))
+        return keepsBranch(bundle) ? "ended_before" as LostEnding : "closed" as LostEnding
+      }))
+    }).pipe(Effect.provide(services))
 
-  /** Ends the attempt of a dead or expired lease (see `closeLost`). */
-  const closeAbandoned = (lease: Lease, cause: "runner_died" | "lease_expired") =>
-    closeLost({
-      issueId: lease.issue_id,
-      attempt: lease.attempt,
-      startedAt: lease.acquired_at,
-      cause,
-      reason: `Runner ${lease.runner_id} ${cause === "runner_died" ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`,
-      from: "in_progress"
+  /**
+   * Deletes the branch `switchyard/<id>` of an issue no run holds whose newest attempt ended without a diff worth
+   * keeping (threat model §3: branches were left for attempts without a kept diff). A kept branch is remembered
+   * at its head, so each is read once. Unknown branches (no attempt on record) are left alone.
+   */
+  const sweepBranches = (branches: ReadonlyMap<string, string>, held: ReadonlyMap<string, Lease>) =>
+    Effect.gen(function*() {
+      const deleted: Array<string> = []
+      for (const [branch, head] of branches) {
+        if (!branch.startsWith("switchyard/") || keptBranches.get(branch) === head) continue
+        const id = branch.slice("switchyard/".length) as IssueId
+        if (held.has(id)) continue
+        const latest = (yield* orchestrator.attempts(id).pipe(Effect.orElseSucceed(() => []))).at(-1)
+        if (latest === undefined || latest.ended_at === null) continue
+        const bundle = latest.terminal_state === null
+          ? Option.none<EvidenceBundle>()
+          : yield* evidence.get(id, latest.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
+        if (latest.terminal_state !== null && Option.isNone(bundle)) continue
+        if (Option.isSome(bundle) && keepsBranch(bundle.value)) {
+          keptBranches.set(branch, head)
+          continue
+        }
+        yield* sandbox.remove(`${sandbox.workspaceRoot}/${id}`, { deleteBranch: branch }).pipe(Effect.ignoreLogged)
+        deleted.push(branch)
+        yield* orchestrator.record(
+          "reconcile.branch_deleted",
+          id,
+          `deleted ${branch}: attempt ${latest.attempt} ended ${latest.terminal_state ?? latest.cause ?? "?"} without a diff worth keeping`,
+          { attempt: latest.attempt }
+        )
+      }
+      return deleted
     })
 
   const reconcile = Effect.gen(function*() {
@@ -211,6 +299,7 @@ export const make = Effect.gen(function*() {
     // Read in_progress issues before leases: a claim writes its lease before it moves the issue.
     const inProgress = yield* tracker.list({ status: "in_progress" })
     const leases = yield* orchestrator.leases
+    const ttl = Option.match(cfg, { onNone: () => 30_000, onSome: (c) => c.orchestrator.lease_ttl_ms })
     const broken: Array<IssueId> = []
     for (const lease of leases) {
       if (lease.runner_id === orchestrator.runnerId) continue
@@ -218,61 +307,76 @@ export const make = Effect.gen(function*() {
       const ownerDead = sameHost && !(yield* processes.isAlive(lease.pid))
       const expired = lease.expires_at < now
       if (!ownerDead && !expired) continue
+      // The compare-and-set on the owner's epoch: of two supervisors, one takes the lease; the other moves on.
+      const taken = yield* orchestrator.takeOver(lease, ttl)
+      if (Option.isNone(taken)) continue
       if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
-      if (!(yield* orchestrator.breakLease(lease.issue_id, lease.runner_id))) continue
       broken.push(lease.issue_id)
-      // The owner may have ended the attempt and died before releasing its lease (threat model C1): its verdict
-      // and its branch stand; only the lease and the sandbox go.
-      if (yield* endedByOwner(lease)) {
-        if (lease.sandbox_path !== null) yield* sandbox.remove(lease.sandbox_path).pipe(Effect.ignoreLogged)
-        yield* orchestrator.record(
-          "reconcile.lease_released",
-          lease.issue_id,
-          `lease of ${lease.runner_id} released: attempt ${lease.attempt} had already ended; its verdict and branch are kept`,
-          { owner: lease.runner_id, attempt: lease.attempt }
-        )
-        continue
-      }
-      if (lease.sandbox_path !== null) {
-        yield* sandbox.remove(lease.sandbox_path, { deleteBranch: branchFor(lease.issue_id) }).pipe(Effect.ignoreLogged)
-      }
-      yield* closeAbandoned(lease, ownerDead ? "runner_died" : "lease_expired")
+      const cause = ownerDead ? "runner_died" as const : "lease_expired" as const
+      const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
+      const ending = yield* repairAttempt(
+        taken.value,
+        row,
+        cause,
+        `Runner ${lease.runner_id} ${ownerDead ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`
+      ).pipe(
+        Effect.tapError((e) => orchestrator.release(lease.issue_id, taken.value.epoch).pipe(Effect.ignore)),
+        Effect.catchAll((e) => Effect.logWarning(`repair of ${lease.issue_id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
+      )
+      yield* cleanUp(lease.issue_id, ending, lease.sandbox_path)
       yield* orchestrator.record(
-        "lease.expired",
+        ending === "ended_before" || ending === "completed_from_bundle" ? "reconcile.lease_released" : "lease.expired",
         lease.issue_id,
-        `lease of ${lease.runner_id} ${ownerDead ? "belongs to a dead process" : "expired"}; agent group killed, issue requeued`,
-        { owner: lease.runner_id, attempt: lease.attempt, stage: lease.stage }
+        ending === "ended_before" || ending === "completed_from_bundle"
+          ? `lease of ${lease.runner_id} released: attempt ${lease.attempt} had already ended; its verdict and branch are kept`
+          : `lease of ${lease.runner_id} ${ownerDead ? "belongs to a dead process" : "expired"}; agent group killed, ${
+            ending === "resumable" ? "attempt left to resume" : "issue requeued"
+          }`,
+        { owner: lease.runner_id, attempt: lease.attempt, stage: lease.stage, repair: ending }
       )
     }
-    const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
 
-    // 2. Issues in progress that no lease holds (e.g. a runner that died between its lease and the tracker).
+    // 2. Issues in progress that no lease holds (e.g. a runner that died between its lease and the tracker, or a
+    //    worker whose ending failed on the store). The claim is the repair's compare-and-set: one supervisor wins.
     const requeued: Array<IssueId> = []
+    const leased = new Set((yield* orchestrator.leases).map((l) => l.issue_id as string))
     for (const issue of inProgress) {
-      if (held.has(issue.id)) continue
-      const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo").pipe(Effect.orElseSucceed(() => false))
-      if (!moved) continue
-      // The move above is the repair's compare-and-set: one supervisor wins it. Each open attempt then gets an end
-      // with its evidence (before, it was closed without a bundle: a violation the supervisor itself created).
-      const open = (yield* orchestrator.attempts(issue.id)).filter((a) => a.ended_at === null)
-      for (const a of open) {
-        const stored = yield* evidence.get(issue.id, a.attempt).pipe(Effect.orElseSucceed(() => Option.none()))
-        if (Option.isSome(stored)) {
-          yield* completeFromBundle(stored.value, "todo")
-          continue
-        }
-        yield* closeLost({
-          issueId: issue.id,
-          attempt: a.attempt,
-          startedAt: a.started_at,
-          cause: "no_live_lease",
-          reason: `${issue.id} was in progress with no live lease (its runner stopped between its claim and its attempt's end).`,
-          from: "todo"
-        })
+      if (leased.has(issue.id) || broken.includes(issue.id)) continue
+      const rows = yield* orchestrator.attempts(issue.id)
+      const open = rows.filter((a) => a.ended_at === null)
+      const claimed = yield* orchestrator.claim(issue.id, open.at(-1)?.attempt ?? rows.length, ttl)
+      if (Option.isNone(claimed)) continue
+      const held = claimed.value
+      let ending: LostEnding = "skipped"
+      if (open.length === 0) {
+        const moved = yield* orchestrator.atomically(Effect.gen(function*() {
+          const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo")
+          yield* orchestrator.release(issue.id, held.epoch)
+          return moved
+        })).pipe(Effect.orElseSucceed(() => false))
+        if (!moved) continue
       }
+      for (const a of open) {
+        // Each repair ends with the lease released; the next open attempt (rare) is repaired under a fresh claim.
+        const lease = a === open[0] ? Option.some(held) : yield* orchestrator.claim(issue.id, a.attempt, ttl)
+        if (Option.isNone(lease)) break
+        ending = yield* repairAttempt(
+          lease.value,
+          a,
+          "no_live_lease",
+          `${issue.id} was in progress with no live lease (its runner stopped between its claim and its attempt's end).`
+        ).pipe(
+          Effect.tapError(() => orchestrator.release(issue.id, lease.value.epoch).pipe(Effect.ignore)),
+          Effect.catchAll((e) => Effect.logWarning(`repair of ${issue.id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
+        )
+      }
+      yield* cleanUp(issue.id, ending, null)
       requeued.push(issue.id)
-      yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; requeued`)
+      yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; repaired (${ending})`, {
+        repair: ending
+      })
     }
+    const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
 
     // 2b. Pending retries of issues that left `todo` by a human's hand (cancelled, done, back to backlog, deleted):
     //     the tracker will never run them, so the orchestrator must not show them as due. An issue moved back to
@@ -331,6 +435,15 @@ export const make = Effect.gen(function*() {
     // One `git for-each-ref` per tick for all the PR_READY branches and their heads, only when there is one to
     // check; a git failure skips the branch checks (no false violation).
     const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))
+    // 4b. Branches of ended attempts with no diff worth keeping: after a repair, else once a minute.
+    const sweep = broken.length > 0 || requeued.length > 0 || lastSweepAt === null || now - lastSweepAt >= BRANCH_SWEEP_EVERY_MS
+    const deletedBranches = sweep
+      ? yield* branches.pipe(Effect.flatMap(Option.match({
+        onNone: () => Effect.succeed([] as ReadonlyArray<string>),
+        onSome: (all) => sweepBranches(all, held)
+      })))
+      : []
+    if (sweep) lastSweepAt = now
     const violations = yield* findViolations(branches).pipe(Effect.provide(services))
     for (const v of violations) {
       const key = `${v.kind}:${v.issueId}:${v.attempt}`
@@ -338,11 +451,27 @@ export const make = Effect.gen(function*() {
       reported.add(key)
       yield* orchestrator.record("reconcile.violation", v.issueId as IssueId, v.detail, { kind: v.kind, attempt: v.attempt })
     }
-    return { brokenLeases: broken, requeued, droppedRetries, interrupted, removedWorktrees: removed, violations }
+    return {
+      brokenLeases: broken,
+      requeued,
+      droppedRetries,
+      interrupted,
+      removedWorktrees: removed,
+      deletedBranches,
+      violations
+    }
   }).pipe(
     Effect.catchAll((e) =>
       Effect.logWarning(`reconcile skipped: ${e.message}`).pipe(
-        Effect.as({ brokenLeases: [], requeued: [], droppedRetries: [], interrupted: [], removedWorktrees: [], violations: [] })
+        Effect.as({
+          brokenLeases: [],
+          requeued: [],
+          droppedRetries: [],
+          interrupted: [],
+          removedWorktrees: [],
+          deletedBranches: [],
+          violations: []
+        })
       )
     )
   )

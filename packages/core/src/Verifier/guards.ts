@@ -13,23 +13,9 @@ import picomatch from "picomatch"
 // Results
 // ---------------------------------------------------------------------------------------------------------
 
-/** Stable rule ids, in the order `runGuards` reports them. */
-export const GUARD_RULES = [
-  "deleted_test_file",
-  "removed_test_case",
-  "skip_or_only_added",
-  "validation_config_edited",
-  "outside_scope",
-  "protected_path",
-  "added_file_too_large",
-  "secret_in_diff",
-  "symlink_outside_tree",
-  "patch_incomplete"
-] as const
-
-/** One of {@link GUARD_RULES}. */
-export type GuardRule = (typeof GUARD_RULES)[number]
-
+/** Stable rule ids, in the order `runGuards` reports them (defined in @switchyard/domain, with the causes). */
+import { GUARD_RULES, type GuardRule } from "@switchyard/domain"
+export { GUARD_RULES, type GuardRule }
 
 /** Re-exported from @switchyard/domain, where the evidence bundle needs them. */
 export { GuardLine, GuardResult }

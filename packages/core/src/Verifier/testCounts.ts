@@ -12,7 +12,8 @@ import { GuardResult } from "./guards.js"
 export { TestCounts, TestRunner }
 
 /** Rule id of {@link compareTestCounts}. */
-export const TEST_COUNT_RULE = "test_count_dropped"
+export { TEST_COUNT_RULE } from "@switchyard/domain"
+import { TEST_COUNT_RULE } from "@switchyard/domain"
 
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g
 

@@ -13,7 +13,7 @@ import { Tracker } from "../Tracker/Tracker.js"
 import { Verifier } from "../Verifier/Verifier.js"
 import { Confinement } from "../Confinement/Confinement.js"
 import { Workflow } from "../Workflow/Workflow.js"
-import { runAttempt } from "./attempt.js"
+import { runAttempt } from "../Line/runAttempt.js"
 import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
 
 /** Builds the pool; its fibers live as long as the surrounding scope. */
@@ -61,7 +61,7 @@ export const make = Effect.gen(function*() {
       }).pipe(
         Effect.ensuring(
           Effect.all([
-            orchestrator.release(issue.id).pipe(Effect.ignoreLogged),
+            orchestrator.release(issue.id, lease.epoch).pipe(Effect.ignoreLogged),
             forget(issue.id),
             Ref.update(causes, (m) => {
               const next = new Map(m)

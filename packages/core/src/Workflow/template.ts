@@ -72,6 +72,7 @@ orchestrator:
   heartbeat_ms: 5000            # ms between lease renewals
   lease_ttl_ms: 30000           # ms after which an unrenewed lease may be reclaimed
   worktree_retention_ms: 0      # ms to keep sandboxes no run owns before removing them
+  max_runner_deaths: 3          # runner deaths on one issue before it escalates (apart from agent.max_attempts)
 
 integration:                    # after PR_READY (failures are recorded, never fatal)
   push: false                   # push switchyard/<id> to the remote

@@ -22,7 +22,7 @@ import {
   Workflow,
   type WorktreeInfo
 } from "@switchyard/core"
-import type { CommandResult, WorkflowDefinition } from "@switchyard/domain"
+import type { CommandResult, HookName, WorkflowDefinition } from "@switchyard/domain"
 import { Clock, Effect, Layer, Option, Random } from "effect"
 import * as NodeFs from "node:fs"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
@@ -201,7 +201,7 @@ export const make = (
         Effect.annotateLogs({ hook, cwd, confined: confine !== null })
       )
 
-    const hookFailed = (hook: string, result: CommandResult) =>
+    const hookFailed = (hook: HookName, result: CommandResult) =>
       new HookFailed({
         hook,
         exitCode: result.exitCode,

@@ -22,7 +22,9 @@ import {
   renderEvidenceMarkdown,
   type SealedEvidence,
   SIGNATURE_MEMBER,
-  type StoredEvidence
+  StageArtifact,
+  type StoredEvidence,
+  type StoredStage
 } from "@switchyard/core"
 import { EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
 import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
@@ -83,6 +85,9 @@ export const storedDocument = (bundle: EvidenceBundle): Effect.Effect<
     return { compact: JSON.stringify(document), pretty: JSON.stringify(document, null, 2) }
   })
 const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
+const ArtifactJson = Schema.parseJson(StageArtifact)
+const encodeArtifact = Schema.encode(ArtifactJson)
+const decodeArtifact = Schema.decodeUnknown(ArtifactJson)
 
 /**
  * Builds the store. `stateDir` (e.g. `<repo>/.switchyard`) is resolved to an absolute path once, so the `dir`
@@ -183,6 +188,39 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           })
         )
       )
+
+    const putStage = (issueId: IssueId, attempt: number, epoch: number, artifact: StageArtifact) =>
+      Effect.gen(function*() {
+        const data = yield* encodeArtifact(artifact).pipe(
+          Effect.mapError((error) =>
+            new EvidenceError({ operation: "putStage", reason: `artifact does not encode: ${formatParseError(error)}`, cause: error })
+          )
+        )
+        const at = yield* Clock.currentTimeMillis
+        yield* sql`
+          INSERT INTO stage_artifacts (issue_id, attempt, seq, stage, at, epoch, data)
+          SELECT ${issueId}, ${attempt}, COALESCE(MAX(seq), 0) + 1, ${artifact._tag}, ${at}, ${epoch}, ${data}
+          FROM stage_artifacts WHERE issue_id = ${issueId} AND attempt = ${attempt}`.pipe(Effect.mapError(failure("putStage")))
+      })
+
+    const stages = (issueId: IssueId, attempt: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ seq: number; at: number; data: string }>`
+          SELECT seq, at, data FROM stage_artifacts WHERE issue_id = ${issueId} AND attempt = ${attempt} ORDER BY seq`.pipe(
+          Effect.mapError(failure("stages"))
+        )
+        return yield* Effect.forEach(rows, (row) =>
+          decodeArtifact(row.data).pipe(
+            Effect.map((artifact): StoredStage => ({ seq: row.seq, at: row.at, artifact })),
+            Effect.mapError((error) =>
+              new EvidenceError({
+                operation: "stages",
+                reason: `stage ${row.seq} of ${issueId} attempt ${attempt} no longer decodes (${formatParseError(error)})`,
+                cause: error
+              })
+            )
+          ))
+      })
 
     const latest = (issueId: IssueId) =>
       Effect.gen(function*() {
@@ -393,7 +431,20 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         return Option.some(yield* sealOf(text.value, issueId, attempt, Number(row.created_at), yield* keyCreatedAt))
       })
 
-    return { runDir, put, latest, get, list, stored, sealed, sealedFile, location, usageTotals } satisfies EvidenceStoreShape
+    return {
+      runDir,
+      put,
+      putStage,
+      stages,
+      latest,
+      get,
+      list,
+      stored,
+      sealed,
+      sealedFile,
+      location,
+      usageTotals
+    } satisfies EvidenceStoreShape
   })
 
 /**

@@ -14,8 +14,8 @@ import {
   type OrchestratorShape,
   type TerminalEvent
 } from "@switchyard/core"
-import { Attempt, FactoryEvent, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, type ParseResult, PubSub, Schema, type Scope, Stream } from "effect"
+import { Attempt, FactoryEvent, type FactoryEventType, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
+import { Clock, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import { formatParseError, JsonRecord, rawKey, SqliteBoolean } from "../internal/rows.js"
 import { describe, immediateTransaction } from "../Sql.js"
@@ -73,9 +73,19 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
         )
       ))
 
+  /** The issue's next epoch (one more than any it had), recorded in `issue_epochs`. Call inside a transaction. */
+  const nextEpoch = (issueId: IssueId) =>
+    sql<{ epoch: number }>`
+      INSERT INTO issue_epochs (issue_id, epoch) VALUES (${issueId}, 1)
+      ON CONFLICT (issue_id) DO UPDATE SET epoch = issue_epochs.epoch + 1
+      RETURNING epoch`.pipe(Effect.map((rows) => rows[0]?.epoch ?? 1))
+
   const claim = (issueId: IssueId, attempt: number, ttlMs: number) =>
     immediate(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      const taken = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM leases WHERE issue_id = ${issueId}`
+      if ((taken[0]?.n ?? 0) > 0) return Option.none<Lease>()
+      const epoch = yield* nextEpoch(issueId)
       const rows = yield* sql<Row>`
         INSERT INTO leases ${
         sql.insert({
@@ -91,7 +101,8 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
           agent_pid: null,
           agent_pgid: null,
           sandbox_path: null,
-          last_output_at: null
+          last_output_at: null,
+          epoch
         })
       }
         ON CONFLICT (issue_id) DO NOTHING
@@ -127,10 +138,57 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     )
   }
 
-  const release = (issueId: IssueId) =>
-    sql`DELETE FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId}`.pipe(
+  const release = (issueId: IssueId, epoch?: number) =>
+    (epoch === undefined
+      ? sql`DELETE FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId}`
+      : sql`DELETE FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId} AND epoch = ${epoch}`).pipe(
       Effect.asVoid,
       Effect.mapError(sqlFailure("release"))
+    )
+
+  const takeOver = (lease: Lease, ttlMs: number) =>
+    immediate(Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const current = yield* sql<{ n: number }>`
+        SELECT COUNT(*) AS n FROM leases
+        WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}`
+      if ((current[0]?.n ?? 0) === 0) return Option.none<Lease>()
+      const epoch = yield* nextEpoch(lease.issue_id)
+      const rows = yield* sql<Row>`
+        UPDATE leases SET runner_id = ${runnerId}, host = ${host}, pid = ${pid}, epoch = ${epoch},
+          heartbeat_at = ${now}, expires_at = ${now + ttlMs}, agent_pid = NULL, agent_pgid = NULL
+        WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}
+        RETURNING *`
+      const taken = yield* decodeAll("takeOver", "lease", "issue_id", Lease)(rows)
+      return Option.fromNullable(taken[0])
+    })).pipe(
+      Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("takeOver")(error))),
+      Effect.withSpan("SqliteOrchestrator.takeOver", { attributes: { issueId: lease.issue_id, epoch: lease.epoch } })
+    )
+
+  const holds = (issueId: IssueId, epoch: number) =>
+    sql<{ n: number }>`
+      SELECT COUNT(*) AS n FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId} AND epoch = ${epoch}`.pipe(
+      Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
+      Effect.mapError(sqlFailure("holds"))
+    )
+
+  const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OrchestratorError, R> =>
+    immediate(effect).pipe(
+      Effect.mapError((error) => Predicate.isTagged(error, "SqlError") ? sqlFailure("transaction")(error) : error as E)
+    )
+
+  const addRunnerDeath = (issueId: IssueId, attempt: number) =>
+    Effect.gen(function*() {
+      yield* sql`UPDATE attempts SET runner_deaths = runner_deaths + 1 WHERE issue_id = ${issueId} AND attempt = ${attempt}`
+      const rows = yield* sql<{ n: number | null }>`SELECT SUM(runner_deaths) AS n FROM attempts WHERE issue_id = ${issueId}`
+      return rows[0]?.n ?? 0
+    }).pipe(Effect.mapError(sqlFailure("addRunnerDeath")))
+
+  const resumeAttempt = (issueId: IssueId, attempt: number) =>
+    sql`UPDATE attempts SET runner_id = ${runnerId} WHERE issue_id = ${issueId} AND attempt = ${attempt}`.pipe(
+      Effect.asVoid,
+      Effect.mapError(sqlFailure("resumeAttempt"))
     )
 
   const breakLease = (issueId: IssueId, owner: RunnerId) =>
@@ -147,6 +205,8 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
   const startAttempt = (start: AttemptStart) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      // A fresh start of the attempt: stage artifacts of an earlier run of the same number do not carry over.
+      yield* sql`DELETE FROM stage_artifacts WHERE issue_id = ${start.issue_id} AND attempt = ${start.attempt}`
       yield* sql`
         INSERT INTO attempts ${
         sql.insert({
@@ -234,7 +294,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
   const encodeData = Schema.encode(JsonRecord)
   const decodeData = Schema.decode(JsonRecord)
 
-  const record = (type: string, issueId: IssueId | null, message: string, data: Record<string, unknown> = {}) =>
+  const record = (type: FactoryEventType, issueId: IssueId | null, message: string, data: Record<string, unknown> = {}) =>
     Effect.gen(function*() {
       const at = yield* Clock.currentTimeMillis
       const json = yield* encodeData(data).pipe(
@@ -319,12 +379,17 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     updateLease,
     release,
     breakLease,
+    takeOver,
+    holds,
+    atomically,
     leases,
     startAttempt,
     finishAttempt,
     attempts,
     recentOutcomes,
     countedAttempts,
+    addRunnerDeath,
+    resumeAttempt,
     scheduleRetry,
     clearRetry,
     retries,

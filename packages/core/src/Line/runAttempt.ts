@@ -1,0 +1,330 @@
+/**
+ * One attempt at one claimed issue, as named stages (docs/architecture.md, "The line"):
+ *
+ *   prepare → reproduce on base → [decide: beforeAgent] → agent turn → candidate → [decide: afterAgent]
+ *   → verify candidate → [decide: afterVerification] → revise ⟲ → package → settle
+ *
+ * Each stage returns an immutable artifact that is persisted as it completes (`EvidenceStore.putStage`, fenced by
+ * the lease epoch); the attempt's progress is the fold of those artifacts (`progress.ts`), and the evidence bundle
+ * is built from it (`bundleOf`). WORKFLOW.md is read once, when the attempt starts (`ctx.def`). A successor of a
+ * dead runner resumes from the artifacts: with a candidate commit on record, it verifies that candidate instead
+ * of running the agent again. Every ending goes through `settle` (one fenced transaction).
+ *
+ * Infrastructure failures (git, hooks, store) become RETRYABLE_FAILURE verdicts: the line never dies with an
+ * attempt.
+ */
+import {
+  boundIssue,
+  type Issue,
+  type Lease,
+  type PlainEventType,
+  type Stage,
+  type Verdict,
+  Verdict as VerdictClass,
+  WorkflowConfig
+} from "@switchyard/domain"
+import { Cause, Clock, Effect, Either, Option, Ref } from "effect"
+import { Confinement } from "../Confinement/Confinement.js"
+import { bundleOf, keepsBranch, type Outcome } from "../EvidenceStore/bundle.js"
+import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
+import { Integration } from "../Integration/Integration.js"
+import { retryDelayMs } from "../Orchestrator/backoff.js"
+import { LeaseFenced } from "../Orchestrator/errors.js"
+import { Orchestrator } from "../Orchestrator/Orchestrator.js"
+import { Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
+import { Verifier } from "../Verifier/Verifier.js"
+import { buildTaskPacket } from "../Workflow/packet.js"
+import { Workflow } from "../Workflow/Workflow.js"
+import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint, type StageArtifact } from "./artifacts.js"
+import * as Decide from "./decide.js"
+import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
+import { isRevisable, revisionFeedback } from "./revision.js"
+import { endingOf, settleInterrupted, settleWithRetry } from "./settle.js"
+import * as Stages from "./stages.js"
+import { commitMessage, summaryFor } from "./summary.js"
+
+export { AFTER_RUN_ON_INTERRUPT_MS, type AttemptObserver, verifyPolicy } from "./stages.js"
+export { totalUsage } from "../EvidenceStore/bundle.js"
+
+const errorText = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" ? e.message : String(e)
+
+/** Per-stage wall time (ms), driven by `Clock` (TestClock in tests). */
+const makeTimings = (startedAt: number, onEnter: (stage: Stage) => Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make({ stage: "claimed" as Stage, since: startedAt, ms: {} as Readonly<Record<string, number>> })
+    const close = (now: number) => (t: { stage: Stage; since: number; ms: Readonly<Record<string, number>> }) => ({
+      ...t,
+      since: now,
+      ms: { ...t.ms, [t.stage]: (t.ms[t.stage] ?? 0) + (now - t.since) }
+    })
+    const enter = (stage: Stage) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        yield* Ref.update(state, (t) => ({ ...close(now)(t), stage }))
+        yield* onEnter(stage)
+      })
+    return {
+      /** Runs `effect` as stage `stage` (the lease and the worker info show it). */
+      timed: <A, E, R>(stage: Stage, effect: Effect.Effect<A, E, R>) => Effect.zipRight(enter(stage), effect),
+      enter,
+      /** The time spent per stage so far, the current one included. */
+      stagesMs: Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(Ref.get(state), (t) => close(now)(t).ms))
+    }
+  })
+
+/**
+ * Runs one attempt. Never fails; every outcome ends in `settle` (a stored evidence bundle, a finished attempt
+ * row and a tracker transition, in one transaction), unless the attempt is interrupted (`settleInterrupted`) or
+ * its lease was taken over (fenced: the new owner ends it). `lease.attempt` is the attempt number (1-based,
+ * counting every attempt row) and `lease.epoch` its fencing token. A title or body over its limit (a row edited by
+ * hand) is cut with a marker (`boundIssue`) for everything the attempt writes.
+ */
+export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.AttemptObserver) =>
+  Effect.gen(function*() {
+    const issue = boundIssue(stored)
+    const orchestrator = yield* Orchestrator
+    const evidence = yield* EvidenceStore
+    const workflow = yield* Workflow
+    const sandbox = yield* Sandbox
+    const verifier = yield* Verifier
+    const confinement = yield* Confinement
+    const { attempt, epoch } = lease
+    const redact = (text: string) => verifier.scrub(text)
+    const startedAt = yield* Clock.currentTimeMillis
+    const timings = yield* makeTimings(startedAt, (stage) =>
+      orchestrator.updateLease(issue.id, { stage }).pipe(Effect.ignoreLogged, Effect.zipRight(observer.stage(stage))))
+    const record = (type: PlainEventType, message: string, data?: Record<string, unknown>) =>
+      orchestrator.record(type, issue.id, message, { attempt, ...data })
+    const progress = yield* Ref.make<Progress>(emptyProgress)
+
+    /** Stores a stage artifact under the lease's epoch (fenced), then folds it into the progress. */
+    const persist = <A extends StageArtifact>(artifact: A) =>
+      orchestrator.atomically(Effect.gen(function*() {
+        if (!(yield* orchestrator.holds(issue.id, epoch))) return yield* new LeaseFenced({ issueId: issue.id, attempt, epoch })
+        yield* evidence.putStage(issue.id, attempt, epoch, artifact)
+      })).pipe(Effect.zipRight(Ref.update(progress, (p) => advance(p, artifact))), Effect.as(artifact))
+
+    // WORKFLOW.md is read once; every stage works from this snapshot.
+    const loaded = yield* Effect.either(workflow.current)
+    const cfg = Either.match(loaded, { onLeft: () => new WorkflowConfig({}), onRight: (d) => d.config })
+    // Unreadable workflow: no retry budget is known, so the first failure escalates (as before).
+    const maxAttempts = Either.isRight(loaded) ? cfg.agent.max_attempts : 1
+    const countedBefore = yield* orchestrator.countedAttempts(issue.id).pipe(Effect.orElseSucceed(() => attempt - 1))
+    const tryNumber = countedBefore + 1
+    const stagesStored = yield* evidence.stages(issue.id, attempt).pipe(Effect.orElseSucceed(() => []))
+    const resume = resumePoint(stagesStored)
+
+    /** Verifies `made` (after the gate) and decides; revises while the verdict is revisable and turns are left. */
+    const judge = (
+      ctx: Stages.LineContext,
+      p: Prepared,
+      handle: SandboxHandle,
+      prompt: string,
+      turn: AgentTurn,
+      made: CandidateMade,
+      mayRevise: boolean
+    ): Effect.Effect<Verdict, Decide.LineFailure | LeaseFenced, Stages.LineServices> =>
+      Effect.gen(function*() {
+        const now = yield* Ref.get(progress)
+        const gate = Decide.afterAgent({
+          agent: turn.report,
+          diffEmpty: made.candidate.empty || made.candidate.commit === null,
+          reproduction: p.packet.reproduction,
+          reproductionBefore: now.reproductionBefore,
+          escapes: now.escapes,
+          restored: now.restored
+        })
+        if (gate._tag === "Final") return gate.verdict
+        const verified = yield* persist(yield* timings.timed("verify", Stages.verifyCandidate(ctx, p, made)))
+        const verdict = Decide.afterVerification({
+          verification: verified.verification,
+          failedGuards: verified.verification.guards.filter((g) => !g.passed)
+        })
+        const revision = now.revisions.length + 1
+        if (!mayRevise || !isRevisable(verdict) || revision > cfg.agent.max_revisions) return verdict
+        const feedback = revisionFeedback(verdict, verified.verification, revision, cfg.agent.max_revisions)
+        yield* persist(yield* Stages.revise(ctx, revision, verdict.cause, feedback))
+        return yield* agentAndJudge(ctx, p, handle, prompt, turn.turn + 1, {
+          sessionId: turn.report.sessionId,
+          feedback,
+          turn: revision
+        })
+      })
+
+    /** One agent turn, its candidate commit, and the judgement of it. */
+    const agentAndJudge = (
+      ctx: Stages.LineContext,
+      p: Prepared,
+      handle: SandboxHandle,
+      prompt: string,
+      turnNumber: number,
+      continuation: Parameters<typeof Stages.agentTurn>[5]
+    ): Effect.Effect<Verdict, Decide.LineFailure | LeaseFenced, Stages.LineServices> =>
+      Effect.gen(function*() {
+        const turn = yield* persist(
+          yield* timings.timed("agent", Stages.agentTurn(ctx, p, handle, prompt, turnNumber, continuation, redact))
+        )
+        const made = yield* persist(yield* timings.timed("verify", Stages.candidate(ctx, handle, turnNumber)))
+        return yield* judge(ctx, p, handle, prompt, turn, made, true)
+      })
+
+    /** The line up to a raw verdict, from the start. */
+    const fresh = (ctx: Stages.LineContext) =>
+      Effect.gen(function*() {
+        const p = yield* persist(yield* timings.timed("sandbox", Stages.prepare(ctx)))
+        const handle = handleOf(p, issue.id, attempt)
+        const reproduced = yield* timings.timed("reproduce", Stages.reproduceOnBase(ctx, p))
+        if (reproduced !== null) yield* persist(reproduced)
+        const early = Decide.beforeAgent(p.packet.reproduction, reproduced?.result ?? null, p.base)
+        if (early !== null) return early
+        const prompt = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
+        return yield* agentAndJudge(ctx, p, handle, prompt, 1, null)
+      })
+
+    /**
+     * The line from a dead runner's candidate: the agent is not run again; the candidate is verified (again, if
+     * the runner died during verification) and decided. No revision turn: the agent's session died with its runner.
+     */
+    const resumed = (ctx: Stages.LineContext, point: NonNullable<typeof resume>) =>
+      Effect.gen(function*() {
+        yield* Ref.set(progress, progressOf(stagesStored.map((s) => s.artifact)))
+        yield* orchestrator.resumeAttempt(issue.id, attempt)
+        const row = (yield* orchestrator.attempts(issue.id)).find((a) => a.attempt === attempt)
+        const deaths = row?.runner_deaths ?? 0
+        yield* persist(new Resumed({ fromStage: "verify candidate", runnerDeaths: deaths, at: yield* Clock.currentTimeMillis }))
+        yield* record(
+          "attempt.resumed",
+          `attempt ${attempt} resumed from its candidate ${point.candidate.candidate.commit!.slice(0, 10)}: verifying it, the agent is not run again`,
+          { fromStage: "verify candidate", runnerDeaths: deaths, commit: point.candidate.candidate.commit }
+        )
+        const handle = handleOf(point.prepared, issue.id, attempt)
+        return yield* judge(ctx, point.prepared, handle, "", point.turns.at(-1)!, point.candidate, false)
+      })
+
+    const line: Effect.Effect<Verdict, Decide.LineFailure | LeaseFenced, Stages.LineServices> = Either.isLeft(loaded)
+      ? orchestrator.startAttempt({ issue_id: issue.id, attempt, branch: null, sandbox_path: null, base_commit: null })
+        .pipe(Effect.zipRight(Effect.fail(loaded.left)))
+      : Effect.suspend(() => {
+        const ctx: Stages.LineContext = { issue, lease, attempt, tryNumber, def: loaded.right, cfg, observer, record }
+        return resume === null ? fresh(ctx) : resumed(ctx, resume)
+      })
+
+    /** The handle of the attempt's sandbox, once prepared. */
+    const handleNow = Effect.map(Ref.get(progress), (p) => p.prepared === null ? null : handleOf(p.prepared, issue.id, attempt))
+
+    const raw = yield* line.pipe(
+      Effect.map(Either.right),
+      Effect.catchTag("LeaseFenced", (e) => Effect.succeed(Either.left(e))),
+      Effect.catchAll((e) => Effect.succeed(Either.right(Decide.infrastructure(e, e.message)))),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.succeed(Either.right(Decide.infrastructure(null, errorText(Cause.squash(cause)))))
+      ),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const cause = yield* observer.interruptCause
+          yield* settleInterrupted({ issueId: issue.id, attempt, epoch, cause, requeue: cause !== "canceled_by_reconciliation" })
+            .pipe(Effect.ignoreLogged)
+          const handle = yield* handleNow
+          if (handle !== null) yield* sandbox.remove(handle.path, { deleteBranch: handle.branch }).pipe(Effect.ignoreLogged)
+        })
+      )
+    )
+    if (Either.isLeft(raw)) {
+      yield* record("settle.fenced", raw.left.message, { epoch })
+      yield* Effect.logWarning(raw.left.message)
+      return null
+    }
+
+    // --- package and settle: short, and never left half-done (the four layers must agree afterwards) ---------
+    return yield* Effect.uninterruptible(Effect.gen(function*() {
+      const decided = Decide.retry(raw.right, tryNumber, maxAttempts)
+      // What changed outside the agent's reach during the attempt (the base moving, say) is named in every verdict.
+      const seen = yield* Ref.get(progress)
+      const verdict = VerdictClass.make({ ...decided, reasons: [...decided.reasons, ...seen.noted].map(redact) })
+      const now = yield* Clock.currentTimeMillis
+      const retryAt = verdict.state === "RETRYABLE_FAILURE"
+        ? now + retryDelayMs(tryNumber, cfg.agent.retry_base_delay_ms, cfg.agent.max_retry_backoff_ms)
+        : null
+      const handle = yield* handleNow
+      let commit = seen.candidate?.commit ?? null
+      if (verdict.state === "PR_READY" && handle !== null && seen.prepared !== null && Either.isRight(loaded)) {
+        const ctx: Stages.LineContext = { issue, lease, attempt, tryNumber, def: loaded.right, cfg, observer, record }
+        const summary = summaryFor(verdict, issue, seen, attempt, retryAt)
+        commit = yield* timings.timed(
+          "package",
+          Stages.packageCandidate(ctx, seen.prepared, handle, commit, commitMessage(issue, attempt, summary, verdict))
+        )
+      } else {
+        yield* timings.enter("package")
+      }
+      const outcomeAt = (integration: Outcome["integration"]) =>
+        Effect.gen(function*() {
+          return {
+            issue,
+            attempt,
+            epoch,
+            verdict,
+            progress: yield* Ref.get(progress),
+            packet: seen.prepared?.packet ?? buildTaskPacket(issue, cfg, attempt, ""),
+            commit,
+            counted: true,
+            retryAt,
+            nextTry: tryNumber + 1,
+            confinement: confinement.record("none", null),
+            integration,
+            timings: { startedAt, endedAt: yield* Clock.currentTimeMillis, stagesMs: yield* timings.stagesMs },
+            runnerDeaths: seen.resumed?.runnerDeaths ?? 0,
+            endedBy: "worker"
+          } satisfies Outcome
+        })
+      let outcome = yield* outcomeAt(null)
+      // Optional: push the branch and open a PR, with the evidence stored first (pr_command reads evidence.md).
+      // A failure is recorded in the evidence, never fatal.
+      const integration = yield* Effect.serviceOption(Integration)
+      if (verdict.state === "PR_READY" && Option.isSome(integration)) {
+        const first = bundleOf(outcome, redact)
+        const stored = yield* orchestrator.atomically(Effect.gen(function*() {
+          if (!(yield* orchestrator.holds(issue.id, epoch))) return yield* new LeaseFenced({ issueId: issue.id, attempt, epoch })
+          return yield* evidence.put(first)
+        })).pipe(Effect.option)
+        if (Option.isSome(stored)) {
+          const published = yield* integration.value.publish({
+            bundle: first,
+            branch: first.diff?.branch ?? `switchyard/${issue.id}`,
+            evidenceMd: stored.value.markdown
+          })
+          if (published !== null) {
+            yield* record("integration.done", published.prUrl ?? published.prError ?? published.pushError ?? "published", {
+              ...published
+            })
+            outcome = yield* outcomeAt(published)
+          }
+        }
+      }
+      const bundle = bundleOf(outcome, redact)
+      const settled = yield* settleWithRetry(endingOf(outcome, bundle)).pipe(Effect.either)
+      yield* timings.enter("done")
+      if (Either.isLeft(settled)) {
+        const e = settled.left
+        yield* record(e._tag === "LeaseFenced" ? "settle.fenced" : "settle.failed", e.message, { epoch })
+        yield* Effect.logError(`attempt ${attempt} of ${issue.id} could not be settled: ${e.message}`)
+        // Its sandbox goes; its branch stays for whoever ends the attempt.
+        if (handle !== null && e._tag !== "LeaseFenced") yield* sandbox.remove(handle.path).pipe(Effect.ignoreLogged)
+        return null
+      }
+      if (handle !== null) {
+        const keep = settled.right._tag === "AlreadyEnded" || keepsBranch(bundle)
+        if (settled.right._tag === "Settled" && bundle.guards.some((g) => g.rule === "secret_in_diff" && !g.passed)) {
+          yield* record("sandbox.branch_deleted", `${handle.branch} deleted: its commit holds a secret`)
+        }
+        yield* sandbox.remove(handle.path, { deleteBranch: keep ? undefined : handle.branch }).pipe(Effect.ignoreLogged)
+      }
+      return settled.right._tag === "Settled" ? verdict : null
+    }))
+  }).pipe(
+    Effect.annotateLogs({ issue_id: stored.id, attempt: lease.attempt }),
+    Effect.withLogSpan("attempt")
+  )

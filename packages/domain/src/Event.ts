@@ -1,0 +1,62 @@
+/**
+ * The closed vocabulary of the event log: every `type` the factory records (`Orchestrator.record` takes only
+ * these), so the compiler checks each name and docs/architecture.md ("Events") lists them from one place.
+ */
+import { Schema } from "effect"
+import { TerminalState } from "./TerminalState.js"
+
+/** Event types with a fixed name, grouped by who records them. */
+export const PlainEventType = Schema.Literal(
+  // the loop (Orchestrator/loop.ts)
+  "runner.started",
+  "runner.drained",
+  "tick.failed",
+  "issue.eligible",
+  "issue.invalid",
+  "claim.acquired",
+  // the line (Line/)
+  "attempt.resumed",
+  "attempt.interrupted",
+  "stage.done",
+  "sandbox.created",
+  "sandbox.escape",
+  "sandbox.branch_deleted",
+  "hook.after_create",
+  "hook.before_run",
+  "hook.after_run",
+  "verify.reproduction_before",
+  "verify.done",
+  "agent.started",
+  "agent.output",
+  "agent.stalled",
+  "agent.exited",
+  "agent.revision",
+  "package.failed",
+  "integration.done",
+  "evidence.failed",
+  "settle.fenced",
+  "settle.failed",
+  // the supervisor (Supervisor/)
+  "lease.expired",
+  "reconcile.canceled",
+  "reconcile.requeued",
+  "reconcile.resumable",
+  "reconcile.retry_dropped",
+  "reconcile.lease_lost",
+  "reconcile.lease_released",
+  "reconcile.worktree_removed",
+  "reconcile.branch_deleted",
+  "reconcile.violation"
+)
+export type PlainEventType = typeof PlainEventType.Type
+
+/** `terminal.<STATE>`: an attempt ended in that terminal state (one per terminal attempt). */
+export const TerminalEventType = Schema.TemplateLiteral("terminal.", TerminalState)
+export type TerminalEventType = typeof TerminalEventType.Type
+
+/** Every event type. */
+export const FactoryEventType = Schema.Union(PlainEventType, TerminalEventType)
+export type FactoryEventType = typeof FactoryEventType.Type
+
+/** The terminal event type of `state`. */
+export const terminalEvent = (state: TerminalState): TerminalEventType => `terminal.${state}`
