@@ -11,6 +11,7 @@ import {
   BwrapConfinement,
   GitIntegration,
   GitSandbox,
+  NodeKillPoints,
   NodeProcessControl,
   ProcessVerifier,
   RoutedAgentStation,
@@ -53,7 +54,9 @@ export const lineLayer = (
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
-    Layer.provideMerge(NodeProcessControl.layer)
+    Layer.provideMerge(NodeProcessControl.layer),
+    // SWITCHYARD_KILL_AT: recovery tests only (docs/reliability.md); unset, every kill point is a no-op.
+    Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
     Layer.provideMerge(workflow),

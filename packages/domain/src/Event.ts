@@ -60,3 +60,16 @@ export type FactoryEventType = typeof FactoryEventType.Type
 
 /** The terminal event type of `state`. */
 export const terminalEvent = (state: TerminalState): TerminalEventType => `terminal.${state}`
+
+/**
+ * Named points of the line and the supervisor where a test can have the runner SIGKILL itself
+ * (`SWITCHYARD_KILL_AT`, docs/reliability.md), to check recovery at exactly that point.
+ */
+export const KillPoint = Schema.Literal(
+  "sandbox.created",
+  "candidate.stored",
+  "verify.started",
+  "bundle.stored",
+  "repair.taken_over"
+)
+export type KillPoint = typeof KillPoint.Type

@@ -30,6 +30,14 @@ export const renderEvidenceMarkdown = (bundle: EvidenceBundle): string => {
       `finished ${formatTime(bundle.timings.endedAt)}`,
     ""
   )
+  if (bundle.resumed !== null) {
+    out.push(
+      `Resumed: a runner died during this attempt (${bundle.resumed.runnerDeaths} runner death(s) on this issue); ` +
+        `its successor resumed from ${bundle.resumed.fromStage} at ${formatTime(bundle.resumed.at)}: the agent's ` +
+        "candidate was verified again, the agent was not run again.",
+      ""
+    )
+  }
 
   out.push(...renderWhatChanged(bundle))
   out.push(...renderWhy(bundle))

@@ -29,6 +29,7 @@ import { bundleOf, keepsBranch, type Outcome } from "../EvidenceStore/bundle.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Integration } from "../Integration/Integration.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
+import * as KillPoints from "../KillPoints/KillPoints.js"
 import { LeaseFenced } from "../Orchestrator/errors.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
@@ -166,6 +167,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           yield* timings.timed("agent", Stages.agentTurn(ctx, p, handle, prompt, turnNumber, continuation, redact))
         )
         const made = yield* persist(yield* timings.timed("verify", Stages.candidate(ctx, handle, turnNumber)))
+        yield* KillPoints.reached("candidate.stored")
         return yield* judge(ctx, p, handle, prompt, turn, made, true)
       })
 
@@ -291,6 +293,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           return yield* evidence.put(first)
         })).pipe(Effect.option)
         if (Option.isSome(stored)) {
+          yield* KillPoints.reached("bundle.stored")
           const published = yield* integration.value.publish({
             bundle: first,
             branch: first.diff?.branch ?? `switchyard/${issue.id}`,

@@ -10,6 +10,7 @@ import { Clock, Effect, Either, Option, Ref } from "effect"
 import { type AgentRunInput, AgentStation } from "../AgentStation/AgentStation.js"
 import { Confinement } from "../Confinement/Confinement.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
+import * as KillPoints from "../KillPoints/KillPoints.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { compareIntegrity } from "../Sandbox/integrity.js"
 import { branchFor, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
@@ -102,6 +103,7 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
         : Effect.void
     )
   )
+  yield* KillPoints.reached("sandbox.created")
   if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
   yield* orchestrator.updateLease(issue.id, { sandbox_path: handle.path })
   yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
@@ -328,6 +330,7 @@ export const verifyCandidate = Effect.fn("Line.verifyCandidate")(function*(
   made: CandidateMade
 ) {
   const verifier = yield* Verifier
+  yield* KillPoints.reached("verify.started")
   const verification = yield* verifier.verify({
     issueId: ctx.issue.id,
     baseCommit: p.base,

@@ -47,6 +47,7 @@ import * as Decide from "../Line/decide.js"
 import { progressOf } from "../Line/progress.js"
 import { endingOf, settle } from "../Line/settle.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
+import * as KillPoints from "../KillPoints/KillPoints.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
@@ -311,6 +312,7 @@ export const make = Effect.gen(function*() {
       const taken = yield* orchestrator.takeOver(lease, ttl)
       if (Option.isNone(taken)) continue
       if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
+      yield* KillPoints.reached("repair.taken_over")
       broken.push(lease.issue_id)
       const cause = ownerDead ? "runner_died" as const : "lease_expired" as const
       const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
