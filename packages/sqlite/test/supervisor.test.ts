@@ -14,6 +14,7 @@ import {
   Orchestrator,
   ProcessControl,
   Sandbox,
+  settle,
   Supervisor,
   Tracker,
   WorkerPool,
@@ -22,7 +23,7 @@ import {
 } from "@switchyard/core"
 import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
-import { open, sampleBundle, scratch } from "./helpers.js"
+import { open, sampleBundle, type Scratch, scratch } from "./helpers.js"
 
 const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {}) => Effect.gen(function*() {
   const paths = yield* scratch
@@ -334,4 +335,108 @@ describe("tick against another runner (real SQLite orchestrator)", () => {
       expect(yield* Ref.get(reads)).toBe(3)
       expect(yield* Ref.get(dispatched)).toEqual(["SY-1"])
     }))
+})
+
+describe("two supervisors at once (fencing)", () => {
+  /** One "process": its own SQLite client on the shared file, its own runner id, its own supervisor. */
+  const processOn = (paths: Scratch, removed: Ref.Ref<ReadonlyArray<string>>) =>
+    Effect.gen(function*() {
+      const stores = yield* open(paths)
+      const sandbox = Sandbox.of({
+        repoRoot: "/repo",
+        workspaceRoot: "/ws",
+        resolveBase: Effect.succeed("b".repeat(40)),
+        create: () => Effect.die("not used"),
+        runHook: () => Effect.succeed(Option.none()),
+        snapshot: () => Effect.die("not used"),
+        amend: () => Effect.die("not used"),
+        formatPatch: () => Effect.succeed([]),
+        checkout: () => Effect.die("not used"),
+        remove: (path) => Ref.update(removed, (xs) => [...xs, path]),
+        list: Effect.succeed([]),
+        branchHead: () => Effect.succeed(Option.none()),
+        branches: Effect.succeed(new Map<string, string>()),
+        integrity: Effect.die("not used"),
+        restore: () => Effect.die("not used")
+      })
+      const def = new WorkflowDefinition({ path: "/repo/WORKFLOW.md", config: new WorkflowConfig({}), prompt_template: "" })
+      const services = Context.empty().pipe(
+        Context.add(Tracker, Context.get(stores, Tracker)),
+        Context.add(Orchestrator, Context.get(stores, Orchestrator)),
+        Context.add(EvidenceStore, Context.get(stores, EvidenceStore)),
+        Context.add(Sandbox, sandbox),
+        Context.add(ProcessControl, ProcessControl.of({ hostname: "this-host", isAlive: () => Effect.succeed(true), killGroup: () => Effect.void })),
+        Context.add(WorkerPool, WorkerPool.of({
+          dispatch: () => Effect.void,
+          workers: Effect.succeed([]),
+          interrupt: () => Effect.succeed(false),
+          interruptAll: () => Effect.void,
+          finished: Stream.empty
+        }))
+      )
+      const supervisor = yield* Supervisor.make.pipe(
+        Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
+      )
+      return { supervisor, stores }
+    })
+
+  it.scoped("both find the same expired lease: one takes it over and ends the attempt once; the other does nothing", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const removed = yield* Ref.make<ReadonlyArray<string>>([])
+      const a = yield* processOn(paths, removed)
+      yield* TestClock.adjust(Duration.millis(1)) // a different start time: a different runner id
+      const b = yield* processOn(paths, removed)
+      const tracker = Context.get(a.stores, Tracker)
+      const sql = Context.get(a.stores, SqlClient.SqlClient)
+      const orchestrator = Context.get(a.stores, Orchestrator)
+      expect(orchestrator.runnerId).not.toBe(Context.get(b.stores, Orchestrator).runnerId)
+      const issue = yield* tracker.create(new IssueInput({ title: "its runner's lease expired" }))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      yield* sql`INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at, sandbox_path, epoch)
+                 VALUES (${issue.id}, 'far:1:0', 'far-host', 1, 1, 'agent', 0, 0, 30000, '/ws/SY-1', 1)`
+      yield* sql`INSERT INTO issue_epochs (issue_id, epoch) VALUES (${issue.id}, 1)`
+      yield* sql`INSERT INTO attempts (issue_id, attempt, runner_id, started_at, counted) VALUES (${issue.id}, 1, 'far:1:0', 0, 1)`
+      yield* TestClock.adjust(Duration.millis(30_001))
+
+      const [ra, rb] = yield* Effect.all([a.supervisor.reconcile, b.supervisor.reconcile], { concurrency: 2 })
+      expect([...ra.brokenLeases, ...rb.brokenLeases]).toEqual([issue.id])
+      const bundles = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM evidence WHERE issue_id = ${issue.id}`
+      expect(bundles[0]!.n).toBe(1)
+      const terminal = (yield* orchestrator.events({ issueId: issue.id })).filter((e) => e.type.startsWith("terminal."))
+      expect(terminal).toHaveLength(1)
+      expect(yield* orchestrator.attempts(issue.id)).toMatchObject([
+        { attempt: 1, terminal_state: "RETRYABLE_FAILURE", cause: "lease_expired", counted: false, runner_deaths: 1 }
+      ])
+      expect((yield* tracker.get(issue.id)).status).toBe("todo")
+      expect(yield* orchestrator.leases).toEqual([])
+      // A second pass of either finds nothing to repair.
+      const again = yield* Effect.all([a.supervisor.reconcile, b.supervisor.reconcile])
+      expect(again.flatMap((r) => [...r.brokenLeases, ...r.requeued])).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a stale owner cannot end an attempt it lost: its fenced settle writes nothing", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const removed = yield* Ref.make<ReadonlyArray<string>>([])
+      const a = yield* processOn(paths, removed)
+      const orchestrator = Context.get(a.stores, Orchestrator)
+      const tracker = Context.get(a.stores, Tracker)
+      const evidence = Context.get(a.stores, EvidenceStore)
+      const issue = yield* tracker.create(new IssueInput({ title: "claimed, then taken over" }))
+      const lease = Option.getOrThrow(yield* orchestrator.claim(issue.id, 1, 1_000))
+      yield* tracker.transition(issue.id, ["todo"], "in_progress")
+      yield* orchestrator.startAttempt({ issue_id: issue.id, attempt: 1, branch: null, sandbox_path: null, base_commit: null })
+      // Someone took the lease over (the epoch moved on): the owner's ending must be refused.
+      yield* orchestrator.takeOver(lease, 1_000)
+      const bundle = sampleBundle({ issueId: issue.id, attempt: 1, outcome: "PR_READY" })
+      const refused = yield* Effect.flip(
+        settle({ issueId: issue.id, attempt: 1, epoch: lease.epoch, bundle, store: true, commit: null, counted: true, retry: null, endedBy: "worker" })
+          .pipe(Effect.provide(a.stores))
+      )
+      expect(refused._tag).toBe("LeaseFenced")
+      expect(yield* evidence.get(issue.id, 1)).toEqual(Option.none())
+      expect(yield* orchestrator.attempts(issue.id)).toMatchObject([{ ended_at: null }])
+      expect((yield* tracker.get(issue.id)).status).toBe("in_progress")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
