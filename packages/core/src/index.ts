@@ -10,7 +10,7 @@ export * from "./Orchestrator/Orchestrator.js"
 export * from "./Sandbox/errors.js"
 export * from "./Sandbox/Sandbox.js"
 export * as Supervisor from "./Supervisor/Supervisor.js"
-export { ProcessControl, type ProcessControlShape } from "./Supervisor/Supervisor.js"
+export { ProcessControl, type ProcessControlShape } from "./ProcessControl/ProcessControl.js"
 export {
   branchViolations,
   checkOutcomes,

@@ -17,7 +17,6 @@ export const PlainEventType = Schema.Literal(
   // the line (Line/)
   "attempt.resumed",
   "attempt.interrupted",
-  "stage.done",
   "sandbox.created",
   "sandbox.escape",
   "sandbox.branch_deleted",

@@ -54,19 +54,12 @@ import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool } from "../WorkerPool/WorkerPool.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
+import { ProcessControl } from "../ProcessControl/ProcessControl.js"
 import { findViolations, type Violation } from "./violations.js"
 
 export { checkOutcomes, findViolations, VIOLATION_WINDOW, type Violation } from "./violations.js"
+export { ProcessControl, type ProcessControlShape } from "../ProcessControl/ProcessControl.js"
 
-/** Process-table access, so the supervisor stays platform-free. Implementation: `NodeProcessControl`. */
-export interface ProcessControlShape {
-  readonly hostname: string
-  /** True when a process with `pid` exists on this host. */
-  readonly isAlive: (pid: number) => Effect.Effect<boolean>
-  /** Sends `signal` to the whole process group `pgid`; a group that is already gone is not an error. */
-  readonly killGroup: (pgid: number, signal: "SIGTERM" | "SIGKILL") => Effect.Effect<void>
-}
-export class ProcessControl extends Context.Tag("switchyard/ProcessControl")<ProcessControl, ProcessControlShape>() {}
 
 export interface ReconcileReport {
   readonly brokenLeases: ReadonlyArray<IssueId>
