@@ -4,7 +4,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
-import { EvidenceSigner, EvidenceStore } from "@switchyard/core"
+import { AgentTurn, EvidenceSigner, EvidenceStore } from "@switchyard/core"
 import { AgentReport, DiffReport, EvidenceBundle, MAX_BODY_BYTES, TaskPacket } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Schema, TestClock } from "effect"
 import { readFileSync } from "node:fs"
@@ -120,6 +120,28 @@ describe("SqliteEvidenceStore", () => {
       expect((yield* evidence.sealed([{ issueId: id("SY-9"), attempt: 1 }], new Set(["SY-9#1"]))).get("SY-9#1")?.seal)
         .toEqual({ status: "signed", detail: null })
       expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-9"), 1)).seal?.status).toBe("signed")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("putStage redacts a stage artifact the same way before it is stored", () =>
+    Effect.gen(function*() {
+      const { evidence, sql } = yield* stores
+      const token = `sk-ant-api03-${"Zx9Yw8Vu7T".repeat(3)}`
+      const agent = sampleBundle().agent!
+      const turn = new AgentTurn({
+        turn: 0,
+        report: new AgentReport({ ...agent, outputTail: `${TEST_SECRET} ${token}\n` }),
+        escapes: [],
+        restored: [],
+        noted: [`saw ${TEST_SECRET}`]
+      })
+      yield* evidence.putStage(id("SY-9"), 1, 1, turn)
+      const rows = yield* sql<{ data: string }>`SELECT data FROM stage_artifacts WHERE issue_id = 'SY-9'`
+      expect(rows[0]!.data).not.toContain(TEST_SECRET)
+      expect(rows[0]!.data).not.toContain(token)
+      const [stored] = yield* evidence.stages(id("SY-9"), 1)
+      const read = stored!.artifact as AgentTurn
+      expect(read.report.outputTail).toBe("[REDACTED] sk-a…\n")
+      expect(read.noted).toEqual(["saw [REDACTED]"])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("get, latest and list read back what was stored", () =>
