@@ -12,7 +12,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { AgentConfig, Issue, IssueId, TaskPacket } from "@switchyard/domain"
-import { CommandAgent, Unconfined } from "@switchyard/node"
+import { CommandAgent, EnvRedactor, Unconfined } from "@switchyard/node"
 import { DateTime, Effect, Logger, LogLevel, Schema } from "effect"
 import { spawn } from "node:child_process"
 import { mkdirSync, readdirSync, statSync } from "node:fs"
@@ -85,12 +85,15 @@ const packet = TaskPacket.make({
 /** One station run of `command` in a fresh run dir; returns wall ms, the run dir's file sizes and the tail size. */
 const stationRun = (command: string, dir: string) =>
   Effect.gen(function*() {
-    const runner = yield* CommandAgent.makeRunner({ runnerEnv: { PATH: process.env.PATH, SECRET_TOKEN: "s3cr3t-token-value" } })
+    const runnerEnv = { PATH: process.env.PATH, SECRET_TOKEN: "s3cr3t-token-value" }
+    const runner = yield* CommandAgent.make({ runnerEnv }).pipe(Effect.provide(EnvRedactor.layer({ runnerEnv })))
     const sandboxPath = join(dir, "sandbox")
     const runDir = join(dir, "run")
     mkdirSync(sandboxPath, { recursive: true })
     const t0 = now()
-    const report = yield* runner.run(AgentConfig.make({ command }), {
+    const report = yield* runner.run({
+      agent: AgentConfig.make({ command, timeout_ms: 600_000 }),
+      route: null,
       issue,
       packet,
       prompt: "flood",
@@ -99,7 +102,6 @@ const stationRun = (command: string, dir: string) =>
       runDir,
       ioDir: join(dir, "io"),
       home: join(dir, "home"),
-      timeoutMs: 600_000,
       onSpawn: () => Effect.void,
       onOutput: Effect.void,
       continuation: null

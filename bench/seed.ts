@@ -6,7 +6,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Tracker } from "@switchyard/core"
-import { Ed25519EvidenceSigner } from "@switchyard/node"
+import { Ed25519EvidenceSigner, EnvRedactor } from "@switchyard/node"
 import { layerAll, Sql, SqliteEvidenceStore, SqliteTracker } from "@switchyard/sqlite"
 import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { dirname, join } from "node:path"
@@ -194,6 +194,7 @@ export const verifySeed = async (filename: string, ids: ReadonlyArray<string>): 
       Effect.provide(
         layerAll({ filename, stateDir: dirname(filename) }).pipe(
           Layer.provide(Ed25519EvidenceSigner.layer({ keyFile: join(dirname(filename), Ed25519EvidenceSigner.KEY_FILE) })),
+          Layer.provide(EnvRedactor.layer()),
           Layer.provide(NodeContext.layer)
         )
       )

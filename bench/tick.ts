@@ -10,7 +10,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { eligibleRefs, Orchestrator, Tracker } from "@switchyard/core"
-import { Ed25519EvidenceSigner } from "@switchyard/node"
+import { Ed25519EvidenceSigner, EnvRedactor } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Clock, Effect, Layer, ManagedRuntime } from "effect"
 import { join } from "node:path"
@@ -75,6 +75,7 @@ export const benchTick = async (seeded: (n: number) => Promise<SeedResult>): Pro
     const runtime = ManagedRuntime.make(
       layerAll({ filename: s.filename, stateDir: join(s.filename, "..") }).pipe(
         Layer.provide(Ed25519EvidenceSigner.layer({ keyFile: join(s.filename, "..", Ed25519EvidenceSigner.KEY_FILE) })),
+        Layer.provide(EnvRedactor.layer()),
         Layer.provide(NodeContext.layer)
       )
     )

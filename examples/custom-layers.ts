@@ -26,6 +26,7 @@ import {
   BwrapConfinement,
   CommandAgent,
   Ed25519EvidenceSigner,
+  EnvRedactor,
   GitSandbox,
   NodeProcessControl,
   ProcessRunner,
@@ -60,6 +61,8 @@ const lineFor = (repo: string, worktrees: string, stateDir: string, workflowText
     Layer.provideMerge(Sql.layer({ filename: `${stateDir}/switchyard.db` })),
     Layer.provideMerge(Ed25519EvidenceSigner.layer({ keyFile: `${stateDir}/${Ed25519EvidenceSigner.KEY_FILE}` }))
   )
+  // One redactor (the runner's secret env values, token formats) for the agent, the verifier and the store.
+  const redactor = EnvRedactor.layer()
   const tracker = MemoryTracker.layer({ prefix: "MEM" }) // ← the swapped service
   const confinement = Layer.unwrapEffect(
     parseWorkflow(`${repo}/WORKFLOW.md`, workflowTextValue).pipe(
@@ -69,12 +72,13 @@ const lineFor = (repo: string, worktrees: string, stateDir: string, workflowText
     )
   )
   const sandbox = GitSandbox.layer({ repoRoot: repo, workspaceRoot: worktrees }).pipe(Layer.provideMerge(confinement))
-  const stations = Layer.mergeAll(CommandAgent.layer, ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
+  const stations = Layer.mergeAll(CommandAgent.layer(), ProcessVerifier.layer).pipe(Layer.provideMerge(sandbox))
   return Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
     Layer.provideMerge(NodeProcessControl.layer),
     Layer.provideMerge(Layer.mergeAll(workflow, store, tracker)),
+    Layer.provideMerge(redactor),
     Layer.provideMerge(NodeContext.layer)
   )
 }

@@ -6,7 +6,7 @@
  * examples/custom-layers.ts).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { AgentStation, FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
+import { FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -24,8 +24,9 @@ export { statePaths, storeLayer }
 
 /**
  * Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse).
- * `options.runnerEnv` replaces `process.env` as the environment the agent stations pass variables from and
- * redact secrets with (the demo uses it to give Claude Code a dummy key and a private HOME).
+ * `options.runnerEnv` replaces `process.env` as the environment the agent stations pass variables from and the one
+ * `Redactor` (EnvRedactor, built in storeLayer) takes the secret values from, for the stations, the verifier and the
+ * evidence store alike (the demo uses it to give Claude Code a dummy key and a private HOME).
  */
 export const lineLayer = (
   repoRoot: string,
@@ -47,9 +48,7 @@ export const lineLayer = (
       return GitSandbox.layer({ repoRoot, workspaceRoot }).pipe(Layer.provideMerge(confinement))
     })
   )
-  const agent = options.runnerEnv === undefined
-    ? RoutedAgentStation.layer
-    : Layer.effect(AgentStation, RoutedAgentStation.makeWith({ runnerEnv: options.runnerEnv }))
+  const agent = RoutedAgentStation.layer({ runnerEnv: options.runnerEnv })
   const stations = Layer.mergeAll(agent, ProcessVerifier.layer, GitIntegration.layer).pipe(Layer.provideMerge(sandbox))
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
@@ -60,7 +59,7 @@ export const lineLayer = (
   )
   return services.pipe(
     Layer.provideMerge(workflow),
-    Layer.provideMerge(storeLayer(repoRoot)),
+    Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv })),
     Layer.provideMerge(NodeContext.layer)
   )
 }

@@ -3,7 +3,7 @@
  * `status`, `issue` and `evidence` load neither the agent stations nor the workflow modules.
  */
 import { FileSystem } from "@effect/platform"
-import { Ed25519EvidenceSigner } from "@switchyard/node"
+import { Ed25519EvidenceSigner, EnvRedactor } from "@switchyard/node"
 import { layerAll } from "@switchyard/sqlite"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
@@ -38,13 +38,19 @@ export const ensureStateDir = (stateDir: string) =>
 /**
  * Tracker + Orchestrator + EvidenceStore for a repo (enough for `issue`, `status`, `evidence`), after
  * {@link ensureStateDir}, with the bundles signed and checked by the runner's key (`Ed25519EvidenceSigner`, created
- * on the first stored bundle; reading never creates it). Needs `FileSystem` and `Path`, which the CLI's own context
- * provides (edge.ts), so the Node platform layer is not built twice.
+ * on the first stored bundle; reading never creates it), and every stored bundle redacted by the runner's
+ * `Redactor` (EnvRedactor over `options.runnerEnv`, default `process.env`; also an output, so the line's stations
+ * and verifier share it). Needs `FileSystem` and `Path`, which the CLI's own context provides (edge.ts), so the Node
+ * platform layer is not built twice.
  */
-export const storeLayer = (repoRoot: string) => {
+export const storeLayer = (
+  repoRoot: string,
+  options: { readonly runnerEnv?: Readonly<Record<string, string | undefined>> | undefined } = {}
+) => {
   const { database, keyFile, stateDir } = statePaths(repoRoot)
   return layerAll({ filename: database, stateDir }).pipe(
     Layer.provideMerge(Ed25519EvidenceSigner.layer({ keyFile })),
+    Layer.provideMerge(EnvRedactor.layer({ runnerEnv: options.runnerEnv })),
     Layer.provide(Layer.effectDiscard(ensureStateDir(stateDir)))
   )
 }

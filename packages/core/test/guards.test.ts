@@ -12,10 +12,8 @@ import {
   isTestFile,
   parsePatch,
   MAX_SYMLINK_HOPS,
-  redact,
   resolveSymlink,
   runGuards,
-  secretEnvNames,
   type SymlinkFact
 } from "../src/Verifier/index.js"
 
@@ -766,28 +764,5 @@ describe("runGuards", () => {
   it("passes every rule for a clean change", () => {
     const input = diffOf({ "test/a.test.ts": TEST_FILE, "src/a.ts": "a\n" }, { write: { "src/a.ts": "b\n" } })
     expect(failedGuards(runGuards({ ...input, scope: ["src/**"] }))).toEqual([])
-  })
-})
-
-describe("redact and secretEnvNames", () => {
-  it("redact replaces secret values of 8+ characters, longest first", () => {
-    expect(redact("token=abcdefgh12 and abcdefgh and abc", ["abcdefgh", "abcdefgh12", "abc"]))
-      .toBe("token=[REDACTED] and [REDACTED] and abc")
-  })
-
-  it("secretEnvNames picks names that look secret and have a value", () => {
-    expect(
-      secretEnvNames({
-        GITHUB_TOKEN: "x",
-        AWS_SECRET_ACCESS_KEY: "y",
-        DB_PASSWORD: "z",
-        OPENAI_API_KEY: "k",
-        GOOGLE_APPLICATION_CREDENTIALS: "/p",
-        EMPTY_TOKEN: "",
-        UNSET_SECRET: undefined,
-        HOME: "/root",
-        PATH: "/bin"
-      })
-    ).toEqual(["AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "GITHUB_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS", "OPENAI_API_KEY"])
   })
 })

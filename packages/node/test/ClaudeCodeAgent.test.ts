@@ -14,6 +14,7 @@ import {
   agentConfig,
   fakeCli,
   runInput,
+  stationWith,
   testEnv,
   transcriptOf,
   twinFixturePath,
@@ -97,13 +98,12 @@ describe("ClaudeCodeAgent.env", () => {
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "0"
   }
 
-  it("passes the base names and SWITCHYARD_* only: the runner's secrets stay out", () => {
-    const env = ClaudeCodeAgent.env(agentConfig({ kind: "claude-code" }), runner, { SWITCHYARD_ISSUE_ID: "SY-1" })
+  it("passes the base names only (the skeleton adds SWITCHYARD_*): the runner's secrets stay out", () => {
+    const env = ClaudeCodeAgent.env(agentConfig({ kind: "claude-code" }), runner)
     expect(env).toEqual({
       PATH: "/usr/bin",
       HOME: "/home/r",
       LANG: "C.UTF-8",
-      SWITCHYARD_ISSUE_ID: "SY-1",
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
     })
   })
@@ -114,7 +114,7 @@ describe("ClaudeCodeAgent.env", () => {
       env: ["ANTHROPIC_API_KEY", "GIT_DIR", "UNSET_NAME", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"],
       base_url: "http://127.0.0.1:9"
     })
-    const env = ClaudeCodeAgent.env(config, runner, {})
+    const env = ClaudeCodeAgent.env(config, runner)
     expect(env.ANTHROPIC_API_KEY).toBe(runner.ANTHROPIC_API_KEY)
     expect(env.ANTHROPIC_BASE_URL).toBe("http://127.0.0.1:9")
     // a listed value wins over the station default
@@ -138,9 +138,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
           { result: { claim: "PR_READY", summary: "wrote out.txt", plan: "echo", residual_risk: "none" } }
         ]
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv({ MY_SERVICE_TOKEN: SECRET }) })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv({ MY_SERVICE_TOKEN: SECRET }))
       const { input, outputs, spawned } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin, model: "m1" }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin, model: "m1" }) })
 
       expect(report).toMatchObject({
         kind: "claude-code",
@@ -188,9 +188,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
     Effect.gen(function*() {
       const where = yield* workspace
       const fake = yield* fakeCli(where.tmp, "claude", [{ steps: [{ file: twinFixturePath("claude-overload-529.jsonl") }], exitCode: 0 }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin }) })
       expect(report.exitCode).toBe(1)
       expect(report.crashed).toBe(false)
       expect(report.claim).toBeNull()
@@ -211,9 +211,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
           successLines
         ]
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin }) })
       expect(report).toMatchObject({ exitCode: 0, crashed: false, numTurns: 3, summary: "All done: wrote out.txt." })
       const lines = transcriptOf(where.runDir)
       const events = lines.filter((l) => l.type === "event").map((l) => l.event)
@@ -240,10 +240,10 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
           }) + "\n").join("")
       )
       const fake = yield* fakeCli(where.tmp, "claude", [{ steps: [{ file: flood }, successLines] }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where)
       const max = 256 * 1024
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin, max_log_bytes: max }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin, max_log_bytes: max }) })
       expect(report).toMatchObject({ exitCode: 0, crashed: false, numTurns: 3, summary: "All done: wrote out.txt." })
       expect(report.usage).toMatchObject({ inputTokens: 300, outputTokens: 150 })
       expect(report.outputTail).toContain("result (success): All done: wrote out.txt.")
@@ -293,9 +293,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
           successLines
         ]
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin, max_tokens: 100_000 }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin, max_tokens: 100_000 }) })
       expect(report.budgetExceeded).toBe(
         "the run used 120002 tokens (input + output + cache writes), over agent.max_tokens = 100000"
       )
@@ -329,9 +329,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
         }],
         exitCode: 1
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin, max_cost_usd: 0.5 }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin, max_cost_usd: 0.5 }) })
       expect(fake.calls()[0]!.args).toContain("--max-budget-usd")
       expect(report.budgetExceeded).toBe(
         "the run cost $0.8400, over agent.max_cost_usd = $0.5 (the agent stopped: Reached maximum budget ($0.5))"
@@ -359,9 +359,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
           }
         ]
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv({ DEPLOY_API_KEY: SECRET }) })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv({ DEPLOY_API_KEY: SECRET }))
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin }) })
       const transcript = yield* fs.readFileString(NodePath.join(where.runDir, "transcript.jsonl"))
       expect(transcript).not.toContain(SECRET)
       expect(transcript).toContain("[REDACTED]")
@@ -376,14 +376,14 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
         { steps: [successLines, { result: { claim: "PR_READY", summary: "first" } }] },
         { steps: [{ file: twinFixturePath("claude-resume.jsonl") }] }
       ])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const config = agentConfig({ kind: "claude-code", command: fake.bin })
-      const first = yield* runner.run(config, (yield* runInput(where)).input)
+      const first = yield* runner.run({ ...(yield* runInput(where)).input, agent: config })
       const feedback = "Validation failed: `node --test` exited 1 (1 failing test: average of no numbers)."
       const { input } = yield* runInput(where, {
         continuation: { sessionId: first.sessionId, feedback, turn: 1 }
       })
-      const second = yield* runner.run(config, input)
+      const second = yield* runner.run({ ...input, agent: config })
 
       const calls = fake.calls()
       expect(calls[1]!.args.slice(-2)).toEqual(["--resume", "0b1ade9f-29f1-4627-806b-b3b73baa90e7"])
@@ -405,9 +405,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
     Effect.gen(function*() {
       const where = yield* workspace
       const fake = yield* fakeCli(where.tmp, "claude", [{ steps: [successLines] }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input } = yield* runInput(where, { continuation: { sessionId: null, feedback: "try again", turn: 2 } })
-      yield* runner.run(agentConfig({ kind: "claude-code", command: fake.bin }), input)
+      yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: fake.bin }) })
       const [call] = fake.calls()
       expect(call!.args).not.toContain("--resume")
       expect(call!.stdin).toBe(`${input.prompt}\n\ntry again`)
@@ -419,17 +419,17 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
       const fake = yield* fakeCli(where.tmp, "claude", [{
         steps: [{ json: { type: "system", subtype: "init", session_id: "s-slow", model: "m", cwd: "/w", tools: [] } }, { sleepMs: 30_000 }]
       }])
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const config = agentConfig({ kind: "claude-code", command: fake.bin })
 
-      const slow = yield* runInput(where, { timeoutMs: 500 })
-      const timedOut = yield* runner.run(config, slow.input)
+      const slow = yield* runInput(where)
+      const timedOut = yield* runner.run({ ...slow.input, agent: { ...config, timeout_ms: 500 } })
       expect(timedOut).toMatchObject({ timedOut: true, crashed: false, exitCode: null, sessionId: "s-slow" })
       const [pid] = yield* Ref.get(slow.spawned)
       expect(liveInGroup(pid!)).toEqual([])
 
       const interrupted = yield* runInput(where)
-      const fiber = yield* Effect.fork(runner.run(config, interrupted.input))
+      const fiber = yield* Effect.fork(runner.run({ ...interrupted.input, agent: config }))
       // wait until the fake has started and printed its first line
       yield* Effect.repeat(Ref.get(interrupted.outputs), { until: (n) => n > 0, schedule: Schedule.spaced("20 millis") })
       yield* Fiber.interrupt(fiber)
@@ -442,9 +442,9 @@ describe("ClaudeCodeAgent runs (fake claude replaying recorded stream-json)", ()
   live("a missing binary is a crash with the reason", () =>
     Effect.gen(function*() {
       const where = yield* workspace
-      const runner = yield* ClaudeCodeAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(ClaudeCodeAgent.make, testEnv())
       const { input, spawned } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "claude-code", command: "/nonexistent/claude" }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "claude-code", command: "/nonexistent/claude" }) })
       expect(report.crashed).toBe(true)
       expect(report.exitCode).toBeNull()
       expect(report.outputTail).toContain("cannot start /nonexistent/claude")

@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
 import { readFileSync } from "node:fs"
 import { AgentEvent, CodexAgent, CodexStream, Unconfined } from "../src/index.js"
-import { agentConfig, fakeCli, fixture, runInput, testEnv, transcriptOf, workspace } from "./agentSupport.js"
+import { agentConfig, fakeCli, fixture, runInput, stationWith, testEnv, transcriptOf, workspace } from "./agentSupport.js"
 
 const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext | Confinement>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(Unconfined.layer), Effect.provide(NodeContext.layer)), 30_000)
@@ -145,12 +145,9 @@ describe("CodexAgent runs (fake codex replaying JSONL)", () => {
       const fake = yield* fakeCli(where.tmp, "codex", [{
         steps: [{ file: fixture("codex-fix.jsonl") }, { result: { claim: "PR_READY", summary: "guarded" } }]
       }])
-      const runner = yield* CodexAgent.makeRunner({ runnerEnv: testEnv({ OPENAI_API_KEY: "sk-openai-test-key-1234", GH_TOKEN: "x" }) })
+      const runner = yield* stationWith(CodexAgent.make, testEnv({ OPENAI_API_KEY: "sk-openai-test-key-1234", GH_TOKEN: "x" }))
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(
-        agentConfig({ kind: "codex", command: fake.bin, base_url: "http://127.0.0.1:9/v1", env: ["OPENAI_API_KEY"] }),
-        input
-      )
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "codex", command: fake.bin, base_url: "http://127.0.0.1:9/v1", env: ["OPENAI_API_KEY"] }) })
       expect(report).toMatchObject({
         kind: "codex",
         exitCode: 0,
@@ -176,9 +173,9 @@ describe("CodexAgent runs (fake codex replaying JSONL)", () => {
     Effect.gen(function*() {
       const where = yield* workspace
       const fake = yield* fakeCli(where.tmp, "codex", [{ steps: [{ file: fixture("codex-failed.jsonl") }], exitCode: 0 }])
-      const runner = yield* CodexAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(CodexAgent.make, testEnv())
       const { input } = yield* runInput(where)
-      const report = yield* runner.run(agentConfig({ kind: "codex", command: fake.bin }), input)
+      const report = yield* runner.run({ ...input, agent: agentConfig({ kind: "codex", command: fake.bin }) })
       expect(report.exitCode).toBe(1)
       expect(report.outputTail).toContain("the turn failed: exceeded retry limit")
       expect(fake.calls()[0]!.args).not.toContain("model_providers.switchyard.env_key=\"OPENAI_API_KEY\"")
@@ -199,12 +196,12 @@ describe("CodexAgent runs (fake codex replaying JSONL)", () => {
           ]
         }
       ])
-      const runner = yield* CodexAgent.makeRunner({ runnerEnv: testEnv() })
+      const runner = yield* stationWith(CodexAgent.make, testEnv())
       const config = agentConfig({ kind: "codex", command: fake.bin, max_tokens: 2000 })
-      const first = yield* runner.run(config, (yield* runInput(where)).input)
+      const first = yield* runner.run({ ...(yield* runInput(where)).input, agent: config })
       expect(first.budgetExceeded).toBeNull()
       const { input } = yield* runInput(where, { continuation: { sessionId: first.sessionId, feedback: "tests fail", turn: 1 } })
-      const second = yield* runner.run(config, input)
+      const second = yield* runner.run({ ...input, agent: config })
       const calls = fake.calls()
       expect(calls[1]!.args.slice(-3)).toEqual(["resume", thread, "-"])
       expect(calls[1]!.stdin).toBe("tests fail")

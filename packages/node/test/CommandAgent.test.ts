@@ -2,12 +2,13 @@ import type { Confinement } from "@switchyard/core"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import type { AgentRunInput } from "@switchyard/core"
+import { type AgentRunInput, staticRedactor } from "@switchyard/core"
 import { Issue, IssueId, TaskPacket } from "@switchyard/domain"
 import { DateTime, Effect, Ref, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
 import { CommandAgent, Unconfined } from "../src/index.js"
-import { config, workflowLayer } from "./helpers.js"
+import { stationWith } from "./agentSupport.js"
+import { config } from "./helpers.js"
 
 const id = Schema.decodeSync(IssueId)("SY-7")
 const now = DateTime.unsafeMake(0)
@@ -64,9 +65,7 @@ const runAgent = (
     const ioDir = NodePath.join(tmp, "io")
     if (options.before !== undefined) yield* options.before(ioDir)
     const spawned = yield* Ref.make<ReadonlyArray<number>>([])
-    const station = yield* CommandAgent.make.pipe(
-      Effect.provide(workflowLayer(tmp, config({ agent: { command: command?.replace("$AGENT", scriptPath) ?? null } })))
-    )
+    const station = yield* CommandAgent.make().pipe(Effect.provide(staticRedactor([])))
     const input: AgentRunInput = {
       issue,
       packet,
@@ -76,7 +75,10 @@ const runAgent = (
       runDir,
       ioDir,
       home: NodePath.join(tmp, "home"),
-      timeoutMs: options.timeoutMs ?? 10_000,
+      agent: config({
+        agent: { command: command?.replace("$AGENT", scriptPath) ?? null, timeout_ms: options.timeoutMs ?? 10_000 }
+      }).agent,
+      route: null,
       onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
       onOutput: Effect.void,
       continuation: null
@@ -245,17 +247,20 @@ describe("CommandAgent: environment, redaction, revisions", () => {
       const sandboxPath = NodePath.join(tmp, "sandbox")
       const runDir = NodePath.join(tmp, "run")
       yield* fs.makeDirectory(sandboxPath)
-      const runner = yield* CommandAgent.makeRunner({
-        runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET, PASSED_NAME: "passed-value" }
-      })
+      const runner = yield* stationWith(
+        CommandAgent.make,
+        { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET, PASSED_NAME: "passed-value" }
+      )
       const report = yield* runner.run(
-        config({
-          agent: {
-            command: `env > env.txt; echo "leak: ${SECRET}"; echo "err: ${SECRET}" >&2; echo '{"claim":"NO_OP","summary":"saw ${SECRET}"}' > "$SWITCHYARD_RESULT_FILE"`,
-            env: ["PASSED_NAME"]
-          }
-        }).agent,
         {
+          agent: config({
+            agent: {
+              command: `env > env.txt; echo "leak: ${SECRET}"; echo "err: ${SECRET}" >&2; echo '{"claim":"NO_OP","summary":"saw ${SECRET}"}' > "$SWITCHYARD_RESULT_FILE"`,
+              env: ["PASSED_NAME"],
+              timeout_ms: 10_000
+            }
+          }).agent,
+          route: null,
           issue,
           packet,
           prompt: "p",
@@ -264,7 +269,6 @@ describe("CommandAgent: environment, redaction, revisions", () => {
           runDir,
           ioDir: NodePath.join(tmp, "io"),
           home: NodePath.join(tmp, "home"),
-          timeoutMs: 10_000,
           onSpawn: () => Effect.void,
           onOutput: Effect.void,
           continuation: null
@@ -288,6 +292,57 @@ describe("CommandAgent: environment, redaction, revisions", () => {
       assert.deepInclude(lines.map((l) => [l.type, l.text]), ["stderr", "err: [REDACTED]"])
     }))
 
+  test("a hostile agent's secret value (raw and JSON-quoted) and token-format strings are masked everywhere it writes", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const tmp = yield* fs.makeTempDirectoryScoped({ prefix: "switchyard-agent-hostile-" })
+      const sandboxPath = NodePath.join(tmp, "sandbox")
+      const runDir = NodePath.join(tmp, "run")
+      yield* fs.makeDirectory(sandboxPath)
+      // Token formats built by the agent's shell at run time: this file holds no key-like literal.
+      const github = "ghp_$(printf 'a1B2c3D4e5%.0s' 1 2 3)abcdef"
+      const anthropic = "sk-ant-api03-$(printf 'Zx9Yw8Vu7T%.0s' 1 2 3)"
+      const quoted = 'q"uoted-secret-value-88'
+      yield* fs.writeFileString(NodePath.join(sandboxPath, "hostile.sh"), [
+        `G="${github}"; A="${anthropic}"`,
+        "echo \"env: $DEPLOY_TOKEN and $DB_PASSWORD\"",
+        "echo \"tokens: $G $A\" >&2",
+        "printf '%s' \"$G $A\" > tokens.txt",
+        "printf '{\"claim\":\"NO_OP\",\"summary\":\"%s %s\",\"plan\":\"%s\"}' \"$DEPLOY_TOKEN\" \"$G\" \"$A\" > \"$SWITCHYARD_RESULT_FILE\""
+      ].join("\n"))
+      const runner = yield* stationWith(CommandAgent.make, { PATH: process.env.PATH ?? "/usr/bin:/bin", DEPLOY_TOKEN: SECRET, DB_PASSWORD: quoted })
+      const report = yield* runner.run({
+        agent: config({ agent: { command: "sh ./hostile.sh", env: ["DEPLOY_TOKEN", "DB_PASSWORD"], timeout_ms: 10_000 } }).agent,
+        route: null,
+        issue,
+        packet,
+        prompt: "p",
+        attempt: 1,
+        sandboxPath,
+        runDir,
+        ioDir: NodePath.join(tmp, "io"),
+        home: NodePath.join(tmp, "home"),
+        onSpawn: () => Effect.void,
+        onOutput: Effect.void,
+        continuation: null
+      })
+      const [github40, anthropicKey] = (yield* fs.readFileString(NodePath.join(sandboxPath, "tokens.txt"))).split(" ")
+      assert.strictEqual(github40!.length, 40)
+      const log = yield* fs.readFileString(NodePath.join(runDir, "agent.log"))
+      const transcript = yield* fs.readFileString(NodePath.join(runDir, "transcript.jsonl"))
+      for (const [where, text] of Object.entries({ log, transcript, report: JSON.stringify(report) })) {
+        for (const leaked of [SECRET, quoted, JSON.stringify(quoted).slice(1, -1), github40!, anthropicKey!]) {
+          assert.notInclude(text, leaked, `${where} holds ${leaked}`)
+        }
+      }
+      assert.include(log, "env: [REDACTED] and [REDACTED]\n")
+      assert.include(log, "tokens: ghp_… sk-a…\n")
+      assert.include(transcript, "tokens: ghp_… sk-a…")
+      assert.strictEqual(report.summary, "[REDACTED] ghp_…")
+      assert.strictEqual(report.plan, "sk-a…")
+      assert.include(report.outputTail, "env: [REDACTED] and [REDACTED]")
+    }))
+
   test("a revision re-runs with prompt + feedback on stdin, SWITCHYARD_FEEDBACK and SWITCHYARD_REVISION", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
@@ -295,7 +350,7 @@ describe("CommandAgent: environment, redaction, revisions", () => {
       const sandboxPath = NodePath.join(tmp, "sandbox")
       const runDir = NodePath.join(tmp, "run")
       yield* fs.makeDirectory(sandboxPath)
-      const runner = yield* CommandAgent.makeRunner({ runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin" } })
+      const runner = yield* stationWith(CommandAgent.make, { PATH: process.env.PATH ?? "/usr/bin:/bin" })
       const agent = config({
         agent: {
           command: "cat > \"stdin-$SWITCHYARD_REVISION.txt\"; printf '%s' \"$SWITCHYARD_FEEDBACK\" > feedback.txt; " +
@@ -311,12 +366,13 @@ describe("CommandAgent: environment, redaction, revisions", () => {
         runDir,
         ioDir: NodePath.join(tmp, "io"),
         home: NodePath.join(tmp, "home"),
-        timeoutMs: 10_000,
+        agent,
+        route: null,
         onSpawn: () => Effect.void,
         onOutput: Effect.void
       }
-      yield* runner.run(agent, { ...base, continuation: null })
-      const revised = yield* runner.run(agent, {
+      yield* runner.run({ ...base, continuation: null })
+      const revised = yield* runner.run({
         ...base,
         continuation: { sessionId: null, feedback: "Validation failed: `node --test` exited 1.", turn: 1 }
       })
@@ -348,10 +404,10 @@ describe("CommandAgent: a flooding agent (threat model A17)", () => {
       const sandboxPath = NodePath.join(tmp, "sandbox")
       const runDir = NodePath.join(tmp, "run")
       yield* fs.makeDirectory(sandboxPath)
-      const runner = yield* CommandAgent.makeRunner({
-        runnerEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET }
-      })
-      const report = yield* runner.run(config({ agent: { command, max_log_bytes: MAX } }).agent, {
+      const runner = yield* stationWith(CommandAgent.make, { PATH: process.env.PATH ?? "/usr/bin:/bin", SERVICE_TOKEN: SECRET })
+      const report = yield* runner.run({
+        agent: config({ agent: { command, max_log_bytes: MAX, timeout_ms: timeoutMs } }).agent,
+        route: null,
         issue,
         packet,
         prompt: "p",
@@ -360,7 +416,6 @@ describe("CommandAgent: a flooding agent (threat model A17)", () => {
         runDir,
         ioDir: NodePath.join(tmp, "io"),
         home: NodePath.join(tmp, "home"),
-        timeoutMs,
         onSpawn: () => Effect.void,
         onOutput: Effect.void,
         continuation: null

@@ -5,7 +5,7 @@ import { EvidenceBundle, IssueId, TaskPacket, Verdict } from "@switchyard/domain
 import { Effect, Either, Schema, type Scope } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import * as NodePath from "node:path"
-import { GitIntegration } from "../src/index.js"
+import { EnvRedactor, GitIntegration } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -65,6 +65,7 @@ const setup = Effect.gen(function*() {
 const publish = (repo: string, integration: unknown, commit: string, evidenceMd = "/tmp/evidence.md") =>
   Effect.flatMap(Integration, (i) => i.publish({ bundle: bundle(commit), branch: BRANCH, evidenceMd })).pipe(
     Effect.provide(GitIntegration.layer),
+    Effect.provide(EnvRedactor.layer()),
     Effect.provide(workflowLayer(repo, config({ integration })))
   )
 

@@ -7,7 +7,7 @@ import { Effect, Layer, Option, Schema, type Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
-import { BwrapConfinement, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
+import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
 import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
@@ -90,7 +90,9 @@ const layersFor = (repo: string, workspace: string) =>
   ProcessVerifier.layer.pipe(
     Layer.provideMerge(GitSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
     Layer.provideMerge(BwrapConfinement.layer({ repoRoot: repo, workspaceRoot: workspace, sandbox: config({}).sandbox })),
-    Layer.provide(workflowLayer(repo, config({})))
+    Layer.provide(workflowLayer(repo, config({}))),
+    // The runner's environment as it is when the layer is built (tests that set a secret set it before).
+    Layer.provide(EnvRedactor.layer())
   )
 
 const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>

@@ -3,12 +3,13 @@
  * directory, and a fake agent CLI (fixtures/fake-cli.mjs) that records how it was started and replays a script.
  */
 import { FileSystem } from "@effect/platform"
-import type { AgentRunInput } from "@switchyard/core"
+import type { AgentRunInput, AgentStationShape } from "@switchyard/core"
 import { AgentConfig, Issue, IssueId, TaskPacket } from "@switchyard/domain"
 import { DateTime, Effect, Ref, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import { EnvRedactor } from "../src/index.js"
 
 const id = Schema.decodeSync(IssueId)("SY-7")
 const now = DateTime.unsafeMake(0)
@@ -47,8 +48,18 @@ export const packet = TaskPacket.make({
   output_contract: { result_file: "$SWITCHYARD_RESULT_FILE", format: "json" }
 })
 
-/** An agent config as the loader decodes it (defaults applied). */
-export const agentConfig = (input: Record<string, unknown>): AgentConfig => Schema.decodeUnknownSync(AgentConfig)(input)
+/** An agent config as the loader decodes it (defaults applied, but a 20 s `timeout_ms` unless given). */
+export const agentConfig = (input: Record<string, unknown>): AgentConfig =>
+  Schema.decodeUnknownSync(AgentConfig)({ timeout_ms: 20_000, ...input })
+
+/**
+ * A station built as the CLI builds one: `make` (a station module's) with `runnerEnv`, and the `Redactor` from the
+ * same environment (EnvRedactor), so the runner's secret values are redacted from what it writes.
+ */
+export const stationWith = <R>(
+  make: (options: { readonly runnerEnv: Readonly<Record<string, string | undefined>> }) => Effect.Effect<AgentStationShape, never, R>,
+  runnerEnv: Readonly<Record<string, string | undefined>>
+) => make({ runnerEnv }).pipe(Effect.provide(EnvRedactor.layer({ runnerEnv })))
 
 /** A fresh temp dir with `sandbox/` and the run dir `runs/SY-7/2`, removed with the scope. */
 export const workspace = Effect.gen(function*() {
@@ -59,7 +70,10 @@ export const workspace = Effect.gen(function*() {
   return { tmp, sandboxPath, runDir: NodePath.join(tmp, "runs", "SY-7", "2") }
 })
 
-/** A run input; `spawned` collects the pids `onSpawn` saw, `outputs` counts `onOutput` calls. */
+/**
+ * A run input (agent: a default `command` config with a 20 s timeout); `spawned` collects the pids `onSpawn` saw,
+ * `outputs` counts `onOutput` calls.
+ */
 export const runInput = (
   where: { readonly sandboxPath: string; readonly runDir: string; readonly ioDir?: string; readonly home?: string },
   overrides: Partial<AgentRunInput> = {}
@@ -76,7 +90,8 @@ export const runInput = (
       runDir: where.runDir,
       ioDir: where.ioDir ?? NodePath.join(NodePath.dirname(where.sandboxPath), "io"),
       home: where.home ?? NodePath.join(NodePath.dirname(where.sandboxPath), "home"),
-      timeoutMs: 20_000,
+      agent: agentConfig({ timeout_ms: 20_000 }),
+      route: null,
       onSpawn: (pid) => Ref.update(spawned, (pids) => [...pids, pid]),
       onOutput: Ref.update(outputs, (n) => n + 1),
       continuation: null,

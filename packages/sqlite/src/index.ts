@@ -4,7 +4,7 @@
 import type { FileSystem, Path } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type { EvidenceSigner, EvidenceStore, Orchestrator, Tracker, TrackerError } from "@switchyard/core"
+import type { EvidenceSigner, EvidenceStore, Orchestrator, Redactor, Tracker, TrackerError } from "@switchyard/core"
 import { Layer } from "effect"
 import * as SqliteEvidenceStoreModule from "./EvidenceStore/SqliteEvidenceStore.js"
 import * as SqliteOrchestratorModule from "./Orchestrator/SqliteOrchestrator.js"
@@ -23,7 +23,8 @@ export { SqliteOpenError } from "./Sql.js"
  * `SqlClient`/`SqliteClient` they share (opened and migrated by `Sql.layer`).
  * `filename` is the database (e.g. `<repo>/.switchyard/switchyard.db`), `stateDir` the root of the run
  * directories (e.g. `<repo>/.switchyard`), `prefix` the issue id prefix (default `SY`). The `EvidenceSigner` that
- * signs the bundles comes from outside (e.g. `Ed25519EvidenceSigner.layer` of @switchyard/node).
+ * signs the bundles and the `Redactor` every stored bundle goes through come from outside (e.g.
+ * `Ed25519EvidenceSigner.layer` and `EnvRedactor.layer` of @switchyard/node).
  */
 export const layerAll = (options: {
   readonly filename: string
@@ -32,7 +33,7 @@ export const layerAll = (options: {
 }): Layer.Layer<
   Tracker | Orchestrator | EvidenceStore | SqlClient.SqlClient | SqliteClient.SqliteClient,
   SqlModule.SqliteOpenError | TrackerError,
-  FileSystem.FileSystem | Path.Path | EvidenceSigner
+  FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
 > =>
   Layer.mergeAll(
     SqliteTrackerModule.layer({ prefix: options.prefix }),

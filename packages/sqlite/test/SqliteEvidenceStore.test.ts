@@ -4,14 +4,14 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
-import { EvidenceSigner, EvidenceStore } from "@switchyard/core"
-import { EvidenceBundle, MAX_BODY_BYTES, TaskPacket } from "@switchyard/domain"
+import { AgentTurn, EvidenceSigner, EvidenceStore } from "@switchyard/core"
+import { AgentReport, DiffReport, EvidenceBundle, MAX_BODY_BYTES, TaskPacket } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Schema, TestClock } from "effect"
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Sql, SqliteEvidenceStore } from "../src/index.js"
-import { id, keyFileOf, open, sampleBundle, scratch } from "./helpers.js"
+import { commandResult, id, keyFileOf, open, redactorLayer, sampleBundle, scratch, TEST_SECRET } from "./helpers.js"
 
 const stores = Effect.gen(function*() {
   const paths = yield* scratch
@@ -80,6 +80,68 @@ describe("SqliteEvidenceStore", () => {
       const decoded = yield* Schema.decodeUnknown(Schema.parseJson(EvidenceBundle))(old)
       expect(decoded.task.body).toBe("sum(1, 2) returns 2")
       expect(decoded).toEqual(sample)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("put redacts every text field before it signs and writes: the row, evidence.json, evidence.md, diff.patch", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { evidence, sql } = yield* stores
+      // A token format assembled at run time (no key-like literal in the source), and the redactor's secret value.
+      const token = `ghp_${"Q7w8E9r0T1".repeat(3)}yuiop1`
+      const leaky = sampleBundle({ issueId: "SY-9", attempt: 1 })
+      const bundle = new EvidenceBundle({
+        ...leaky,
+        summary: `fixed; the key is ${TEST_SECRET}`,
+        agent: new AgentReport({ ...leaky.agent!, outputTail: `echo ${token}\n`, summary: `saw ${JSON.stringify(TEST_SECRET)}` }),
+        validation: [commandResult(`curl -H "Bearer ${TEST_SECRET}"`, 0, { outputHead: `${token}\n` })],
+        diff: leaky.diff === null ? null : new DiffReport({ ...leaky.diff, patch: `${leaky.diff.patch}+const key = "${token}"\n` })
+      })
+      const stored = yield* evidence.put(bundle)
+
+      const rows = yield* sql<{ bundle: string; summary: string }>`SELECT bundle, summary FROM evidence WHERE issue_id = 'SY-9'`
+      const texts = {
+        row: rows[0]!.bundle,
+        summary: rows[0]!.summary,
+        json: yield* fs.readFileString(stored.json),
+        markdown: yield* fs.readFileString(stored.markdown),
+        patch: yield* fs.readFileString(stored.patch!)
+      }
+      for (const [where, text] of Object.entries(texts)) {
+        expect(text, where).not.toContain(TEST_SECRET)
+        expect(text, where).not.toContain(token)
+      }
+      expect(texts.summary).toBe("fixed; the key is [REDACTED]")
+      expect(texts.markdown).toContain("[REDACTED]")
+      expect(texts.patch).toContain('+const key = "ghp_…"')
+      const read = Option.getOrThrow(yield* evidence.get(id("SY-9"), 1))
+      expect(read.agent?.outputTail).toBe("echo ghp_…\n")
+      expect(read.validation[0]!.command).toBe('curl -H "Bearer [REDACTED]"')
+      // What was signed is what was stored: the redacted document.
+      expect((yield* evidence.sealed([{ issueId: id("SY-9"), attempt: 1 }], new Set(["SY-9#1"]))).get("SY-9#1")?.seal)
+        .toEqual({ status: "signed", detail: null })
+      expect(Option.getOrThrow(yield* evidence.sealedFile(id("SY-9"), 1)).seal?.status).toBe("signed")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("putStage redacts a stage artifact the same way before it is stored", () =>
+    Effect.gen(function*() {
+      const { evidence, sql } = yield* stores
+      const token = `sk-ant-api03-${"Zx9Yw8Vu7T".repeat(3)}`
+      const agent = sampleBundle().agent!
+      const turn = new AgentTurn({
+        turn: 0,
+        report: new AgentReport({ ...agent, outputTail: `${TEST_SECRET} ${token}\n` }),
+        escapes: [],
+        restored: [],
+        noted: [`saw ${TEST_SECRET}`]
+      })
+      yield* evidence.putStage(id("SY-9"), 1, 1, turn)
+      const rows = yield* sql<{ data: string }>`SELECT data FROM stage_artifacts WHERE issue_id = 'SY-9'`
+      expect(rows[0]!.data).not.toContain(TEST_SECRET)
+      expect(rows[0]!.data).not.toContain(token)
+      const [stored] = yield* evidence.stages(id("SY-9"), 1)
+      const read = stored!.artifact as AgentTurn
+      expect(read.report.outputTail).toBe("[REDACTED] sk-a…\n")
+      expect(read.noted).toEqual(["saw [REDACTED]"])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("get, latest and list read back what was stored", () =>
@@ -162,7 +224,8 @@ describe("SqliteEvidenceStore", () => {
       const sql = Context.get(context, SqlClient.SqlClient)
       const evidence = yield* SqliteEvidenceStore.make({ stateDir: path.relative(process.cwd(), paths.stateDir) }).pipe(
         Effect.provideService(SqlClient.SqlClient, sql),
-        Effect.provideService(EvidenceSigner, Context.get(context, EvidenceSigner))
+        Effect.provideService(EvidenceSigner, Context.get(context, EvidenceSigner)),
+        Effect.provide(redactorLayer)
       )
       const stored = yield* evidence.put(sampleBundle())
       expect(path.isAbsolute(stored.dir)).toBe(true)

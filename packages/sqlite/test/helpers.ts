@@ -10,6 +10,7 @@ import {
   type TerminalState,
   Verdict
 } from "@switchyard/domain"
+import { staticRedactor } from "@switchyard/core"
 import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Effect, Layer, type Scope } from "effect"
 import * as NodePath from "node:path"
@@ -35,10 +36,22 @@ export const keyFileOf = (paths: Scratch): string => NodePath.join(paths.stateDi
 /** The real node:crypto signer with its key in the scratch state directory. */
 export const signerLayer = (paths: Scratch) => Ed25519EvidenceSigner.layer({ keyFile: keyFileOf(paths) })
 
-/** Opens (and migrates) the stores over `filename`, signing with {@link signerLayer}, for the rest of the current scope. */
+/** The secret value the stores' redactor knows in these tests ({@link redactorLayer}). */
+export const TEST_SECRET = "sqlite-test-secret-value-271828"
+
+/** The redactor every stored bundle goes through in these tests: {@link TEST_SECRET} and the token formats. */
+export const redactorLayer = staticRedactor([TEST_SECRET])
+
+/**
+ * Opens (and migrates) the stores over `filename`, signing with {@link signerLayer} and redacting with
+ * {@link redactorLayer}, for the rest of the current scope.
+ */
 export const open = (paths: Scratch, prefix?: string) =>
   Layer.build(
-    layerAll({ filename: paths.filename, stateDir: paths.stateDir, prefix }).pipe(Layer.provideMerge(signerLayer(paths)))
+    layerAll({ filename: paths.filename, stateDir: paths.stateDir, prefix }).pipe(
+      Layer.provideMerge(signerLayer(paths)),
+      Layer.provide(redactorLayer)
+    )
   ).pipe(Effect.orDie)
 
 export const id = (text: string): IssueId => IssueId.make(text)

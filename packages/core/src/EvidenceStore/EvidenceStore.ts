@@ -35,7 +35,8 @@ export interface EvidenceStoreShape {
   readonly runDir: (issueId: IssueId, attempt: number) => Effect.Effect<string, EvidenceError>
   /**
    * Stores a bundle (replacing one for the same issue and attempt) in SQLite and as files, signed with the
-   * runner's key (created on the first put). Fails `EvidenceError` when it cannot be signed or written.
+   * runner's key (created on the first put). The last gate before disk: every text field is redacted (`Redactor`)
+   * before the bundle is signed and written. Fails `EvidenceError` when it cannot be redacted, signed or written.
    */
   readonly put: (bundle: EvidenceBundle) => Effect.Effect<StoredEvidence, EvidenceError>
   /** The bundle of the latest attempt of an issue. */

@@ -32,8 +32,8 @@ import { retryDelayMs } from "../Orchestrator/backoff.js"
 import * as KillPoints from "../KillPoints/KillPoints.js"
 import { LeaseFenced } from "../Orchestrator/errors.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
+import { Redactor } from "../Redactor/Redactor.js"
 import { Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
-import { Verifier } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint, type StageArtifact } from "./artifacts.js"
@@ -88,10 +88,9 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
     const evidence = yield* EvidenceStore
     const workflow = yield* Workflow
     const sandbox = yield* Sandbox
-    const verifier = yield* Verifier
     const confinement = yield* Confinement
     const { attempt, epoch } = lease
-    const redact = (text: string) => verifier.scrub(text)
+    const { redact } = yield* Redactor
     const startedAt = yield* Clock.currentTimeMillis
     const timings = yield* makeTimings(startedAt, (stage) =>
       orchestrator.updateLease(issue.id, { stage }).pipe(Effect.ignoreLogged, Effect.zipRight(observer.stage(stage))))

@@ -8,6 +8,7 @@ import type { AgentReport, CommandResult, Issue, IssueStatus, Lease, PlainEventT
 import { AgentReport as AgentReportClass } from "@switchyard/domain"
 import { Clock, Effect, Either, Option, Ref } from "effect"
 import { type AgentRunInput, AgentStation } from "../AgentStation/AgentStation.js"
+import * as Routing from "../AgentStation/routing.js"
 import { Confinement } from "../Confinement/Confinement.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import * as KillPoints from "../KillPoints/KillPoints.js"
@@ -240,8 +241,10 @@ export const agentTurn = Effect.fn("Line.agentTurn")(function*(
           })))
 
   const before = yield* sandbox.integrity
+  const routed = yield* Routing.route(cfg, issue.labels, ctx.def.path)
   const outcome = yield* withStallWatchdog(stallMs, (touch) =>
     station.run({
+      ...routed,
       issue,
       packet: p.packet,
       prompt,
@@ -250,7 +253,6 @@ export const agentTurn = Effect.fn("Line.agentTurn")(function*(
       runDir: p.runDir,
       ioDir: handle.io,
       home: handle.home,
-      timeoutMs: cfg.agent.timeout_ms,
       continuation,
       onSpawn: (pid) =>
         Effect.all([

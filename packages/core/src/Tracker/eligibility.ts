@@ -5,6 +5,7 @@
 import { type Issue, priorityRank, resolvedStatuses } from "@switchyard/domain"
 import { DateTime, Order } from "effect"
 import type { CandidateSnapshot, ReadySet, ReadySummary } from "./Tracker.js"
+import { normalizeLabel } from "../AgentStation/routing.js"
 
 /** Why an issue is not dispatchable right now; `null` means eligible. */
 export type Ineligibility =
@@ -97,8 +98,8 @@ export const summarizeReady = (
 export const eligibleIssues = (snapshot: CandidateSnapshot, ctx: EligibilityContext): ReadonlyArray<Issue> =>
   snapshot.todo.filter((issue) => whyIneligible(issue, snapshot, ctx) === null).sort(dispatchOrder)
 
-/** Normalizes a label or a per-label cap key: trimmed and lower-cased (Symphony SPEC §4.2). */
-export const normalizeLabel = (label: string): string => label.trim().toLowerCase()
+/** Labels and per-label cap keys are compared as routing compares them (one definition, in routing.ts). */
+export { normalizeLabel }
 
 export interface SlotState {
   /** Global cap (`agent.max_concurrent_agents`, or `--concurrency`). */

@@ -1,6 +1,7 @@
 /**
  * Verifier: checks the agent's work from outside its reach. Every command runs in a fresh, clean checkout of
- * the commit under test (never in the agent's sandbox). Implementation: `ProcessVerifier` (@switchyard/node).
+ * the commit under test (never in the agent's sandbox). Every `CommandResult` it returns is redacted (`Redactor`).
+ * Implementation: `ProcessVerifier` (@switchyard/node).
  */
 import type { CommandResult, GuardResult, TestCounts } from "@switchyard/domain"
 import { Context, type Effect } from "effect"
@@ -31,18 +32,16 @@ export interface VerifyPolicy {
   readonly maxAddedFileBytes: number
   /** `verify.compare_test_counts`: also run validation on the base to compare test counts. */
   readonly compareTestCounts: boolean
-  /** Values of the runner's secret env vars (redacted everywhere, and a guard failure if they appear in the diff). */
+  /**
+   * Secret values on top of the `Redactor`'s (the runner's secret env values): redacted from the command results
+   * and a `secret_in_diff` failure if they appear in the diff.
+   */
   readonly secretValues: ReadonlyArray<string>
   /** `verify.env`: runner variables the (confined) verification commands get, besides PATH, LANG and friends. */
   readonly env: ReadonlyArray<string>
 }
 
 export interface VerifierShape {
-  /**
-   * Makes text safe to store in evidence: the runner's secret env values become `[REDACTED]` and known token
-   * formats are masked. The attempt applies it to the stored patch and the agent's output.
-   */
-  readonly scrub: (text: string) => string
   /**
    * Runs `command` confined in a clean checkout of `commit` (e.g. the reproduction on the base), with the `env`
    * runner variables (`verify.env`). `issueId` names the checkout (`.verify/<issueId>-repro-…`) so the supervisor

@@ -12,6 +12,7 @@ import { Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { Verifier } from "../Verifier/Verifier.js"
 import { Confinement } from "../Confinement/Confinement.js"
+import { Redactor } from "../Redactor/Redactor.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { runAttempt } from "../Line/runAttempt.js"
 import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
@@ -19,7 +20,7 @@ import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
 /** Builds the pool; its fibers live as long as the surrounding scope. */
 export const make = Effect.gen(function*() {
   const context = yield* Effect.context<
-    Tracker | Orchestrator | Sandbox | AgentStation | Verifier | EvidenceStore | Workflow | Confinement
+    Tracker | Orchestrator | Sandbox | AgentStation | Verifier | EvidenceStore | Workflow | Confinement | Redactor
   >()
   const orchestrator = yield* Orchestrator
   const fibers = yield* FiberMap.make<IssueId>()

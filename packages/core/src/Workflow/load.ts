@@ -12,6 +12,7 @@ import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import * as YAML from "yaml"
+import { firstInvalidRoute, normalizeLabel } from "../AgentStation/routing.js"
 import { WorkflowError } from "./errors.js"
 import { parseTemplate } from "./prompt.js"
 
@@ -253,7 +254,7 @@ const normalizeLabelCaps = (path: string, config: WorkflowConfig): Effect.Effect
   const caps: Record<string, number> = {}
   const seen = new Map<string, string>()
   for (const [label, cap] of Object.entries<number>(config.agent.max_concurrent_agents_by_label)) {
-    const normalized = label.trim().toLowerCase()
+    const normalized = normalizeLabel(label)
     if (normalized === "") return Effect.fail(fail(path, "workflow_invalid_config", "label names must not be blank", key))
     const previous = seen.get(normalized)
     if (previous !== undefined) {
@@ -275,24 +276,15 @@ const normalizeLabelCaps = (path: string, config: WorkflowConfig): Effect.Effect
 }
 
 /**
- * Every `routes[i].agent` must name a station under `agents:` (docs/agents.md "Routing"); otherwise the file is
- * `workflow_invalid_config` at load time, naming the route, instead of each routed attempt failing at run time.
+ * Every `routes[i].agent` must name a station under `agents:` (docs/agents.md "Routing"; the rule is
+ * `firstInvalidRoute`); otherwise the file is `workflow_invalid_config` at load time, naming the route, instead of
+ * each routed attempt failing at run time.
  */
 const checkRoutes = (path: string, config: WorkflowConfig): Effect.Effect<WorkflowConfig, WorkflowError> => {
-  const index = config.routes.findIndex((route) => !Object.prototype.hasOwnProperty.call(config.agents, route.agent))
-  if (index === -1) return Effect.succeed(config)
-  const route = config.routes[index]!
-  const defined = Object.keys(config.agents)
-  return Effect.fail(
-    fail(
-      path,
-      "workflow_invalid_config",
-      `label ${JSON.stringify(route.label)} routes to agent ${JSON.stringify(route.agent)}, but agents: ${
-        defined.length === 0 ? "defines no station" : `defines only ${defined.map((name) => JSON.stringify(name)).join(", ")}`
-      }`,
-      `routes.${index}.agent`
-    )
-  )
+  const invalid = firstInvalidRoute(config)
+  return invalid === null
+    ? Effect.succeed(config)
+    : Effect.fail(fail(path, "workflow_invalid_config", invalid.reason, `routes.${invalid.index}.agent`))
 }
 
 /**

@@ -1,9 +1,8 @@
 /**
  * The agent's environment: an allow-list, never the runner's whole environment. An agent runs model-written
  * shell commands, so it must not see the runner's tokens and keys unless WORKFLOW.md names them in `agent.env`.
- * Also: which values to redact from everything a station writes (transcripts, logs, report text).
+ * (What is redacted from what a station writes is the `Redactor`'s business: EnvRedactor.)
  */
-import { redact, secretEnvNames } from "@switchyard/core"
 
 /** Variables every agent gets from the runner when they are set: what a shell and a toolchain need to work. */
 export const BASE_ENV_NAMES: ReadonlyArray<string> = ["PATH", "HOME", "USER", "SHELL", "LANG", "LC_ALL", "TERM", "TMPDIR"]
@@ -40,28 +39,6 @@ export const agentEnv = (
     if (value !== undefined && value !== "" && !GIT_LOCATION_VARS.has(name)) env[name] = value
   }
   return { ...env, ...fixed }
-}
-
-/**
- * Values to redact: every runner variable whose name looks secret (`secretEnvNames`: TOKEN, SECRET, PASSWORD,
- * API_KEY, ...), whether or not it is passed to the agent, plus the secret-looking ones in `extra`.
- * `redact` ignores values shorter than 8 characters.
- */
-export const secretValues = (
-  runnerEnv: Readonly<Record<string, string | undefined>>,
-  extra: Readonly<Record<string, string>> = {}
-): ReadonlyArray<string> => {
-  const merged: Record<string, string | undefined> = { ...runnerEnv, ...extra }
-  return secretEnvNames(merged).map((name) => merged[name] ?? "")
-}
-
-/**
- * A redactor for `secrets`: replaces each value, and its JSON-escaped form (a secret inside a JSON string has
- * its quotes and backslashes escaped), with `[REDACTED]`.
- */
-export const redactor = (secrets: ReadonlyArray<string>): (text: string) => string => {
-  const all = [...secrets, ...secrets.map((s) => JSON.stringify(s).slice(1, -1))]
-  return all.length === 0 ? (text) => text : (text) => redact(text, all)
 }
 
 /**

@@ -9,16 +9,13 @@
  *
  * Environment: the allow-list (AgentEnv), `SWITCHYARD_*` (RunFiles), `ANTHROPIC_BASE_URL` from `agent.base_url`,
  * and `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1` unless `agent.env` passes another value.
+ *
+ * Everything else (run files, confinement, transcript, report) is the shared skeleton, makeStation.ts.
  */
-import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
 import type { AgentConfig } from "@switchyard/domain"
-import { Effect, Either, Layer } from "effect"
-import { agentEnv, redactor, secretValues } from "./AgentEnv.js"
+import { agentEnv } from "./AgentEnv.js"
 import * as ClaudeStream from "./ClaudeStream.js"
-import * as CliStation from "./CliStation.js"
-import { commandLine, notRun, prepare, revisionPrompt, switchyardEnv } from "./RunFiles.js"
-import { fromRunner, type RunnerOptions, runnerEnvOf, type StationRunner } from "./Station.js"
+import { makeStation, type RunnerEnv, type RunnerOptions, stationLayer, type StationSpec } from "./makeStation.js"
 
 /** The station kind, as in WORKFLOW.md `agent.kind`. */
 export const KIND = "claude-code"
@@ -54,82 +51,33 @@ export const args = (config: AgentConfig, resume: string | null): ReadonlyArray<
   ...config.extra_args
 ]
 
-/** The whole environment of the `claude` process (see the module docs). Pure. */
-export const env = (
-  config: AgentConfig,
-  runnerEnv: Readonly<Record<string, string | undefined>>,
-  switchyard: Readonly<Record<string, string>>
-): Record<string, string> =>
+/**
+ * The environment of the `claude` process, without the `SWITCHYARD_*` variables the skeleton adds (see the module
+ * docs). Pure.
+ */
+export const env = (config: AgentConfig, runnerEnv: RunnerEnv): Record<string, string> =>
   agentEnv(
     config.env,
     runnerEnv,
-    { ...switchyard, ...(config.base_url === null || config.base_url === "" ? {} : { ANTHROPIC_BASE_URL: config.base_url }) },
+    config.base_url === null || config.base_url === "" ? {} : { ANTHROPIC_BASE_URL: config.base_url },
     DEFAULT_ENV
   )
 
-/** What one run sends: the session to resume (a revision with a known session) and the stdin text. */
-export const invocation = (input: AgentRunInput): { readonly resume: string | null; readonly stdin: string } => {
-  const resume = input.continuation?.sessionId ?? null
-  return {
-    resume,
-    stdin: input.continuation === null ? input.prompt : resume !== null ? input.continuation.feedback : revisionPrompt(input)
+/** The station: `claude` (or `agent.command`) with `args`, its stream-json decoded by ClaudeStream. */
+export const spec: StationSpec = {
+  kind: KIND,
+  argv: (config, resume) => [config.command ?? DEFAULT_BINARY, ...args(config, resume)],
+  env,
+  decode: {
+    _tag: "Events",
+    decodeLine: ClaudeStream.decodeLine,
+    endpoint: (config) => config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url,
+    threadTotals: false
   }
 }
 
-/** The station with the config passed per run (for the routing station). */
-export const makeRunner = (
-  options: RunnerOptions = {}
-): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement> =>
-  Effect.gen(function*() {
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const confinement = yield* Confinement
+/** The `AgentStation` of kind `claude-code` (makeStation). */
+export const make = (options: RunnerOptions = {}) => makeStation(spec, options)
 
-    const run = (config: AgentConfig, input: AgentRunInput) =>
-      Effect.gen(function*() {
-        const executable = config.command ?? DEFAULT_BINARY
-        const runnerEnv = yield* runnerEnvOf(options)
-        const redact = redactor(secretValues(runnerEnv))
-        const { resume, stdin } = invocation(input)
-        const argv = args(config, resume)
-        const prepared = yield* Effect.either(prepare(fs, path, input))
-        if (Either.isLeft(prepared)) {
-          return notRun(KIND, commandLine([executable, ...argv]), `cannot prepare the run directory ${input.runDir}: ${prepared.left.message}`)
-        }
-        const done = yield* CliStation.run({
-          kind: KIND,
-          executable,
-          args: argv,
-          stdin,
-          env: env(config, runnerEnv, switchyardEnv(input, prepared.right)),
-          resume,
-          decodeLine: ClaudeStream.decodeLine,
-          maxTokens: config.max_tokens,
-          maxCostUsd: config.max_cost_usd,
-          maxLogBytes: config.max_log_bytes,
-          usageBaseline: null,
-          modelEndpoint: config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url
-        }, input, prepared.right, redact, confinement)
-        return done.report
-      }).pipe(
-        Effect.provide(context),
-        Effect.annotateLogs({ issueId: input.issue.id, attempt: input.attempt, station: KIND })
-      )
-
-    return { kind: KIND, run } satisfies StationRunner
-  })
-
-/** The `AgentStation` (kind `claude-code`) configured by WORKFLOW.md's `agent:` at each run. */
-export const make: Effect.Effect<
-  AgentStationShape,
-  never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
-> = Effect.flatMap(makeRunner(), fromRunner)
-
-/** The `AgentStation` layer (kind `claude-code`). */
-export const layer: Layer.Layer<
-  AgentStation,
-  never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
-> = Layer.effect(AgentStation, make)
+/** The `AgentStation` layer of kind `claude-code`. */
+export const layer = (options: RunnerOptions = {}) => stationLayer(spec, options)

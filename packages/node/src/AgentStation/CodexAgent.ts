@@ -12,18 +12,15 @@
  * `--skip-git-repo-check` because Switchyard already guarantees the cwd is a git repository.
  *
  * Usage: Codex reports thread totals in `turn.completed`, so for a resumed thread the station subtracts the total
- * it saw at the end of the previous run of that thread (kept in memory for the life of the station).
+ * it saw at the end of the previous run of that thread (`threadTotals`: kept in memory for the life of the station).
  * Codex reports no cost: `costUsd` is null and `agent.max_cost_usd` cannot be enforced (docs/agents.md).
+ *
+ * Everything else (run files, confinement, transcript, report) is the shared skeleton, makeStation.ts.
  */
-import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, type Workflow } from "@switchyard/core"
-import type { AgentConfig, ConfinementKind, TokenUsage } from "@switchyard/domain"
-import { Effect, Either, Layer, Ref } from "effect"
-import { agentEnv, redactor, secretValues } from "./AgentEnv.js"
-import * as CliStation from "./CliStation.js"
+import type { AgentConfig, ConfinementKind } from "@switchyard/domain"
+import { agentEnv } from "./AgentEnv.js"
 import * as CodexStream from "./CodexStream.js"
-import { commandLine, notRun, prepare, revisionPrompt, switchyardEnv } from "./RunFiles.js"
-import { fromRunner, type RunnerOptions, runnerEnvOf, type StationRunner } from "./Station.js"
+import { makeStation, type RunnerEnv, type RunnerOptions, stationLayer, type StationSpec } from "./makeStation.js"
 
 /** The station kind, as in WORKFLOW.md `agent.kind`. */
 export const KIND = "codex"
@@ -81,85 +78,32 @@ export const args = (
   "-"
 ]
 
-/** The whole environment of the `codex` process: the allow-list and `SWITCHYARD_*` (AgentEnv). Pure. */
-export const env = (
-  config: AgentConfig,
-  runnerEnv: Readonly<Record<string, string | undefined>>,
-  switchyard: Readonly<Record<string, string>>
-): Record<string, string> => agentEnv(config.env, runnerEnv, switchyard)
+/**
+ * The environment of the `codex` process: the allow-list (AgentEnv); the skeleton adds `SWITCHYARD_*`. Pure.
+ */
+export const env = (config: AgentConfig, runnerEnv: RunnerEnv): Record<string, string> => agentEnv(config.env, runnerEnv, {})
 
-/** What one run sends: the thread to resume (a revision with a known thread) and the stdin text. */
-export const invocation = (input: AgentRunInput): { readonly resume: string | null; readonly stdin: string } => {
-  const resume = input.continuation?.sessionId ?? null
-  return {
-    resume,
-    stdin: input.continuation === null ? input.prompt : resume !== null ? input.continuation.feedback : revisionPrompt(input)
+/**
+ * The station: `codex` (or `agent.command`) with `args` (the provider's `env_key` only when `OPENAI_API_KEY`
+ * reaches the agent), its JSONL decoded by CodexStream; usage comes as thread totals.
+ */
+export const spec: StationSpec = {
+  kind: KIND,
+  argv: (config, resume, context) => [
+    config.command ?? DEFAULT_BINARY,
+    ...args(config, resume, context.env[API_KEY_ENV] !== undefined, context.confinement)
+  ],
+  env,
+  decode: {
+    _tag: "Events",
+    decodeLine: CodexStream.decodeLine,
+    endpoint: (config) => config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url,
+    threadTotals: true
   }
 }
 
-/** The station with the config passed per run (for the routing station). */
-export const makeRunner = (
-  options: RunnerOptions = {}
-): Effect.Effect<StationRunner, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement> =>
-  Effect.gen(function*() {
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const confinement = yield* Confinement
-    /** Thread id → the last thread total seen, for resumed threads. */
-    const threads = yield* Ref.make(new Map<string, TokenUsage>())
+/** The `AgentStation` of kind `codex` (makeStation). */
+export const make = (options: RunnerOptions = {}) => makeStation(spec, options)
 
-    const run = (config: AgentConfig, input: AgentRunInput) =>
-      Effect.gen(function*() {
-        const executable = config.command ?? DEFAULT_BINARY
-        const runnerEnv = yield* runnerEnvOf(options)
-        const redact = redactor(secretValues(runnerEnv))
-        const { resume, stdin } = invocation(input)
-        const prepared = yield* Effect.either(prepare(fs, path, input))
-        const processEnv = Either.isRight(prepared) ? env(config, runnerEnv, switchyardEnv(input, prepared.right)) : {}
-        const argv = args(config, resume, processEnv[API_KEY_ENV] !== undefined, confinement.kind)
-        if (Either.isLeft(prepared)) {
-          return notRun(KIND, commandLine([executable, ...argv]), `cannot prepare the run directory ${input.runDir}: ${prepared.left.message}`)
-        }
-        const baseline = resume === null ? null : (yield* Ref.get(threads)).get(resume) ?? null
-        const done = yield* CliStation.run({
-          kind: KIND,
-          executable,
-          args: argv,
-          stdin,
-          env: processEnv,
-          resume,
-          decodeLine: CodexStream.decodeLine,
-          maxTokens: config.max_tokens,
-          maxCostUsd: config.max_cost_usd,
-          maxLogBytes: config.max_log_bytes,
-          usageBaseline: baseline,
-          modelEndpoint: config.base_url === null || config.base_url === "" ? DEFAULT_ENDPOINT : config.base_url
-        }, input, prepared.right, redact, confinement)
-        const thread = done.report.sessionId
-        const total = done.threadUsage
-        if (thread !== null && total !== null) {
-          yield* Ref.update(threads, (m) => new Map(m).set(thread, total))
-        }
-        return done.report
-      }).pipe(
-        Effect.provide(context),
-        Effect.annotateLogs({ issueId: input.issue.id, attempt: input.attempt, station: KIND })
-      )
-
-    return { kind: KIND, run } satisfies StationRunner
-  })
-
-/** The `AgentStation` (kind `codex`) configured by WORKFLOW.md's `agent:` at each run. */
-export const make: Effect.Effect<
-  AgentStationShape,
-  never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
-> = Effect.flatMap(makeRunner(), fromRunner)
-
-/** The `AgentStation` layer (kind `codex`). */
-export const layer: Layer.Layer<
-  AgentStation,
-  never,
-  Workflow | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | Confinement
-> = Layer.effect(AgentStation, make)
+/** The `AgentStation` layer of kind `codex`. */
+export const layer = (options: RunnerOptions = {}) => stationLayer(spec, options)

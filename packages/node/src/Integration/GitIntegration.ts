@@ -7,11 +7,10 @@
  * verified change (the branch and the evidence are already stored).
  */
 import { CommandExecutor } from "@effect/platform"
-import { Integration, type IntegrationResult, type IntegrationShape, redact, Workflow } from "@switchyard/core"
+import { Integration, type IntegrationResult, type IntegrationShape, redact, Redactor, Workflow } from "@switchyard/core"
 import type { EvidenceBundle } from "@switchyard/domain"
 import { Duration, Effect, Either, Layer, Option } from "effect"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
-import { secretValues } from "../Verifier/ProcessVerifier.js"
 
 /** Wall-clock limit for `git push`, in ms. */
 export const PUSH_TIMEOUT_MS = 300_000
@@ -108,9 +107,10 @@ const variablesFor = (bundle: EvidenceBundle, branch: string, evidenceMd: string
  *   when the push failed.
  * Error texts are cut to their last 1,000 characters and have secret env values redacted. Never fails.
  */
-export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExecutor.CommandExecutor> = Effect.gen(
+export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExecutor.CommandExecutor | Redactor> = Effect.gen(
   function*() {
     const workflow = yield* Workflow
+    const redactor = yield* Redactor
     const executor = yield* CommandExecutor.CommandExecutor
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = workflow.repoRoot
@@ -182,7 +182,7 @@ export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExec
         }
         const cfg = current.right.config.integration
         if (!cfg.push && cfg.pr_command === null) return null
-        const secrets = yield* secretValues()
+        const secrets = redactor.secrets
         const pushed = cfg.push ? yield* push(cfg.remote, branch, secrets) : { pushed: null, pushError: null }
         const pr = cfg.pr_command === null
           ? { prUrl: null, prError: null }
@@ -198,7 +198,7 @@ export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExec
 )
 
 /** The `Integration` layer (add it to the line to enable `integration.*` in WORKFLOW.md). */
-export const layer: Layer.Layer<Integration, never, Workflow | CommandExecutor.CommandExecutor> = Layer.effect(
+export const layer: Layer.Layer<Integration, never, Workflow | CommandExecutor.CommandExecutor | Redactor> = Layer.effect(
   Integration,
   make
 )

@@ -10,7 +10,7 @@
  *   main repository, never the evidence copy of the patch (which is cut to a size limit).
  * - Test counts are parsed from the validation output; with `policy.compareTestCounts` the validation also runs
  *   in a clean checkout of the base, and fewer tests on the candidate fails the `test_count_dropped` guard.
- * - The values of the runner's secret env vars (and `policy.secretValues`) are redacted from every output kept.
+ * - Every output kept is redacted by the `Redactor` (with `policy.secretValues` on top of its values).
  */
 import { CommandExecutor } from "@effect/platform"
 import {
@@ -20,12 +20,11 @@ import {
   GuardResult,
   parsePatch,
   parseTestCounts,
-  redact,
   runGuards,
   Sandbox,
-  scrub,
   SandboxError,
-  secretEnvNames,
+  makeRedactor,
+  Redactor,
   TEST_COUNT_RULE,
   type Verification,
   Verifier,
@@ -52,26 +51,6 @@ const DIFF_OPTIONS = ["--no-ext-diff", "--no-textconv", "--no-color", "--src-pre
 const LS_TREE_CHUNK = 500
 
 const nulSeparated = (text: string): Array<string> => text.split("\0").filter((entry) => entry.length > 0)
-
-/**
- * The secret values to redact and to look for in the diff: the values of the runner's environment variables
- * whose names look secret (`secretEnvNames`), plus `extra` (e.g. `policy.secretValues`).
- */
-export const secretValues = (extra: ReadonlyArray<string> = []): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.sync(() => {
-    const env = process.env
-    const fromEnv = secretEnvNames(env).map((name) => env[name] ?? "").filter((value) => value !== "")
-    return [...new Set([...fromEnv, ...extra])]
-  })
-
-/** `result` with every secret value in its command, output head and output tail replaced by `[REDACTED]`. */
-export const redactResult = (result: CommandResult, secrets: ReadonlyArray<string>): CommandResult =>
-  secrets.length === 0 ? result : new CommandResult({
-    ...result,
-    command: redact(result.command, secrets),
-    outputHead: redact(result.outputHead, secrets),
-    outputTail: redact(result.outputTail, secrets)
-  })
 
 /**
  * Test counts of one command, read from its output head and tail joined (the runner's summary is printed last, so
@@ -143,11 +122,12 @@ export const withExtraProtectedPaths = (
  * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
  * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
  */
-export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | CommandExecutor.CommandExecutor> = Effect.gen(
+export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | CommandExecutor.CommandExecutor | Redactor> = Effect.gen(
   function*() {
     const sandbox = yield* Sandbox
     const confinement = yield* Confinement
     const executor = yield* CommandExecutor.CommandExecutor
+    const redactor = yield* Redactor
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = sandbox.repoRoot
     /** One verification command in `checkout`, confined, with the `env` names allowed from the runner. */
@@ -226,16 +206,18 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
 
     const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env) =>
       Effect.gen(function*() {
-        const secrets = yield* secretValues()
         const result = yield* Effect.scoped(
           Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs, env))
         )
-        return redactResult(result, secrets)
+        return redactor.redactResult(result)
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
 
     const verify: VerifierShape["verify"] = (input) =>
       Effect.gen(function*() {
-        const secrets = yield* secretValues(input.policy.secretValues)
+        const redact = input.policy.secretValues.length === 0
+          ? redactor
+          : makeRedactor([...redactor.secrets, ...input.policy.secretValues])
+        const secrets = redact.secrets
         const guards = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
 
         const candidate = yield* Effect.scoped(Effect.gen(function*() {
@@ -271,22 +253,20 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         }
 
         const verification: Verification = {
-          reproductionAfter: candidate.reproductionAfter === null ? null : redactResult(candidate.reproductionAfter, secrets),
-          validation: candidate.validation.map((r) => redactResult(r, secrets)),
+          reproductionAfter: candidate.reproductionAfter === null ? null : redact.redactResult(candidate.reproductionAfter),
+          validation: candidate.validation.map((r) => redact.redactResult(r)),
           guards: [...guards, ...countGuard],
           testCounts: { base: Option.getOrNull(baseCounts), candidate: Option.getOrNull(candidateCounts) }
         }
         return verification
       }).pipe(Effect.annotateLogs({ commit: input.commit, base: input.baseCommit, stage: "verify" }))
 
-    // The runner's environment does not change while it runs: read its secrets once for `scrub`.
-    const runnerSecrets = yield* secretValues()
-    return Verifier.of({ reproduce, verify, scrub: (text) => scrub(text, runnerSecrets) })
+    return Verifier.of({ reproduce, verify })
   }
 )
 
 /** The `Verifier` layer. */
-export const layer: Layer.Layer<Verifier, never, Sandbox | Confinement | CommandExecutor.CommandExecutor> = Layer.effect(
+export const layer: Layer.Layer<Verifier, never, Sandbox | Confinement | CommandExecutor.CommandExecutor | Redactor> = Layer.effect(
   Verifier,
   make
 )

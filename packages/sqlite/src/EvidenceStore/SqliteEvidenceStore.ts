@@ -7,6 +7,11 @@
  * `signature` member: Ed25519 by the runner's key (`EvidenceSigner`) over the canonical JSON (RFC 8785) of the
  * document without it (docs/evidence.md, "The signature"). Readers check it on the stored text itself, so a
  * bundle stays checkable after the Schema gains fields.
+ *
+ * `put` is the last gate before a bundle reaches disk: every string in it goes through the `Redactor` (secret values
+ * and token formats, docs/security.md "Redaction") before it is signed and written, so the signature covers the
+ * redacted text and nothing in the row or the files holds what the redactor knows to be secret. `putStage` passes
+ * every string of a stage artifact through it the same way.
  */
 import { FileSystem, Path } from "@effect/platform"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -19,6 +24,7 @@ import {
   EvidenceStore,
   type EvidenceStoreShape,
   type EvidenceSummary,
+  Redactor,
   renderEvidenceMarkdown,
   type SealedEvidence,
   SIGNATURE_MEMBER,
@@ -86,8 +92,36 @@ export const storedDocument = (bundle: EvidenceBundle): Effect.Effect<
   })
 const decodeSummary = Schema.decodeUnknown(EvidenceSummaryRow)
 const ArtifactJson = Schema.parseJson(StageArtifact)
-const encodeArtifact = Schema.encode(ArtifactJson)
+const encodeArtifactFields = Schema.encode(StageArtifact)
 const decodeArtifact = Schema.decodeUnknown(ArtifactJson)
+
+const decodeEncoded = Schema.decodeUnknown(EvidenceBundle)
+
+/** `value` (a Schema-encoded, JSON-shaped value) with `f` applied to every string in it, keys excepted. Pure. */
+const mapStrings = (value: unknown, f: (text: string) => string): unknown =>
+  typeof value === "string"
+    ? f(value)
+    : Array.isArray(value)
+    ? value.map((item) => mapStrings(item, f))
+    : value !== null && typeof value === "object"
+    ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, f)]))
+    : value
+
+/**
+ * `bundle` with every text field redacted by `redact` (walked on its encoded form, so a field added to the Schema is
+ * covered without a change here). Fails `EvidenceError` (operation `put`) when the bundle does not encode, or no
+ * longer decodes once redacted (a redaction inside a constrained field).
+ */
+export const redactBundle = (
+  bundle: EvidenceBundle,
+  redact: (text: string) => string
+): Effect.Effect<EvidenceBundle, EvidenceError> =>
+  encodeBundle(bundle).pipe(
+    Effect.flatMap((encoded) => decodeEncoded(mapStrings(encoded, redact))),
+    Effect.mapError((error) =>
+      new EvidenceError({ operation: "put", reason: `bundle cannot be redacted: ${formatParseError(error)}`, cause: error })
+    )
+  )
 
 /**
  * Builds the store. `stateDir` (e.g. `<repo>/.switchyard`) is resolved to an absolute path once, so the `dir`
@@ -96,11 +130,12 @@ const decodeArtifact = Schema.decodeUnknown(ArtifactJson)
 export const make = (options: { readonly stateDir: string }): Effect.Effect<
   EvidenceStoreShape,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const signer = yield* EvidenceSigner
+    const redactor = yield* Redactor
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const runsRoot = path.join(path.resolve(options.stateDir), "runs")
@@ -136,8 +171,9 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       patch: path.join(dir, DIFF_PATCH)
     })
 
-    const put = (bundle: EvidenceBundle) =>
+    const put = (given: EvidenceBundle) =>
       Effect.gen(function*() {
+        const bundle = yield* redactBundle(given, redactor.redact)
         const dir = yield* runDir(bundle.issueId, bundle.attempt)
         const files = filesOf(dir)
         const { compact, pretty } = yield* storedDocument(bundle).pipe(Effect.provideService(EvidenceSigner, signer))
@@ -173,7 +209,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
             output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd`.pipe(Effect.mapError(failure("put")))
 
         return { dir, json: files.json, markdown: files.markdown, patch: patch === null ? null : files.patch }
-      }).pipe(Effect.withSpan("SqliteEvidenceStore.put", { attributes: { issueId: bundle.issueId, attempt: bundle.attempt } }))
+      }).pipe(Effect.withSpan("SqliteEvidenceStore.put", { attributes: { issueId: given.issueId, attempt: given.attempt } }))
 
     /** Decodes a stored bundle; one that no longer decodes fails naming its issue and attempt. */
     const decodeStored = (operation: string, row: { readonly attempt: unknown; readonly bundle: unknown }, issueId: IssueId) =>
@@ -191,7 +227,9 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
 
     const putStage = (issueId: IssueId, attempt: number, epoch: number, artifact: StageArtifact) =>
       Effect.gen(function*() {
-        const data = yield* encodeArtifact(artifact).pipe(
+        // Stage artifacts reach disk too: the same gate as `put`, every string redacted.
+        const data = yield* encodeArtifactFields(artifact).pipe(
+          Effect.map((encoded) => JSON.stringify(mapStrings(encoded, redactor.redact))),
           Effect.mapError((error) =>
             new EvidenceError({ operation: "putStage", reason: `artifact does not encode: ${formatParseError(error)}`, cause: error })
           )
@@ -455,5 +493,5 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
 export const layer = (options: { readonly stateDir: string }): Layer.Layer<
   EvidenceStore,
   never,
-  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
 > => Layer.effect(EvidenceStore, make(options))
