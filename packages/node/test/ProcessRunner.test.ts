@@ -166,6 +166,23 @@ describe("ProcessRunner.runShell", () => {
       assert.deepStrictEqual(liveInGroup(pgid), [])
     }).pipe(Effect.provide(NodeContext.layer)), 15_000)
 
+  it.live("the timeout holds inside an uninterruptible region (the end of an attempt), TERM-ignoring members too", () =>
+    Effect.gen(function*() {
+      // Effect.timeout around an uninterruptible wait cannot interrupt it: before the fix this ran for the full
+      // 10 s of the sleep.
+      const pid = yield* Deferred.make<number>()
+      const startedAt = Date.now()
+      const { result } = yield* Effect.uninterruptible(run("trap '' TERM; sleep 10 & sleep 10", {
+        timeoutMs: 300,
+        killGraceMs: 300,
+        onSpawn: (p) => Deferred.succeed(pid, p)
+      }))
+      const tookMs = Date.now() - startedAt
+      assert.isTrue(result.timedOut)
+      assert.isBelow(tookMs, 4_000)
+      assert.deepStrictEqual(liveInGroup(yield* Deferred.await(pid)), [])
+    }).pipe(Effect.provide(NodeContext.layer)), 15_000)
+
   it.live("background processes left after a normal exit are reaped", () =>
     Effect.gen(function*() {
       const { result, pid } = yield* run("sleep 300 & echo done")

@@ -1,56 +1,28 @@
 /**
- * ProcessRunner: runs shell commands (agents, hooks, reproductions, validations) and git, with @effect/platform
- * `Command`.
+ * ProcessRunner: runs shell commands (hooks, reproductions, validations, the PR command) and git, as folds over
+ * `spawnGroup` (`internal/spawn.ts`).
  *
- * Every child is spawned detached, so it leads its own process group (pgid = pid). When a run times out, is
- * interrupted, or leaves background processes behind, the whole group gets SIGTERM, then SIGKILL after a grace
- * period (stack.md §6: the platform finalizer alone never escalates to SIGKILL). Output is captured with bounded
- * memory: the first and last few KiB plus a byte count, however much the child writes.
+ * Every child leads its own process group (pgid = pid). When a run times out, is interrupted, or leaves background
+ * processes behind, the whole group gets SIGTERM, then SIGKILL after a grace period (stack.md §6: the platform
+ * finalizer alone never escalates to SIGKILL). Output is captured with bounded memory: the first and last few KiB
+ * plus a byte count, however much the child writes.
  */
-import { Command, CommandExecutor, type Error as PlatformError } from "@effect/platform"
+import { Command, type CommandExecutor, type Error as PlatformError } from "@effect/platform"
 import { type ConfinedSpec, type ConfinementShape, SandboxError } from "@switchyard/core"
 import { CommandResult } from "@switchyard/domain"
-import { Clock, Duration, Effect, Either, Fiber, Option, type Scope, Stream } from "effect"
+import { Clock, Effect, Either, Option, type Scope, Stream } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { OutputCapture } from "../internal/OutputCapture.js"
-import { isGroupAlive, signalGroup, terminateGroup } from "../internal/ProcessGroup.js"
+import { isGroupAlive, signalGroup } from "../internal/ProcessGroup.js"
+import { DEFAULT_KILL_GRACE_MS, type GroupExit, inheritedEnv, spawnGroup } from "../internal/spawn.js"
 
-export { isGroupAlive, signalGroup, terminateGroup }
+export { DEFAULT_KILL_GRACE_MS, isGroupAlive, signalGroup }
 
 /** Default bytes kept from the start of the output. */
 export const DEFAULT_HEAD_BYTES = 4096
 /** Default bytes kept from the end of the output. */
 export const DEFAULT_TAIL_BYTES = 4096
-/** Default time between SIGTERM and SIGKILL, in ms. */
-export const DEFAULT_KILL_GRACE_MS = 2000
-/**
- * After the main process exits, how long to wait (ms) for the output pipes to close once the rest of its group
- * was terminated. Only a process that left the group (setsid) and kept the pipe open makes this wait run out.
- */
-const DRAIN_MS = 2000
-
-/**
- * Variables that point git at a specific repository. Inherited from a parent that runs inside a git hook they
- * would make every git command in a worktree act on the wrong repository, so children never inherit them.
- */
-const GIT_LOCATION_VARS = [
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_COMMON_DIR",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_PREFIX"
-]
-
-const inheritedEnv: Effect.Effect<Record<string, string>> = Effect.sync(() => {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !GIT_LOCATION_VARS.includes(key)) env[key] = value
-  }
-  return env
-})
 
 export interface ShellOptions {
   /** Run as `sh -c <command>`. */
@@ -96,16 +68,6 @@ export interface ShellRun {
   readonly spawnFailed: boolean
 }
 
-type Outcome =
-  | { readonly _tag: "SpawnFailed"; readonly reason: string }
-  | {
-    readonly _tag: "Exited"
-    readonly pid: number
-    readonly exitCode: number | null
-    readonly signal: string | null
-    readonly timedOut: boolean
-  }
-
 interface Transcript {
   readonly write: (chunk: Uint8Array) => Effect.Effect<void>
 }
@@ -150,10 +112,6 @@ const openTranscript = (file: string | undefined): Effect.Effect<Transcript, nev
       })
   ).pipe(Effect.map(Option.getOrElse((): Transcript => noTranscript)))
 
-/** The signal name from the platform's "Process interrupted due to receipt of signal: SIGKILL" error. */
-const signalFrom = (error: PlatformError.PlatformError): string =>
-  /signal:\s*(SIG[A-Z0-9]+)/.exec(error.message)?.[1] ?? "UNKNOWN"
-
 const describeSpawnFailure = (options: ShellOptions, error: PlatformError.PlatformError): string =>
   error._tag === "SystemError" && error.module === "FileSystem"
     ? `cannot run \`${options.command}\`: working directory ${options.cwd} ${
@@ -181,67 +139,46 @@ const buildCommand = (options: ShellOptions): Effect.Effect<Either.Either<Comman
   )
 }
 
+/** `sh -c <command>` as a process group; a confinement that cannot be set up is a spawn failure (a Left reason). */
 const runScoped = (options: ShellOptions, capture: OutputCapture) =>
   Effect.gen(function*() {
-    const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS
     const transcript = yield* openTranscript(options.transcriptFile)
     const built = yield* buildCommand(options)
-    if (Either.isLeft(built)) {
-      const failed: Outcome = { _tag: "SpawnFailed", reason: built.left }
-      return failed
-    }
-    const started = yield* Effect.either(Command.start(built.right))
-    if (Either.isLeft(started)) {
-      const failed: Outcome = { _tag: "SpawnFailed", reason: describeSpawnFailure(options, started.left) }
-      return failed
-    }
-    const proc = started.right
-    const pid: number = proc.pid
-    // Runs before the platform's own finalizer (finalizers run in reverse order), so by then the group is gone.
-    yield* Effect.addFinalizer(() => terminateGroup(pid, graceMs))
-    if (options.onSpawn !== undefined) yield* options.onSpawn(pid)
-
+    if (Either.isLeft(built)) return Either.left(built.left)
+    const group = yield* spawnGroup(built.right, { timeoutMs: options.timeoutMs, graceMs: options.killGraceMs })
+    if (group.pid !== null && options.onSpawn !== undefined) yield* options.onSpawn(group.pid)
     const onOutput = options.onOutput ?? Effect.void
-    const collector = yield* Stream.merge(proc.stdout, proc.stderr).pipe(
-      Stream.runForEach((chunk) =>
+    yield* group.consume(Stream.runForEach(
+      Stream.merge(group.stdout, group.stderr),
+      (chunk) =>
         Effect.sync(() => capture.push(chunk)).pipe(
           Effect.zipRight(transcript.write(chunk)),
           Effect.zipRight(onOutput)
         )
-      ),
-      Effect.catchAll((error) => Effect.logDebug("output stream failed").pipe(Effect.annotateLogs({ error: error.message }))),
-      Effect.forkScoped
-    )
-
-    const exitInfo = proc.exitCode.pipe(
-      Effect.map((code) => ({ exitCode: code as number | null, signal: null as string | null })),
-      Effect.catchAll((error) => Effect.succeed({ exitCode: null, signal: signalFrom(error) }))
-    )
-    const waited = yield* Effect.timeoutOption(exitInfo, Duration.millis(Math.max(0, options.timeoutMs)))
-    const timedOut = Option.isNone(waited)
-    if (timedOut) {
-      yield* Effect.logWarning("command timed out; terminating its process group").pipe(
-        Effect.annotateLogs({ pid, timeoutMs: options.timeoutMs })
-      )
-    }
-    // Also reaps background processes the command left behind after it exited.
-    yield* terminateGroup(pid, graceMs)
-    const info = Option.isSome(waited)
-      ? waited.value
-      : Option.getOrElse(
-        yield* Effect.timeoutOption(exitInfo, Duration.millis(DRAIN_MS)),
-        () => ({ exitCode: null, signal: null })
-      )
-    const drained = yield* Effect.timeoutOption(Fiber.join(collector), Duration.millis(DRAIN_MS))
-    if (Option.isNone(drained)) {
-      yield* Effect.logWarning("output pipe still open after the process group ended; output may be cut").pipe(
-        Effect.annotateLogs({ pid })
-      )
-      yield* Fiber.interrupt(collector)
-    }
-    const exited: Outcome = { _tag: "Exited", pid, exitCode: info.exitCode, signal: info.signal, timedOut }
-    return exited
+    ))
+    const exit = yield* group.exit
+    return exit._tag === "SpawnFailed" ? Either.left(describeSpawnFailure(options, exit.error)) : Either.right(exit)
   })
+
+const resultOf = (
+  options: ShellOptions,
+  exit: Exclude<GroupExit, { readonly _tag: "SpawnFailed" }>,
+  capture: OutputCapture,
+  durationMs: number
+): CommandResult => {
+  const timedOut = exit._tag === "TimedOut"
+  const exitCode = exit._tag === "Exited" ? exit.exitCode : null
+  return CommandResult.make({
+    command: options.command,
+    exitCode,
+    signal: exit.signal,
+    timedOut,
+    environmentFailure: exitCode === 126 || exitCode === 127 || timedOut || exit.signal !== null,
+    durationMs,
+    outputHead: capture.headText(),
+    outputTail: capture.tailText()
+  })
+}
 
 /**
  * Runs `sh -c <command>` and reports everything about the run, including the total output size.
@@ -251,7 +188,8 @@ const runScoped = (options: ShellOptions, capture: OutputCapture) =>
  * failures, exit 126/127, signals and timeouts). `durationMs` is measured with the Effect `Clock` (ms).
  * Interrupting the effect terminates the child's whole process group (SIGTERM, then SIGKILL after
  * `killGraceMs`); so does a timeout, and so does a normal exit for background processes the command left running
- * (they would otherwise hold the output pipe open). Memory is bounded by `headBytes + tailBytes`.
+ * (they would otherwise hold the output pipe open). The timeout holds inside an uninterruptible region too (the end
+ * of an attempt runs `before_remove` there). Memory is bounded by `headBytes + tailBytes`.
  */
 export const execute = (options: ShellOptions): Effect.Effect<ShellRun, never, CommandExecutor.CommandExecutor> =>
   Effect.gen(function*() {
@@ -262,7 +200,7 @@ export const execute = (options: ShellOptions): Effect.Effect<ShellRun, never, C
     )
     const outcome = yield* Effect.scoped(runScoped(options, capture))
     const durationMs = (yield* Clock.currentTimeMillis) - startedAt
-    if (outcome._tag === "SpawnFailed") {
+    if (Either.isLeft(outcome)) {
       return {
         result: CommandResult.make({
           command: options.command,
@@ -271,29 +209,18 @@ export const execute = (options: ShellOptions): Effect.Effect<ShellRun, never, C
           timedOut: false,
           environmentFailure: true,
           durationMs,
-          outputHead: outcome.reason,
-          outputTail: outcome.reason
+          outputHead: outcome.left,
+          outputTail: outcome.left
         }),
         outputBytes: 0,
         pid: null,
         spawnFailed: true
       }
     }
-    const exitCode = outcome.timedOut ? null : outcome.exitCode
-    const signal = outcome.signal
     return {
-      result: CommandResult.make({
-        command: options.command,
-        exitCode,
-        signal,
-        timedOut: outcome.timedOut,
-        environmentFailure: exitCode === 126 || exitCode === 127 || outcome.timedOut || signal !== null,
-        durationMs,
-        outputHead: capture.headText(),
-        outputTail: capture.tailText()
-      }),
+      result: resultOf(options, outcome.right, capture, durationMs),
       outputBytes: capture.total,
-      pid: outcome.pid,
+      pid: outcome.right.pid,
       spawnFailed: false
     }
   }).pipe(Effect.annotateLogs({ command: options.command, cwd: options.cwd }))
@@ -363,32 +290,32 @@ export const gitBytes = (
       Command.env({ ...base, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options?.env }, { extendEnv: false }),
       Command.feed(options?.stdin ?? "")
     )
-    const proc = yield* Command.start(command).pipe(
-      Effect.mapError((error) => gitFailure(args, `cannot run git in ${cwd}: ${error.message}`, error))
-    )
-    yield* Effect.addFinalizer(() => terminateGroup(proc.pid, DEFAULT_KILL_GRACE_MS))
+    const group = yield* spawnGroup(command)
     const max = options?.maxStdoutBytes ?? Number.POSITIVE_INFINITY
     const chunks: Array<Uint8Array> = []
     let kept = 0
     let truncated = false
     const stderr = new OutputCapture(0, GIT_STDERR_BYTES)
-    const [, , exit] = yield* Effect.all([
-      Stream.runForEach(proc.stdout, (chunk) =>
-        Effect.sync(() => {
-          if (kept >= max) {
-            truncated = truncated || chunk.length > 0
-            return
-          }
-          const take = Math.min(chunk.length, max - kept)
-          chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take))
-          kept += take
-          if (take < chunk.length) truncated = true
-        })),
-      Stream.runForEach(proc.stderr, (chunk) => Effect.sync(() => stderr.push(chunk))),
-      Effect.either(proc.exitCode)
-    ], { concurrency: "unbounded" }).pipe(Effect.mapError((error) => gitFailure(args, error.message, error)))
-    if (Either.isLeft(exit)) return yield* gitFailure(args, `git was killed: ${exit.left.message}`, exit.left)
-    return { exitCode: exit.right, stdout: Buffer.concat(chunks), stderr: stderr.tailText(), truncated }
+    yield* group.consume(Stream.runForEach(group.stdout, (chunk) =>
+      Effect.sync(() => {
+        if (kept >= max) {
+          truncated = truncated || chunk.length > 0
+          return
+        }
+        const take = Math.min(chunk.length, max - kept)
+        chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+        kept += take
+        if (take < chunk.length) truncated = true
+      })))
+    yield* group.consume(Stream.runForEach(group.stderr, (chunk) => Effect.sync(() => stderr.push(chunk))))
+    const exit = yield* group.exit
+    if (exit._tag === "SpawnFailed") {
+      return yield* gitFailure(args, `cannot run git in ${cwd}: ${exit.error.message}`, exit.error)
+    }
+    if (exit._tag !== "Exited" || exit.exitCode === null) {
+      return yield* gitFailure(args, `git was killed: ${exit.signal ?? "no exit status"}`)
+    }
+    return { exitCode: exit.exitCode, stdout: Buffer.concat(chunks), stderr: stderr.tailText(), truncated }
   }))
 
 /**

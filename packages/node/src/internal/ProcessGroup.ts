@@ -1,13 +1,13 @@
 /**
- * Process-group signalling for children spawned detached (each child leads its own group, pgid = pid).
+ * What the platform does not have for process groups: zombie-aware liveness read from /proc, and signalling a group
+ * by a pgid someone else recorded (the supervisor killing a dead runner's orphaned agent). Children this runner
+ * spawns itself are signalled through their `Process` handle (`internal/spawn.ts`).
  * @internal
  */
 import { Clock, Effect } from "effect"
 import * as NodeFs from "node:fs"
 
 const POLL_MS = 25
-/** How long to wait for the group to vanish after SIGKILL before giving up (ms). */
-const AFTER_KILL_WAIT_MS = 2_000
 
 /** A pgid we may signal: `process.kill(-1)` would signal every process we own and `-0` our own group. */
 const signallable = (pgid: number): boolean => Number.isInteger(pgid) && pgid > 1
@@ -75,8 +75,11 @@ export const isProcessAlive = (pid: number): Effect.Effect<boolean> =>
 export const signalGroup = (pgid: number, signal: NodeJS.Signals): Effect.Effect<void> =>
   signallable(pgid) ? Effect.try(() => process.kill(-pgid, signal)).pipe(Effect.ignore) : Effect.void
 
-/** Polls until the group is gone or `waitMs` passed. Returns true when the group is gone. */
-const waitGone = (pgid: number, waitMs: number): Effect.Effect<boolean> =>
+/**
+ * Polls /proc (every 25 ms) until no live process is left in group `pgid`, or `waitMs` (ms) passed. Returns true when
+ * the group is gone. Sleeps rather than racing a timeout, so it also works inside an uninterruptible finalizer.
+ */
+export const waitGroupGone = (pgid: number, waitMs: number): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + waitMs
     while (yield* isGroupAlive(pgid)) {
@@ -84,23 +87,4 @@ const waitGone = (pgid: number, waitMs: number): Effect.Effect<boolean> =>
       yield* Effect.sleep(POLL_MS)
     }
     return true
-  })
-
-/**
- * Terminates process group `pgid`: SIGTERM, up to `graceMs` for it to exit, then SIGKILL (stack.md §6: the
- * platform's own finalizer sends SIGTERM and waits forever). Safe to call on a group that is already gone.
- * Polls with sleeps rather than racing a timeout, so it also works inside an uninterruptible finalizer.
- */
-export const terminateGroup = (pgid: number, graceMs: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (!(yield* isGroupAlive(pgid))) return
-    yield* signalGroup(pgid, "SIGTERM")
-    if (yield* waitGone(pgid, graceMs)) return
-    yield* Effect.logWarning("process group ignored SIGTERM; sending SIGKILL").pipe(
-      Effect.annotateLogs({ pgid, graceMs })
-    )
-    yield* signalGroup(pgid, "SIGKILL")
-    if (!(yield* waitGone(pgid, AFTER_KILL_WAIT_MS))) {
-      yield* Effect.logWarning("process group still alive after SIGKILL").pipe(Effect.annotateLogs({ pgid }))
-    }
   })
