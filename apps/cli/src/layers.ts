@@ -49,7 +49,9 @@ export const lineLayer = (
     })
   )
   const agent = RoutedAgentStation.layer({ runnerEnv: options.runnerEnv })
-  const stations = Layer.mergeAll(agent, ProcessVerifier.layer, GitIntegration.layer).pipe(Layer.provideMerge(sandbox))
+  const stations = Layer.mergeAll(agent, ProcessVerifier.layer, GitIntegration.layer({ repoRoot })).pipe(
+    Layer.provideMerge(sandbox)
+  )
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),

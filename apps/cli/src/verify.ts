@@ -265,7 +265,7 @@ export const verifyIssue = (rawId: string) =>
       const timeoutMs = cfg.verify.timeout_ms
       const reproductionBefore = reproduction === null
         ? null
-        : yield* verifier.reproduce(issue.id, fp.baseCommit, reproduction, timeoutMs, cfg.verify.env)
+        : yield* verifier.reproduce(issue.id, fp.baseCommit, reproduction, timeoutMs, cfg.verify.env, cfg.hooks)
       const v = yield* verifier.verify({
         issueId: issue.id,
         baseCommit: fp.baseCommit,
@@ -273,7 +273,8 @@ export const verifyIssue = (rawId: string) =>
         commit: head,
         reproduction,
         validation: bundle.task.packet.validation,
-        timeoutMs
+        timeoutMs,
+        hooks: cfg.hooks
       })
       verification = { commit: head, reproductionBefore, ...v }
     }

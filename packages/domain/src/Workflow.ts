@@ -44,6 +44,8 @@ export const HooksConfig = Schema.Struct({
    */
   env: withDefault(Schema.Array(EnvName), () => [])
 })
+/** `hooks:`: what the Sandbox and the Verifier's checkouts run, passed to them by the caller (never looked up). */
+export type HooksConfig = typeof HooksConfig.Type
 
 /** The agent station kinds (docs/agents.md). */
 export const AgentKind = Schema.Literal("command", "claude-code", "codex")
@@ -207,6 +209,8 @@ export const IntegrationConfig = Schema.Struct({
    */
   pr_command: withDefault(Schema.NullOr(Schema.String), () => null)
 })
+/** `integration:`: what `Integration.publish` does after PR_READY, passed in by the caller. */
+export type IntegrationConfig = typeof IntegrationConfig.Type
 
 export const OrchestratorConfig = Schema.Struct({
   /** How often a runner renews its leases, in ms. */

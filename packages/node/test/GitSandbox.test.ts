@@ -1,25 +1,27 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { IssueId, WorkflowConfig } from "@switchyard/domain"
-import { Effect, Fiber, Option, Schema, type Scope } from "effect"
+import { IssueId, type WorkflowConfig } from "@switchyard/domain"
+import { Effect, Fiber, Option, Schedule, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
 import { GitSandbox, ProcessRunner, Unconfined } from "../src/index.js"
-import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
+import { config, gitSync, liveInGroup, makeRepo } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const SY2 = Schema.decodeSync(IssueId)("SY-2")
 
-/** A temp repo plus a Sandbox over it, with the given WORKFLOW.md front matter. */
+/**
+ * A temp repo plus a Sandbox over it, and `hooks`: the `hooks:` of the given WORKFLOW.md front matter, which the
+ * tests pass to the Sandbox like the attempt does.
+ */
 const setup = (front: unknown = {}) =>
   Effect.gen(function*() {
     const fixture = yield* makeRepo
     const cfg: WorkflowConfig = config(front)
     const sandbox = yield* GitSandbox.make({ repoRoot: fixture.repo, workspaceRoot: fixture.workspace }).pipe(
-      Effect.provide(workflowLayer(fixture.repo, cfg)),
       Effect.provide(Unconfined.layer)
     )
-    return { ...fixture, sandbox }
+    return { ...fixture, sandbox, hooks: cfg.hooks }
   })
 
 const worktreePaths = (repo: string): Array<string> =>
@@ -81,7 +83,6 @@ describe("GitSandbox.resolveBase", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       gitSync(dir, "init", "-q")
       const sandbox = yield* GitSandbox.make({ repoRoot: dir, workspaceRoot: NodePath.join(dir, "..", "ws") }).pipe(
-        Effect.provide(workflowLayer(dir, config({}))),
         Effect.provide(Unconfined.layer)
       )
       const error = yield* Effect.flip(sandbox.resolveBase)
@@ -96,10 +97,10 @@ describe("GitSandbox.create", () => {
   test("makes a private repository on switchyard/<id> under the workspace root and runs after_create there", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, workspace, base, sandbox } = yield* setup({
+      const { repo, workspace, base, sandbox, hooks } = yield* setup({
         hooks: { after_create: "printf '%s/%s' \"$SWITCHYARD_ISSUE_ID\" \"$SWITCHYARD_ATTEMPT\" > .hook-ran" }
       })
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       assert.strictEqual(handle.path, NodePath.join(workspace, "SY-1"))
       assert.strictEqual(handle.branch, "switchyard/SY-1")
       assert.strictEqual(handle.base_commit, base)
@@ -122,24 +123,31 @@ describe("GitSandbox.create", () => {
       assert.isFalse(handle.home.startsWith(handle.path + NodePath.sep))
     }))
 
-  test("an interrupted after_create (a signal during setup) leaves no sandbox or branch", () =>
+  test("an interrupted after_create (a signal during setup) leaves no sandbox, branch or hook process", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { base, sandbox } = yield* setup({ hooks: { after_create: "touch started; sleep 30" } })
-      const fiber = yield* Effect.fork(sandbox.create(SY1, 1, base))
-      const started = NodePath.join(sandbox.workspaceRoot, "SY-1", "started")
-      yield* Effect.repeat(fs.exists(started), { until: (ok) => ok })
+      const { base, repo, sandbox, hooks } = yield* setup({
+        // The hook's shell is its process group's leader; it ignores SIGTERM, so only the escalation ends it.
+        hooks: { after_create: "trap '' TERM; echo $$ > ../started.tmp && mv ../started.tmp ../started; sleep 30" }
+      })
+      const fiber = yield* Effect.fork(sandbox.create(SY1, 1, base, hooks))
+      const started = NodePath.join(sandbox.workspaceRoot, "started")
+      yield* Effect.repeat(fs.exists(started), { until: (ok) => ok, schedule: Schedule.spaced("20 millis") })
+      const pgid = Number((yield* fs.readFileString(started)).trim())
+      assert.deepStrictEqual(gitSync(repo, "branch", "--list", "switchyard/SY-1").trim(), "switchyard/SY-1")
       yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(liveInGroup(pgid), [])
       assert.isFalse(yield* fs.exists(NodePath.join(sandbox.workspaceRoot, "SY-1")))
       assert.isFalse(yield* fs.exists(NodePath.join(sandbox.workspaceRoot, ".attempts", "SY-1")))
       assert.isTrue(Option.isNone(yield* sandbox.branchHead("switchyard/SY-1")))
+      assert.strictEqual(gitSync(repo, "branch", "--list", "switchyard/SY-1"), "")
     }))
 
   test("an after_create failure is HookFailed and leaves no worktree or branch", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, base, sandbox } = yield* setup({ hooks: { after_create: "echo cannot install >&2; exit 7" } })
-      const error = yield* Effect.flip(sandbox.create(SY1, 1, base))
+      const { repo, base, sandbox, hooks } = yield* setup({ hooks: { after_create: "echo cannot install >&2; exit 7" } })
+      const error = yield* Effect.flip(sandbox.create(SY1, 1, base, hooks))
       assert.strictEqual(error._tag, "HookFailed")
       if (error._tag === "HookFailed") {
         assert.strictEqual(error.hook, "after_create")
@@ -155,8 +163,8 @@ describe("GitSandbox.create", () => {
 
   test("an after_create timeout is HookFailed with timedOut", () =>
     Effect.gen(function*() {
-      const { base, sandbox } = yield* setup({ hooks: { after_create: "sleep 30", timeout_ms: 200 } })
-      const error = yield* Effect.flip(sandbox.create(SY1, 1, base))
+      const { base, sandbox, hooks } = yield* setup({ hooks: { after_create: "sleep 30", timeout_ms: 200 } })
+      const error = yield* Effect.flip(sandbox.create(SY1, 1, base, hooks))
       assert.strictEqual(error._tag, "HookFailed")
       if (error._tag === "HookFailed") {
         assert.isTrue(error.timedOut)
@@ -168,27 +176,27 @@ describe("GitSandbox.create", () => {
   test("recreates over a stale worktree, a deleted one and a leftover directory, resetting the branch", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, base, sandbox } = yield* setup()
-      const first = yield* sandbox.create(SY1, 1, base)
+      const { repo, base, sandbox, hooks } = yield* setup()
+      const first = yield* sandbox.create(SY1, 1, base, hooks)
       yield* fs.writeFileString(NodePath.join(first.path, "leftover.txt"), "from attempt 1\n")
       yield* sandbox.snapshot(first, "attempt 1")
       assert.notStrictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
 
-      const second = yield* sandbox.create(SY1, 2, base)
+      const second = yield* sandbox.create(SY1, 2, base, hooks)
       assert.strictEqual(second.path, first.path)
       assert.isFalse(yield* fs.exists(NodePath.join(second.path, "leftover.txt")))
       assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
 
       // The directory vanished but git still has it registered.
       yield* fs.remove(second.path, { recursive: true })
-      const third = yield* sandbox.create(SY1, 3, base)
+      const third = yield* sandbox.create(SY1, 3, base, hooks)
       assert.isTrue(yield* fs.exists(NodePath.join(third.path, "README.md")))
 
       // A plain directory (not a worktree) sits where the worktree goes.
       yield* sandbox.remove(third.path)
       yield* fs.makeDirectory(third.path, { recursive: true })
       yield* fs.writeFileString(NodePath.join(third.path, "junk"), "x")
-      const fourth = yield* sandbox.create(SY1, 4, base)
+      const fourth = yield* sandbox.create(SY1, 4, base, hooks)
       assert.isFalse(yield* fs.exists(NodePath.join(fourth.path, "junk")))
       assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [fourth.path])
     }))
@@ -198,8 +206,8 @@ describe("GitSandbox.snapshot", () => {
   test("commits modified and untracked files (not ignored ones) and describes the change", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, base, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { repo, base, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
       yield* fs.writeFileString(NodePath.join(handle.path, "NOTES.md"), "new file\n")
       yield* fs.writeFileString(NodePath.join(handle.path, "debug.log"), "ignored\n")
@@ -221,8 +229,8 @@ describe("GitSandbox.snapshot", () => {
 
   test("an untouched sandbox gives an empty candidate", () =>
     Effect.gen(function*() {
-      const { base, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { base, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       const candidate = yield* sandbox.snapshot(handle, "nothing")
       assert.isTrue(candidate.empty)
       assert.isNull(candidate.commit)
@@ -234,8 +242,8 @@ describe("GitSandbox.snapshot", () => {
   test("what the agent committed in its own repository counts by its files, and the patch is cut at maxPatchBytes", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { base, repo, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { base, repo, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       yield* fs.writeFileString(NodePath.join(handle.path, "big.txt"), "line\n".repeat(2000))
       gitSync(handle.path, "add", "big.txt")
       gitSync(handle.path, "-c", "user.name=agent", "-c", "user.email=a@b", "commit", "-q", "-m", "agent commit")
@@ -252,8 +260,8 @@ describe("GitSandbox.snapshot", () => {
   test("hooks, config and attributes the agent plants in its sandbox's .git never run, and never reach the main .git", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { base, repo, root, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { base, repo, root, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       const ran = NodePath.join(root, "hook-ran")
       const gitDir = NodePath.join(handle.path, ".git")
       yield* fs.makeDirectory(NodePath.join(gitDir, "hooks"), { recursive: true })
@@ -271,7 +279,7 @@ describe("GitSandbox.snapshot", () => {
       assert.deepStrictEqual([...candidate.files].sort(), [".gitattributes", "src/app.txt"])
       // A checkout of that candidate for verification applies no filter either.
       yield* Effect.scoped(Effect.gen(function*() {
-        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1", hooks, [])
         assert.strictEqual(yield* fs.readFileString(NodePath.join(checkout.path, "src", "app.txt")), "answer=43\n")
       }))
       assert.isFalse(yield* fs.exists(ran))
@@ -281,8 +289,8 @@ describe("GitSandbox.snapshot", () => {
   test("an agent that switched branches is brought back onto switchyard/<id>", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, base, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { repo, base, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       gitSync(handle.path, "checkout", "-q", "-b", "agent-branch")
       yield* fs.writeFileString(NodePath.join(handle.path, "x.txt"), "x\n")
       const candidate = yield* sandbox.snapshot(handle, "snap")
@@ -295,8 +303,8 @@ describe("GitSandbox.amend and formatPatch", () => {
   test("amend rewrites the message and keeps the tree; formatPatch writes one file per commit", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { root, repo, base, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { root, repo, base, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
       const candidate = yield* sandbox.snapshot(handle, "draft")
       // Something staged after the snapshot must not sneak into the amended commit.
@@ -318,8 +326,8 @@ describe("GitSandbox.amend and formatPatch", () => {
 
   test("amend refuses when the branch has nothing beyond the base", () =>
     Effect.gen(function*() {
-      const { base, sandbox } = yield* setup()
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { base, sandbox, hooks } = yield* setup()
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       const error = yield* Effect.flip(sandbox.amend(handle, "msg"))
       assert.strictEqual(error.operation, "amend")
       assert.strictEqual(gitSync(handle.path, "rev-parse", "HEAD").trim(), base)
@@ -330,14 +338,14 @@ describe("GitSandbox.checkout", () => {
   test("gives a detached clean checkout with after_create run, removed when the scope closes", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, workspace, base, sandbox } = yield* setup({ hooks: { after_create: "touch .prepared" } })
-      const handle = yield* sandbox.create(SY1, 1, base)
+      const { repo, workspace, base, sandbox, hooks } = yield* setup({ hooks: { after_create: "touch .prepared" } })
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
       yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
       const candidate = yield* sandbox.snapshot(handle, "fix")
       yield* fs.writeFileString(NodePath.join(handle.path, "untracked-after.txt"), "agent leftovers\n")
 
       const dir = yield* Effect.scoped(Effect.gen(function*() {
-        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1")
+        const checkout = yield* sandbox.checkout(candidate.commit!, "verify SY-1", hooks, [])
         const dir = checkout.path
         assert.isTrue(dir.startsWith(NodePath.join(workspace, ".verify") + NodePath.sep))
         assert.strictEqual(yield* fs.readFileString(NodePath.join(dir, "src", "app.txt")), "answer=42\n")
@@ -353,8 +361,8 @@ describe("GitSandbox.checkout", () => {
 
   test("an after_create failure in a checkout is HookFailed and still cleans up", () =>
     Effect.gen(function*() {
-      const { repo, base, sandbox } = yield* setup({ hooks: { after_create: "exit 3" } })
-      const error = yield* Effect.flip(Effect.scoped(sandbox.checkout(base, "repro")))
+      const { repo, base, sandbox, hooks } = yield* setup({ hooks: { after_create: "exit 3" } })
+      const error = yield* Effect.flip(Effect.scoped(sandbox.checkout(base, "repro", hooks, [])))
       assert.strictEqual(error._tag, "HookFailed")
       assert.deepStrictEqual(worktreePaths(repo), [repo])
     }))
@@ -364,12 +372,12 @@ describe("GitSandbox.list, remove, branchHead and runHook", () => {
   test("lists our worktrees, removes one (with before_remove and branch deletion), reports branch heads", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const { repo, workspace, base, sandbox } = yield* setup({
+      const { repo, workspace, base, sandbox, hooks } = yield* setup({
         // Runs in the worktree: records where it ran one level up, then fails.
         hooks: { before_remove: "echo \"$PWD\" >> ../removed.txt; exit 1" }
       })
-      const one = yield* sandbox.create(SY1, 1, base)
-      const two = yield* sandbox.create(SY2, 1, base)
+      const one = yield* sandbox.create(SY1, 1, base, hooks)
+      const two = yield* sandbox.create(SY2, 1, base, hooks)
       const listed = yield* sandbox.list
       assert.deepStrictEqual(
         listed.map((w) => [w.path, w.branch]).sort(),
@@ -379,7 +387,7 @@ describe("GitSandbox.list, remove, branchHead and runHook", () => {
       assert.deepStrictEqual(yield* sandbox.branchHead("no/such-branch"), Option.none())
       assert.deepStrictEqual([...yield* sandbox.branches].sort(), [["main", base], ["switchyard/SY-1", base], ["switchyard/SY-2", base]])
 
-      yield* sandbox.remove(one.path, { deleteBranch: one.branch })
+      yield* sandbox.remove(one.path, { deleteBranch: one.branch, hooks })
       assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [two.path])
       assert.isFalse(yield* fs.exists(one.path))
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-1"), Option.none())
@@ -388,10 +396,41 @@ describe("GitSandbox.list, remove, branchHead and runHook", () => {
       assert.strictEqual(yield* fs.readFileString(NodePath.join(workspace, "removed.txt")), `${one.path}\n`)
 
       // Without deleteBranch the branch stays; a branch that is already gone is not an error.
-      yield* sandbox.remove(two.path, { deleteBranch: "switchyard/never-existed" })
+      yield* sandbox.remove(two.path, { deleteBranch: "switchyard/never-existed", hooks })
       assert.deepStrictEqual(yield* sandbox.list, [])
       assert.deepStrictEqual(yield* sandbox.branchHead("switchyard/SY-2"), Option.some(base))
       assert.deepStrictEqual(worktreePaths(repo), [repo])
+    }))
+
+  test("before_remove is held to hooks.timeout_ms inside an uninterruptible region (the end of an attempt)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { base, workspace, sandbox, hooks } = yield* setup({
+        // A 10 s hook that also ignores SIGTERM, with a 500 ms limit: SIGTERM at 0.5 s, SIGKILL 2 s later.
+        hooks: { before_remove: "trap '' TERM; echo $$ > ../hook.pid; sleep 10", timeout_ms: 500 }
+      })
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
+      const startedAt = Date.now()
+      yield* Effect.uninterruptible(sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks }))
+      const tookMs = Date.now() - startedAt
+      assert.isBelow(tookMs, 6_000)
+      const pgid = Number((yield* fs.readFileString(NodePath.join(workspace, "hook.pid"))).trim())
+      assert.deepStrictEqual(liveInGroup(pgid), [])
+      assert.isFalse(yield* fs.exists(handle.path))
+      assert.isTrue(Option.isNone(yield* sandbox.branchHead(handle.branch)))
+    }))
+
+  test("without hooks, remove runs no before_remove (a leftover with no config)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { base, workspace, sandbox, hooks } = yield* setup({ hooks: { before_remove: "touch ../hook-ran" } })
+      const one = yield* sandbox.create(SY1, 1, base, hooks)
+      yield* sandbox.remove(one.path)
+      assert.isFalse(yield* fs.exists(one.path))
+      assert.isFalse(yield* fs.exists(NodePath.join(workspace, "hook-ran")))
+      const two = yield* sandbox.create(SY2, 1, base, hooks)
+      yield* sandbox.remove(two.path, { hooks })
+      assert.isTrue(yield* fs.exists(NodePath.join(workspace, "hook-ran")))
     }))
 
   test("refuses to remove a path outside the workspace root", () =>
@@ -405,23 +444,23 @@ describe("GitSandbox.list, remove, branchHead and runHook", () => {
 
   test("runHook: before_run failure is fatal, after_run failure is returned, unset hooks are None", () =>
     Effect.gen(function*() {
-      const { base, sandbox } = yield* setup({
+      const { base, sandbox, hooks } = yield* setup({
         hooks: { before_run: "echo not ready; exit 2", after_run: "echo after \"$SWITCHYARD_ISSUE_ID\"; exit 5" }
       })
-      const handle = yield* sandbox.create(SY1, 1, base)
-      const before = yield* Effect.flip(sandbox.runHook(handle, "before_run"))
+      const handle = yield* sandbox.create(SY1, 1, base, hooks)
+      const before = yield* Effect.flip(sandbox.runHook(handle, "before_run", hooks))
       assert.strictEqual(before.hook, "before_run")
       assert.strictEqual(before.exitCode, 2)
       assert.include(before.outputTail, "not ready")
-      const after = yield* sandbox.runHook(handle, "after_run")
+      const after = yield* sandbox.runHook(handle, "after_run", hooks)
       assert.isTrue(Option.isSome(after))
       if (Option.isSome(after)) {
         assert.strictEqual(after.value.exitCode, 5)
         assert.include(after.value.outputTail, "after SY-1")
       }
 
-      const { base: base2, sandbox: plain } = yield* setup()
-      const handle2 = yield* plain.create(SY1, 1, base2)
-      assert.isTrue(Option.isNone(yield* plain.runHook(handle2, "before_run")))
+      const { base: base2, sandbox: plain, hooks: plainHooks } = yield* setup()
+      const handle2 = yield* plain.create(SY1, 1, base2, plainHooks)
+      assert.isTrue(Option.isNone(yield* plain.runHook(handle2, "before_run", plainHooks)))
     }))
 })

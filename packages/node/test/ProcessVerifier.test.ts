@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
-import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
+import { config, gitSync, makeRepo } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const REPRO = "grep -q answer=42 src/app.txt"
@@ -90,10 +90,12 @@ const layersFor = (repo: string, workspace: string) =>
   ProcessVerifier.layer.pipe(
     Layer.provideMerge(GitSandbox.layer({ repoRoot: repo, workspaceRoot: workspace })),
     Layer.provideMerge(BwrapConfinement.layer({ repoRoot: repo, workspaceRoot: workspace, sandbox: config({}).sandbox })),
-    Layer.provide(workflowLayer(repo, config({}))),
     // The runner's environment as it is when the layer is built (tests that set a secret set it before).
     Layer.provide(EnvRedactor.layer())
   )
+
+/** No hooks (`hooks:` left out of WORKFLOW.md): what most tests pass to the verifier and the sandbox. */
+const NO_HOOKS = config({}).hooks
 
 const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
@@ -117,12 +119,12 @@ describe("ProcessVerifier", () => {
         const sandbox = yield* Sandbox
         const verifier = yield* Verifier
 
-        const before = yield* verifier.reproduce("SY-1", base, REPRO, 10_000, [])
+        const before = yield* verifier.reproduce("SY-1", base, REPRO, 10_000, [], NO_HOOKS)
         assert.strictEqual(before.exitCode, 1)
         assert.isFalse(before.environmentFailure)
 
         // The "agent" fixes the bug, leaves an ignored build artifact, then (after the snapshot) an untracked file.
-        const handle = yield* sandbox.create(SY1, 1, base)
+        const handle = yield* sandbox.create(SY1, 1, base, NO_HOOKS)
         yield* fs.writeFileString(NodePath.join(handle.path, "src", "app.txt"), "answer=42\n")
         yield* fs.writeFileString(NodePath.join(handle.path, "build.log"), "artifact\n")
         const candidate = yield* sandbox.snapshot(handle, "fix")
@@ -142,7 +144,8 @@ describe("ProcessVerifier", () => {
             "echo broken >&2; exit 3",
             "test -e README.md"
           ],
-          timeoutMs: 10_000
+          timeoutMs: 10_000,
+          hooks: NO_HOOKS
         })
         assert.isNotNull(verification.reproductionAfter)
         assert.isTrue(verification.reproductionAfter!.passed)
@@ -160,7 +163,8 @@ describe("ProcessVerifier", () => {
           commit: base,
           reproduction: null,
           validation: [REPRO],
-          timeoutMs: 10_000
+          timeoutMs: 10_000,
+          hooks: NO_HOOKS
         })
         assert.isNull(noRepro.reproductionAfter)
         assert.strictEqual(noRepro.validation[0]!.exitCode, 1)
@@ -169,6 +173,38 @@ describe("ProcessVerifier", () => {
         assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [handle.path])
         assert.deepStrictEqual(yield* fs.readDirectory(NodePath.join(workspace, ".verify")), [])
         assert.strictEqual(gitSync(repo, "worktree", "list").trim().split("\n").length, 1)
+      }).pipe(Effect.provide(layersFor(repo, workspace)))
+    }))
+
+  test("the checkouts run the after_create of the hooks passed in (with verify.env only), not of any config", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base } = yield* makeRepo
+      // The hook records whether it saw a variable that is in verify.env and one that is only in hooks.env.
+      const prepare = config({
+        hooks: { after_create: "printf '%s|%s' \"$SY_VERIFY_VAR\" \"$SY_HOOK_VAR\" > .prepared", env: ["SY_HOOK_VAR"] }
+      }).hooks
+      process.env.SY_VERIFY_VAR = "verify-ok"
+      process.env.SY_HOOK_VAR = "hook-only"
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          delete process.env.SY_VERIFY_VAR
+          delete process.env.SY_HOOK_VAR
+        })
+      )
+      yield* Effect.gen(function*() {
+        const verifier = yield* Verifier
+        const check = "test \"$(cat .prepared)\" = 'verify-ok|'"
+        const repro = yield* verifier.reproduce("SY-1", base, check, 10_000, ["SY_VERIFY_VAR"], prepare)
+        assert.strictEqual(repro.exitCode, 0, repro.outputTail)
+        const p = policy({ env: ["SY_VERIFY_VAR"], compareTestCounts: true })
+        const input = { issueId: "SY-1", baseCommit: base, policy: p, commit: base, reproduction: check, validation: [check], timeoutMs: 10_000 }
+        const prepared = yield* verifier.verify({ ...input, hooks: prepare })
+        assert.isTrue(prepared.reproductionAfter!.passed)
+        assert.deepStrictEqual(prepared.validation.map((r) => r.exitCode), [0])
+        // The same commands without the hook: nothing prepared the checkout.
+        const bare = yield* verifier.verify({ ...input, hooks: NO_HOOKS })
+        assert.isFalse(bare.reproductionAfter!.passed)
+        assert.deepStrictEqual(bare.validation.map((r) => r.exitCode === 0), [false])
       }).pipe(Effect.provide(layersFor(repo, workspace)))
     }))
 
@@ -183,7 +219,8 @@ describe("ProcessVerifier", () => {
           commit: base,
           reproduction: "sleep 30",
           validation: ["true"],
-          timeoutMs: 300
+          timeoutMs: 300,
+          hooks: NO_HOOKS
         })).pipe(Effect.provide(layersFor(repo, workspace)))
       assert.isTrue(verification.reproductionAfter!.timedOut)
       assert.isTrue(verification.reproductionAfter!.environmentFailure)
@@ -220,7 +257,8 @@ describe("ProcessVerifier", () => {
           commit,
           reproduction: null,
           validation: [],
-          timeoutMs: 10_000
+          timeoutMs: 10_000,
+          hooks: NO_HOOKS
         })).pipe(Effect.provide(layersFor(repo, workspace)))
       assert.deepStrictEqual(failedRules(verification.guards), [
         "deleted_test_file",
@@ -249,7 +287,7 @@ describe("ProcessVerifier", () => {
       const commit = commitOnTop(repo, base, { "deploy/prod.yaml": "replicas: 3\n", "src/app.txt": "answer=42\n" })
       const run = (p: VerifyPolicy) =>
         Effect.flatMap(Verifier, (verifier) =>
-          verifier.verify({ issueId: "SY-1", baseCommit: base, policy: p, commit, reproduction: null, validation: [], timeoutMs: 10_000 }))
+          verifier.verify({ issueId: "SY-1", baseCommit: base, policy: p, commit, reproduction: null, validation: [], timeoutMs: 10_000, hooks: NO_HOOKS }))
           .pipe(Effect.provide(layersFor(repo, workspace)))
       const blocked = yield* run(policy({ protectedPaths: ["deploy/**"] }))
       assert.deepStrictEqual(failedRules(blocked.guards), ["protected_path"])
@@ -316,7 +354,8 @@ describe("ProcessVerifier", () => {
             commit: candidate,
             reproduction: null,
             validation: [],
-            timeoutMs: 10_000
+            timeoutMs: 10_000,
+            hooks: NO_HOOKS
           })).pipe(Effect.provide(layersFor(repo, workspace)))
       const verification = yield* run(commit)
       assert.deepStrictEqual(failedRules(verification.guards), ["symlink_outside_tree"])
@@ -363,7 +402,8 @@ describe("ProcessVerifier", () => {
             commit,
             reproduction: null,
             validation,
-            timeoutMs: 10_000
+            timeoutMs: 10_000,
+            hooks: NO_HOOKS
           })).pipe(Effect.provide(layersFor(repo, workspace)))
 
       const dropped = yield* run(fewer, [runner])
@@ -409,7 +449,8 @@ describe("ProcessVerifier", () => {
           commit,
           reproduction: echo,
           validation: [echo],
-          timeoutMs: 10_000
+          timeoutMs: 10_000,
+          hooks: NO_HOOKS
         })
         for (const r of [withheld.reproductionAfter!, ...withheld.validation]) assert.include(r.outputTail, "token= other=[REDACTED]")
         // …and one that verify.env passes it to has it redacted from every output kept.
@@ -420,7 +461,8 @@ describe("ProcessVerifier", () => {
           commit,
           reproduction: echo,
           validation: [echo],
-          timeoutMs: 10_000
+          timeoutMs: 10_000,
+          hooks: NO_HOOKS
         })
         const kept: Array<CommandResult> = [verification.reproductionAfter!, ...verification.validation]
         for (const r of kept) {
@@ -430,7 +472,7 @@ describe("ProcessVerifier", () => {
         assert.notInclude(JSON.stringify(verification), envSecret)
         assert.notInclude(JSON.stringify(verification), policySecret)
         assert.deepStrictEqual(failedRules(verification.guards), ["secret_in_diff"])
-        const repro = yield* verifier.reproduce("SY-1", base, echo, 10_000, ["SWITCHYARD_TEST_API_TOKEN"])
+        const repro = yield* verifier.reproduce("SY-1", base, echo, 10_000, ["SWITCHYARD_TEST_API_TOKEN"], NO_HOOKS)
         assert.include(repro.outputTail, "token=[REDACTED]")
       }).pipe(Effect.provide(layersFor(repo, workspace)))
     }))

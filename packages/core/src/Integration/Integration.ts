@@ -3,7 +3,7 @@
  * and run `integration.pr_command` (e.g. `gh pr create ...`). A failure here is recorded in the evidence and
  * never loses the verified change. Implementation: `GitIntegration` (@switchyard/node).
  */
-import type { EvidenceBundle } from "@switchyard/domain"
+import type { EvidenceBundle, IntegrationConfig } from "@switchyard/domain"
 import { Context, type Effect } from "effect"
 
 export interface IntegrationResult {
@@ -16,13 +16,15 @@ export interface IntegrationResult {
 
 export interface IntegrationShape {
   /**
-   * Publishes a PR_READY branch. `evidenceMd` is the absolute path of the stored evidence.md.
-   * Never fails: every problem is reported in the result. Returns null when nothing is configured.
+   * Publishes a PR_READY branch as `config` (the attempt's `integration:`) says. `evidenceMd` is the absolute path
+   * of the stored evidence.md. Never fails: every problem is reported in the result. Returns null when nothing is
+   * configured.
    */
   readonly publish: (input: {
     readonly bundle: EvidenceBundle
     readonly branch: string
     readonly evidenceMd: string
+    readonly config: IntegrationConfig
   }) => Effect.Effect<IntegrationResult | null>
 }
 

@@ -229,7 +229,9 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           yield* settleInterrupted({ issueId: issue.id, attempt, epoch, cause, requeue: cause !== "canceled_by_reconciliation" })
             .pipe(Effect.ignoreLogged)
           const handle = yield* handleNow
-          if (handle !== null) yield* sandbox.remove(handle.path, { deleteBranch: handle.branch }).pipe(Effect.ignoreLogged)
+          if (handle !== null) {
+            yield* sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: cfg.hooks }).pipe(Effect.ignoreLogged)
+          }
         })
       )
     )
@@ -296,7 +298,8 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           const published = yield* integration.value.publish({
             bundle: first,
             branch: first.diff?.branch ?? `switchyard/${issue.id}`,
-            evidenceMd: stored.value.markdown
+            evidenceMd: stored.value.markdown,
+            config: cfg.integration
           })
           if (published !== null) {
             yield* record("integration.done", published.prUrl ?? published.prError ?? published.pushError ?? "published", {
@@ -314,7 +317,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         yield* record(e._tag === "LeaseFenced" ? "settle.fenced" : "settle.failed", e.message, { epoch })
         yield* Effect.logError(`attempt ${attempt} of ${issue.id} could not be settled: ${e.message}`)
         // Its sandbox goes; its branch stays for whoever ends the attempt.
-        if (handle !== null && e._tag !== "LeaseFenced") yield* sandbox.remove(handle.path).pipe(Effect.ignoreLogged)
+        if (handle !== null && e._tag !== "LeaseFenced") yield* sandbox.remove(handle.path, { hooks: cfg.hooks }).pipe(Effect.ignoreLogged)
         return null
       }
       if (handle !== null) {
@@ -322,7 +325,8 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         if (settled.right._tag === "Settled" && bundle.guards.some((g) => g.rule === "secret_in_diff" && !g.passed)) {
           yield* record("sandbox.branch_deleted", `${handle.branch} deleted: its commit holds a secret`)
         }
-        yield* sandbox.remove(handle.path, { deleteBranch: keep ? undefined : handle.branch }).pipe(Effect.ignoreLogged)
+        yield* sandbox.remove(handle.path, { deleteBranch: keep ? undefined : handle.branch, hooks: cfg.hooks })
+          .pipe(Effect.ignoreLogged)
       }
       return settled.right._tag === "Settled" ? verdict : null
     }))

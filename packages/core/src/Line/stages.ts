@@ -97,7 +97,7 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
   const baseCommit = yield* base
   const runDir = yield* evidence.runDir(issue.id, attempt)
   const packet = buildTaskPacket(issue, ctx.cfg, attempt, `${runDir}/result.json`)
-  const handle = yield* sandbox.create(issue.id, attempt, baseCommit).pipe(
+  const handle = yield* sandbox.create(issue.id, attempt, baseCommit, ctx.cfg.hooks).pipe(
     Effect.tapError((e) =>
       e._tag === "HookFailed"
         ? ctx.record("hook.after_create", e.message, { exitCode: e.exitCode, timedOut: e.timedOut })
@@ -128,7 +128,7 @@ export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: 
   const reproduction = p.packet.reproduction
   if (reproduction === null) return null
   const verifier = yield* Verifier
-  const result = yield* verifier.reproduce(ctx.issue.id, p.base, reproduction, ctx.cfg.verify.timeout_ms, ctx.cfg.verify.env)
+  const result = yield* verifier.reproduce(ctx.issue.id, p.base, reproduction, ctx.cfg.verify.timeout_ms, ctx.cfg.verify.env, ctx.cfg.hooks)
   yield* ctx.record("verify.reproduction_before", `reproduction on the base exited ${result.exitCode}`, {
     exitCode: result.exitCode
   })
@@ -139,7 +139,7 @@ export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: 
 export const beforeAgent = Effect.fn("Line.beforeAgent")(function*(ctx: LineContext, p: Prepared, handle: SandboxHandle) {
   const sandbox = yield* Sandbox
   const tracker = yield* Tracker
-  const ran = yield* sandbox.runHook(handle, "before_run").pipe(
+  const ran = yield* sandbox.runHook(handle, "before_run", ctx.cfg.hooks).pipe(
     Effect.tapError((e) => ctx.record("hook.before_run", e.message, { exitCode: e.exitCode, timedOut: e.timedOut }))
   )
   if (Option.isSome(ran)) {
@@ -213,7 +213,7 @@ export const agentTurn = Effect.fn("Line.agentTurn")(function*(
   const stallMs = cfg.agent.stall_timeout_ms
 
   /** `hooks.after_run` in the sandbox; never fails (SPEC §9.4), its exit is an event. */
-  const afterRun = sandbox.runHook(handle, "after_run").pipe(
+  const afterRun = sandbox.runHook(handle, "after_run", cfg.hooks).pipe(
     Effect.flatMap((r) =>
       Option.isSome(r)
         ? ctx.record("hook.after_run", `after_run exited ${r.value.exitCode}`, { exitCode: r.value.exitCode })
@@ -340,7 +340,8 @@ export const verifyCandidate = Effect.fn("Line.verifyCandidate")(function*(
     commit: made.candidate.commit!,
     reproduction: p.packet.reproduction,
     validation: p.packet.validation,
-    timeoutMs: ctx.cfg.verify.timeout_ms
+    timeoutMs: ctx.cfg.verify.timeout_ms,
+    hooks: ctx.cfg.hooks
   })
   yield* ctx.record("verify.done", `verification ran ${verification.validation.length} validation command(s)`, {
     failedGuards: verification.guards.filter((g) => !g.passed).map((g) => g.rule),

@@ -3,9 +3,10 @@
  * checkouts for the Verifier. Each is a private git repository that borrows the main repository's objects, so the
  * agent never shares the main repository's `.git` (its hooks, config, refs): the candidate is read from the
  * sandbox's files by the runner and committed on `switchyard/<id>` in the main repository (docs/security.md).
+ * The hooks come from the caller (`hooks`, the attempt's WORKFLOW.md snapshot): the Sandbox reads no config itself.
  * Implementation: `GitSandbox` (@switchyard/node).
  */
-import type { CommandResult, IssueId } from "@switchyard/domain"
+import type { CommandResult, HooksConfig, IssueId } from "@switchyard/domain"
 import { Context, type Effect, type Option, Schema, type Scope } from "effect"
 import type { DirtyBase, HookFailed, SandboxError } from "./errors.js"
 import type { IntegritySnapshot } from "./integrity.js"
@@ -62,16 +63,24 @@ export interface SandboxShape {
   /**
    * Creates the sandbox `<workspaceRoot>/<id>` at `baseCommit` (replacing a stale one from an earlier attempt) with
    * its private HOME and io directory, resets `switchyard/<id>` in the main repository to `baseCommit`, then runs
-   * `hooks.after_create` there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4).
+   * `hooks.after_create` there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4),
+   * limited to `hooks.timeout_ms` (ms). Failed or interrupted, it leaves neither the directories nor the branch.
    */
-  readonly create: (issueId: IssueId, attempt: number, baseCommit: string) => Effect.Effect<SandboxHandle, SandboxError | HookFailed>
+  readonly create: (
+    issueId: IssueId,
+    attempt: number,
+    baseCommit: string,
+    hooks: HooksConfig
+  ) => Effect.Effect<SandboxHandle, SandboxError | HookFailed>
   /**
    * Runs `hooks.before_run` (before the agent: not confined; fatal) or `hooks.after_run` (after the agent:
-   * confined like it; result returned, never fatal) in the sandbox. Returns None when the hook is not configured.
+   * confined like it, with `hooks.env`; result returned, never fatal) in the sandbox, limited to `hooks.timeout_ms`
+   * (ms). Returns None when the hook is not configured.
    */
   readonly runHook: (
     handle: SandboxHandle,
-    hook: "before_run" | "after_run"
+    hook: "before_run" | "after_run",
+    hooks: HooksConfig
   ) => Effect.Effect<Option.Option<CommandResult>, HookFailed>
   /**
    * Reads everything the agent left in the sandbox's work tree (tracked and untracked, honouring .gitignore; the
@@ -86,15 +95,26 @@ export interface SandboxShape {
   readonly formatPatch: (handle: SandboxHandle, outDir: string) => Effect.Effect<ReadonlyArray<string>, SandboxError>
   /**
    * A fresh checkout of `commit` for verification, in a private repository that has no hooks, no config but
-   * Switchyard's and no filters, with `hooks.after_create` run in it confined (it runs the candidate's code).
-   * Removed when the scope closes.
+   * Switchyard's and no filters, with `hooks.after_create` run in it confined (it runs the candidate's code), limited
+   * to `hooks.timeout_ms` (ms), with the runner variables named in `env` (`verify.env`) only. Removed when the scope
+   * closes.
    */
-  readonly checkout: (commit: string, label: string) => Effect.Effect<Checkout, SandboxError | HookFailed, Scope.Scope>
+  readonly checkout: (
+    commit: string,
+    label: string,
+    hooks: HooksConfig,
+    env: ReadonlyArray<string>
+  ) => Effect.Effect<Checkout, SandboxError | HookFailed, Scope.Scope>
   /**
-   * Removes a sandbox or checkout directory (running `hooks.before_remove` first, confined, failures ignored, SPEC
-   * §9.4). With `deleteBranch` the branch goes too (used when nothing on it is worth keeping).
+   * Removes a sandbox or checkout directory. For a sandbox, `hooks.before_remove` runs first (confined, with
+   * `hooks.env`, limited to `hooks.timeout_ms` ms even in an uninterruptible region; failures ignored, SPEC §9.4);
+   * without `hooks` none runs (e.g. the supervisor removing a leftover). With `deleteBranch` the branch goes too
+   * (used when nothing on it is worth keeping).
    */
-  readonly remove: (path: string, options?: { readonly deleteBranch?: string | undefined }) => Effect.Effect<void, SandboxError>
+  readonly remove: (
+    path: string,
+    options?: { readonly deleteBranch?: string | undefined; readonly hooks?: HooksConfig | undefined }
+  ) => Effect.Effect<void, SandboxError>
   /** Sandboxes and checkouts that live under `workspaceRoot`. */
   readonly list: Effect.Effect<ReadonlyArray<WorktreeInfo>, SandboxError>
   /** The commit a branch points at, if the branch exists. */

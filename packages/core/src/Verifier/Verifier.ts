@@ -3,7 +3,7 @@
  * the commit under test (never in the agent's sandbox). Every `CommandResult` it returns is redacted (`Redactor`).
  * Implementation: `ProcessVerifier` (@switchyard/node).
  */
-import type { CommandResult, GuardResult, TestCounts } from "@switchyard/domain"
+import type { CommandResult, GuardResult, HooksConfig, TestCounts } from "@switchyard/domain"
 import { Context, type Effect } from "effect"
 import type { HookFailed, SandboxError } from "../Sandbox/errors.js"
 
@@ -43,21 +43,24 @@ export interface VerifyPolicy {
 
 export interface VerifierShape {
   /**
-   * Runs `command` confined in a clean checkout of `commit` (e.g. the reproduction on the base), with the `env`
-   * runner variables (`verify.env`). `issueId` names the checkout (`.verify/<issueId>-repro-…`) so the supervisor
-   * knows which lease owns it.
+   * Runs `command` confined in a clean checkout of `commit` (e.g. the reproduction on the base), limited to
+   * `timeoutMs` (ms), with the `env` runner variables (`verify.env`). `issueId` names the checkout
+   * (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it. `hooks` is the attempt's `hooks:`,
+   * for the checkout's `after_create`.
    */
   readonly reproduce: (
     issueId: string,
     commit: string,
     command: string,
     timeoutMs: number,
-    env: ReadonlyArray<string>
+    env: ReadonlyArray<string>,
+    hooks: HooksConfig
   ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
   /**
    * Verifies a candidate: runs the reproduction (if any) and every validation command in one clean checkout of
    * `commit`, runs the anti-cheat guards on the full `baseCommit..commit` diff, and (with
-   * `policy.compareTestCounts`) runs validation on a clean checkout of `baseCommit` to compare test counts.
+   * `policy.compareTestCounts`) runs validation on a clean checkout of `baseCommit` to compare test counts. Each
+   * command is limited to `timeoutMs` (ms); `hooks` is the attempt's `hooks:`, for the checkouts' `after_create`.
    */
   readonly verify: (input: {
     readonly issueId: string
@@ -67,6 +70,7 @@ export interface VerifierShape {
     readonly reproduction: string | null
     readonly validation: ReadonlyArray<string>
     readonly timeoutMs: number
+    readonly hooks: HooksConfig
   }) => Effect.Effect<Verification, SandboxError | HookFailed>
 }
 

@@ -1,8 +1,9 @@
 /**
  * GitSandbox: the `Sandbox` as git worktrees. Each attempt works in `<workspaceRoot>/<issueId>` on the
  * branch `switchyard/<issueId>`; the Verifier gets throw-away detached worktrees under
- * `<workspaceRoot>/.verify/`. Hooks come from WORKFLOW.md (`hooks.*`, read on every call) and run with
- * `sh -c` in the worktree, each limited by `hooks.timeout_ms` (Symphony SPEC §9.4 says which are fatal).
+ * `<workspaceRoot>/.verify/`. The hooks are the caller's (`hooks: HooksConfig`, from the attempt's WORKFLOW.md
+ * snapshot; nothing here reads the workflow) and run with `sh -c` in the worktree, each limited by
+ * `hooks.timeout_ms` (Symphony SPEC §9.4 says which are fatal).
  */
 import { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import {
@@ -19,11 +20,10 @@ import {
   SandboxError,
   SandboxHandle,
   type SandboxShape,
-  Workflow,
   type WorktreeInfo
 } from "@switchyard/core"
-import type { CommandResult, HookName, WorkflowDefinition } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, Random } from "effect"
+import type { CommandResult, HookName, HooksConfig } from "@switchyard/domain"
+import { Clock, Effect, Exit, Layer, Option, Random } from "effect"
 import * as NodeFs from "node:fs"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
@@ -121,10 +121,9 @@ export const make = (
 ): Effect.Effect<
   SandboxShape,
   SandboxError,
-  Workflow | Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
 > =>
   Effect.gen(function*() {
-    const workflow = yield* Workflow
     const confinement = yield* Confinement
     const executor = yield* CommandExecutor.CommandExecutor
     const fs = yield* FileSystem.FileSystem
@@ -161,16 +160,10 @@ export const make = (
       return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)
     }
 
-    const loadWorkflow = (operation: string): Effect.Effect<WorkflowDefinition, SandboxError> =>
-      workflow.current.pipe(
-        Effect.mapError((error) =>
-          new SandboxError({ operation, reason: `WORKFLOW.md could not be loaded: ${error.message}`, cause: error })
-        )
-      )
-
     /**
-     * Runs a hook script. Confined (`spec` given): with `allow`ed runner variables only; otherwise (hooks that run
-     * on the base before any agent code) with the runner's environment, as before any confinement existed.
+     * Runs a hook script, limited to `timeoutMs` (ms; enforced inside uninterruptible regions too, then the hook's
+     * process group is killed). Confined (`spec` given): with `allow`ed runner variables only; otherwise (hooks that
+     * run on the base before any agent code) with the runner's environment, as before any confinement existed.
      */
     const runHookScript = (
       hook: string,
@@ -262,7 +255,13 @@ export const make = (
         yield* git(["worktree", "prune"], repoRoot).pipe(Effect.ignore)
       })
 
-    const create: SandboxShape["create"] = (issueId, attempt, baseCommit) =>
+    /** Deletes `switchyard/<id>` in the main repository when it exists. */
+    const deleteBranch = (branch: string) =>
+      Effect.gen(function*() {
+        if (Option.isSome(yield* branchHead(branch))) yield* git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)
+      })
+
+    const create: SandboxShape["create"] = (issueId, attempt, baseCommit, hooks) =>
       Effect.gen(function*() {
         const dir = path.resolve(workspaceRoot, issueId)
         if (!isInside(workspaceRoot, dir) || path.dirname(dir) !== workspaceRoot || !SANDBOX_NAME.test(issueId)) {
@@ -272,7 +271,6 @@ export const make = (
           })
         }
         const branch = branchFor(issueId)
-        const definition = yield* loadWorkflow("create")
         const attemptDir = attemptDirOf(issueId)
         const handle = SandboxHandle.make({
           issue_id: issueId,
@@ -294,9 +292,9 @@ export const make = (
           // re-hash only the files the agent touched.
           yield* fs.copyFile(path.join(dir, ".git", "index"), path.join(attemptDir, "index")).pipe(Effect.mapError(fsError("create")))
           yield* git(["update-ref", `refs/heads/${branch}`, baseCommit], repoRoot)
-          const script = definition.config.hooks.after_create
+          const script = hooks.after_create
           if (script !== null) {
-            const result = yield* runHookScript("after_create", script, dir, definition.config.hooks.timeout_ms, {
+            const result = yield* runHookScript("after_create", script, dir, hooks.timeout_ms, {
               SWITCHYARD_WORKSPACE: dir,
               SWITCHYARD_ISSUE_ID: issueId,
               SWITCHYARD_ATTEMPT: String(attempt)
@@ -304,32 +302,24 @@ export const make = (
             if (!result.passed) return yield* hookFailed("after_create", result)
           }
         })
-        // Failed or interrupted (a signal during after_create), nothing of the sandbox is left (threat model A28).
-        yield* made.pipe(
-          Effect.onError(() =>
-            clearSandbox(dir, issueId).pipe(
-              Effect.zipRight(git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)),
-              Effect.ignore
-            )
-          )
+        // Acquire/release: the release runs when `made` fails OR is interrupted (a SIGTERM to the runner during a
+        // slow after_create, threat model A28), uninterruptibly and after the hook's process group is gone.
+        // Nothing of the sandbox is left: its directories, and the branch (each removal tried on its own).
+        const release = Effect.all([
+          clearSandbox(dir, issueId).pipe(Effect.ignoreLogged),
+          deleteBranch(branch).pipe(Effect.ignoreLogged)
+        ], { discard: true }).pipe(
+          Effect.zipRight(Effect.logInfo("sandbox creation did not finish; its directories and branch were removed"))
+        )
+        yield* Effect.uninterruptibleMask((restore) =>
+          restore(made).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : release))
         )
         yield* Effect.logInfo("sandbox created")
         return handle
       }).pipe(Effect.annotateLogs({ issueId, attempt }))
 
-    const runHook: SandboxShape["runHook"] = (handle, hook) =>
+    const runHook: SandboxShape["runHook"] = (handle, hook, hooks) =>
       Effect.gen(function*() {
-        const definition = yield* workflow.current.pipe(
-          Effect.mapError((error) =>
-            new HookFailed({
-              hook,
-              exitCode: null,
-              timedOut: false,
-              outputTail: `WORKFLOW.md could not be loaded: ${error.message}`
-            })
-          )
-        )
-        const hooks = definition.config.hooks
         const script = hooks[hook]
         if (script === null) return Option.none<CommandResult>()
         const env = {
@@ -342,20 +332,10 @@ export const make = (
           ? { spec: { cwd: handle.path, writable: [handle.path], home: handle.home, network: "none" as const }, allow: hooks.env }
           : null
         const result = yield* runHookScript(hook, script, handle.path, hooks.timeout_ms, env, confine)
+        // after_run is never fatal (SPEC §9.4).
         if (hook === "before_run" && !result.passed) return yield* hookFailed(hook, result)
         return Option.some(result)
-      }).pipe(
-        // after_run is never fatal (SPEC §9.4), not even when the workflow cannot be read.
-        Effect.catchAll((error) =>
-          hook === "after_run"
-            ? Effect.logWarning("after_run hook skipped").pipe(
-              Effect.annotateLogs({ reason: error.outputTail }),
-              Effect.as(Option.none<CommandResult>())
-            )
-            : Effect.fail(error)
-        ),
-        Effect.annotateLogs({ issueId: handle.issue_id })
-      )
+      }).pipe(Effect.annotateLogs({ issueId: handle.issue_id }))
 
     const snapshot: SandboxShape["snapshot"] = (handle, message, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES) =>
       Effect.gen(function*() {
@@ -422,9 +402,8 @@ export const make = (
         return lines(written).map((file) => path.resolve(repoRoot, file))
       })
 
-    const checkout: SandboxShape["checkout"] = (commit, label) =>
+    const checkout: SandboxShape["checkout"] = (commit, label, hooks, env) =>
       Effect.gen(function*() {
-        const definition = yield* loadWorkflow("checkout")
         const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "checkout"
         const suffix = `${(yield* Clock.currentTimeMillis).toString(36)}${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}`
         const root = path.join(verifyRoot, `${safeLabel}-${suffix}`)
@@ -436,15 +415,15 @@ export const make = (
           }),
           () => removeDir(root).pipe(Effect.ignore)
         )
-        const script = definition.config.hooks.after_create
+        const script = hooks.after_create
         if (script !== null) {
           // The checkout holds the candidate's code, so its after_create (e.g. an install that runs package
           // scripts) is confined like the verification commands, with their environment.
-          const ran = yield* runHookScript("after_create", script, result.path, definition.config.hooks.timeout_ms, {
+          const ran = yield* runHookScript("after_create", script, result.path, hooks.timeout_ms, {
             SWITCHYARD_WORKSPACE: result.path
           }, {
             spec: { cwd: result.path, writable: [result.path], home: result.home, network: "none" },
-            allow: definition.config.verify.env
+            allow: env
           })
           if (!ran.passed) return yield* hookFailed("after_create", ran)
         }
@@ -472,21 +451,17 @@ export const make = (
         }
         const name = path.basename(dir)
         const isSandbox = path.dirname(dir) === workspaceRoot && SANDBOX_NAME.test(name)
-        if (isSandbox && (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false)))) {
+        const hooks: HooksConfig | undefined = removeOptions?.hooks
+        const script = hooks?.before_remove ?? null
+        if (hooks !== undefined && script !== null && isSandbox && (yield* fs.exists(dir).pipe(Effect.orElseSucceed(() => false)))) {
           const home = path.join(attemptDirOf(name), "home")
-          yield* workflow.current.pipe(
-            Effect.flatMap((definition) => {
-              const script = definition.config.hooks.before_remove
-              if (script === null) return Effect.void
-              return fs.makeDirectory(home, { recursive: true }).pipe(
-                Effect.zipRight(runHookScript("before_remove", script, dir, definition.config.hooks.timeout_ms, {
-                  SWITCHYARD_WORKSPACE: dir
-                }, {
-                  spec: { cwd: dir, writable: [dir], home, network: "none" },
-                  allow: definition.config.hooks.env
-                }))
-              )
-            }),
+          yield* fs.makeDirectory(home, { recursive: true }).pipe(
+            Effect.zipRight(runHookScript("before_remove", script, dir, hooks.timeout_ms, {
+              SWITCHYARD_WORKSPACE: dir
+            }, {
+              spec: { cwd: dir, writable: [dir], home, network: "none" },
+              allow: hooks.env
+            })),
             // Failures are logged and ignored (SPEC §9.4).
             Effect.catchAll((error) =>
               Effect.logWarning("before_remove hook skipped").pipe(Effect.annotateLogs({ reason: error.message }))
@@ -496,9 +471,7 @@ export const make = (
         if (isSandbox) yield* clearSandbox(dir, name)
         else yield* removeDir(dir)
         const branch = removeOptions?.deleteBranch
-        if (branch !== undefined && Option.isSome(yield* branchHead(branch))) {
-          yield* git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)
-        }
+        if (branch !== undefined) yield* deleteBranch(branch)
         yield* Effect.logInfo("sandbox removed")
       }).pipe(Effect.annotateLogs({ worktree: target }))
 
@@ -608,5 +581,5 @@ export const layer = (
 ): Layer.Layer<
   Sandbox,
   SandboxError,
-  Workflow | Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  Confinement | CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
 > => Layer.effect(Sandbox, make(options))

@@ -113,7 +113,9 @@ export const withExtraProtectedPaths = (
 }
 
 /**
- * Builds the verifier. `reproduce` runs one command in a checkout labelled `<issueId>-repro`. `verify`:
+ * Builds the verifier. Its checkouts run the caller's `hooks.after_create` (confined, with `verify.env`: the
+ * `env` of `reproduce`, `policy.env` of `verify`). `reproduce` runs one command in a checkout labelled
+ * `<issueId>-repro`. `verify`:
  * 1. runs the guards on the full `baseCommit..commit` diff read from the main repository (`sandbox.repoRoot`);
  * 2. runs the reproduction (when given) and then every validation command, in order and all of them even after a
  *    failure, in one clean checkout of `commit` labelled `<issueId>-verify`;
@@ -204,10 +206,10 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths)
       }).pipe(Effect.withLogSpan("guards"))
 
-    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env) =>
+    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks) =>
       Effect.gen(function*() {
         const result = yield* Effect.scoped(
-          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`), (dir) => runIn(dir, command, timeoutMs, env))
+          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`, hooks, env), (dir) => runIn(dir, command, timeoutMs, env))
         )
         return redactor.redactResult(result)
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
@@ -221,7 +223,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         const guards = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
 
         const candidate = yield* Effect.scoped(Effect.gen(function*() {
-          const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`)
+          const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
           const reproductionAfter = input.reproduction === null
             ? null
             : yield* runIn(dir, input.reproduction, input.timeoutMs, input.policy.env)
@@ -244,7 +246,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
             )
           } else {
             const baseRun = yield* Effect.scoped(Effect.gen(function*() {
-              const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`)
+              const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
               return yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs, input.policy.env))
             }))
             baseCounts = sumCounts(baseRun)
