@@ -1,18 +1,18 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Integration } from "@switchyard/core"
-import { EvidenceBundle, IssueId, TaskPacket, Verdict } from "@switchyard/domain"
+import { EvidenceBundle, IntegrationConfig, IssueId, TaskPacket, Verdict } from "@switchyard/domain"
 import { Effect, Either, Schema, type Scope } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { EnvRedactor, GitIntegration } from "../src/index.js"
-import { config, gitSync, makeRepo, workflowLayer } from "./helpers.js"
+import { gitSync, makeRepo } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const BRANCH = "switchyard/SY-1"
 const TITLE = `it's "$(touch pwned)" & more`
 
-const bundle = (commit: string) =>
+const bundle = (commit: string, title = TITLE) =>
   EvidenceBundle.make({
     schemaVersion: 1,
     issueId: SY1,
@@ -20,11 +20,11 @@ const bundle = (commit: string) =>
     outcome: "PR_READY",
     summary: "SY-1 is ready for review",
     task: {
-      title: TITLE,
+      title,
       body: "",
       packet: TaskPacket.make({
         issue_id: SY1,
-        title: TITLE,
+        title,
         intent: "",
         source: { tracker: "sqlite", issue_id: SY1, labels: [] },
         attempt: 1,
@@ -62,12 +62,18 @@ const setup = Effect.gen(function*() {
   return { ...fixture, remote, commit }
 })
 
-const publish = (repo: string, integration: unknown, commit: string, evidenceMd = "/tmp/evidence.md") =>
-  Effect.flatMap(Integration, (i) => i.publish({ bundle: bundle(commit), branch: BRANCH, evidenceMd })).pipe(
-    Effect.provide(GitIntegration.layer),
-    Effect.provide(EnvRedactor.layer()),
-    Effect.provide(workflowLayer(repo, config({ integration })))
-  )
+/** `integration` is the `integration:` block as WORKFLOW.md would have it (decoded with its defaults). */
+const publish = (repo: string, integration: unknown, commit: string, evidenceMd = "/tmp/evidence.md", title = TITLE) =>
+  Effect.flatMap(Integration, (i) =>
+    i.publish({
+      bundle: bundle(commit, title),
+      branch: BRANCH,
+      evidenceMd,
+      config: Schema.decodeUnknownSync(IntegrationConfig)(integration)
+    })).pipe(
+      Effect.provide(GitIntegration.layer({ repoRoot: repo })),
+      Effect.provide(EnvRedactor.layer())
+    )
 
 const test = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 30_000)
@@ -129,22 +135,57 @@ describe("GitIntegration", () => {
       const { repo, root, commit } = yield* setup
       const marker = NodePath.join(root, "pr-ran")
       const result = yield* publish(repo, { pr_command: `touch ${marker} {{ body }}` }, commit)
-      assert.include(result!.prError, "unknown variable body")
+      assert.include(result!.prError, "integration.pr_command: undefined variable: body")
       assert.isFalse(existsSync(marker))
+    }))
+
+  test("a hostile title ($(…), backticks, quotes, ;, a newline) reaches the pr_command as one inert argument", () =>
+    Effect.gen(function*() {
+      const { repo, root, commit } = yield* setup
+      const argsFile = NodePath.join(root, "args.txt")
+      const hostile = `x $(touch sub-ran) \`touch tick-ran\` 'a' "b" ; touch semi-ran\n| touch pipe-ran`
+      // Every way a value is output: plain, an explicit shellquote, after a filter, inside a tag, and `echo`.
+      const result = yield* publish(repo, {
+        pr_command: `printf '%s\\0' {{ title }} {{ title | shellquote }} {{ title | upcase }} ` +
+          `{% if title != "" %}{{ title }}{% endif %} {% echo title %} > ${argsFile}`
+      }, commit, "/tmp/evidence.md", hostile)
+      assert.isNotNull(result)
+      assert.isNull(result!.prError)
+      // Five arguments, each exactly the title (upcased once): nothing was split, expanded or run.
+      const args = readFileSync(argsFile, "utf8").split("\0").slice(0, -1)
+      assert.deepStrictEqual(args, [hostile, hostile, hostile.toUpperCase(), hostile, hostile])
+      for (const marker of ["sub-ran", "tick-ran", "semi-ran", "pipe-ran", "SUB-RAN", "TICK-RAN", "SEMI-RAN", "PIPE-RAN"]) {
+        assert.isFalse(existsSync(NodePath.join(repo, marker)), marker)
+      }
     }))
 })
 
 describe("renderPrCommand and lastUrl", () => {
   const vars = { title: "a 'b'", branch: "switchyard/SY-1", evidence_md: "/x/e.md", summary: "s", issue_id: "SY-1", commit: "c" }
 
-  it("quotes every value, accepts the shellquote filter, and refuses tags, unknown filters and variables", () => {
+  it("quotes every output once (shellquote too); refuses unknown variables and filters, and raw", () => {
     assert.deepStrictEqual(
       GitIntegration.renderPrCommand("gh pr create --title {{title}} --head {{ branch | shellquote }}", vars),
       Either.right(`gh pr create --title 'a '\\''b'\\''' --head 'switchyard/SY-1'`)
     )
-    assert.isTrue(Either.isLeft(GitIntegration.renderPrCommand("{{ title | upcase }}", vars)))
-    assert.isTrue(Either.isLeft(GitIntegration.renderPrCommand("{% if title %}x{% endif %}", vars)))
+    // Liquid's filters and tags work, and what they output is quoted too.
+    assert.deepStrictEqual(GitIntegration.renderPrCommand("{{ title | upcase }}", vars), Either.right(`'A '\\''B'\\'''`))
+    assert.deepStrictEqual(
+      GitIntegration.renderPrCommand(`{% if summary != "" %}--body {{ summary }}{% endif %}`, vars),
+      Either.right("--body 's'")
+    )
+    assert.deepStrictEqual(
+      GitIntegration.renderPrCommand("{{ nope }}", vars),
+      Either.left("undefined variable: nope (line 1, column 4)")
+    )
+    assert.deepStrictEqual(
+      GitIntegration.renderPrCommand("{{ title | shout }}", vars),
+      Either.left("undefined filter: shout (line 1, column 1)")
+    )
+    // `raw`, liquidjs's way around the escape, is not there.
+    assert.isTrue(Either.isLeft(GitIntegration.renderPrCommand("{{ title | raw }}", vars)))
     assert.isTrue(Either.isLeft(GitIntegration.renderPrCommand("{{ issue.title }}", vars)))
+    assert.isTrue(Either.isLeft(GitIntegration.renderPrCommand("{% if title %}x", vars)))
   })
 
   it("lastUrl takes the last URL printed", () => {

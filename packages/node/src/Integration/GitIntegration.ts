@@ -1,15 +1,18 @@
 /**
- * GitIntegration: the `Integration` after PR_READY, from WORKFLOW.md's `integration` block (read on every call):
+ * GitIntegration: the `Integration` after PR_READY, as the caller's `integration` config says (the attempt's
+ * WORKFLOW.md snapshot, passed to `publish`; nothing here reads the workflow):
  * - `push: true` pushes `switchyard/<id>` to `remote` from the repository root;
- * - `pr_command` (e.g. `gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}`) runs
- *   with `sh -c` in the repository root; the last URL it prints is the PR URL.
+ * - `pr_command` (e.g. `gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}`), a
+ *   Liquid template whose every output is shell-quoted, runs with `sh -c` in the repository root; the last URL it
+ *   prints is the PR URL.
  * Nothing here fails: every problem is text in the `IntegrationResult`, so a failure to open a PR never loses the
  * verified change (the branch and the evidence are already stored).
  */
 import { CommandExecutor } from "@effect/platform"
-import { Integration, type IntegrationResult, type IntegrationShape, redact, Redactor, Workflow } from "@switchyard/core"
+import { Integration, type IntegrationShape, redact, Redactor } from "@switchyard/core"
 import type { EvidenceBundle } from "@switchyard/domain"
 import { Duration, Effect, Either, Layer, Option } from "effect"
+import { Liquid } from "liquidjs"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
 
 /** Wall-clock limit for `git push`, in ms. */
@@ -37,38 +40,57 @@ export interface PrCommandVariables {
 /** POSIX shell single-quoting: the value becomes exactly one word, whatever it contains. */
 export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`
 
-const EXPRESSION = /\{\{([\s\S]*?)\}\}/g
-const VARIABLE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*([A-Za-z_]+)\s*)?$/
+/** The longest `pr_command` template, in characters (liquidjs `parseLimit`). */
+const MAX_PR_COMMAND_CHARS = 64 * 1024
+/** The longest a `pr_command` render may take, in ms (liquidjs `renderLimit`). */
+const PR_RENDER_LIMIT_MS = 1_000
+/** What one render may allocate, in liquidjs units (elements and characters; liquidjs `memoryLimit`). */
+const PR_MEMORY_LIMIT = 1024 * 1024
+
+/** A value as liquidjs writes it (strings as they are; nothing else is in the scope but strings). */
+const text = (value: unknown): string => (value === null || value === undefined ? "" : String(value))
 
 /**
- * Renders `pr_command`: each `{{ name }}` (or `{{ name | shellquote }}`, the same thing) becomes the variable's
- * value SHELL-QUOTED, so a title with quotes, `$` or `;` stays one argument. Do not put quotes around a
- * placeholder yourself. This is the Liquid subset the command needs; a Liquid tag (`{% %}`), an unknown variable
- * or an unknown filter is an error (Left, one sentence), like the strict prompt renderer.
+ * The `pr_command` engine: strict like the prompt's (an unknown variable or filter is an error), and every output
+ * (`{{ }}`, `{% echo %}`, `{% cycle %}`) goes through `shellQuote` (liquidjs `outputEscape`). `shellquote` is the
+ * explicit spelling of the same thing (a "raw" filter, so the value is quoted once, not twice); liquidjs's own
+ * `raw`, the one way to skip the escape, is not available.
  */
-export const renderPrCommand = (template: string, variables: PrCommandVariables): Either.Either<string, string> => {
-  const values: Record<string, string> = { ...variables }
-  const errors: Array<string> = []
-  const rendered = template.replace(EXPRESSION, (whole, inner: string) => {
-    const m = VARIABLE.exec(inner)
-    if (m === null) {
-      errors.push(`unsupported expression ${whole} (only {{ name }} and {{ name | shellquote }} are supported)`)
-      return whole
-    }
-    const [, name, filter] = m
-    if (filter !== undefined && filter !== "shellquote") {
-      errors.push(`unknown filter ${filter} in ${whole} (values are always shell-quoted)`)
-      return whole
-    }
-    if (!Object.hasOwn(values, name!)) {
-      errors.push(`unknown variable ${name} in ${whole} (known: ${Object.keys(values).join(", ")})`)
-      return whole
-    }
-    return shellQuote(values[name!]!)
+const prEngine = (() => {
+  const engine = new Liquid({
+    strictVariables: true,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    templates: {},
+    outputEscape: (value: unknown) => shellQuote(text(value)),
+    parseLimit: MAX_PR_COMMAND_CHARS,
+    renderLimit: PR_RENDER_LIMIT_MS,
+    memoryLimit: PR_MEMORY_LIMIT
   })
-  if (/\{%/.test(template)) errors.push("Liquid tags ({% %}) are not supported in integration.pr_command")
-  return errors.length === 0 ? Either.right(rendered) : Either.left(errors[0]!)
+  engine.unregisterFilter("raw")
+  engine.registerFilter("shellquote", { raw: true, handler: (value: unknown) => shellQuote(text(value)) })
+  return engine
+})()
+
+/** A liquidjs error as one sentence: `undefined variable: body (line 1, column 9)`. */
+const renderReason = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  const first = message.split("\n")[0] ?? message
+  return first.replace(/, line:(\d+), col:(\d+)$/, " (line $1, column $2)")
 }
+
+/**
+ * Renders `pr_command` with liquidjs: each output (`{{ name }}`, `{{ name | upcase }}`, `{{ name | shellquote }}`,
+ * the same as `{{ name }}`) becomes its value SHELL-QUOTED, so a title with quotes, `$(…)`, backticks or `;` stays
+ * one argument and never runs. Do not put quotes around a placeholder yourself. Tags (`{% if %}`, …) and liquidjs's
+ * filters work; an unknown variable or filter, or a syntax error, is an error (Left, one sentence), like the strict
+ * prompt renderer. Pure.
+ */
+export const renderPrCommand = (template: string, variables: PrCommandVariables): Either.Either<string, string> =>
+  Either.try({
+    try: () => prEngine.parseAndRenderSync(template, { ...variables }),
+    catch: renderReason
+  })
 
 /** The last `http(s)://…` URL in `output` (the last line holding one wins), or null. */
 export const lastUrl = (output: string): string | null => {
@@ -94,8 +116,14 @@ const variablesFor = (bundle: EvidenceBundle, branch: string, evidenceMd: string
   commit: bundle.fingerprint?.commit ?? bundle.diff?.commit ?? ""
 })
 
+/** Options of {@link make} and {@link layer}. */
+export interface GitIntegrationOptions {
+  /** The repository's top level: where `git push` and `pr_command` run. */
+  readonly repoRoot: string
+}
+
 /**
- * Builds the integration for the repository of the `Workflow` service (`repoRoot`). `publish`:
+ * Builds the integration for the repository at `options.repoRoot`. `publish`, with the `integration` config given:
  * - returns null when `integration.push` is false and `integration.pr_command` is null;
  * - with `push`, runs `git push --force-with-lease=refs/heads/<branch> <remote> refs/heads/<branch>:refs/heads/<branch>`
  *   (a branch Switchyard pushed earlier may be replaced, one someone else moved may not), limited to
@@ -107,13 +135,14 @@ const variablesFor = (bundle: EvidenceBundle, branch: string, evidenceMd: string
  *   when the push failed.
  * Error texts are cut to their last 1,000 characters and have secret env values redacted. Never fails.
  */
-export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExecutor.CommandExecutor | Redactor> = Effect.gen(
-  function*() {
-    const workflow = yield* Workflow
+export const make = (
+  options: GitIntegrationOptions
+): Effect.Effect<IntegrationShape, never, CommandExecutor.CommandExecutor | Redactor> =>
+  Effect.gen(function*() {
     const redactor = yield* Redactor
     const executor = yield* CommandExecutor.CommandExecutor
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
-    const repoRoot = workflow.repoRoot
+    const repoRoot = options.repoRoot
 
     const push = (remote: string, branch: string, secrets: ReadonlyArray<string>) =>
       Effect.gen(function*() {
@@ -168,19 +197,8 @@ export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExec
         return { prUrl: url, prError: null }
       })
 
-    const publish: IntegrationShape["publish"] = ({ bundle, branch, evidenceMd }) =>
+    const publish: IntegrationShape["publish"] = ({ bundle, branch, config: cfg, evidenceMd }) =>
       Effect.gen(function*() {
-        const current = yield* Effect.either(workflow.current)
-        if (Either.isLeft(current)) {
-          const result: IntegrationResult = {
-            pushed: null,
-            pushError: null,
-            prUrl: null,
-            prError: `integration skipped: WORKFLOW.md could not be read: ${current.left.message}`
-          }
-          return result
-        }
-        const cfg = current.right.config.integration
         if (!cfg.push && cfg.pr_command === null) return null
         const secrets = redactor.secrets
         const pushed = cfg.push ? yield* push(cfg.remote, branch, secrets) : { pushed: null, pushError: null }
@@ -189,16 +207,13 @@ export const make: Effect.Effect<IntegrationShape, never, Workflow | CommandExec
           : pushed.pushed === false
           ? { prUrl: null, prError: "pr_command not run: the push failed" }
           : yield* openPr(cfg.pr_command, variablesFor(bundle, branch, evidenceMd), secrets)
-        const result: IntegrationResult = { ...pushed, ...pr }
-        return result
+        return { ...pushed, ...pr }
       }).pipe(Effect.annotateLogs({ issueId: bundle.issueId, stage: "integration" }))
 
     return Integration.of({ publish })
-  }
-)
+  })
 
-/** The `Integration` layer (add it to the line to enable `integration.*` in WORKFLOW.md). */
-export const layer: Layer.Layer<Integration, never, Workflow | CommandExecutor.CommandExecutor | Redactor> = Layer.effect(
-  Integration,
-  make
-)
+/** The `Integration` layer for one repository (add it to the line to enable `integration.*` in WORKFLOW.md). */
+export const layer = (
+  options: GitIntegrationOptions
+): Layer.Layer<Integration, never, CommandExecutor.CommandExecutor | Redactor> => Layer.effect(Integration, make(options))
