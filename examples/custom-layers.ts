@@ -19,7 +19,7 @@ import {
   runLine,
   Supervisor,
   Tracker,
-  WorkflowFile
+  Workflow
 } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
 import {
@@ -54,7 +54,7 @@ Fix {{ issue.title }}.
 const lineFor = (repo: string, worktrees: string, stateDir: string, workflowTextValue: string) => {
   const workflow = Layer.unwrapEffect(
     parseWorkflow(`${repo}/WORKFLOW.md`, workflowTextValue).pipe(
-      Effect.map((def) => WorkflowFile.layerStatic(def, repo, stateDir))
+      Effect.map((def) => Workflow.layerStatic(def, repo, stateDir))
     )
   )
   const store = Layer.mergeAll(SqliteOrchestrator.layer, SqliteEvidenceStore.layer({ stateDir })).pipe(

@@ -6,13 +6,14 @@
  * examples/custom-layers.ts).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, resolveWorkspaceRoot, Supervisor, Workflow, WorkflowFile } from "@switchyard/core"
+import { FiberWorkerPool, Supervisor, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
   GitSandbox,
   NodeKillPoints,
   NodeProcessControl,
+  NodeWorkflowFile,
   ProcessVerifier,
   RoutedAgentStation,
   Unconfined
@@ -33,13 +34,13 @@ export const lineLayer = (
   options: { readonly runnerEnv?: Readonly<Record<string, string | undefined>> | undefined } = {}
 ) => {
   const { stateDir } = statePaths(repoRoot)
-  const workflow = WorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
+  const workflow = NodeWorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
   // Where sandboxes live and how they are confined are read once, when the line starts (docs/security.md).
   const sandbox = Layer.unwrapEffect(
     Effect.gen(function*() {
       const wf = yield* Workflow
       const def = yield* wf.current
-      const workspaceRoot = resolveWorkspaceRoot(def, repoRoot)
+      const workspaceRoot = NodeWorkflowFile.resolveWorkspaceRoot(def, repoRoot)
       // SWITCHYARD_BWRAP: where bwrap is, when it is not `bwrap` on PATH.
       const bwrap = yield* Config.string("SWITCHYARD_BWRAP").pipe(Config.withDefault("bwrap"))
       const confinement = def.config.sandbox.confinement === "none"

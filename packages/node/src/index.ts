@@ -1,6 +1,6 @@
 /**
- * @switchyard/node: the process runner, the git-worktree Sandbox, the command AgentStation, the process Verifier
- * and process-table access for the Supervisor.
+ * @switchyard/node: the process runner, the git-worktree Sandbox, the command AgentStation, the process Verifier,
+ * process-table access for the Supervisor, and WORKFLOW.md on disk (`NodeWorkflowFile`).
  */
 export * as CommandAgent from "./AgentStation/CommandAgent.js"
 export * as NodeProcessControl from "./ProcessControl/NodeProcessControl.js"
@@ -25,3 +25,4 @@ export * as Egress from "./Confinement/egress.js"
 export * as Ed25519EvidenceSigner from "./EvidenceSigner/Ed25519EvidenceSigner.js"
 export * as NodeKillPoints from "./KillPoints/NodeKillPoints.js"
 export * as EnvRedactor from "./Redactor/EnvRedactor.js"
+export * as NodeWorkflowFile from "./Workflow/NodeWorkflowFile.js"

@@ -19,7 +19,7 @@ import {
   Tracker,
   WorkerPool,
   type WorkerInfo,
-  WorkflowFile
+  Workflow
 } from "@switchyard/core"
 import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
@@ -74,9 +74,9 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
   )
   const def = new WorkflowDefinition({ path: "/repo/WORKFLOW.md", config: new WorkflowConfig({}), prompt_template: "" })
   const supervisor = yield* Supervisor.make.pipe(
-    Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
+    Effect.provide(Layer.merge(Layer.succeedContext(services), Workflow.layerStatic(def, "/repo", paths.stateDir)))
   )
-  const workflow = WorkflowFile.layerStatic(def, "/repo", paths.stateDir)
+  const workflow = Workflow.layerStatic(def, "/repo", paths.stateDir)
   return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, workflow }
 }).pipe(Effect.provide(NodeContext.layer))
 const setup = setupWith()
@@ -243,7 +243,7 @@ const tickServices = (services: {
   readonly orchestrator: Context.Tag.Service<typeof Orchestrator>
   readonly pool: Context.Tag.Service<typeof WorkerPool>
   readonly supervisor: Context.Tag.Service<typeof Supervisor.Supervisor>
-  readonly workflow: ReturnType<typeof WorkflowFile.layerStatic>
+  readonly workflow: ReturnType<typeof Workflow.layerStatic>
 }) =>
   Layer.merge(
     Layer.succeedContext(Context.empty().pipe(
@@ -375,7 +375,7 @@ describe("two supervisors at once (fencing)", () => {
         }))
       )
       const supervisor = yield* Supervisor.make.pipe(
-        Effect.provide(Layer.merge(Layer.succeedContext(services), WorkflowFile.layerStatic(def, "/repo", paths.stateDir)))
+        Effect.provide(Layer.merge(Layer.succeedContext(services), Workflow.layerStatic(def, "/repo", paths.stateDir)))
       )
       return { supervisor, stores }
     })

@@ -1,6 +1,7 @@
 /** `switchyard init`: creates `.switchyard/` (ignoring itself) and a commented WORKFLOW.md; safe to run twice. */
 import { FileSystem } from "@effect/platform"
-import { defaultWorkflowFile, Tracker, workflowPath } from "@switchyard/core"
+import { defaultWorkflowFile, Tracker } from "@switchyard/core"
+import { NodeWorkflowFile } from "@switchyard/node"
 import { Console, Effect } from "effect"
 import { ensureStateDir, statePaths, storeLayer } from "../store.js"
 import { repoRoot } from "./shared.js"
@@ -16,7 +17,7 @@ export const init = Effect.gen(function*() {
   const { stateDir } = statePaths(root)
   // The state dir ignores itself, so `init` never dirties the base (no edit to the repo's .gitignore).
   yield* ensureStateDir(stateDir)
-  const wf = workflowPath(root)
+  const wf = NodeWorkflowFile.workflowPath(root)
   if (yield* fs.exists(wf)) {
     yield* Console.log(`kept existing ${wf}`)
   } else {

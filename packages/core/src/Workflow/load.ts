@@ -1,6 +1,7 @@
 /**
  * Loading WORKFLOW.md: split the optional YAML front matter from the Liquid prompt body, decode the front matter
- * into the typed `WorkflowConfig`, check the template parses, and resolve the workspace root.
+ * into the typed `WorkflowConfig`, and check the template parses. Pure: reading the file and resolving paths
+ * against the platform (the workspace root, `<repo>/WORKFLOW.md`) is `NodeWorkflowFile` in @switchyard/node.
  *
  * Format (Symphony SPEC §5.2): when the first line is `---`, the lines up to the next `---` line are YAML front
  * matter and the rest is the prompt template; otherwise the whole file is the template and the config is `{}`.
@@ -8,9 +9,6 @@
  */
 import { WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Effect, Option, ParseResult, Schema, SchemaAST } from "effect"
-import { createHash } from "node:crypto"
-import * as os from "node:os"
-import * as nodePath from "node:path"
 import * as YAML from "yaml"
 import { firstInvalidRoute, normalizeLabel } from "../AgentStation/routing.js"
 import { WorkflowError } from "./errors.js"
@@ -35,9 +33,6 @@ export const DEFAULT_PROMPT = [
   "",
   "{{ packet | json: 2 }}"
 ].join("\n")
-
-/** `<repoRoot>/WORKFLOW.md`: where the loader looks when no explicit path is given (SPEC §5.1). */
-export const workflowPath = (repoRoot: string): string => nodePath.join(repoRoot, WORKFLOW_FILE_NAME)
 
 /** The two halves of a WORKFLOW.md file. Line numbers are 1-based and count from the top of the file. */
 interface SplitFile {
@@ -331,51 +326,3 @@ export const parseWorkflow = (path: string, text: string): Effect.Effect<Workflo
     )
     return WorkflowDefinition.make({ path, config, prompt_template: template })
   })
-
-const ENV_REFERENCE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g
-
-/**
- * The default workspace root for a repo: `<os.tmpdir()>/switchyard_workspaces/<repo-name>-<hash>`, where the
- * name is the repo directory's basename with characters outside `[A-Za-z0-9._-]` replaced by `_` (SPEC §4.2
- * charset) and the hash is the first 8 hex digits of sha256 of the absolute repo path, so two checkouts with
- * the same name do not share sandboxes. Symphony's default is `<system-temp>/symphony_workspaces` (SPEC §5.3.3).
- */
-export const defaultWorkspaceRoot = (repoRoot: string): string => {
-  const absolute = nodePath.resolve(repoRoot)
-  const name = nodePath.basename(absolute).replace(/[^A-Za-z0-9._-]/g, "_") || "repo"
-  const hash = createHash("sha256").update(absolute).digest("hex").slice(0, 8)
-  return nodePath.join(os.tmpdir(), "switchyard_workspaces", `${name}-${hash}`)
-}
-
-/**
- * The absolute directory sandboxes live under, from `workspace.root` (SPEC §5.3.3, §6.1):
- * - a leading `~` (`~` or `~/...`) is the home directory;
- * - `$VAR` and `${VAR}` are replaced from `env` (default `process.env`); this expansion applies to this path
- *   value only, never to commands (SPEC §6.1). A referenced variable that is unset or empty makes the value
- *   count as missing (SPEC §5.3.1), so the default applies;
- * - a relative result resolves against the directory containing WORKFLOW.md (`def.path`, itself resolved against
- *   `repoRoot` when relative); the result is normalized.
- * - null (or missing) means {@link defaultWorkspaceRoot}.
- *
- * Pure given `env`, the home directory and the temp directory: nothing on disk is read or created.
- */
-export const resolveWorkspaceRoot = (
-  def: WorkflowDefinition,
-  repoRoot: string,
-  env: Readonly<Record<string, string | undefined>> = process.env
-): string => {
-  const configured = def.config.workspace.root
-  if (configured === null || configured.trim() === "") return defaultWorkspaceRoot(repoRoot)
-  let missing = false
-  const home = configured === "~" || configured.startsWith("~/")
-    ? os.homedir() + configured.slice(1)
-    : configured
-  const expanded = home.replace(ENV_REFERENCE, (_, braced: string | undefined, bare: string | undefined) => {
-    const value = env[braced ?? bare ?? ""]
-    if (value === undefined || value === "") missing = true
-    return value ?? ""
-  })
-  if (missing || expanded.trim() === "") return defaultWorkspaceRoot(repoRoot)
-  const workflowDir = nodePath.dirname(nodePath.resolve(repoRoot, def.path))
-  return nodePath.resolve(workflowDir, expanded)
-}

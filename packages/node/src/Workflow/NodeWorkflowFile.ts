@@ -1,5 +1,7 @@
 /**
- * WorkflowFile: the `Workflow` service backed by a WORKFLOW.md file on disk.
+ * NodeWorkflowFile: the `Workflow` service backed by a WORKFLOW.md file on disk, and the path rules that need the
+ * platform (the home and temp directories, the environment, sha256): where WORKFLOW.md is, and where sandboxes
+ * live (`workspace.root`). Parsing stays in core (`parseWorkflow`), free of platform code.
  *
  * The file is loaded when the layer is built (a missing or invalid file fails startup, Symphony SPEC §6.3) and
  * re-read on every `current`, so edits apply to the next dispatch without a restart (SPEC §6.2). An invalid edit
@@ -7,12 +9,63 @@
  * good config and emit an operator-visible error).
  */
 import { FileSystem } from "@effect/platform"
+import { parseWorkflow, Workflow, WORKFLOW_FILE_NAME, WorkflowError, type WorkflowShape } from "@switchyard/core"
 import type { WorkflowDefinition } from "@switchyard/domain"
 import { Effect, Layer, Ref } from "effect"
+import { createHash } from "node:crypto"
+import * as os from "node:os"
 import * as nodePath from "node:path"
-import { WorkflowError } from "./errors.js"
-import { parseWorkflow, workflowPath } from "./load.js"
-import { Workflow, type WorkflowShape } from "./Workflow.js"
+
+/** `<repoRoot>/WORKFLOW.md`: where the loader looks when no explicit path is given (SPEC §5.1). */
+export const workflowPath = (repoRoot: string): string => nodePath.join(repoRoot, WORKFLOW_FILE_NAME)
+
+const ENV_REFERENCE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g
+
+/**
+ * The default workspace root for a repo: `<os.tmpdir()>/switchyard_workspaces/<repo-name>-<hash>`, where the
+ * name is the repo directory's basename with characters outside `[A-Za-z0-9._-]` replaced by `_` (SPEC §4.2
+ * charset) and the hash is the first 8 hex digits of sha256 of the absolute repo path, so two checkouts with
+ * the same name do not share sandboxes. Symphony's default is `<system-temp>/symphony_workspaces` (SPEC §5.3.3).
+ */
+export const defaultWorkspaceRoot = (repoRoot: string): string => {
+  const absolute = nodePath.resolve(repoRoot)
+  const name = nodePath.basename(absolute).replace(/[^A-Za-z0-9._-]/g, "_") || "repo"
+  const hash = createHash("sha256").update(absolute).digest("hex").slice(0, 8)
+  return nodePath.join(os.tmpdir(), "switchyard_workspaces", `${name}-${hash}`)
+}
+
+/**
+ * The absolute directory sandboxes live under, from `workspace.root` (SPEC §5.3.3, §6.1):
+ * - a leading `~` (`~` or `~/...`) is the home directory;
+ * - `$VAR` and `${VAR}` are replaced from `env` (default `process.env`); this expansion applies to this path
+ *   value only, never to commands (SPEC §6.1). A referenced variable that is unset or empty makes the value
+ *   count as missing (SPEC §5.3.1), so the default applies;
+ * - a relative result resolves against the directory containing WORKFLOW.md (`def.path`, itself resolved against
+ *   `repoRoot` when relative); the result is normalized.
+ * - null (or missing) means {@link defaultWorkspaceRoot}.
+ *
+ * Pure given `env`, the home directory and the temp directory: nothing on disk is read or created.
+ */
+export const resolveWorkspaceRoot = (
+  def: WorkflowDefinition,
+  repoRoot: string,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): string => {
+  const configured = def.config.workspace.root
+  if (configured === null || configured.trim() === "") return defaultWorkspaceRoot(repoRoot)
+  let missing = false
+  const home = configured === "~" || configured.startsWith("~/")
+    ? os.homedir() + configured.slice(1)
+    : configured
+  const expanded = home.replace(ENV_REFERENCE, (_, braced: string | undefined, bare: string | undefined) => {
+    const value = env[braced ?? bare ?? ""]
+    if (value === undefined || value === "") missing = true
+    return value ?? ""
+  })
+  if (missing || expanded.trim() === "") return defaultWorkspaceRoot(repoRoot)
+  const workflowDir = nodePath.dirname(nodePath.resolve(repoRoot, def.path))
+  return nodePath.resolve(workflowDir, expanded)
+}
 
 export interface WorkflowFileOptions {
   /** The repo's top level; resolved to an absolute path. */
@@ -111,6 +164,6 @@ export const make = (options: WorkflowFileOptions): Effect.Effect<WorkflowShape,
 export const layer = (options: WorkflowFileOptions): Layer.Layer<Workflow, WorkflowError, FileSystem.FileSystem> =>
   Layer.effect(Workflow, make(options))
 
-/** A `Workflow` service that always returns `def`, for tests and embedding (no file, no reload). */
+/** A `Workflow` service that always returns `def`, for tests and embedding (no file, no reload): `Workflow.layerStatic`. */
 export const layerStatic = (def: WorkflowDefinition, repoRoot: string, stateDir: string): Layer.Layer<Workflow> =>
-  Layer.succeed(Workflow, Workflow.of({ repoRoot, stateDir, current: Effect.succeed(def) }))
+  Workflow.layerStatic(def, repoRoot, stateDir)
