@@ -169,6 +169,48 @@ describe("crash and restart", () => {
     expect(db(r).prepare("SELECT COUNT(*) AS n FROM leases").get()).toEqual({ n: 0 })
     expect(worktreesLeft(r)).toEqual([])
   })
+
+  it("SIGTERM during a slow after_create exits 143 and leaves no sandbox, no branch and no hook (threat model A28)", async () => {
+    const r = repo()
+    const started = join(r.shared, "after_create-started")
+    r.writeWorkflow(config(
+      r.agent("noop.sh", noop),
+      `hooks:\n  after_create: 'touch ${started}; sleep 300 # after-create-hook'`
+    ))
+    await sy(r.dir, "issue", "create", "--title", "interrupted while preparing")
+    const run = start(r.dir, "run")
+    await until(() => existsSync(started), 10_000, "after_create to start")
+    expect(git(r.dir, "branch", "--list", "switchyard/SY-1")).toContain("switchyard/SY-1")
+    const sent = Date.now()
+    run.child.kill("SIGTERM")
+    const exit = await exited(run.child, sent)
+    expect(exit.code).toBe(143)
+    expect(exit.afterMs).toBeLessThan(10_000)
+    expect(pidsMatching("after-create-hook")).toEqual([])
+    expect(worktreesLeft(r)).toEqual([])
+    expect(git(r.dir, "branch", "--list", "switchyard/*")).toBe("")
+    expect(await syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "todo", counted_attempts: 0 })
+  })
+
+  it("a before_remove that outlives hooks.timeout_ms is cut off at the end of the attempt, freeing its slot", async () => {
+    const r = repo()
+    const started = join(r.shared, "before_remove-started")
+    // 20 s of hook, 500 ms allowed: before the fix the attempt's end (uninterruptible) waited for all of it.
+    r.writeWorkflow(config(
+      r.agent("noop.sh", noop),
+      `hooks:\n  timeout_ms: 500\n  before_remove: 'touch ${started}; sleep 20 # before-remove-hook'`
+    ))
+    await sy(r.dir, "issue", "create", "--title", "slow cleanup")
+    const begun = Date.now()
+    const run = await sy(r.dir, "run", "--once")
+    const tookMs = Date.now() - begun
+    expect(run.code, run.stderr).toBe(0)
+    expect(existsSync(started)).toBe(true)
+    expect(tookMs).toBeLessThan(12_000)
+    expect(pidsMatching("before-remove-hook")).toEqual([])
+    expect((await syJson(r.dir, "issue", "show", "SY-1")).outcome).toBe("NO_OP")
+    expect(worktreesLeft(r)).toEqual([])
+  })
 })
 
 describe("signals", () => {
