@@ -26,7 +26,7 @@ import {
   Supervisor,
   Tracker,
   Verifier,
-  WorkflowFile
+  Workflow
 } from "@switchyard/core"
 import {
   AgentReport,
@@ -191,7 +191,7 @@ describe("every ending has exactly one bundle", () => {
           isAlive: () => Effect.succeed(true),
           killGroup: () => Effect.void
         })),
-        WorkflowFile.layerStatic(def, "/repo", paths.stateDir),
+        Workflow.layerStatic(def, "/repo", paths.stateDir),
         redactorLayer
       )
       const line = Supervisor.layer.pipe(Layer.provideMerge(FiberWorkerPool.layer), Layer.provideMerge(base_))
