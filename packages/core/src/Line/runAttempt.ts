@@ -173,7 +173,11 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
     /** The line up to a raw verdict, from the start. */
     const fresh = (ctx: Stages.LineContext) =>
       Effect.gen(function*() {
-        const p = yield* persist(yield* timings.timed("sandbox", Stages.prepare(ctx)))
+        // Stored uninterruptibly once prepared, so an interruption either finds the artifact (and removes the
+        // sandbox) or lands inside `prepare` (which removes it itself).
+        const p = yield* Effect.uninterruptibleMask((restore) =>
+          restore(timings.timed("sandbox", Stages.prepare(ctx))).pipe(Effect.flatMap(persist))
+        )
         const handle = handleOf(p, issue.id, attempt)
         const reproduced = yield* timings.timed("reproduce", Stages.reproduceOnBase(ctx, p))
         if (reproduced !== null) yield* persist(reproduced)

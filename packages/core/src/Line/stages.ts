@@ -104,23 +104,31 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
         : Effect.void
     )
   )
-  yield* KillPoints.reached("sandbox.created")
-  if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
-  yield* orchestrator.updateLease(issue.id, { sandbox_path: handle.path })
-  yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
-    path: handle.path,
-    branch: handle.branch,
-    base: baseCommit
-  })
-  return new Prepared({
-    base: baseCommit,
-    branch: handle.branch,
-    sandboxPath: handle.path,
-    home: handle.home,
-    io: handle.io,
-    runDir,
-    packet
-  })
+  // From here until the Prepared artifact is stored (runAttempt stores it uninterruptibly), an interruption
+  // removes the sandbox and its branch: nothing else would know they exist.
+  return yield* Effect.gen(function*() {
+    yield* KillPoints.reached("sandbox.created")
+    if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
+    yield* orchestrator.updateLease(issue.id, { sandbox_path: handle.path })
+    yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
+      path: handle.path,
+      branch: handle.branch,
+      base: baseCommit
+    })
+    return new Prepared({
+      base: baseCommit,
+      branch: handle.branch,
+      sandboxPath: handle.path,
+      home: handle.home,
+      io: handle.io,
+      runDir,
+      packet
+    })
+  }).pipe(
+    Effect.onInterrupt(() =>
+      sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: ctx.cfg.hooks }).pipe(Effect.ignoreLogged)
+    )
+  )
 })
 
 /** Reproduce on base: the issue's reproduction in a clean checkout of the base. Null when the issue has none. */

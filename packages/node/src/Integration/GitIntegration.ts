@@ -9,7 +9,7 @@
  * verified change (the branch and the evidence are already stored).
  */
 import { CommandExecutor } from "@effect/platform"
-import { Integration, type IntegrationShape, redact, Redactor } from "@switchyard/core"
+import { Integration, type IntegrationShape, Redactor } from "@switchyard/core"
 import type { EvidenceBundle } from "@switchyard/domain"
 import { Duration, Effect, Either, Layer, Option } from "effect"
 import { Liquid } from "liquidjs"
@@ -133,7 +133,8 @@ export interface GitIntegrationOptions {
  *   `SWITCHYARD_EVIDENCE_MD` and `SWITCHYARD_PR_TITLE` in its environment. The last URL in its output (stdout
  *   and stderr together) is `prUrl`; a non-zero exit, a timeout or a render error is `prError`. It does not run
  *   when the push failed.
- * Error texts are cut to their last 1,000 characters and have secret env values redacted. Never fails.
+ * Error texts are cut to their last 1,000 characters and go through the `Redactor` (secret env values and token
+ * formats). Never fails.
  */
 export const make = (
   options: GitIntegrationOptions
@@ -144,7 +145,7 @@ export const make = (
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = options.repoRoot
 
-    const push = (remote: string, branch: string, secrets: ReadonlyArray<string>) =>
+    const push = (remote: string, branch: string) =>
       Effect.gen(function*() {
         const ref = `refs/heads/${branch}`
         const args = ["push", "--porcelain", `--force-with-lease=${ref}`, remote, `${ref}:${ref}`]
@@ -152,20 +153,20 @@ export const make = (
           Effect.timeoutOption(Duration.millis(PUSH_TIMEOUT_MS)),
           Effect.either
         )
-        if (Either.isLeft(out)) return { pushed: false, pushError: redact(lastChars(out.left.reason), secrets) }
+        if (Either.isLeft(out)) return { pushed: false, pushError: redactor.redact(lastChars(out.left.reason)) }
         if (Option.isNone(out.right)) {
           return { pushed: false, pushError: `git push to ${remote} timed out after ${PUSH_TIMEOUT_MS} ms` }
         }
         const result = out.right.value
         if (result.exitCode !== 0) {
           const text = lastChars(`${result.stdout}\n${result.stderr}`) || `git push exited ${result.exitCode}`
-          return { pushed: false, pushError: redact(text, secrets) }
+          return { pushed: false, pushError: redactor.redact(text) }
         }
         yield* Effect.logInfo("branch pushed").pipe(Effect.annotateLogs({ remote, branch }))
         return { pushed: true, pushError: null }
       })
 
-    const openPr = (template: string, variables: PrCommandVariables, secrets: ReadonlyArray<string>) =>
+    const openPr = (template: string, variables: PrCommandVariables) =>
       Effect.gen(function*() {
         const rendered = renderPrCommand(template, variables)
         if (Either.isLeft(rendered)) return { prUrl: null, prError: `integration.pr_command: ${rendered.left}` }
@@ -190,9 +191,9 @@ export const make = (
             ? `could not run (${result.signal ?? "no exit code"})`
             : `exited ${result.exitCode}`
           const tail = lastChars(result.outputTail)
-          return { prUrl: null, prError: redact(`pr_command ${how}${tail === "" ? "" : `: ${tail}`}`, secrets) }
+          return { prUrl: null, prError: redactor.redact(`pr_command ${how}${tail === "" ? "" : `: ${tail}`}`) }
         }
-        const url = lastUrl(redact(output, secrets))
+        const url = lastUrl(redactor.redact(output))
         yield* Effect.logInfo("pr_command finished").pipe(Effect.annotateLogs({ prUrl: url ?? "none" }))
         return { prUrl: url, prError: null }
       })
@@ -200,13 +201,12 @@ export const make = (
     const publish: IntegrationShape["publish"] = ({ bundle, branch, config: cfg, evidenceMd }) =>
       Effect.gen(function*() {
         if (!cfg.push && cfg.pr_command === null) return null
-        const secrets = redactor.secrets
-        const pushed = cfg.push ? yield* push(cfg.remote, branch, secrets) : { pushed: null, pushError: null }
+        const pushed = cfg.push ? yield* push(cfg.remote, branch) : { pushed: null, pushError: null }
         const pr = cfg.pr_command === null
           ? { prUrl: null, prError: null }
           : pushed.pushed === false
           ? { prUrl: null, prError: "pr_command not run: the push failed" }
-          : yield* openPr(cfg.pr_command, variablesFor(bundle, branch, evidenceMd), secrets)
+          : yield* openPr(cfg.pr_command, variablesFor(bundle, branch, evidenceMd))
         return { ...pushed, ...pr }
       }).pipe(Effect.annotateLogs({ issueId: bundle.issueId, stage: "integration" }))
 
