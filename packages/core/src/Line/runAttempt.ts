@@ -40,7 +40,7 @@ import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint
 import * as Decide from "./decide.js"
 import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
 import { isRevisable, revisionFeedback } from "./revision.js"
-import { endingOf, settleInterrupted, settleWithRetry } from "./settle.js"
+import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry } from "./settle.js"
 import * as Stages from "./stages.js"
 import { commitMessage, summaryFor } from "./summary.js"
 
@@ -103,7 +103,12 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
       orchestrator.atomically(Effect.gen(function*() {
         if (!(yield* orchestrator.holds(issue.id, epoch))) return yield* new LeaseFenced({ issueId: issue.id, attempt, epoch })
         yield* evidence.putStage(issue.id, attempt, epoch, artifact)
-      })).pipe(Effect.zipRight(Ref.update(progress, (p) => advance(p, artifact))), Effect.as(artifact))
+      })).pipe(
+        // A busy store is retried like a settle; a lost lease is not.
+        Effect.retry({ schedule: SETTLE_RETRY, while: (e) => e._tag !== "LeaseFenced" }),
+        Effect.zipRight(Ref.update(progress, (p) => advance(p, artifact))),
+        Effect.as(artifact)
+      )
 
     // WORKFLOW.md is read once; every stage works from this snapshot.
     const loaded = yield* Effect.either(workflow.current)

@@ -394,9 +394,12 @@ export const make = Effect.gen(function*() {
       )
     }
 
-    // 3. Workers of this process whose lease is gone (broken by another runner after an expiry).
+    // 3. Workers of this process whose lease is gone (broken by another runner after an expiry). A worker that is
+    //    packaging or done is left alone: its ending is fenced (a lost lease makes it write nothing), and once it
+    //    settled, its lease is gone while it removes its sandbox.
     const interrupted: Array<IssueId> = []
     for (const w of yield* pool.workers) {
+      if (w.stage === "package" || w.stage === "done") continue
       const lease = held.get(w.issueId)
       if (lease !== undefined && lease.runner_id === orchestrator.runnerId) continue
       yield* orchestrator.record("reconcile.lease_lost", w.issueId, `${w.issueId} runs here without a lease; interrupting`)
