@@ -11,7 +11,7 @@ import {
   TestCounts,
   Verdict
 } from "@switchyard/domain"
-import { renderEvidenceTerminal } from "../src/evidenceView.js"
+import { renderEvidenceTerminal } from "../src/view/evidence.js"
 
 const ID = IssueId.make("SY-3")
 const result = (command: string, exitCode: number) =>

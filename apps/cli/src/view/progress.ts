@@ -1,10 +1,10 @@
-/** `switchyard run [--once] [--concurrency N]`: the factory line, with one progress line per stage change. */
-import { Confinement, Orchestrator, runLine, Sandbox } from "@switchyard/core"
+/**
+ * `switchyard run`'s terminal output: one line per stage change of this runner as its events are recorded, the
+ * confinement line it starts with, and the usage line it ends with.
+ */
+import { Orchestrator } from "@switchyard/core"
 import type { FactoryEvent } from "@switchyard/domain"
 import { Console, Effect, Option, Ref, Schema, Stream } from "effect"
-import type { RunOptions } from "../Cli.js"
-import { lineLayer } from "../layers.js"
-import { repoRoot } from "./shared.js"
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19)
 const progressLine = (e: FactoryEvent): string | null => {
@@ -66,24 +66,3 @@ export const confinementLine = (kind: "bwrap" | "none", summary: string): string
   kind === "none"
     ? "WARNING: agents run UNCONFINED (sandbox.confinement: none): an agent can read the runner's files and secrets and write anywhere the runner can; every evidence bundle says so"
     : `confinement: ${summary}; agents, later hooks and verification see only their own sandbox`
-
-/**
- * Refuses a dirty base and a confinement that cannot be had (bubblewrap missing or unable to create namespaces:
- * `ConfinementUnavailable`, fail closed), says which confinement is in force, then runs the line until interrupted
- * (or drained with `--once`); prints usage at the end.
- */
-export const run = (o: RunOptions) =>
-  repoRoot.pipe(Effect.flatMap((root) =>
-    Effect.gen(function*() {
-      // Preflight: refuse a dirty base before anything is claimed (each attempt checks again).
-      yield* (yield* Sandbox).resolveBase
-      const confinement = yield* Confinement
-      yield* confinement.check
-      const line = confinementLine(confinement.kind, confinement.summary)
-      yield* confinement.kind === "none" ? Console.error(line) : Console.log(line)
-      const usage = yield* printProgress
-      yield* runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }).pipe(
-        Effect.ensuring(Effect.sleep("50 millis").pipe(Effect.zipRight(Ref.get(usage)), Effect.flatMap((u) => Console.log(usageLine(u)))))
-      )
-    }).pipe(Effect.scoped, Effect.provide(lineLayer(root)))
-  ))

@@ -16,10 +16,12 @@ import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
 import { Playbook, Twin } from "@switchyard/twin"
 import { Config, Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
-import { printProgress } from "./commands/run.js"
-import { lineLayer, statePaths } from "./layers.js"
-import { ensureStateDir } from "./store.js"
-import { renderStatus, statusSnapshot } from "./status.js"
+import { lineLayer, statePaths } from "../../layers.js"
+import { ensureStateDir } from "../../store.js"
+import { printProgress } from "../../view/progress.js"
+import { renderStatus } from "../../view/status.js"
+import { statusSnapshot } from "../status/snapshot.js"
+import type { DemoAgent, DemoOptions } from "./options.js"
 
 const files: Record<string, string> = {
   "package.json": JSON.stringify(
@@ -263,8 +265,8 @@ export interface ClaudeBinary {
 
 /**
  * The Switchyard checkout this code runs from: the nearest directory above this module holding
- * `pnpm-workspace.yaml` (the module may be apps/cli/src/demo.ts, the bundle apps/cli/dist/main.mjs or one of its
- * chunks in apps/cli/dist/chunks/). None when the CLI runs outside a checkout.
+ * `pnpm-workspace.yaml` (the module may be apps/cli/src/commands/demo/handler.ts or the bundle
+ * apps/cli/dist/switchyard.cjs). None when the CLI runs outside a checkout.
  */
 export const checkoutRoot: Effect.Effect<Option.Option<string>, never, FileSystem.FileSystem | Path.Path> = Effect.gen(
   function*() {
@@ -307,9 +309,6 @@ export const findClaude = (
     }
     return Option.none()
   })
-
-/** `--agent` for the demo: which station runs the five issues. */
-export type DemoAgent = "command" | "claude-code"
 
 export class ClaudeNotFound extends Schema.TaggedError<ClaudeNotFound>()("ClaudeNotFound", {}) {
   override get message() {
@@ -463,3 +462,6 @@ Explore it yourself:
       yield* Console.log(`\n(removed the example repo; run \`switchyard demo --keep\` to explore it afterwards)`)
     }
   }))
+
+/** `switchyard demo [--keep] [--agent command|claude-code]`: {@link runDemo} with the parsed options. */
+export const demo = (o: DemoOptions) => runDemo({ keep: o.keep, agent: Option.getOrUndefined(o.agent) })

@@ -2,9 +2,9 @@
 import { EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { IssueInput, IssuePatch } from "@switchyard/domain"
 import { Console, Effect, Option, ParseResult, Schema } from "effect"
-import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "../Cli.js"
-import { issueDetail, issueTable } from "../render.js"
-import { encodeIssue, printJson, withStore } from "./shared.js"
+import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "./options.js"
+import { issueDetail, issueTable } from "../../view/issue.js"
+import { encodeIssue, printJson, withStore } from "../shared.js"
 
 /** The command-line option of each IssueInput / IssuePatch field. */
 const OPTION_OF: Readonly<Record<string, string>> = {

@@ -1,16 +1,8 @@
-/** Plain-text renderings for the terminal. JSON output goes through the Schema encoders instead. */
-import type { Attempt, Issue, Lease, RetryEntry } from "@switchyard/domain"
+/** `switchyard issue list|show` for the terminal. JSON output goes through the Schema encoders instead. */
+import type { Attempt, Issue } from "@switchyard/domain"
 import { DateTime } from "effect"
 
 const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n - 1) + "…" : s + " ".repeat(n - s.length))
-
-/** `12s`, `3m04s`, `1h02m`: durations for humans (input in ms). */
-export const human = (ms: number): string => {
-  const s = Math.max(0, Math.round(ms / 1000))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
-}
 
 export const issueLine = (i: Issue): string =>
   `${pad(i.id, 8)} ${pad(i.status, 12)} ${pad(i.priority, 9)} ${i.title}${
@@ -49,14 +41,3 @@ export const issueDetail = (i: Issue, attempts: ReadonlyArray<Attempt>): string 
   }
   return lines.join("\n")
 }
-
-export const leaseLine = (l: Lease, now: number): string =>
-  `${pad(l.issue_id, 8)} ${pad(l.stage, 10)} attempt ${l.attempt} · ${human(now - l.acquired_at)} · heartbeat ${
-    human(now - l.heartbeat_at)
-  } ago · pid ${l.agent_pid ?? "-"} · ${l.runner_id}`
-
-export const retryLine = (r: RetryEntry, now: number): string =>
-  `${pad(r.issue_id, 8)} attempt ${r.attempt} due in ${human(r.due_at - now)} (${r.error})`
-
-export const outcomeLine = (a: Attempt): string =>
-  `${pad(a.issue_id, 8)} #${a.attempt} ${pad(a.terminal_state ?? "-", 18)} ${a.cause ?? ""}`

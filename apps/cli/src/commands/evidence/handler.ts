@@ -2,9 +2,9 @@
 import { EvidenceStore, renderEvidenceMarkdown, Tracker } from "@switchyard/core"
 import { EvidenceBundle } from "@switchyard/domain"
 import { Console, Effect, Option, Schema } from "effect"
-import type { EvidenceOptions } from "../Cli.js"
-import { renderEvidenceTerminal } from "../evidenceView.js"
-import { printJson, withStore } from "./shared.js"
+import type { EvidenceOptions } from "./options.js"
+import { renderEvidenceTerminal } from "../../view/evidence.js"
+import { printJson, withStore } from "../shared.js"
 
 export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", { id: Schema.String }) {
   override get message() {
