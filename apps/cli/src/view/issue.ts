@@ -1,20 +1,30 @@
 /** `switchyard issue list|show` for the terminal. JSON output goes through the Schema encoders instead. */
 import type { Attempt, Issue } from "@switchyard/domain"
 import { DateTime } from "effect"
+import { Ansi, cell, Doc, row, rows, text, type View } from "./doc.js"
 
-const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n - 1) + "…" : s + " ".repeat(n - s.length))
+/** One row of `issue list`: id, status and priority in columns, then the title and labels. */
+const issueLine = (i: Issue): View =>
+  row(
+    cell(i.id, 8),
+    " ",
+    cell(i.status, 12),
+    " ",
+    cell(i.priority, 9),
+    ` ${i.title}${i.labels.length > 0 ? `  [${i.labels.join(", ")}]` : ""}`
+  )
 
-export const issueLine = (i: Issue): string =>
-  `${pad(i.id, 8)} ${pad(i.status, 12)} ${pad(i.priority, 9)} ${i.title}${
-    i.labels.length > 0 ? `  [${i.labels.join(", ")}]` : ""
-  }`
-
-export const issueTable = (issues: ReadonlyArray<Issue>): string =>
+/** `issue list`: a header and one row per issue, or `no issues`. */
+export const issueTable = (issues: ReadonlyArray<Issue>): View =>
   issues.length === 0
-    ? "no issues"
-    : [`${pad("ID", 8)} ${pad("STATUS", 12)} ${pad("PRIORITY", 9)} TITLE`, ...issues.map(issueLine)].join("\n")
+    ? text("no issues")
+    : rows([
+      Doc.annotate(row(cell("ID", 8), " ", cell("STATUS", 12), " ", cell("PRIORITY", 9), " TITLE"), Ansi.bold),
+      ...issues.map(issueLine)
+    ])
 
-export const issueDetail = (i: Issue, attempts: ReadonlyArray<Attempt>): string => {
+/** `issue show`: the issue's fields, body, attempts and comments. */
+export const issueDetail = (i: Issue, attempts: ReadonlyArray<Attempt>): View => {
   const lines = [
     `${i.id}  ${i.title}`,
     `status ${i.status} · priority ${i.priority}${i.labels.length ? ` · labels ${i.labels.join(", ")}` : ""}`,
@@ -39,5 +49,5 @@ export const issueDetail = (i: Issue, attempts: ReadonlyArray<Attempt>): string 
     lines.push("", "comments:")
     for (const c of i.comments) lines.push(`  ${c.author} at ${DateTime.formatIso(c.created_at)}:`, ...c.body.split("\n").map((l) => `    ${l}`))
   }
-  return lines.join("\n")
+  return rows(lines.map(text))
 }

@@ -3,14 +3,23 @@
  * confinement line it starts with, and the usage line it ends with.
  */
 import { Orchestrator } from "@switchyard/core"
-import type { FactoryEvent } from "@switchyard/domain"
+import type { FactoryEvent, TerminalState } from "@switchyard/domain"
 import { Console, Effect, Option, Ref, Schema, Stream } from "effect"
+import { Ansi, cell, colorEnabled, OUTCOME_STYLE, render, row, type View } from "./doc.js"
 
 const clock = (at: number) => new Date(at).toISOString().slice(11, 19)
-const progressLine = (e: FactoryEvent): string | null => {
-  if (e.type === "agent.output") return null
-  return `${clock(e.at)} ${(e.issue_id ?? "").padEnd(7)} ${e.type.padEnd(26)} ${e.message}`
+
+/** The style of an event's type: a `terminal.<STATE>` in its outcome's colour, anything else plain. */
+const typeStyle = (type: string): ReadonlyArray<Ansi.Ansi> => {
+  const state = type.startsWith("terminal.") ? type.slice("terminal.".length) : ""
+  return state in OUTCOME_STYLE ? [OUTCOME_STYLE[state as TerminalState]] : []
 }
+
+/** One event as a progress line (time, issue, type, message), or null for the events `run` does not show. */
+export const progressLine = (e: FactoryEvent): View | null =>
+  e.type === "agent.output"
+    ? null
+    : row(`${clock(e.at)} `, cell(e.issue_id ?? "", 7), " ", cell(e.type, 26, ...typeStyle(e.type)), ` ${e.message}`)
 
 /** Tokens and cost of the attempts this process finished, summed from its `terminal.*` events. */
 export interface RunUsage {
@@ -31,6 +40,7 @@ const decodeTerminalUsage = Schema.decodeUnknownOption(TerminalUsage)
  */
 export const printProgress = Effect.gen(function*() {
   const orchestrator = yield* Orchestrator
+  const color = yield* colorEnabled
   const usage = yield* Ref.make<RunUsage>({ attempts: 0, inputTokens: 0, outputTokens: 0, costUsd: null })
   yield* orchestrator.changes.pipe(
     Stream.tap((e) =>
@@ -48,8 +58,8 @@ export const printProgress = Effect.gen(function*() {
         : Effect.void
     ),
     Stream.map(progressLine),
-    Stream.filter((l): l is string => l !== null),
-    Stream.runForEach((l) => Console.log(l)),
+    Stream.filter((l): l is View => l !== null),
+    Stream.runForEach((l) => Console.log(render(l, { color }))),
     Effect.forkScoped
   )
   return usage

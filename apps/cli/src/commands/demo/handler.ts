@@ -19,7 +19,8 @@ import { fileURLToPath } from "node:url"
 import { lineLayer, statePaths } from "../../layers.js"
 import { ensureStateDir } from "../../store.js"
 import { printProgress } from "../../view/progress.js"
-import { renderStatus } from "../../view/status.js"
+import { cell, print, row } from "../../view/doc.js"
+import { statusView } from "../../view/status.js"
 import { statusSnapshot } from "../status/snapshot.js"
 import type { DemoAgent, DemoOptions } from "./options.js"
 
@@ -404,7 +405,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
       yield* rule("filing 5 issues")
       for (const d of demoIssues) {
         const issue = yield* tracker.create(new IssueInput(d.input))
-        yield* Console.log(`  ${issue.id}  ${issue.title.padEnd(42)} expect ${d.expect}`)
+        yield* print(row(`  ${issue.id}  `, cell(issue.title, 42), ` expect ${d.expect}`))
       }
       yield* rule("switchyard run --once  (one line per stage change)")
       yield* printProgress
@@ -416,7 +417,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         const attempts = yield* orchestrator.attempts(issue.id)
         const trail = attempts.map((a) => a.terminal_state ?? "?").join(" → ")
         const latest = yield* evidence.latest(issue.id)
-        yield* Console.log(`  ${issue.id}  ${trail.padEnd(34)} issue is now ${issue.status}`)
+        yield* print(row(`  ${issue.id}  `, cell(trail, 34), ` issue is now ${issue.status}`))
         if (Option.isSome(latest)) yield* Console.log(`        ${latest.value.summary}`)
         const agent = Option.isSome(latest) ? latest.value.agent : null
         if (agent !== null && agent.usage !== null) {
@@ -428,7 +429,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         }
       }
       yield* rule("switchyard status")
-      yield* Console.log(renderStatus(yield* statusSnapshot(repo)))
+      yield* print(statusView(yield* statusSnapshot(repo)))
       const first = yield* evidence.latest((yield* tracker.list())[0]!.id)
       if (Option.isSome(first)) {
         yield* rule(`evidence bundle of ${first.value.issueId} (evidence.md)`)

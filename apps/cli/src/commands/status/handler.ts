@@ -1,6 +1,7 @@
 /** `switchyard status [--json] [--watch] [--check]`: the four layers side by side (see ./snapshot.ts). */
 import { Console, Effect, Schedule, Schema } from "effect"
 import { storeLayer } from "../../store.js"
+import { clearScreen, colorEnabled } from "../../view/doc.js"
 import { renderStatus } from "../../view/status.js"
 import { printJson, repoRoot } from "../shared.js"
 import type { StatusOptions } from "./options.js"
@@ -20,7 +21,9 @@ export const status = (o: StatusOptions) =>
       Effect.tap((s) =>
         o.json
           ? printJson(statusJson(s))
-          : Console.log(`${o.watch ? "\x1b[2J\x1b[H" : ""}${renderStatus(s)}`)
+          : colorEnabled.pipe(
+            Effect.flatMap((color) => Console.log(`${o.watch ? clearScreen : ""}${renderStatus(s, { color })}`))
+          )
       )
     )
     if (o.watch) {

@@ -30,7 +30,8 @@ import type { IssueId } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
 import { Console, Effect, Option, Schema } from "effect"
 import { lineLayer } from "../../layers.js"
-import { renderVerifyReport } from "../../view/verify.js"
+import { print } from "../../view/doc.js"
+import { verifyView } from "../../view/verify.js"
 import { repoRoot } from "../shared.js"
 import type { VerifyOptions } from "./options.js"
 import { type CurrentState, staleReasons, verificationFailures, VerifyReport } from "./report.js"
@@ -216,7 +217,7 @@ export const verify = (o: VerifyOptions) =>
         const report = yield* verifyIssue(o.id)
         yield* o.json
           ? Console.log(JSON.stringify(Schema.encodeSync(VerifyReport)(report), null, 2))
-          : Console.log(renderVerifyReport(report))
+          : print(verifyView(report))
         if (!report.fresh || !report.passed) {
           return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
         }
