@@ -408,8 +408,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         yield* print(row(`  ${issue.id}  `, cell(issue.title, 42), ` expect ${d.expect}`))
       }
       yield* rule("switchyard run --once  (one line per stage change)")
-      yield* printProgress
-      yield* runLine({ once: true })
+      yield* printProgress(runLine({ once: true }))
       yield* rule("outcomes")
       const orchestrator = yield* Orchestrator
       const evidence = yield* EvidenceStore
