@@ -35,12 +35,14 @@ export const verifyView = (r: VerifyReport): View => {
     const line = (ok: boolean, label: string, res: CommandResult) =>
       row("  ", mark(ok), ` ${label}${describe(res)} (${Math.round(res.durationMs)} ms)`)
     if (v.reproductionBefore !== null) {
-      out.push(line(v.reproductionBefore.exitCode !== 0 && !v.reproductionBefore.environmentFailure, "reproduction on the base: ", v.reproductionBefore))
+      // On the base the reproduction must fail, and for a reason of its own (not because it could not run).
+      const before = v.reproductionBefore
+      out.push(line(!before.passed && !before.environmentFailure, "reproduction on the base: ", before))
     }
     if (v.reproductionAfter !== null) {
-      out.push(line(v.reproductionAfter.exitCode === 0 && !v.reproductionAfter.environmentFailure, "reproduction on the head: ", v.reproductionAfter))
+      out.push(line(v.reproductionAfter.passed, "reproduction on the head: ", v.reproductionAfter))
     }
-    for (const res of v.validation) out.push(line(res.exitCode === 0 && !res.environmentFailure, "validation: ", res))
+    for (const res of v.validation) out.push(line(res.passed, "validation: ", res))
     const failed = v.guards.filter((g) => !g.passed)
     out.push(row("  ", mark(failed.length === 0), ` guards: ${v.guards.length - failed.length} of ${v.guards.length} passed`))
     for (const g of failed) {

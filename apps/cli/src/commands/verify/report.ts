@@ -74,18 +74,22 @@ export const describe = (r: CommandResult): string =>
     ? `\`${r.command}\` could not run (${r.signal ?? "no exit code"})`
     : `\`${r.command}\` exited ${r.exitCode}`
 
-/** Why a re-verification does not pass, one sentence each (empty = it passes). Pure. */
+/**
+ * Why a re-verification does not pass, one sentence each (empty = it passes): the reproduction must fail on the base
+ * (and be able to run there), and it and every validation command must pass on the head (`CommandResult.passed`), and
+ * every guard must pass. Pure.
+ */
 export const verificationFailures = (v: NonNullable<VerifyReport["verification"]>): ReadonlyArray<string> => {
   const failures: Array<string> = []
   const before = v.reproductionBefore
   if (before !== null && before.environmentFailure) failures.push(`the reproduction could not run on the base: ${describe(before)}`)
-  else if (before !== null && before.exitCode === 0) failures.push(`the reproduction passes on the base: ${describe(before)}`)
+  else if (before !== null && before.passed) failures.push(`the reproduction passes on the base: ${describe(before)}`)
   const after = v.reproductionAfter
-  if (after !== null && !(after.exitCode === 0 && !after.environmentFailure)) {
+  if (after !== null && !after.passed) {
     failures.push(`the reproduction fails on the candidate: ${describe(after)}`)
   }
   for (const r of v.validation) {
-    if (!(r.exitCode === 0 && !r.environmentFailure)) failures.push(`validation ${describe(r)}`)
+    if (!r.passed) failures.push(`validation ${describe(r)}`)
   }
   for (const g of v.guards) if (!g.passed) failures.push(`guard ${g.rule} failed`)
   return failures
