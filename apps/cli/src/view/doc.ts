@@ -76,7 +76,7 @@ export const rows = (views: Iterable<View>): View => Doc.concatWith(views, (abov
 const part = (p: string | View): View => (typeof p === "string" ? text(p) : p)
 
 /** Erases the screen and moves the cursor home (what `status --watch` prints before each snapshot). */
-export const clearScreen: string = AnsiDoc.render(Doc.cat(AnsiDoc.eraseScreen, AnsiDoc.cursorTo(0, 0)), { style: "pretty" })
+export const clearScreen: string = Ansi.stringify(Ansi.combine(Ansi.eraseScreen, Ansi.cursorTo(0, 0)))
 
 /** Colour of each terminal state, in every view: green PR_READY, yellow NO_OP, red ESCALATE, magenta RETRYABLE_FAILURE. */
 export const OUTCOME_STYLE: Record<TerminalState, Ansi.Ansi> = {
