@@ -11,7 +11,7 @@ import {
   TestCounts,
   Verdict
 } from "@switchyard/domain"
-import { renderEvidenceTerminal } from "../src/evidenceView.js"
+import { renderEvidenceTerminal } from "../src/view/evidence.js"
 
 const ID = IssueId.make("SY-3")
 const result = (command: string, exitCode: number) =>
@@ -127,14 +127,48 @@ describe("renderEvidenceTerminal", () => {
   })
 
   it("colours the outcome by state and the stat's + and - runs", () => {
+    // @effect/printer-ansi writes the whole SGR state at each change: `ESC[0;<colour>;1m` is that colour, bold.
     const colours: Record<TerminalState, string> = { PR_READY: "32", NO_OP: "33", ESCALATE: "31", RETRYABLE_FAILURE: "35" }
     for (const [state, sgr] of Object.entries(colours)) {
       const first = renderEvidenceTerminal(bundle(state as TerminalState), { color: true }).split("\n")[0]!
-      expect(first).toContain(`${ESC}${sgr}m${ESC}1m${state}${ESC}0m`)
+      expect(first).toContain(`${ESC}0;${sgr};1m${state}${ESC}`)
     }
     const text = renderEvidenceTerminal(bundle("PR_READY"), { color: true })
-    expect(text).toContain(`src/average.js       | 3 ${ESC}32m++${ESC}0m${ESC}31m-${ESC}0m`)
-    expect(text).toContain(`${ESC}32m+3${ESC}0m ${ESC}31m-1${ESC}0m`)
+    expect(text).toContain(`src/average.js       | 3 ${ESC}0;32m++${ESC}0m${ESC}0;31m-${ESC}0m`)
+    // An empty run gets no codes at all.
+    expect(text).toContain(`test/average.test.js | 1 ${ESC}0;32m+${ESC}0m\n`)
+    expect(text).toContain(`${ESC}0;32m+3${ESC}0m ${ESC}0;31m-1${ESC}0m`)
+  })
+
+  it("colour only adds styles: without its escape codes the coloured text is the plain text", () => {
+    for (const state of ["PR_READY", "NO_OP", "ESCALATE", "RETRYABLE_FAILURE"] as const) {
+      const b = bundle(state, { question: "Why?", integration: { pushed: false, pushError: "denied", prUrl: null, prError: "no gh" } })
+      const coloured = renderEvidenceTerminal(b, { color: true })
+      expect(coloured).toContain(ESC)
+      expect(coloured.replace(/\x1b\[[0-9;]*m/g, "")).toBe(renderEvidenceTerminal(b, { color: false }))
+    }
+  })
+
+  it("drops control characters from the bundle's text, so an agent cannot drive the reader's terminal", () => {
+    // A clipboard write (OSC 52), a screen clear and a carriage return, as an agent could put them in its summary,
+    // its question or a diff line a guard quotes.
+    const hostile = bundle("ESCALATE", {
+      summary: "fixed\x1b]52;c;Y3VybCBldmlsLnNo\x07 it\r",
+      question: "ok?\x1b[2J",
+      guards: [
+        new GuardResult({ rule: "skip_or_only_added", passed: false, detail: "a skip", lines: [{ file: "t.js", line: "+x\x1b[8m" }] })
+      ]
+    })
+    for (const color of [false, true]) {
+      const text = renderEvidenceTerminal(hostile, { color })
+      expect(text).not.toContain("\x07")
+      expect(text).not.toContain("\r")
+      expect(text).not.toContain(`${ESC}2J`)
+      expect(text).not.toContain(`${ESC}8m`)
+      expect(text.split("\n")[0]).toMatch(/ {2}fixed\]52;c;Y3VybCBldmlsLnNo it$/)
+      expect(text).toContain(" ok?[2J\n")
+      expect(text).toContain("      t.js: +x[8m")
+    }
   })
 
   it("shows the integration result and a given run directory; a bundle without a diff or checks stays short", () => {

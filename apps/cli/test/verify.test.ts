@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { CommandResult, GuardResult } from "@switchyard/domain"
-import { renderVerifyReport, staleReasons, verificationFailures, type VerifyReport } from "../src/verify.js"
+import { staleReasons, verificationFailures, type VerifyReport } from "../src/commands/verify/report.js"
+import { renderVerifyReport } from "../src/view/verify.js"
 import { averageRepro, fixerScript, git, join, makeRepo, sy, syJson, type TestRepo, writeFileSync } from "./harness.js"
 
 const sha = (c: string) => c.repeat(40)

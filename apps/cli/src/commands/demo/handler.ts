@@ -16,10 +16,13 @@ import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
 import { Playbook, Twin } from "@switchyard/twin"
 import { Config, Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
-import { printProgress } from "./commands/run.js"
-import { lineLayer, statePaths } from "./layers.js"
-import { ensureStateDir } from "./store.js"
-import { renderStatus, statusSnapshot } from "./status.js"
+import { lineLayer, statePaths } from "../../layers.js"
+import { ensureStateDir } from "../../store.js"
+import { printProgress } from "../../view/progress.js"
+import { cell, print, row } from "../../view/doc.js"
+import { statusView } from "../../view/status.js"
+import { statusSnapshot } from "../status/snapshot.js"
+import type { DemoAgent, DemoOptions } from "./options.js"
 
 const files: Record<string, string> = {
   "package.json": JSON.stringify(
@@ -263,8 +266,8 @@ export interface ClaudeBinary {
 
 /**
  * The Switchyard checkout this code runs from: the nearest directory above this module holding
- * `pnpm-workspace.yaml` (the module may be apps/cli/src/demo.ts, the bundle apps/cli/dist/main.mjs or one of its
- * chunks in apps/cli/dist/chunks/). None when the CLI runs outside a checkout.
+ * `pnpm-workspace.yaml` (the module may be apps/cli/src/commands/demo/handler.ts or the bundle
+ * apps/cli/dist/switchyard.cjs). None when the CLI runs outside a checkout.
  */
 export const checkoutRoot: Effect.Effect<Option.Option<string>, never, FileSystem.FileSystem | Path.Path> = Effect.gen(
   function*() {
@@ -307,9 +310,6 @@ export const findClaude = (
     }
     return Option.none()
   })
-
-/** `--agent` for the demo: which station runs the five issues. */
-export type DemoAgent = "command" | "claude-code"
 
 export class ClaudeNotFound extends Schema.TaggedError<ClaudeNotFound>()("ClaudeNotFound", {}) {
   override get message() {
@@ -405,11 +405,10 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
       yield* rule("filing 5 issues")
       for (const d of demoIssues) {
         const issue = yield* tracker.create(new IssueInput(d.input))
-        yield* Console.log(`  ${issue.id}  ${issue.title.padEnd(42)} expect ${d.expect}`)
+        yield* print(row(`  ${issue.id}  `, cell(issue.title, 42), ` expect ${d.expect}`))
       }
       yield* rule("switchyard run --once  (one line per stage change)")
-      yield* printProgress
-      yield* runLine({ once: true })
+      yield* printProgress(runLine({ once: true }))
       yield* rule("outcomes")
       const orchestrator = yield* Orchestrator
       const evidence = yield* EvidenceStore
@@ -417,7 +416,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         const attempts = yield* orchestrator.attempts(issue.id)
         const trail = attempts.map((a) => a.terminal_state ?? "?").join(" → ")
         const latest = yield* evidence.latest(issue.id)
-        yield* Console.log(`  ${issue.id}  ${trail.padEnd(34)} issue is now ${issue.status}`)
+        yield* print(row(`  ${issue.id}  `, cell(trail, 34), ` issue is now ${issue.status}`))
         if (Option.isSome(latest)) yield* Console.log(`        ${latest.value.summary}`)
         const agent = Option.isSome(latest) ? latest.value.agent : null
         if (agent !== null && agent.usage !== null) {
@@ -429,7 +428,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         }
       }
       yield* rule("switchyard status")
-      yield* Console.log(renderStatus(yield* statusSnapshot(repo)))
+      yield* print(statusView(yield* statusSnapshot(repo)))
       const first = yield* evidence.latest((yield* tracker.list())[0]!.id)
       if (Option.isSome(first)) {
         yield* rule(`evidence bundle of ${first.value.issueId} (evidence.md)`)
@@ -463,3 +462,6 @@ Explore it yourself:
       yield* Console.log(`\n(removed the example repo; run \`switchyard demo --keep\` to explore it afterwards)`)
     }
   }))
+
+/** `switchyard demo [--keep] [--agent command|claude-code]`: {@link runDemo} with the parsed options. */
+export const demo = (o: DemoOptions) => runDemo({ keep: o.keep, agent: Option.getOrUndefined(o.agent) })

@@ -1,9 +1,11 @@
-/** `switchyard status [--json] [--watch] [--check]`: the four layers side by side (see ../status.ts). */
+/** `switchyard status [--json] [--watch] [--check]`: the four layers side by side (see ./snapshot.ts). */
 import { Console, Effect, Schedule, Schema } from "effect"
-import type { StatusOptions } from "../statusSpec.js"
-import { renderStatus, statusJson, statusSnapshot } from "../status.js"
-import { storeLayer } from "../store.js"
-import { printJson, repoRoot } from "./shared.js"
+import { storeLayer } from "../../store.js"
+import { clearScreen, colorEnabled } from "../../view/doc.js"
+import { renderStatus } from "../../view/status.js"
+import { printJson, repoRoot } from "../shared.js"
+import type { StatusOptions } from "./options.js"
+import { statusJson, statusSnapshot } from "./snapshot.js"
 
 /** `status --check` found violations; exits 3 so scripts can tell it from an error (1). */
 export class ViolationsFound extends Schema.TaggedError<ViolationsFound>()("ViolationsFound", { count: Schema.Number }) {
@@ -19,7 +21,9 @@ export const status = (o: StatusOptions) =>
       Effect.tap((s) =>
         o.json
           ? printJson(statusJson(s))
-          : Console.log(`${o.watch ? "\x1b[2J\x1b[H" : ""}${renderStatus(s)}`)
+          : colorEnabled.pipe(
+            Effect.flatMap((color) => Console.log(`${o.watch ? clearScreen : ""}${renderStatus(s, { color })}`))
+          )
       )
     )
     if (o.watch) {

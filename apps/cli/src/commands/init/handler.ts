@@ -3,8 +3,8 @@ import { FileSystem } from "@effect/platform"
 import { defaultWorkflowFile, Tracker } from "@switchyard/core"
 import { NodeWorkflowFile } from "@switchyard/node"
 import { Console, Effect } from "effect"
-import { ensureStateDir, statePaths, storeLayer } from "../store.js"
-import { repoRoot } from "./shared.js"
+import { ensureStateDir, statePaths, storeLayer } from "../../store.js"
+import { repoRoot } from "../shared.js"
 
 /**
  * Creates `<repo>/.switchyard/` (with a `.gitignore` of `*`, so the base stays clean), writes the commented default

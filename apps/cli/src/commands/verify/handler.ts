@@ -21,85 +21,20 @@ import {
   Orchestrator,
   Sandbox,
   type SealedEvidence,
-  shortSha,
   Tracker,
   Verifier,
   verifyPolicy,
   Workflow
 } from "@switchyard/core"
-import {
-  CommandResult,
-  type EvidenceBundle,
-  GuardResult,
-  type IssueId,
-  SealStatus,
-  TestCounts
-} from "@switchyard/domain"
+import type { IssueId } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
 import { Console, Effect, Option, Schema } from "effect"
-import type { VerifyOptions } from "./Cli.js"
-import { repoRoot } from "./commands/shared.js"
-import { lineLayer } from "./layers.js"
-
-/** What the verdict of a bundle is bound to (EvidenceBundle.fingerprint). */
-export type Fingerprint = NonNullable<EvidenceBundle["fingerprint"]>
-
-/** The repository as it is now; null where it could not be read (e.g. the branch is gone). */
-export interface CurrentState {
-  readonly head: string | null
-  readonly tree: string | null
-  readonly base: string | null
-}
-
-/**
- * Why evidence bound to `fp` is stale given the repository's `current` state, one sentence each; empty = fresh.
- * Checks, in order: the branch still exists, its head is `fp.commit`, its tree is `fp.tree`, and the repo's
- * HEAD is `fp.baseCommit`. Pure.
- */
-export const staleReasons = (fp: Fingerprint, current: CurrentState): ReadonlyArray<string> => {
-  const reasons: Array<string> = []
-  if (current.head === null) {
-    reasons.push(`the branch ${fp.branch} no longer exists`)
-  } else {
-    if (current.head !== fp.commit) {
-      reasons.push(`the head of ${fp.branch} moved from ${shortSha(fp.commit)} to ${shortSha(current.head)}`)
-    }
-    if (current.tree !== null && current.tree !== fp.tree) {
-      reasons.push(`the tree of ${fp.branch} changed from ${shortSha(fp.tree)} to ${shortSha(current.tree)}`)
-    }
-  }
-  if (current.base !== null && current.base !== fp.baseCommit) {
-    reasons.push(`the base moved: the repository's HEAD is ${shortSha(current.base)}, the evidence was verified on ${shortSha(fp.baseCommit)}`)
-  }
-  return reasons
-}
-
-/** What `switchyard verify --json` prints. */
-export const VerifyReport = Schema.Struct({
-  id: Schema.String,
-  /** The attempt whose evidence was checked. */
-  attempt: Schema.Int,
-  /** How the bundle's signature checked out: `signed`, or `unsigned_legacy` (stored before bundles were signed). */
-  signature: SealStatus,
-  fresh: Schema.Boolean,
-  /** Why the evidence is stale (empty when fresh). */
-  stale: Schema.Array(Schema.String),
-  fingerprint: Schema.Struct({ tree: Schema.String, commit: Schema.String, baseCommit: Schema.String, branch: Schema.String }),
-  current: Schema.Struct({ head: Schema.NullOr(Schema.String), tree: Schema.NullOr(Schema.String), base: Schema.NullOr(Schema.String) }),
-  /** The re-verification of the branch head against the original base; null when the branch is gone. */
-  verification: Schema.NullOr(Schema.Struct({
-    commit: Schema.String,
-    reproductionBefore: Schema.NullOr(CommandResult),
-    reproductionAfter: Schema.NullOr(CommandResult),
-    validation: Schema.Array(CommandResult),
-    guards: Schema.Array(GuardResult),
-    testCounts: Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) })
-  })),
-  /** Why the re-verification does not pass (empty when it passes). */
-  failures: Schema.Array(Schema.String),
-  passed: Schema.Boolean
-})
-export type VerifyReport = typeof VerifyReport.Type
+import { lineLayer } from "../../layers.js"
+import { print } from "../../view/doc.js"
+import { verifyView } from "../../view/verify.js"
+import { repoRoot } from "../shared.js"
+import type { VerifyOptions } from "./options.js"
+import { type CurrentState, staleReasons, verificationFailures, VerifyReport } from "./report.js"
 
 /** The issue has no bundle that can be verified (none yet, or its latest has no fingerprint). */
 export class NothingToVerify extends Schema.TaggedError<NothingToVerify>()("NothingToVerify", {
@@ -190,30 +125,6 @@ export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFail
   }
 }
 
-const describe = (r: CommandResult): string =>
-  r.timedOut
-    ? `\`${r.command}\` timed out`
-    : r.exitCode === null
-    ? `\`${r.command}\` could not run (${r.signal ?? "no exit code"})`
-    : `\`${r.command}\` exited ${r.exitCode}`
-
-/** Why a re-verification does not pass, one sentence each (empty = it passes). Pure. */
-export const verificationFailures = (v: NonNullable<VerifyReport["verification"]>): ReadonlyArray<string> => {
-  const failures: Array<string> = []
-  const before = v.reproductionBefore
-  if (before !== null && before.environmentFailure) failures.push(`the reproduction could not run on the base: ${describe(before)}`)
-  else if (before !== null && before.exitCode === 0) failures.push(`the reproduction passes on the base: ${describe(before)}`)
-  const after = v.reproductionAfter
-  if (after !== null && !(after.exitCode === 0 && !after.environmentFailure)) {
-    failures.push(`the reproduction fails on the candidate: ${describe(after)}`)
-  }
-  for (const r of v.validation) {
-    if (!(r.exitCode === 0 && !r.environmentFailure)) failures.push(`validation ${describe(r)}`)
-  }
-  for (const g of v.guards) if (!g.passed) failures.push(`guard ${g.rule} failed`)
-  return failures
-}
-
 /**
  * Checks trust and freshness and re-runs the verification of `rawId`'s latest evidence (see the module docs). Needs
  * the line's services (Tracker, Orchestrator, EvidenceStore, Sandbox, Verifier, Workflow). Fails
@@ -294,62 +205,6 @@ export const verifyIssue = (rawId: string) =>
     return report
   })
 
-/** The report as text: freshness first, then each check, then the result. */
-export const renderVerifyReport = (r: VerifyReport): string => {
-  const mark = (ok: boolean) => (ok ? "✓" : "✗")
-  const out: Array<string> = []
-  out.push(
-    `${r.id} · evidence of attempt ${r.attempt} · ${r.fresh ? "FRESH" : "STALE"} · re-verification ${r.passed ? "PASSED" : "FAILED"}`
-  )
-  out.push(
-    `fingerprint: tree ${shortSha(r.fingerprint.tree)} · commit ${shortSha(r.fingerprint.commit)} · base ${
-      shortSha(r.fingerprint.baseCommit)
-    } · ${r.fingerprint.branch}`
-  )
-  out.push(
-    r.signature === "signed"
-      ? "signature: ✓ signed by this runner's key"
-      : "signature: ⚠ unsigned: stored before bundles were signed, so nothing proves the runner wrote it"
-  )
-  for (const reason of r.stale) out.push(`  stale: ${reason}`)
-  const v = r.verification
-  if (v !== null) {
-    out.push("", `re-verified ${shortSha(v.commit)} against the base ${shortSha(r.fingerprint.baseCommit)} in clean checkouts:`)
-    const line = (ok: boolean, label: string, res: CommandResult) =>
-      `  ${mark(ok)} ${label}${describe(res)} (${Math.round(res.durationMs)} ms)`
-    if (v.reproductionBefore !== null) {
-      out.push(line(v.reproductionBefore.exitCode !== 0 && !v.reproductionBefore.environmentFailure, "reproduction on the base: ", v.reproductionBefore))
-    }
-    if (v.reproductionAfter !== null) {
-      out.push(line(v.reproductionAfter.exitCode === 0 && !v.reproductionAfter.environmentFailure, "reproduction on the head: ", v.reproductionAfter))
-    }
-    for (const res of v.validation) out.push(line(res.exitCode === 0 && !res.environmentFailure, "validation: ", res))
-    const failed = v.guards.filter((g) => !g.passed)
-    out.push(`  ${mark(failed.length === 0)} guards: ${v.guards.length - failed.length} of ${v.guards.length} passed`)
-    for (const g of failed) {
-      out.push(`      ${g.rule}: ${g.detail}`)
-      for (const l of g.lines.slice(0, 5)) out.push(`        ${l.file}: ${l.line}`)
-    }
-    const counts = (c: TestCounts | null) =>
-      c === null ? "no counts" : `${c.total} ${c.total === 1 ? "test" : "tests"}, ${c.passed} passed`
-    if (v.testCounts.base !== null || v.testCounts.candidate !== null) {
-      out.push(`    tests: base ${counts(v.testCounts.base)} → head ${counts(v.testCounts.candidate)}`)
-    }
-  }
-  out.push("")
-  for (const f of r.failures) out.push(`failed: ${f}`)
-  out.push(
-    r.fresh && r.passed
-      ? "The evidence is fresh and the change still verifies."
-      : r.fresh
-      ? "The evidence is fresh, but the change no longer verifies."
-      : r.passed
-      ? "The change still verifies, but the evidence is stale: it describes another commit or base."
-      : "The evidence is stale and the change does not verify."
-  )
-  return out.join("\n")
-}
-
 /**
  * `switchyard verify ID [--json]`. Prints the report (text, or `VerifyReport` as JSON), then exits 0 when the
  * evidence is fresh and the re-verification passes, 1 otherwise (via `VerifyFailed`, whose one-line message
@@ -362,7 +217,7 @@ export const verify = (o: VerifyOptions) =>
         const report = yield* verifyIssue(o.id)
         yield* o.json
           ? Console.log(JSON.stringify(Schema.encodeSync(VerifyReport)(report), null, 2))
-          : Console.log(renderVerifyReport(report))
+          : print(verifyView(report))
         if (!report.fresh || !report.passed) {
           return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
         }

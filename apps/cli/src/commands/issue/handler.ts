@@ -2,9 +2,10 @@
 import { EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { IssueInput, IssuePatch } from "@switchyard/domain"
 import { Console, Effect, Option, ParseResult, Schema } from "effect"
-import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "../Cli.js"
-import { issueDetail, issueTable } from "../render.js"
-import { encodeIssue, printJson, withStore } from "./shared.js"
+import { print } from "../../view/doc.js"
+import { issueDetail, issueTable } from "../../view/issue.js"
+import { encodeIssue, printJson, withStore } from "../shared.js"
+import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "./options.js"
 
 /** The command-line option of each IssueInput / IssuePatch field. */
 const OPTION_OF: Readonly<Record<string, string>> = {
@@ -71,7 +72,7 @@ export const list = (o: IssueListOptions) =>
   withStore(() =>
     Effect.gen(function*() {
       const issues = yield* (yield* Tracker).list({ status: Option.getOrUndefined(o.status) })
-      yield* o.json ? printJson(issues.map((i) => encodeIssue(i))) : Console.log(issueTable(issues))
+      yield* o.json ? printJson(issues.map((i) => encodeIssue(i))) : print(issueTable(issues))
     })
   )
 
@@ -109,7 +110,7 @@ export const show = (o: IssueShowOptions) =>
           commit: last?.commit ?? null,
           usage
         })
-        : Console.log(issueDetail(issue, attempts))
+        : print(issueDetail(issue, attempts))
     })
   )
 

@@ -2,9 +2,10 @@
 import { EvidenceStore, renderEvidenceMarkdown, Tracker } from "@switchyard/core"
 import { EvidenceBundle } from "@switchyard/domain"
 import { Console, Effect, Option, Schema } from "effect"
-import type { EvidenceOptions } from "../Cli.js"
-import { renderEvidenceTerminal } from "../evidenceView.js"
-import { printJson, withStore } from "./shared.js"
+import { print } from "../../view/doc.js"
+import { evidenceView } from "../../view/evidence.js"
+import { printJson, withStore } from "../shared.js"
+import type { EvidenceOptions } from "./options.js"
 
 export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", { id: Schema.String }) {
   override get message() {
@@ -38,6 +39,6 @@ export const evidence = (o: EvidenceOptions) =>
         ? printJson(bundleJson(bundle.value))
         : o.md
         ? Console.log(renderEvidenceMarkdown(bundle.value))
-        : Console.log(renderEvidenceTerminal(bundle.value, { color: process.stdout.isTTY === true && !process.env.NO_COLOR }))
+        : print(evidenceView(bundle.value))
     })
   )

@@ -1,11 +1,12 @@
 /**
- * The `status` command's options, shared by the full CLI (Cli.ts) and the status entry point (statusMain.ts).
+ * The options of `switchyard status` and their parsed type, shared by the full CLI (Cli.ts) and the status entry
+ * point (statusMain.ts).
  */
-import { Options } from "@effect/cli"
-import type { Command } from "@effect/cli"
+import { type Command, Options } from "@effect/cli"
+import { json } from "../flags.js"
 
 export const statusConfig = {
-  json: Options.boolean("json").pipe(Options.withDescription("print JSON instead of text")),
+  json,
   watch: Options.boolean("watch").pipe(Options.withDescription("refresh every second until interrupted")),
   check: Options.boolean("check").pipe(Options.withDescription("exit 3 when there is any violation (for scripts)"))
 }

@@ -1,12 +1,11 @@
 /**
- * `switchyard status`: the four layers side by side — tracker (what is eligible), orchestrator (what was picked
+ * The data behind `switchyard status` (rendered by view/status.ts): the four layers side by side — tracker (what is eligible), orchestrator (what was picked
  * up), workers (what is happening now, from the leases' live fields, so other processes' workers show too) and
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
 import { attemptKey, checkOutcomes, EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner } from "@switchyard/node"
 import { Clock, Effect } from "effect"
-import { human, leaseLine, retryLine } from "./render.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
 export const STATUS_NEXT = 10
@@ -119,47 +118,4 @@ export type StatusSnapshot = Effect.Effect.Success<ReturnType<typeof statusSnaps
 export const statusJson = (s: StatusSnapshot) => {
   const { _raw, ...rest } = s
   return rest
-}
-
-export const renderStatus = (s: StatusSnapshot): string => {
-  const now = s.generatedAt
-  const counts = Object.entries(s.tracker.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(" · ")
-  const lines = [
-    "TRACKER       " + (counts || "no issues"),
-    `              eligible now: ${
-      s.tracker.eligible === 0
-        ? "none"
-        : `${s.tracker.eligible} (next: ${s.tracker.next.join(", ")}${s.tracker.eligible > s.tracker.next.length ? ", …" : ""})`
-    }${s.tracker.waiting === 0 ? "" : ` · waiting on blockers or open children: ${s.tracker.waiting}`}`
-  ]
-  for (const bad of s.tracker.invalid) lines.push(`              ⚠ unreadable ${bad.id}: ${bad.reason}`)
-  lines.push("ORCHESTRATOR  " + (s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases"))
-  for (const l of s._raw.leases) lines.push("              " + leaseLine(l, now))
-  for (const r of s._raw.retries) lines.push("              retry " + retryLine(r, now))
-  lines.push("WORKERS       " + (s.workers.length ? `${s.workers.length} running` : "none running"))
-  for (const w of s.workers) {
-    lines.push(`              ${w.issue} ${w.stage} for ${human(w.elapsedMs)}${
-      w.lastOutputAgeMs === null ? "" : `, last output ${human(w.lastOutputAgeMs)} ago`
-    }${w.pid === null ? "" : `, pid ${w.pid}`}`)
-  }
-  const u = s.human.usage
-  lines.push(
-    "HUMAN         " + (s.human.recent.length ? "recent outcomes (newest first):" : "no outcomes yet") +
-      (u.inputTokens + u.outputTokens > 0
-        ? `   tokens ${u.inputTokens} in / ${u.outputTokens} out${u.costUsd === null ? "" : `, $${u.costUsd.toFixed(4)}`}`
-        : "")
-  )
-  for (const o of s.human.recent) {
-    const fence = !o.evidence || o.confinement === null
-      ? ""
-      : o.confinement === "bwrap"
-      ? " · confined"
-      : " · ⚠ agent UNCONFINED"
-    lines.push(`              ${o.issue.padEnd(8)} #${o.attempt} ${(o.outcome ?? "-").padEnd(18)} ${o.trust}${fence}`)
-  }
-  if (s.human.violations.length > 0) {
-    lines.push(`VIOLATIONS    ${s.human.violations.length} (the supervisor cannot repair these; a human must):`)
-    for (const v of s.human.violations) lines.push(`              ⚠ ${v.issueId} ${v.kind}: ${v.detail}`)
-  }
-  return lines.join("\n")
 }

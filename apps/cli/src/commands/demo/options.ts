@@ -1,0 +1,17 @@
+/** The options of `switchyard demo` and their parsed type. */
+import { type Command, Options } from "@effect/cli"
+
+/** `--agent` for the demo: which station runs the five issues. */
+export const demoAgents = ["command", "claude-code"] as const
+export type DemoAgent = (typeof demoAgents)[number]
+
+export const demoConfig = {
+  keep: Options.boolean("keep").pipe(Options.withDescription("keep the example repo (its path is printed)")),
+  agent: Options.choice("agent", demoAgents).pipe(
+    Options.optional,
+    Options.withDescription("which agent runs the demo (default: claude-code when its binary runs here)")
+  )
+}
+export type DemoOptions = Command.Command.ParseConfig<typeof demoConfig>
+
+export const demoDescription = "build an example monorepo in a temp dir and run the factory on it"

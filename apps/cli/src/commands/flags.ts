@@ -1,0 +1,14 @@
+/**
+ * Options and arguments several commands share. Declarations only: Cli.ts and statusMain.ts import this module
+ * statically, so it must stay free of anything a handler loads.
+ */
+import { Args, Options } from "@effect/cli"
+
+/** `--json`: print JSON instead of text. */
+export const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
+
+/** A text option `--<name>` with its help line. */
+export const text = (name: string, description: string) => Options.text(name).pipe(Options.withDescription(description))
+
+/** The issue id argument, e.g. `SY-12`. */
+export const id = Args.text({ name: "id" }).pipe(Args.withDescription("issue id, e.g. SY-12"))

@@ -1,0 +1,9 @@
+/** The options of `switchyard verify` and their parsed type. */
+import type { Command } from "@effect/cli"
+import { id, json } from "../flags.js"
+
+export const verifyConfig = { id, json }
+export type VerifyOptions = Command.Command.ParseConfig<typeof verifyConfig>
+
+export const verifyDescription =
+  "check that an issue's evidence still holds: fresh (branch head, tree and base unchanged) and re-verified now; exit 1 if not"
