@@ -414,9 +414,11 @@ export const make = Effect.gen(function*() {
     const verifyRoot = `${sandbox.workspaceRoot}/.verify/`
     const removed: Array<string> = []
     const seen = new Set<string>()
+    // A worker of this process still owns its sandbox after its ending released the lease: it removes it itself.
+    const working = new Set((yield* pool.workers).map((w) => w.issueId as string))
     for (const tree of yield* sandbox.list) {
       const owner = worktreeOwner(sandbox.workspaceRoot, tree.path)
-      if (owner !== null && held.has(owner)) continue
+      if (owner !== null && (held.has(owner) || working.has(owner))) continue
       seen.add(tree.path)
       const since = unownedSince.get(tree.path) ?? now
       unownedSince.set(tree.path, since)
