@@ -97,6 +97,15 @@ describe("recovery at kill points", () => {
     expect(killed.code, killed.stderr).toBeNull()
     expect(runsOf(r)).toBe(1)
     const candidate = git(r.dir, "rev-parse", "switchyard/SY-1")
+    // Before anyone finishes it, `evidence` shows what the dead runner's stages completed.
+    const running = await sy(r.dir, "evidence", "SY-1")
+    expect(running.code, running.stderr).toBe(0)
+    expect(running.stdout).toContain("RUNNING")
+    for (const stage of ["prepare", "reproduce on base", "agent turn", "candidate commit"]) expect(running.stdout).toContain(stage)
+    expect(running.stdout).not.toContain("verify candidate")
+    const stages = await syJson(r.dir, "evidence", "SY-1")
+    expect(stages).toMatchObject({ issueId: "SY-1", attempt: 1, running: true })
+    expect(stages.stages.map((s: any) => s.artifact._tag)).toEqual(["Prepared", "Reproduced", "AgentTurn", "CandidateMade"])
 
     const restart = await sy(r.dir, "run", "--once")
     expect(restart.code, restart.stderr).toBe(0)

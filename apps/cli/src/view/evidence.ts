@@ -4,7 +4,7 @@
  * test counts, failed guards, a diff stat with its files, residual risk, integration, and where the files are.
  * `--md` prints the full evidence.md and `--json` the bundle; docs/evidence.md explains every part.
  */
-import { diffTotals, formatDuration, shortSha } from "@switchyard/core"
+import { diffTotals, formatDuration, shortSha, stageDetail, stageName, type StoredStage } from "@switchyard/core"
 import type { CommandResult, EvidenceBundle } from "@switchyard/domain"
 import { Ansi, Doc, OUTCOME_STYLE, render, row, rows, styled, text, type View } from "./doc.js"
 
@@ -205,3 +205,21 @@ const iso = (ms: number): string => {
   const date = new Date(ms)
   return Number.isNaN(date.getTime()) ? "?" : date.toISOString()
 }
+
+/**
+ * A running attempt (or one a dead runner left open) as far as its stored stage artifacts go: one line per
+ * completed stage with when it completed and what it found. There is no verdict yet.
+ */
+export const runningView = (issueId: string, attempt: number, stages: ReadonlyArray<StoredStage>): View =>
+  rows([
+    row(styled(issueId, Ansi.bold), " · ", styled("RUNNING", Ansi.bold, Ansi.yellow), `  attempt ${attempt}: no evidence bundle yet`),
+    Doc.empty,
+    styled("Completed stages:", Ansi.bold),
+    ...stages.map((s) =>
+      row(
+        styled(`  ${new Date(s.at).toISOString().slice(11, 19)}  `, dim),
+        styled(stageName(s.artifact).padEnd(20), Ansi.bold),
+        ` ${oneLine(stageDetail(s.artifact))}`
+      )
+    )
+  ])

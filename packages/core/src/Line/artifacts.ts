@@ -127,3 +127,35 @@ export const resumePoint = (stages: ReadonlyArray<StoredStage>): {
     resumes: artifacts.filter((a) => a._tag === "Resumed").length
   }
 }
+
+/** One line on what a stage found, for `switchyard evidence` on a running attempt. Pure. */
+export const stageDetail = (a: StageArtifact): string => {
+  switch (a._tag) {
+    case "Prepared":
+      return `sandbox ${a.sandboxPath} on ${a.branch} at ${a.base.slice(0, 10)}`
+    case "Reproduced":
+      return `the reproduction exited ${a.result.exitCode ?? a.result.signal ?? "?"} on the base${
+        a.result.environmentFailure ? " (could not run)" : ""
+      }`
+    case "AgentTurn":
+      return `${a.report.kind} agent exited ${a.report.exitCode ?? a.report.signal ?? "?"}${
+        a.report.timedOut ? " (timed out)" : a.report.stalled ? " (stalled)" : ""
+      }; claim ${a.report.claim ?? "none"}${a.escapes.length > 0 ? `; ${a.escapes.length} escape(s) from the sandbox` : ""}`
+    case "CandidateMade":
+      return a.candidate.commit === null || a.candidate.files.length === 0
+        ? "no change"
+        : `${a.candidate.files.length} file(s) changed, commit ${a.candidate.commit.slice(0, 10)}`
+    case "Verified": {
+      const v = a.verification
+      const passed = v.validation.filter((r) => r.passed).length
+      const failedGuards = v.guards.filter((g) => !g.passed).length
+      return `${v.reproductionAfter === null ? "" : `reproduction exited ${v.reproductionAfter.exitCode ?? "?"}, `}${passed} of ${v.validation.length} validation command(s) passed${
+        failedGuards > 0 ? `, ${failedGuards} guard(s) failed` : ""
+      }`
+    }
+    case "Revised":
+      return `revision ${a.turn} after ${a.cause}`
+    case "Resumed":
+      return `resumed from ${a.fromStage} after ${a.runnerDeaths} runner death(s)`
+  }
+}

@@ -1,15 +1,15 @@
 /** `switchyard evidence ID [--json|--md] [--attempt N]`: an attempt's evidence bundle. */
-import { EvidenceStore, renderEvidenceMarkdown, Tracker } from "@switchyard/core"
+import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, StageArtifact, Tracker } from "@switchyard/core"
 import { EvidenceBundle } from "@switchyard/domain"
 import { Console, Effect, Option, Schema } from "effect"
 import { print } from "../../view/doc.js"
-import { evidenceView } from "../../view/evidence.js"
+import { evidenceView, runningView } from "../../view/evidence.js"
 import { printJson, withStore } from "../shared.js"
 import type { EvidenceOptions } from "./options.js"
 
 export class NoEvidence extends Schema.TaggedError<NoEvidence>()("NoEvidence", { id: Schema.String }) {
   override get message() {
-    return `${this.id} has no evidence bundle yet (it has not reached a terminal state)`
+    return `${this.id} has no evidence bundle yet (no attempt has started or it has not reached a terminal state)`
   }
 }
 
@@ -22,18 +22,32 @@ const bundleJson = (bundle: EvidenceBundle) => {
   return { ...encoded, task: { title: encoded.task.title, body: bundle.task.body, packet: encoded.task.packet } }
 }
 
-/** Prints the latest (or `--attempt N`) bundle: terminal view, `--md` markdown or `--json`; NoEvidence if none. */
+/**
+ * Prints the bundle of the newest (or `--attempt N`) attempt: terminal view, `--md` markdown or `--json`. An attempt
+ * still running (or left open by a dead runner) has no bundle yet: its completed stages are shown instead, from
+ * their stored artifacts (`--json`: `{ issueId, attempt, running: true, stages }`). NoEvidence when there is neither.
+ */
 export const evidence = (o: EvidenceOptions) =>
   withStore(() =>
     Effect.gen(function*() {
       const issue = yield* (yield* Tracker).get(o.id)
       const store = yield* EvidenceStore
-      const bundle = yield* Option.match(o.attempt, {
-        onNone: () => store.latest(issue.id),
-        onSome: (n) => store.get(issue.id, n)
-      })
+      const rows = yield* (yield* Orchestrator).attempts(issue.id)
+      const attempt = Option.getOrElse(o.attempt, () => rows.at(-1)?.attempt ?? 0)
+      const bundle = rows.length === 0 && Option.isNone(o.attempt)
+        ? yield* store.latest(issue.id)
+        : yield* store.get(issue.id, attempt)
       if (Option.isNone(bundle)) {
-        return yield* Effect.fail(new NoEvidence({ id: issue.id }))
+        const stages = attempt === 0 ? [] : yield* store.stages(issue.id, attempt)
+        if (stages.length === 0) return yield* Effect.fail(new NoEvidence({ id: issue.id }))
+        return yield* o.json
+          ? printJson({
+            issueId: issue.id,
+            attempt,
+            running: true,
+            stages: stages.map((s) => ({ seq: s.seq, at: s.at, artifact: Schema.encodeSync(StageArtifact)(s.artifact) }))
+          })
+          : print(runningView(issue.id, attempt, stages))
       }
       yield* o.json
         ? printJson(bundleJson(bundle.value))
