@@ -69,6 +69,25 @@ describe("switchyard run (end to end, built CLI, real git and processes)", () =>
     }
   })
 
+  it("after PR_READY, integration.pr_command runs once with the stored evidence.md and its URL lands in the bundle", async () => {
+    const r = repo()
+    const calls = join(r.tmp, "pr-calls.log")
+    // pr_command is the runner's own command (not confined): it may write anywhere the runner can.
+    r.writeWorkflow(workflow(
+      r.agent("fixer.sh", fixerScript),
+      `integration:\n  pr_command: 'test -s {{ evidence_md }} && echo {{ issue_id }} >> ${calls} && echo https://example.test/pr/{{ issue_id }}'\n`
+    ))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain("integration.done")
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.outcome).toBe("PR_READY")
+    expect(evidence.integration).toMatchObject({ prUrl: "https://example.test/pr/SY-1", prError: null })
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual(["SY-1"])
+    expect((await sy(r.dir, "status", "--check")).code).toBe(0)
+  })
+
   it("a reproduction that passes on the base gives NO_OP and the agent never runs", async () => {
     const r = repo()
     const marker = join(r.shared, "agent-ran")

@@ -261,18 +261,20 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         ? now + retryDelayMs(tryNumber, cfg.agent.retry_base_delay_ms, cfg.agent.max_retry_backoff_ms)
         : null
       const handle = yield* handleNow
-      let commit = seen.candidate?.commit ?? null
-      if (verdict.state === "PR_READY" && handle !== null && seen.prepared !== null && Either.isRight(loaded)) {
-        const ctx: Stages.LineContext = { issue, lease, attempt, tryNumber, def: loaded.right, cfg, observer, record }
-        const summary = summaryFor(verdict, issue, seen, attempt, retryAt)
-        commit = yield* timings.timed(
+      const candidateCommit = seen.candidate?.commit ?? null
+      const commit = verdict.state === "PR_READY" && handle !== null && seen.prepared !== null && Either.isRight(loaded)
+        ? yield* timings.timed(
           "package",
-          Stages.packageCandidate(ctx, seen.prepared, handle, commit, commitMessage(issue, attempt, summary, verdict))
+          Stages.packageCandidate(
+            { issue, lease, attempt, tryNumber, def: loaded.right, cfg, observer, record },
+            seen.prepared,
+            handle,
+            candidateCommit,
+            commitMessage(issue, attempt, summaryFor(verdict, issue, seen, attempt, retryAt), verdict)
+          )
         )
-      } else {
-        yield* timings.enter("package")
-      }
-      const outcomeAt = (integration: Outcome["integration"]) =>
+        : yield* timings.enter("package").pipe(Effect.as(candidateCommit))
+      const outcomeWith = (integration: Outcome["integration"]) =>
         Effect.gen(function*() {
           return {
             issue,
@@ -292,17 +294,22 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
             endedBy: "worker"
           } satisfies Outcome
         })
-      let outcome = yield* outcomeAt(null)
-      // Optional: push the branch and open a PR, with the evidence stored first (pr_command reads evidence.md).
-      // A failure is recorded in the evidence, never fatal.
-      const integration = yield* Effect.serviceOption(Integration)
-      if (verdict.state === "PR_READY" && Option.isSome(integration)) {
-        const first = bundleOf(outcome, redact)
-        const stored = yield* orchestrator.atomically(Effect.gen(function*() {
-          if (!(yield* orchestrator.holds(issue.id, epoch))) return yield* new LeaseFenced({ issueId: issue.id, attempt, epoch })
-          return yield* evidence.put(first)
-        })).pipe(Effect.option)
-        if (Option.isSome(stored)) {
+
+      /**
+       * Optional for PR_READY: push the branch and open a PR, with the evidence stored first (under the fence;
+       * `pr_command` reads evidence.md). Null when nothing is configured or the evidence could not be stored; a
+       * push or PR failure is in the result, never fatal.
+       */
+      const publish = (draft: Outcome) =>
+        Effect.gen(function*() {
+          const integration = yield* Effect.serviceOption(Integration)
+          if (Option.isNone(integration)) return null
+          const first = bundleOf(draft, redact)
+          const stored = yield* orchestrator.atomically(Effect.gen(function*() {
+            if (!(yield* orchestrator.holds(issue.id, epoch))) return yield* new LeaseFenced({ issueId: issue.id, attempt, epoch })
+            return yield* evidence.put(first)
+          })).pipe(Effect.option)
+          if (Option.isNone(stored)) return null
           yield* KillPoints.reached("bundle.stored")
           const published = yield* integration.value.publish({
             bundle: first,
@@ -314,10 +321,13 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
             yield* record("integration.done", published.prUrl ?? published.prError ?? published.pushError ?? "published", {
               ...published
             })
-            outcome = yield* outcomeAt(published)
           }
-        }
-      }
+          return published
+        })
+
+      const draft = yield* outcomeWith(null)
+      const published = verdict.state === "PR_READY" ? yield* publish(draft) : null
+      const outcome = published === null ? draft : yield* outcomeWith(published)
       const bundle = bundleOf(outcome, redact)
       const settled = yield* settleWithRetry(endingOf(outcome, bundle)).pipe(Effect.either)
       yield* timings.enter("done")
