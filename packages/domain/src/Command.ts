@@ -19,3 +19,14 @@ export class CommandResult extends Schema.Class<CommandResult>("CommandResult")(
     return this.exitCode === 0 && !this.environmentFailure
   }
 }
+
+/**
+ * One phrase for how a command ended, for verdict reasons and reports: `` `cmd` exited 1 ``, `` `cmd` timed out ``,
+ * or `` `cmd` was killed (SIGKILL) `` when it has no exit code.
+ */
+export const describeResult = (r: CommandResult): string =>
+  r.timedOut
+    ? `\`${r.command}\` timed out`
+    : r.exitCode === null
+    ? `\`${r.command}\` was killed (${r.signal ?? "no exit code"})`
+    : `\`${r.command}\` exited ${r.exitCode}`

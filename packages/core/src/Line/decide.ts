@@ -8,6 +8,7 @@
 import {
   type AgentReport,
   type CommandResult,
+  describeResult,
   type GuardRuleId,
   type HookName,
   type PlainVerdictCause,
@@ -48,13 +49,6 @@ const lastLine = (text: string): string => {
   const line = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).at(-1) ?? ""
   return line.length > 200 ? `${line.slice(0, 199)}…` : line
 }
-
-const describe = (r: CommandResult): string =>
-  r.timedOut
-    ? `\`${r.command}\` timed out`
-    : r.exitCode === null
-    ? `\`${r.command}\` was killed (${r.signal ?? "no exit code"})`
-    : `\`${r.command}\` exited ${r.exitCode}`
 
 /** What the gate decided after an agent turn: a final verdict, or verify the candidate. */
 export type AfterAgent = Data.TaggedEnum<{
@@ -146,7 +140,7 @@ export const afterAgent = (input: {
           "ESCALATE",
           "no_op_but_reproduction_fails",
           "The agent says nothing needs to change, but the reproduction fails on the base.",
-          `Reproduction: ${describe(input.reproductionBefore)}.`
+          `Reproduction: ${describeResult(input.reproductionBefore)}.`
         ))
       }
       return final(verdict("NO_OP", "agent_no_op", "The agent changed nothing and says nothing needs to change."))
@@ -191,19 +185,19 @@ export const afterVerification = (input: {
     return verdict(
       "RETRYABLE_FAILURE",
       "verification_environment_failure",
-      ...broken.map((r) => `Could not run ${describe(r)}; an environment failure is never a pass.`)
+      ...broken.map((r) => `Could not run ${describeResult(r)}; an environment failure is never a pass.`)
     )
   }
   if (v.reproductionAfter !== null && !v.reproductionAfter.passed) {
     return verdict(
       "ESCALATE",
       "reproduction_still_fails",
-      `The reproduction still fails on the candidate: ${describe(v.reproductionAfter)}.`
+      `The reproduction still fails on the candidate: ${describeResult(v.reproductionAfter)}.`
     )
   }
   const failed = v.validation.filter((r) => !r.passed)
   if (failed.length > 0) {
-    return verdict("ESCALATE", "validation_failed", ...failed.map((r) => `Validation failed: ${describe(r)}.`))
+    return verdict("ESCALATE", "validation_failed", ...failed.map((r) => `Validation failed: ${describeResult(r)}.`))
   }
   if (input.failedGuards.length > 0) return guardVerdict(input.failedGuards)
   const reasons = [

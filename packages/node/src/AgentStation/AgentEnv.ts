@@ -3,23 +3,10 @@
  * shell commands, so it must not see the runner's tokens and keys unless WORKFLOW.md names them in `agent.env`.
  * (What is redacted from what a station writes is the `Redactor`'s business: EnvRedactor.)
  */
+import { GIT_LOCATION_VARS } from "../internal/spawn.js"
 
 /** Variables every agent gets from the runner when they are set: what a shell and a toolchain need to work. */
 export const BASE_ENV_NAMES: ReadonlyArray<string> = ["PATH", "HOME", "USER", "SHELL", "LANG", "LC_ALL", "TERM", "TMPDIR"]
-
-/**
- * Variables that point git at a specific repository. Inherited from a runner that runs inside a git hook, they
- * would make git in the sandbox act on the wrong repository, so they are never passed, even when listed.
- */
-const GIT_LOCATION_VARS: ReadonlySet<string> = new Set([
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_COMMON_DIR",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_PREFIX"
-])
 
 /**
  * The whole environment of an agent process, in three layers: the station's `defaults` (e.g.

@@ -3,7 +3,7 @@
  * rules that fill it: why evidence is stale (`staleReasons`) and why a re-verification fails (`verificationFailures`).
  */
 import { shortSha } from "@switchyard/core"
-import { CommandResult, type EvidenceBundle, GuardResult, SealStatus, TestCounts } from "@switchyard/domain"
+import { CommandResult, describeResult, type EvidenceBundle, GuardResult, SealStatus, TestCounts } from "@switchyard/domain"
 import { Schema } from "effect"
 
 /** What the verdict of a bundle is bound to (EvidenceBundle.fingerprint). */
@@ -66,13 +66,8 @@ export const VerifyReport = Schema.Struct({
 })
 export type VerifyReport = typeof VerifyReport.Type
 
-/** One command's result as a sentence part: `` `cmd` exited 1 ``, timed out, or could not run. */
-export const describe = (r: CommandResult): string =>
-  r.timedOut
-    ? `\`${r.command}\` timed out`
-    : r.exitCode === null
-    ? `\`${r.command}\` could not run (${r.signal ?? "no exit code"})`
-    : `\`${r.command}\` exited ${r.exitCode}`
+/** How a command ended (`describeResult` of the domain). */
+export const describe = describeResult
 
 /**
  * Why a re-verification does not pass, one sentence each (empty = it passes): the reproduction must fail on the base
