@@ -286,96 +286,106 @@ export const make = Effect.gen(function*() {
       return deleted
     })
 
-  const reconcile = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const cfg = (yield* Effect.option(workflow.current)).pipe(Option.map((d) => d.config))
-    // 1. Leases whose owner is dead (same host, pid gone) or whose heartbeat expired.
-    // Read in_progress issues before leases: a claim writes its lease before it moves the issue.
-    const inProgress = yield* tracker.list({ status: "in_progress" })
-    const leases = yield* orchestrator.leases
-    const ttl = Option.match(cfg, { onNone: () => 30_000, onSome: (c) => c.orchestrator.lease_ttl_ms })
-    const broken: Array<IssueId> = []
-    for (const lease of leases) {
-      if (lease.runner_id === orchestrator.runnerId) continue
-      const sameHost = lease.host === processes.hostname
-      const ownerDead = sameHost && !(yield* processes.isAlive(lease.pid))
-      const expired = lease.expires_at < now
-      if (!ownerDead && !expired) continue
-      // The compare-and-set on the owner's epoch: of two supervisors, one takes the lease; the other moves on.
-      const taken = yield* orchestrator.takeOver(lease, ttl)
-      if (Option.isNone(taken)) continue
-      if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
-      yield* KillPoints.reached("repair.taken_over")
-      broken.push(lease.issue_id)
-      const cause = ownerDead ? "runner_died" as const : "lease_expired" as const
-      const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
-      const ending = yield* repairAttempt(
-        taken.value,
-        row,
-        cause,
-        `Runner ${lease.runner_id} ${ownerDead ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`
-      ).pipe(
-        Effect.tapError((e) => orchestrator.release(lease.issue_id, taken.value.epoch).pipe(Effect.ignore)),
-        Effect.catchAll((e) => Effect.logWarning(`repair of ${lease.issue_id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
-      )
-      yield* cleanUp(lease.issue_id, ending, lease.sandbox_path)
-      yield* orchestrator.record(
-        ending === "ended_before" || ending === "completed_from_bundle" ? "reconcile.lease_released" : "lease.expired",
-        lease.issue_id,
-        ending === "ended_before" || ending === "completed_from_bundle"
-          ? `lease of ${lease.runner_id} released: attempt ${lease.attempt} had already ended; its verdict and branch are kept`
-          : `lease of ${lease.runner_id} ${ownerDead ? "belongs to a dead process" : "expired"}; agent group killed, ${
-            ending === "resumable" ? "attempt left to resume" : "issue requeued"
-          }`,
-        { owner: lease.runner_id, attempt: lease.attempt, stage: lease.stage, repair: ending }
-      )
-    }
-
-    // 2. Issues in progress that no lease holds (e.g. a runner that died between its lease and the tracker, or a
-    //    worker whose ending failed on the store). The claim is the repair's compare-and-set: one supervisor wins.
-    const requeued: Array<IssueId> = []
-    const leased = new Set((yield* orchestrator.leases).map((l) => l.issue_id as string))
-    for (const issue of inProgress) {
-      if (leased.has(issue.id) || broken.includes(issue.id)) continue
-      const rows = yield* orchestrator.attempts(issue.id)
-      const open = rows.filter((a) => a.ended_at === null)
-      const claimed = yield* orchestrator.claim(issue.id, open.at(-1)?.attempt ?? rows.length, ttl)
-      if (Option.isNone(claimed)) continue
-      const held = claimed.value
-      let ending: LostEnding = "skipped"
-      if (open.length === 0) {
-        const moved = yield* orchestrator.atomically(Effect.gen(function*() {
-          const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo")
-          yield* orchestrator.release(issue.id, held.epoch)
-          return moved
-        })).pipe(Effect.orElseSucceed(() => false))
-        if (!moved) continue
-      }
-      for (const a of open) {
-        // Each repair ends with the lease released; the next open attempt (rare) is repaired under a fresh claim.
-        const lease = a === open[0] ? Option.some(held) : yield* orchestrator.claim(issue.id, a.attempt, ttl)
-        if (Option.isNone(lease)) break
-        ending = yield* repairAttempt(
-          lease.value,
-          a,
-          "no_live_lease",
-          `${issue.id} was in progress with no live lease (its runner stopped between its claim and its attempt's end).`
+  /**
+   * Step 1: leases whose owner is dead (same host, pid gone) or whose heartbeat expired (`now`, epoch ms): taken over
+   * (compare-and-set on the owner's epoch: of two supervisors one acts), the agent group killed, the attempt
+   * repaired (`repairAttempt`), the sandbox removed. Returns the issues whose lease was taken.
+   */
+  const repairDeadLeases = (leases: ReadonlyArray<Lease>, now: number, ttl: number) =>
+    Effect.gen(function*() {
+      const broken: Array<IssueId> = []
+      for (const lease of leases) {
+        if (lease.runner_id === orchestrator.runnerId) continue
+        const sameHost = lease.host === processes.hostname
+        const ownerDead = sameHost && !(yield* processes.isAlive(lease.pid))
+        const expired = lease.expires_at < now
+        if (!ownerDead && !expired) continue
+        // The compare-and-set on the owner's epoch: of two supervisors, one takes the lease; the other moves on.
+        const taken = yield* orchestrator.takeOver(lease, ttl)
+        if (Option.isNone(taken)) continue
+        if (sameHost && lease.agent_pgid !== null) yield* processes.killGroup(lease.agent_pgid, "SIGKILL")
+        yield* KillPoints.reached("repair.taken_over")
+        broken.push(lease.issue_id)
+        const cause = ownerDead ? "runner_died" as const : "lease_expired" as const
+        const row = (yield* orchestrator.attempts(lease.issue_id)).find((a) => a.attempt === lease.attempt)
+        const ending = yield* repairAttempt(
+          taken.value,
+          row,
+          cause,
+          `Runner ${lease.runner_id} ${ownerDead ? "died" : "stopped renewing its lease"} during stage ${lease.stage}.`
         ).pipe(
-          Effect.tapError(() => orchestrator.release(issue.id, lease.value.epoch).pipe(Effect.ignore)),
-          Effect.catchAll((e) => Effect.logWarning(`repair of ${issue.id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
+          Effect.tapError(() => orchestrator.release(lease.issue_id, taken.value.epoch).pipe(Effect.ignore)),
+          Effect.catchAll((e) => Effect.logWarning(`repair of ${lease.issue_id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
+        )
+        yield* cleanUp(lease.issue_id, ending, lease.sandbox_path)
+        yield* orchestrator.record(
+          ending === "ended_before" || ending === "completed_from_bundle" ? "reconcile.lease_released" : "lease.expired",
+          lease.issue_id,
+          ending === "ended_before" || ending === "completed_from_bundle"
+            ? `lease of ${lease.runner_id} released: attempt ${lease.attempt} had already ended; its verdict and branch are kept`
+            : `lease of ${lease.runner_id} ${ownerDead ? "belongs to a dead process" : "expired"}; agent group killed, ${
+              ending === "resumable" ? "attempt left to resume" : "issue requeued"
+            }`,
+          { owner: lease.runner_id, attempt: lease.attempt, stage: lease.stage, repair: ending }
         )
       }
-      yield* cleanUp(issue.id, ending, null)
-      requeued.push(issue.id)
-      yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; repaired (${ending})`, {
-        repair: ending
-      })
-    }
-    const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
+      return broken
+    })
 
-    // 2b. Pending retries of issues that left `todo` by a human's hand (cancelled, done, back to backlog, deleted):
-    //     the tracker will never run them, so the orchestrator must not show them as due. An issue moved back to
-    //     `todo` later is eligible at once; its attempts still count against max_attempts.
+  /**
+   * Step 2: issues in progress that no lease holds (a runner that died between its lease and the tracker, or a
+   * worker whose ending failed on the store). The claim is the repair's compare-and-set: one supervisor wins.
+   * `broken` are the issues step 1 repaired this pass (the `inProgress` list was read before them).
+   */
+  const repairUnleased = (inProgress: ReadonlyArray<{ readonly id: IssueId }>, broken: ReadonlyArray<IssueId>, ttl: number) =>
+    Effect.gen(function*() {
+      const requeued: Array<IssueId> = []
+      const leased = new Set((yield* orchestrator.leases).map((l) => l.issue_id as string))
+      for (const issue of inProgress) {
+        if (leased.has(issue.id) || broken.includes(issue.id)) continue
+        const rows = yield* orchestrator.attempts(issue.id)
+        const open = rows.filter((a) => a.ended_at === null)
+        const claimed = yield* orchestrator.claim(issue.id, open.at(-1)?.attempt ?? rows.length, ttl)
+        if (Option.isNone(claimed)) continue
+        const held = claimed.value
+        let ending: LostEnding = "skipped"
+        if (open.length === 0) {
+          const moved = yield* orchestrator.atomically(Effect.gen(function*() {
+            const moved = yield* tracker.transition(issue.id, ["in_progress"], "todo")
+            yield* orchestrator.release(issue.id, held.epoch)
+            return moved
+          })).pipe(Effect.orElseSucceed(() => false))
+          if (!moved) continue
+        }
+        for (const a of open) {
+          // Each repair ends with the lease released; the next open attempt (rare) is repaired under a fresh claim.
+          const lease = a === open[0] ? Option.some(held) : yield* orchestrator.claim(issue.id, a.attempt, ttl)
+          if (Option.isNone(lease)) break
+          ending = yield* repairAttempt(
+            lease.value,
+            a,
+            "no_live_lease",
+            `${issue.id} was in progress with no live lease (its runner stopped between its claim and its attempt's end).`
+          ).pipe(
+            Effect.tapError(() => orchestrator.release(issue.id, lease.value.epoch).pipe(Effect.ignore)),
+            Effect.catchAll((e) => Effect.logWarning(`repair of ${issue.id} failed: ${e.message}`).pipe(Effect.as("skipped" as const)))
+          )
+        }
+        yield* cleanUp(issue.id, ending, null)
+        requeued.push(issue.id)
+        yield* orchestrator.record("reconcile.requeued", issue.id, `${issue.id} was in progress with no live lease; repaired (${ending})`, {
+          repair: ending
+        })
+      }
+      return requeued
+    })
+
+  /**
+   * Step 2b: pending retries of issues that left `todo` by a human's hand (cancelled, done, back to backlog,
+   * deleted): the tracker will never run them, so the orchestrator must not show them as due. An issue moved back
+   * to `todo` later is eligible at once; its attempts still count against max_attempts.
+   */
+  const dropDepartedRetries = Effect.gen(function*() {
     const droppedRetries: Array<IssueId> = []
     const retries = yield* orchestrator.retries
     const retryStatuses = retries.length === 0
@@ -393,49 +403,87 @@ export const make = Effect.gen(function*() {
         { status: status ?? null, attempt: retry.attempt }
       )
     }
+    return droppedRetries
+  })
 
-    // 3. Workers of this process whose lease is gone (broken by another runner after an expiry). A worker that is
-    //    packaging or done is left alone: its ending is fenced (a lost lease makes it write nothing), and once it
-    //    settled, its lease is gone while it removes its sandbox.
-    const interrupted: Array<IssueId> = []
-    for (const w of yield* pool.workers) {
-      if (w.stage === "package" || w.stage === "done") continue
-      const lease = held.get(w.issueId)
-      if (lease !== undefined && lease.runner_id === orchestrator.runnerId) continue
-      yield* orchestrator.record("reconcile.lease_lost", w.issueId, `${w.issueId} runs here without a lease; interrupting`)
-      yield* pool.interrupt(w.issueId, "lease_lost")
-      interrupted.push(w.issueId)
-    }
+  /**
+   * Step 3: workers of this process whose lease is gone (taken over by another runner after an expiry). A worker
+   * that is packaging or done is left alone: its ending is fenced (a lost lease makes it write nothing), and once
+   * it settled its lease is gone while it removes its sandbox.
+   */
+  const interruptUnleased = (held: ReadonlyMap<string, Lease>) =>
+    Effect.gen(function*() {
+      const interrupted: Array<IssueId> = []
+      for (const w of yield* pool.workers) {
+        if (w.stage === "package" || w.stage === "done") continue
+        const lease = held.get(w.issueId)
+        if (lease !== undefined && lease.runner_id === orchestrator.runnerId) continue
+        yield* orchestrator.record("reconcile.lease_lost", w.issueId, `${w.issueId} runs here without a lease; interrupting`)
+        yield* pool.interrupt(w.issueId, "lease_lost")
+        interrupted.push(w.issueId)
+      }
+      return interrupted
+    })
 
-    // 4. Worktrees no run owns, after the retention period. A `.verify/` checkout of an issue without a lease
-    //    belongs to a `switchyard verify` in another shell (which removes it itself when done): only a leftover
-    //    of a crashed verify is removed, after VERIFY_CHECKOUT_RETENTION_MS.
+  /**
+   * Step 4: worktrees no run owns, after `retention` ms. A `.verify/` checkout of an issue without a lease belongs
+   * to a `switchyard verify` in another shell (which removes it itself when done): only a leftover of a crashed
+   * verify is removed, after VERIFY_CHECKOUT_RETENTION_MS. A worker of this process still owns its sandbox after
+   * its ending released the lease: it removes it itself.
+   */
+  const sweepWorktrees = (held: ReadonlyMap<string, Lease>, now: number, retention: number) =>
+    Effect.gen(function*() {
+      const verifyRoot = `${sandbox.workspaceRoot}/.verify/`
+      const removed: Array<string> = []
+      const seen = new Set<string>()
+      const working = new Set((yield* pool.workers).map((w) => w.issueId as string))
+      for (const tree of yield* sandbox.list) {
+        const owner = worktreeOwner(sandbox.workspaceRoot, tree.path)
+        if (owner !== null && (held.has(owner) || working.has(owner))) continue
+        seen.add(tree.path)
+        const since = unownedSince.get(tree.path) ?? now
+        unownedSince.set(tree.path, since)
+        const keep = tree.path.startsWith(verifyRoot) ? Math.max(retention, VERIFY_CHECKOUT_RETENTION_MS) : retention
+        if (now - since < keep) continue
+        yield* sandbox.remove(tree.path)
+        unownedSince.delete(tree.path)
+        removed.push(tree.path)
+        yield* orchestrator.record("reconcile.worktree_removed", owner as IssueId | null, `removed worktree ${tree.path} that no run owns`)
+      }
+      for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
+      return removed
+    })
+
+  /** Step 5: what cannot be repaired, shown to the human and recorded once per runner. */
+  const reportViolations = (branches: Effect.Effect<Option.Option<ReadonlyMap<string, string>>>) =>
+    Effect.gen(function*() {
+      const violations = yield* findViolations(branches).pipe(Effect.provide(services))
+      for (const v of violations) {
+        const key = `${v.kind}:${v.issueId}:${v.attempt}`
+        if (reported.has(key)) continue
+        reported.add(key)
+        yield* orchestrator.record("reconcile.violation", v.issueId as IssueId, v.detail, { kind: v.kind, attempt: v.attempt })
+      }
+      return violations
+    })
+
+  const reconcile = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const cfg = (yield* Effect.option(workflow.current)).pipe(Option.map((d) => d.config))
+    const ttl = Option.match(cfg, { onNone: () => 30_000, onSome: (c) => c.orchestrator.lease_ttl_ms })
     const retention = Option.match(cfg, { onNone: () => 0, onSome: (c) => c.orchestrator.worktree_retention_ms })
-    const verifyRoot = `${sandbox.workspaceRoot}/.verify/`
-    const removed: Array<string> = []
-    const seen = new Set<string>()
-    // A worker of this process still owns its sandbox after its ending released the lease: it removes it itself.
-    const working = new Set((yield* pool.workers).map((w) => w.issueId as string))
-    for (const tree of yield* sandbox.list) {
-      const owner = worktreeOwner(sandbox.workspaceRoot, tree.path)
-      if (owner !== null && (held.has(owner) || working.has(owner))) continue
-      seen.add(tree.path)
-      const since = unownedSince.get(tree.path) ?? now
-      unownedSince.set(tree.path, since)
-      const keep = tree.path.startsWith(verifyRoot) ? Math.max(retention, VERIFY_CHECKOUT_RETENTION_MS) : retention
-      if (now - since < keep) continue
-      yield* sandbox.remove(tree.path)
-      unownedSince.delete(tree.path)
-      removed.push(tree.path)
-      yield* orchestrator.record("reconcile.worktree_removed", owner as IssueId | null, `removed worktree ${tree.path} that no run owns`)
-    }
-    for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
-
-    // 5. What cannot be repaired: shown to the human, recorded once per runner.
-    // One `git for-each-ref` per tick for all the PR_READY branches and their heads, only when there is one to
-    // check; a git failure skips the branch checks (no false violation).
+    // Read in_progress issues before leases: a claim writes its lease before it moves the issue.
+    const inProgress = yield* tracker.list({ status: "in_progress" })
+    const broken = yield* repairDeadLeases(yield* orchestrator.leases, now, ttl)
+    const requeued = yield* repairUnleased(inProgress, broken, ttl)
+    const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
+    const droppedRetries = yield* dropDepartedRetries
+    const interrupted = yield* interruptUnleased(held)
+    const removed = yield* sweepWorktrees(held, now, retention)
+    // One `git for-each-ref` per tick at most, for the branch sweep and the PR_READY branch checks; a git failure
+    // skips both (no false violation).
     const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))
-    // 4b. Branches of ended attempts with no diff worth keeping: after a repair, else once a minute.
+    // Branches of ended attempts with no diff worth keeping: after a repair, else once a minute.
     const sweep = broken.length > 0 || requeued.length > 0 || lastSweepAt === null || now - lastSweepAt >= BRANCH_SWEEP_EVERY_MS
     const deletedBranches = sweep
       ? yield* branches.pipe(Effect.flatMap(Option.match({
@@ -444,13 +492,7 @@ export const make = Effect.gen(function*() {
       })))
       : []
     if (sweep) lastSweepAt = now
-    const violations = yield* findViolations(branches).pipe(Effect.provide(services))
-    for (const v of violations) {
-      const key = `${v.kind}:${v.issueId}:${v.attempt}`
-      if (reported.has(key)) continue
-      reported.add(key)
-      yield* orchestrator.record("reconcile.violation", v.issueId as IssueId, v.detail, { kind: v.kind, attempt: v.attempt })
-    }
+    const violations = yield* reportViolations(branches)
     return {
       brokenLeases: broken,
       requeued,
