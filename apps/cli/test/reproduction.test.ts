@@ -74,6 +74,18 @@ describe("a reproduction must prove something", () => {
     expect(last.question).toContain("install hook")
   })
 
+  it("validation whose test runner ran no test (on the base and the candidate) is ESCALATE validation_ran_no_tests, not PR_READY", async () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript), "node --test --test-name-pattern=nomatch"))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.outcome).toBe("ESCALATE")
+    expect(evidence.verdict.cause).toBe("validation_ran_no_tests")
+    expect(evidence.verdict.reasons.join(" ")).toContain("Validation ran no test on the base")
+    expect(evidence.testCounts.base).toMatchObject({ passed: 0, failed: 0 })
+  })
+
   it("switchyard run prints each verification command as it starts and ends, with its duration and test counts", async () => {
     const r = repo()
     // verify.compare_test_counts is on by default: validation runs on the base too.
