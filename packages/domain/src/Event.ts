@@ -24,6 +24,8 @@ export const PlainEventType = Schema.Literal(
   "hook.before_run",
   "hook.after_run",
   "verify.reproduction_before",
+  "verify.command_started",
+  "verify.command_done",
   "verify.done",
   "agent.started",
   "agent.output",

@@ -132,6 +132,15 @@ export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle
     Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) }),
     () => ({ base: null, candidate: null })
   ),
+  /**
+   * Test counts parsed from the reproduction's output on the base (`before`) and on the candidate (`after`); null
+   * when its output names no test runner (a plain `node -e` script) or it did not run. Bundles before this field:
+   * both null.
+   */
+  reproductionTestCounts: defaulted(
+    Schema.Struct({ before: Schema.NullOr(TestCounts), after: Schema.NullOr(TestCounts) }),
+    () => ({ before: null, after: null })
+  ),
   /** What the verdict is bound to: the candidate's tree hash, its commit, the base and the branch. */
   fingerprint: defaulted(
     Schema.NullOr(Schema.Struct({

@@ -4,6 +4,7 @@
  */
 import {
   AgentReport,
+  type CommandResult,
   type ConfinementRecord,
   DiffReport,
   EVIDENCE_SCHEMA_VERSION,
@@ -12,10 +13,12 @@ import {
   type TaskPacket,
   Verdict
 } from "@switchyard/domain"
+import { Option } from "effect"
 import type { IntegrationResult } from "../Integration/Integration.js"
 import { lastReport, type Progress } from "../Line/progress.js"
 import { questionFor, residualRisk, summaryFor } from "../Line/summary.js"
 import { branchFor } from "../Sandbox/Sandbox.js"
+import { countsOf } from "../Verifier/testCounts.js"
 
 /** Everything an attempt's ending is made of: settled by `Line/settle.ts`, bundled by {@link bundleOf}. */
 export interface Outcome {
@@ -59,6 +62,9 @@ export const summaryOf = (o: Outcome): string => summaryFor(o.verdict, o.issue, 
  * The bundle of `o`. `redact` is applied to every text that may quote the agent or a command (the agent's output
  * and summary, the patch, the verdict's reasons); `EvidenceStore.put` redacts again as the last gate.
  */
+/** The test counts a command's output reports, or null (no command, or no test runner output). */
+const countsOrNull = (r: CommandResult | null) => (r === null ? null : Option.getOrNull(countsOf(r)))
+
 export const bundleOf = (o: Outcome, redact: (text: string) => string = (t) => t): EvidenceBundle => {
   const p = o.progress
   const agent = lastReport(p)
@@ -101,6 +107,10 @@ export const bundleOf = (o: Outcome, redact: (text: string) => string = (t) => t
     revisions: p.revisions.map((r) => ({ turn: r.turn, cause: r.cause, feedback: r.feedback })),
     usage: totalUsage(p.turns.map((t) => t.report)),
     testCounts: p.verification?.testCounts ?? { base: null, candidate: null },
+    reproductionTestCounts: {
+      before: countsOrNull(p.reproductionBefore),
+      after: countsOrNull(p.verification?.reproductionAfter ?? null)
+    },
     fingerprint: p.candidate?.tree && o.commit && base
       ? { tree: p.candidate.tree, commit: o.commit, baseCommit: base, branch }
       : null,

@@ -5,9 +5,12 @@
  * with test counts, guards with the lines that triggered them, the agent's plan and claim, revisions, the diff,
  * integration, the fingerprint, tokens and cost, and timings. Command output is folded into `<details>` blocks;
  * the patch is shown up to {@link PATCH_PREVIEW_LINES} lines (the whole patch is in `diff.patch` beside it).
+ * The page holds no terminal control sequences: colours and cursor moves in command output (test runners print
+ * them) are stripped (`stripTerminalControls`), so the page reads the same in a browser, a pager or an editor.
  * Section by section: docs/evidence.md.
  */
 import type { AgentReport, CommandResult, DiffReport, EvidenceBundle, GuardResult, TestCounts } from "@switchyard/domain"
+import { stripTerminalControls } from "@switchyard/domain"
 
 /** Lines of the patch shown inline before it is cut (with a note pointing to `diff.patch`). */
 export const PATCH_PREVIEW_LINES = 200
@@ -53,7 +56,7 @@ export const renderEvidenceMarkdown = (bundle: EvidenceBundle): string => {
   for (const risk of bundle.residualRisk) out.push(`- ${oneLine(risk)}`)
   out.push("")
 
-  out.push(...renderReproduction(bundle.reproduction))
+  out.push(...renderReproduction(bundle.reproduction, bundle.reproductionTestCounts))
   out.push(...renderValidation(bundle.validation, bundle.testCounts))
   out.push(...renderGuards(bundle.guards))
   out.push(...renderAgent(bundle.agent, bundle.verdict.state))
@@ -75,7 +78,8 @@ export const renderEvidenceMarkdown = (bundle: EvidenceBundle): string => {
       `(${formatDuration(bundle.timings.endedAt - bundle.timings.startedAt)} in total).`,
     ""
   )
-  return out.join("\n")
+  // Last, over the whole page: no ANSI sequence or other control character survives, whichever section quoted it.
+  return stripTerminalControls(out.join("\n"))
 }
 
 // --- the three questions ---------------------------------------------------------------------------------
@@ -186,22 +190,27 @@ const renderConfinement = (bundle: EvidenceBundle): Array<string> => {
 
 // --- detail sections -------------------------------------------------------------------------------------
 
-const renderReproduction = (reproduction: EvidenceBundle["reproduction"]): Array<string> => {
+const renderReproduction = (
+  reproduction: EvidenceBundle["reproduction"],
+  counts: EvidenceBundle["reproductionTestCounts"]
+): Array<string> => {
   const out = ["## Reproduction", ""]
   if (reproduction.command === null) {
     out.push("_The issue has no reproduction command._", "")
     return out
   }
   out.push(`Command: ${code(reproduction.command)}`, "")
-  const runs: Array<readonly [string, CommandResult]> = []
-  if (reproduction.before !== null) runs.push(["before (base)", reproduction.before])
-  if (reproduction.after !== null) runs.push(["after (candidate)", reproduction.after])
+  const runs: Array<readonly [string, CommandResult, TestCounts | null]> = []
+  if (reproduction.before !== null) runs.push(["before (base)", reproduction.before, counts.before])
+  if (reproduction.after !== null) runs.push(["after (candidate)", reproduction.after, counts.after])
   if (runs.length === 0) {
     out.push("_The reproduction was not run._", "")
     return out
   }
-  out.push("| run | exit | duration |", "| --- | --- | ---: |")
-  for (const [label, result] of runs) out.push(`| ${label} | ${exitText(result)} | ${formatDuration(result.durationMs)} |`)
+  out.push("| run | exit | duration | tests |", "| --- | --- | ---: | --- |")
+  for (const [label, result, c] of runs) {
+    out.push(`| ${label} | ${exitText(result)} | ${formatDuration(result.durationMs)} | ${testsCell(c)} |`)
+  }
   out.push("")
   for (const [label, result] of runs) out.push(...details(`${label}: output tail`, result.outputTail))
   return out
@@ -421,6 +430,10 @@ export const diffTotals = (
     deletions: Number(/(\d+) deletions?\(-\)/.exec(last)?.[1] ?? 0)
   }
 }
+
+/** A table cell for a run's test counts: `3 (2 passed, 1 failed, 0 skipped; node-test)`, or `not reported`. */
+const testsCell = (c: TestCounts | null): string =>
+  c === null ? "not reported" : `${c.total} (${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped; ${c.runner})`
 
 const countsText = (c: TestCounts | null): string =>
   c === null ? "no counts" : `${c.total} ${plural(c.total, "test")} (${c.passed} passed)`

@@ -13,11 +13,14 @@ import {
   type HookName,
   type PlainVerdictCause,
   TEST_COUNT_RULE,
+  type TestCounts,
   Verdict,
   type VerdictCause
 } from "@switchyard/domain"
 import { Data } from "effect"
 import type { Escape } from "../Sandbox/integrity.js"
+import { proofOf } from "../Verifier/proof.js"
+import { ranNoTests } from "../Verifier/testCounts.js"
 
 export interface DecisionInput {
   readonly agent: Pick<AgentReport, "crashed" | "timedOut" | "exitCode" | "claim" | "question" | "signal"> & {
@@ -36,6 +39,8 @@ export interface DecisionInput {
   readonly verification: {
     readonly reproductionAfter: CommandResult | null
     readonly validation: ReadonlyArray<CommandResult>
+    /** Validation test counts on the base (`verify.compare_test_counts`) and the candidate; absent = none. */
+    readonly testCounts?: { readonly base: TestCounts | null; readonly candidate: TestCounts | null } | undefined
   } | null
   /** Failed anti-cheat guards, as `rule: detail` sentences. */
   readonly failedGuards: ReadonlyArray<{ readonly rule: GuardRuleId; readonly detail: string }>
@@ -57,10 +62,21 @@ export type AfterAgent = Data.TaggedEnum<{
 }>
 export const AfterAgent = Data.taggedEnum<AfterAgent>()
 
+/** Where a missing tool most often comes from, for the reasons of `reproduction_tool_missing`. */
+const INSTALL_HINT =
+  "Verification runs in a fresh checkout of the committed files: if the tool is a dependency, the workflow may be " +
+  "missing an install hook (`hooks.after_create`, e.g. `pnpm install --frozen-lockfile`), which runs in every " +
+  "verification checkout."
+
 /**
- * Before the agent: the reproduction on the base decides the attempt when it could not run
- * (RETRYABLE_FAILURE `reproduction_environment_failure`) or passes (NO_OP `not_reproducible`: nothing to fix, the
- * agent is not started). Null when the agent must run (no reproduction, or it fails as the issue says).
+ * Before the agent: the reproduction on the base decides the attempt, first match wins:
+ * - its tool is missing (exit 127, `sh: vitest: not found`, npx unable to fetch it; `proofOf`) → RETRYABLE_FAILURE
+ *   `reproduction_tool_missing`, naming the tool and the install hook that may be missing;
+ * - it could not run (126, a signal, a timeout) → RETRYABLE_FAILURE `reproduction_environment_failure`;
+ * - a test runner reported that it ran no test (a filter that matches nothing), whatever its exit →
+ *   ESCALATE `reproduction_ran_no_tests`: it proves nothing, so it is never NO_OP and never worth an agent;
+ * - it passes → NO_OP `not_reproducible` (nothing to fix, the agent is not started).
+ * Null when the agent must run (no reproduction, or it fails as the issue says).
  */
 export const beforeAgent = (
   reproduction: string | null,
@@ -68,11 +84,31 @@ export const beforeAgent = (
   base: string
 ): Verdict | null => {
   if (reproduction === null || before === null) return null
+  const proof = proofOf(before)
+  if (proof._tag === "ToolMissing") {
+    return verdict(
+      "RETRYABLE_FAILURE",
+      "reproduction_tool_missing",
+      `The reproduction \`${reproduction}\` could not run its tool on the base: ${
+        proof.tool === null ? "a command" : `\`${proof.tool}\``
+      } was not found (${proof.evidence}).`,
+      INSTALL_HINT
+    )
+  }
   if (before.environmentFailure) {
     return verdict(
       "RETRYABLE_FAILURE",
       "reproduction_environment_failure",
       `The reproduction could not run on the base (exit ${before.exitCode}, timed out: ${before.timedOut}).`
+    )
+  }
+  if (proof._tag === "RanNoTests") {
+    return verdict(
+      "ESCALATE",
+      "reproduction_ran_no_tests",
+      `The reproduction \`${reproduction}\` ran no test on the base at ${base} (${proof.evidence}; ${
+        describeResult(before)
+      }), so it proves nothing: check its test name filter or file path.`
     )
   }
   if (before.passed) {
@@ -161,7 +197,11 @@ export const afterAgent = (input: {
  * 5. a diff that trips an anti-cheat guard on the diff → ESCALATE (rule named)
  * 6. a verification command that could not run (not found, signal, timeout) → RETRYABLE_FAILURE
  * 7. reproduction still fails, or a validation fails → ESCALATE (revisable)
+ * 7a. the reproduction passes on the candidate but its test runner ran no test → ESCALATE
+ *     (`reproduction_ran_no_tests`: the tests it ran on the base are gone or filtered out)
  * 7b. everything passes but fewer tests ran or passed than on the base → ESCALATE (`guard_failed:test_count_dropped`)
+ * 7c. validation reported test counts but ran no test, on the base (`verify.compare_test_counts`) or on the
+ *     candidate → ESCALATE (`validation_ran_no_tests`: a comparison with nothing proves nothing)
  * 8. otherwise (claim PR_READY or none) → PR_READY
  */
 export const afterVerification = (input: {
@@ -199,7 +239,28 @@ export const afterVerification = (input: {
   if (failed.length > 0) {
     return verdict("ESCALATE", "validation_failed", ...failed.map((r) => `Validation failed: ${describeResult(r)}.`))
   }
+  const afterProof = v.reproductionAfter === null ? null : proofOf(v.reproductionAfter)
+  if (afterProof !== null && afterProof._tag === "RanNoTests") {
+    return verdict(
+      "ESCALATE",
+      "reproduction_ran_no_tests",
+      `The reproduction \`${v.reproductionAfter!.command}\` exits 0 on the candidate but ran no test (${afterProof.evidence}): the tests it ran on the base are gone or filtered out.`
+    )
+  }
   if (input.failedGuards.length > 0) return guardVerdict(input.failedGuards)
+  const counts = v.testCounts ?? { base: null, candidate: null }
+  const empty = ([["base", counts.base], ["candidate", counts.candidate]] as const).filter(
+    ([, c]) => c !== null && ranNoTests(c)
+  )
+  if (empty.length > 0) {
+    return verdict(
+      "ESCALATE",
+      "validation_ran_no_tests",
+      ...empty.map(([label, c]) =>
+        `Validation ran no test on the ${label} (${c!.runner} reported ${c!.total} test(s), ${c!.skipped} skipped, none passed or failed), so it proves nothing: check verify.validation and its filters.`
+      )
+    )
+  }
   const reasons = [
     ...(v.reproductionAfter === null
       ? []

@@ -5,7 +5,7 @@
  * the `Workflow` service: `ctx.def` is the snapshot the attempt was claimed with.
  */
 import type { AgentReport, CommandResult, Issue, IssueStatus, Lease, PlainEventType, Stage, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
-import { AgentReport as AgentReportClass } from "@switchyard/domain"
+import { AgentReport as AgentReportClass, describeResult } from "@switchyard/domain"
 import { Clock, Effect, Either, Option, Ref } from "effect"
 import { type AgentRunInput, AgentStation } from "../AgentStation/AgentStation.js"
 import * as Routing from "../AgentStation/routing.js"
@@ -16,7 +16,8 @@ import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { compareIntegrity } from "../Sandbox/integrity.js"
 import { branchFor, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
-import { Verifier, type VerifyPolicy } from "../Verifier/Verifier.js"
+import { formatDuration } from "../EvidenceStore/markdown.js"
+import { Verifier, type VerifyObserver, type VerifyPhase, type VerifyPolicy } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { renderPrompt } from "../Workflow/prompt.js"
 import { AgentTurn, CandidateMade, Prepared, Reproduced, Revised, Verified } from "./artifacts.js"
@@ -131,12 +132,63 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
   )
 })
 
+const PHASE_LABEL: Record<VerifyPhase, string> = {
+  reproduction_base: "reproduction on the base",
+  reproduction_candidate: "reproduction on the candidate",
+  validation: "validation on the candidate",
+  validation_base: "validation on the base"
+}
+
+/** `reproduction on the base`, or `validation #2 on the candidate` (validation commands are numbered from 1). */
+const phaseLabel = (phase: VerifyPhase, index: number): string =>
+  phase.startsWith("validation")
+    ? PHASE_LABEL[phase].replace("validation", `validation #${index + 1}`)
+    : PHASE_LABEL[phase]
+
+/**
+ * The Verifier observer of an attempt: one `verify.command_started` event when a verification command starts and
+ * one `verify.command_done` when it ends, with its exit, duration (ms) and parsed test counts, so `switchyard run`
+ * shows a long suite's progress (docs/architecture.md, "Events").
+ */
+export const verifyObserver = (ctx: LineContext): VerifyObserver => ({
+  started: ({ command, index, phase }) =>
+    ctx.record("verify.command_started", `${phaseLabel(phase, index)}: \`${command}\` started`, { phase, index, command }),
+  done: ({ counts, index, phase, result }) =>
+    ctx.record(
+      "verify.command_done",
+      `${phaseLabel(phase, index)}: ${describeResult(result)} after ${formatDuration(result.durationMs)}${
+        counts === null
+          ? ""
+          : `; ${counts.total} test(s): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`
+      }`,
+      {
+        phase,
+        index,
+        command: result.command,
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        durationMs: result.durationMs,
+        testCounts: counts === null
+          ? null
+          : { total: counts.total, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, runner: counts.runner }
+      }
+    )
+})
+
 /** Reproduce on base: the issue's reproduction in a clean checkout of the base. Null when the issue has none. */
 export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: LineContext, p: Prepared) {
   const reproduction = p.packet.reproduction
   if (reproduction === null) return null
   const verifier = yield* Verifier
-  const result = yield* verifier.reproduce(ctx.issue.id, p.base, reproduction, ctx.cfg.verify.timeout_ms, ctx.cfg.verify.env, ctx.cfg.hooks)
+  const result = yield* verifier.reproduce(
+    ctx.issue.id,
+    p.base,
+    reproduction,
+    ctx.cfg.verify.timeout_ms,
+    ctx.cfg.verify.env,
+    ctx.cfg.hooks,
+    verifyObserver(ctx)
+  )
   yield* ctx.record("verify.reproduction_before", `reproduction on the base exited ${result.exitCode}`, {
     exitCode: result.exitCode
   })
@@ -349,7 +401,8 @@ export const verifyCandidate = Effect.fn("Line.verifyCandidate")(function*(
     reproduction: p.packet.reproduction,
     validation: p.packet.validation,
     timeoutMs: ctx.cfg.verify.timeout_ms,
-    hooks: ctx.cfg.hooks
+    hooks: ctx.cfg.hooks,
+    observer: verifyObserver(ctx)
   })
   yield* ctx.record("verify.done", `verification ran ${verification.validation.length} validation command(s)`, {
     failedGuards: verification.guards.filter((g) => !g.passed).map((g) => g.rule),

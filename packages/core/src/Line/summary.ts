@@ -20,7 +20,14 @@ export const questionFor = (v: Verdict, issue: Issue, agentQuestion: string | nu
     case "no_op_with_diff":
     case "no_op_but_reproduction_fails":
       return "The agent and the evidence disagree about whether anything must change. Which is right?"
+    case "reproduction_ran_no_tests":
+      return "The reproduction ran no test, so it cannot show whether the bug is there. Fix its test name filter or test path, then move the issue back to todo."
+    case "validation_ran_no_tests":
+      return "Validation ran no test, so it proves nothing. Fix verify.validation (or the issue's validation commands and their filters), then move the issue back to todo."
     case "retries_exhausted":
+      if (v.reasons.some((r) => r.includes("last cause: reproduction_tool_missing"))) {
+        return "The reproduction's tool was not found in the verification checkout on every attempt. Add an install hook (hooks.after_create, e.g. `pnpm install --frozen-lockfile`) or fix the command, then move the issue back to todo."
+      }
       return "The attempts kept failing for environmental reasons. Check the agent command and the hooks, then move the issue back to todo."
     case "runner_deaths_exhausted":
       return "The runner keeps dying on this issue. Is something in it crashing the runner (memory, a fork bomb, a hung hook)?"

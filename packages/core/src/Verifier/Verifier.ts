@@ -41,12 +41,35 @@ export interface VerifyPolicy {
   readonly env: ReadonlyArray<string>
 }
 
+/**
+ * Which run a verification command belongs to: the reproduction on the base (before the agent) or on the
+ * candidate, the validation on the candidate, or the validation on the base (`verify.compare_test_counts`).
+ */
+export type VerifyPhase = "reproduction_base" | "reproduction_candidate" | "validation" | "validation_base"
+
+/**
+ * Told when each verification command starts and ends, so a long suite is not silent (the line records
+ * `verify.command_started` / `verify.command_done` events). `index` is the command's position in its phase (0 for
+ * a reproduction). `done` gets the redacted result and the test counts its output reports (null when none).
+ * Both must not fail; a slow observer delays the verification.
+ */
+export interface VerifyObserver {
+  readonly started: (command: { readonly phase: VerifyPhase; readonly index: number; readonly command: string }) => Effect.Effect<void>
+  readonly done: (command: {
+    readonly phase: VerifyPhase
+    readonly index: number
+    readonly result: CommandResult
+    readonly counts: TestCounts | null
+  }) => Effect.Effect<void>
+}
+
 export interface VerifierShape {
   /**
    * Runs `command` confined in a clean checkout of `commit` (e.g. the reproduction on the base), limited to
    * `timeoutMs` (ms), with the `env` runner variables (`verify.env`). `issueId` names the checkout
    * (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it. `hooks` is the attempt's `hooks:`,
-   * for the checkout's `after_create`.
+   * for the checkout's `after_create`. `observer` (optional) is told when the command starts and ends
+   * (phase `reproduction_base`).
    */
   readonly reproduce: (
     issueId: string,
@@ -54,13 +77,15 @@ export interface VerifierShape {
     command: string,
     timeoutMs: number,
     env: ReadonlyArray<string>,
-    hooks: HooksConfig
+    hooks: HooksConfig,
+    observer?: VerifyObserver | undefined
   ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
   /**
    * Verifies a candidate: runs the reproduction (if any) and every validation command in one clean checkout of
    * `commit`, runs the anti-cheat guards on the full `baseCommit..commit` diff, and (with
    * `policy.compareTestCounts`) runs validation on a clean checkout of `baseCommit` to compare test counts. Each
    * command is limited to `timeoutMs` (ms); `hooks` is the attempt's `hooks:`, for the checkouts' `after_create`.
+   * `observer` (optional) is told when each command starts and ends.
    */
   readonly verify: (input: {
     readonly issueId: string
@@ -71,6 +96,7 @@ export interface VerifierShape {
     readonly validation: ReadonlyArray<string>
     readonly timeoutMs: number
     readonly hooks: HooksConfig
+    readonly observer?: VerifyObserver | undefined
   }) => Effect.Effect<Verification, SandboxError | HookFailed>
 }
 

@@ -3,7 +3,7 @@
  * by running fewer tests (or passing fewer) than the base did is caught here, whatever it did to get there.
  * Pure: the input is the text a validation command printed. Limits are documented in docs/guards.md.
  */
-import { TestCounts, TestRunner } from "@switchyard/domain"
+import { type CommandResult, stripAnsi, TestCounts, TestRunner } from "@switchyard/domain"
 import { Option, Schema } from "effect"
 import { GuardResult } from "./guards.js"
 
@@ -14,8 +14,6 @@ export { TestCounts, TestRunner }
 /** Rule id of {@link compareTestCounts}. */
 export { TEST_COUNT_RULE } from "@switchyard/domain"
 import { TEST_COUNT_RULE } from "@switchyard/domain"
-
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g
 
 /** `node --test` summary line, TAP (`# pass 4`) or spec reporter (`ℹ pass 4`); also tape's `# pass  4`. */
 const NODE_SUMMARY = /^(#|ℹ) (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) +(\d+(?:\.\d+)?)$/
@@ -147,7 +145,7 @@ const tapLines = (lines: ReadonlyArray<string>): Option.Option<TestCounts> => {
  * Returns None when the output holds no counts (e.g. a lint command, or a runner crash before its summary).
  */
 export const parseTestCounts = (output: string): Option.Option<TestCounts> => {
-  const lines = output.replace(ANSI, "").split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
+  const lines = stripAnsi(output).split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
   const found: Array<Found> = []
   let block: Array<{ mark: string; key: string; value: number }> = []
   const closeBlock = (at: number) => {
@@ -188,6 +186,41 @@ export const parseTestCounts = (output: string): Option.Option<TestCounts> => {
   if (found.length === 0) return tapLines(lines)
   return Option.some(found.reduce((a, b) => (b.at >= a.at ? b : a)).counts)
 }
+
+/**
+ * Test counts of one command, read from its output head and tail joined (the runner's summary is printed last, so
+ * it is in the tail). None when the output holds no counts.
+ */
+export const countsOf = (result: CommandResult): Option.Option<TestCounts> =>
+  parseTestCounts(`${result.outputHead}\n${result.outputTail}`)
+
+/**
+ * Test counts of a validation run: the SUM over every command whose output reports counts (so a candidate that
+ * drops tests from any one of several test commands is caught). `runner` is that of the last command that reported.
+ * None when no command reported counts.
+ */
+export const sumCounts = (results: ReadonlyArray<CommandResult>): Option.Option<TestCounts> =>
+  results.map(countsOf).filter(Option.isSome).map((c) => c.value).reduce<Option.Option<TestCounts>>(
+    (acc, c) =>
+      Option.some(Option.match(acc, {
+        onNone: () => c,
+        onSome: (a) =>
+          new TestCounts({
+            passed: a.passed + c.passed,
+            failed: a.failed + c.failed,
+            skipped: a.skipped + c.skipped,
+            total: a.total + c.total,
+            runner: c.runner
+          })
+      })),
+    Option.none()
+  )
+
+/**
+ * True when a test runner reported counts but ran no test: nothing passed and nothing failed (every test filtered
+ * out or skipped, e.g. a `-t` / `--test-name-pattern` filter that matches nothing, or `# tests 0`).
+ */
+export const ranNoTests = (counts: TestCounts): boolean => counts.passed + counts.failed === 0
 
 const describeCounts = (c: TestCounts): string => `${c.total} tests (${c.passed} passed) by ${c.runner}`
 

@@ -17,21 +17,25 @@ import {
   type Checkout,
   compareTestCounts,
   Confinement,
+  countsOf,
   GuardResult,
   parsePatch,
-  parseTestCounts,
   runGuards,
   Sandbox,
   SandboxError,
+  sumCounts,
   makeRedactor,
   Redactor,
+  type RedactorShape,
   TEST_COUNT_RULE,
   type Verification,
   Verifier,
   type VerifierShape,
+  type VerifyObserver,
+  type VerifyPhase,
   type VerifyPolicy
 } from "@switchyard/core"
-import { CommandResult, TestCounts } from "@switchyard/domain"
+import type { CommandResult, TestCounts } from "@switchyard/domain"
 import { Effect, Layer, Option } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
@@ -52,34 +56,8 @@ const LS_TREE_CHUNK = 500
 
 const nulSeparated = (text: string): Array<string> => text.split("\0").filter((entry) => entry.length > 0)
 
-/**
- * Test counts of one command, read from its output head and tail joined (the runner's summary is printed last, so
- * it is in the tail). None when the output holds no counts.
- */
-export const countsOf = (result: CommandResult): Option.Option<TestCounts> =>
-  parseTestCounts(`${result.outputHead}\n${result.outputTail}`)
-
-/**
- * Test counts of a validation run: the SUM over every command whose output reports counts (so a candidate that
- * drops tests from any one of several test commands is caught). `runner` is that of the last command that reported.
- * None when no command reported counts.
- */
-export const sumCounts = (results: ReadonlyArray<CommandResult>): Option.Option<TestCounts> =>
-  results.map(countsOf).filter(Option.isSome).map((c) => c.value).reduce<Option.Option<TestCounts>>(
-    (acc, c) =>
-      Option.some(Option.match(acc, {
-        onNone: () => c,
-        onSome: (a) =>
-          new TestCounts({
-            passed: a.passed + c.passed,
-            failed: a.failed + c.failed,
-            skipped: a.skipped + c.skipped,
-            total: a.total + c.total,
-            runner: c.runner
-          })
-      })),
-    Option.none()
-  )
+/** Re-exported from @switchyard/core, where the decision table reads them too. */
+export { countsOf, sumCounts }
 
 /**
  * The `protected_path` result with the workflow's extra protected globs (`verify.protected_paths`) applied on top
@@ -145,6 +123,25 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         }
       }))
     const git = (args: ReadonlyArray<string>) => withExecutor(ProcessRunner.runGit(args, repoRoot))
+    /**
+     * {@link runIn}, with `observer` told when the command starts and when it ends (its result redacted by
+     * `redact`, and the test counts its output reports).
+     */
+    const observed = (
+      observer: VerifyObserver | undefined,
+      phase: VerifyPhase,
+      index: number,
+      redact: RedactorShape,
+      run: Effect.Effect<CommandResult>,
+      command: string
+    ): Effect.Effect<CommandResult> =>
+      observer === undefined ? run : Effect.gen(function*() {
+        yield* observer.started({ phase, index, command })
+        const result = yield* run
+        const shown = redact.redactResult(result)
+        yield* observer.done({ phase, index, result: shown, counts: Option.getOrNull(countsOf(shown)) })
+        return result
+      })
 
     /** Sizes (bytes) of the files `commit` adds, from `git ls-tree -l`. */
     const addedFileSizes = (range: string, commit: string) =>
@@ -206,10 +203,13 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths)
       }).pipe(Effect.withLogSpan("guards"))
 
-    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks) =>
+    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks, observer) =>
       Effect.gen(function*() {
         const result = yield* Effect.scoped(
-          Effect.flatMap(sandbox.checkout(commit, `${issueId}-repro`, hooks, env), (dir) => runIn(dir, command, timeoutMs, env))
+          Effect.flatMap(
+            sandbox.checkout(commit, `${issueId}-repro`, hooks, env),
+            (dir) => observed(observer, "reproduction_base", 0, redactor, runIn(dir, command, timeoutMs, env), command)
+          )
         )
         return redactor.redactResult(result)
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
@@ -226,8 +226,16 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
           const reproductionAfter = input.reproduction === null
             ? null
-            : yield* runIn(dir, input.reproduction, input.timeoutMs, input.policy.env)
-          const validation = yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs, input.policy.env))
+            : yield* observed(
+              input.observer,
+              "reproduction_candidate",
+              0,
+              redact,
+              runIn(dir, input.reproduction, input.timeoutMs, input.policy.env),
+              input.reproduction
+            )
+          const validation = yield* Effect.forEach(input.validation, (command, i) =>
+            observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env), command))
           return { reproductionAfter, validation }
         }))
         const candidateCounts = sumCounts(candidate.validation)
@@ -247,7 +255,15 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           } else {
             const baseRun = yield* Effect.scoped(Effect.gen(function*() {
               const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
-              return yield* Effect.forEach(input.validation, (command) => runIn(dir, command, input.timeoutMs, input.policy.env))
+              return yield* Effect.forEach(input.validation, (command, i) =>
+                observed(
+                  input.observer,
+                  "validation_base",
+                  i,
+                  redact,
+                  runIn(dir, command, input.timeoutMs, input.policy.env),
+                  command
+                ))
             }))
             baseCounts = sumCounts(baseRun)
             countGuard.push(compareTestCounts(baseCounts, candidateCounts))
