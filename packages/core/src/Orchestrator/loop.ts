@@ -30,6 +30,7 @@ export interface TickResult {
   readonly contested: number
   /** Epoch ms of the earliest pending retry of a `todo` issue, or null. */
   readonly nextRetryAt: number | null
+  /** Workers running at the start or at the end of the tick (the larger). */
   readonly running: number
 }
 
@@ -117,9 +118,12 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     const leases = yield* orchestrator.leases
     const retries = yield* orchestrator.retries
     const now = yield* Clock.currentTimeMillis
+    // An issue whose worker here is still finishing (its ending released the lease; it is removing its sandbox) is
+    // not claimable by this runner yet: its retry would otherwise be claimed while the old fiber still runs.
+    const working = (yield* pool.workers).map((w) => w.issueId as string)
     const eligible = eligibleRefs(ready.refs, {
       now,
-      claimed: new Set(leases.map((l) => l.issue_id)),
+      claimed: new Set([...leases.map((l) => l.issue_id as string), ...working]),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
     })
     // `issue.eligible` once per issue when it becomes eligible; bounded per tick so a tracker with 100k todo
@@ -192,7 +196,9 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
       waiting: eligible.length - started.length,
       contested,
       nextRetryAt: due.length === 0 ? null : Math.min(...due),
-      running: (yield* pool.workers).length
+      // A worker that ended during this tick (after the ready read, so its retry or its issue's new state was not
+      // seen) still counts as running: the next tick reads the ready set again before `--once` concludes it drained.
+      running: Math.max(busy, (yield* pool.workers).length)
     } satisfies TickResult
   })
 

@@ -4,7 +4,7 @@
  * counted, returns the issue to `todo` and removes its sandbox, and the lease is released.
  */
 import type { IssueId } from "@switchyard/domain"
-import { Clock, Effect, FiberMap, Layer, PubSub, Ref, Stream } from "effect"
+import { Clock, Effect, Fiber, FiberMap, Layer, PubSub, Ref, Stream } from "effect"
 import { AgentStation } from "../AgentStation/AgentStation.js"
 import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
@@ -42,7 +42,10 @@ export const make = Effect.gen(function*() {
 
   const dispatch: WorkerPool["Type"]["dispatch"] = (issue, lease) =>
     Effect.gen(function*() {
-      if (yield* FiberMap.has(fibers, issue.id)) return
+      // The previous attempt's fiber may still be finishing (its lease is released by its ending, before it removes
+      // its sandbox): wait for it, so the new attempt is never silently dropped.
+      const previous = yield* FiberMap.get(fibers, issue.id).pipe(Effect.option)
+      if (previous._tag === "Some") yield* Fiber.await(previous.value)
       const startedAt = yield* Clock.currentTimeMillis
       yield* Ref.update(infos, (m) =>
         new Map(m).set(issue.id, {
@@ -74,7 +77,7 @@ export const make = Effect.gen(function*() {
         ),
         Effect.provide(context)
       )
-      yield* FiberMap.run(fibers, issue.id, work, { onlyIfMissing: true })
+      yield* FiberMap.run(fibers, issue.id, work)
     })
 
   const interrupt: WorkerPool["Type"]["interrupt"] = (issueId, cause) =>
