@@ -1,6 +1,7 @@
 /**
  * The program's edge, shared by both entry points (main.ts, statusMain.ts): run the parsed command, and turn
- * typed errors into one line on stderr and a non-zero exit (2 usage, 3 violations, 1 anything else).
+ * typed errors into one line on stderr per line of their message, each `switchyard: `-prefixed, and a non-zero exit
+ * (2 usage and a refused preflight, 3 violations, 1 anything else).
  * Logs go to stderr (logfmt) so stdout stays clean for `--json`; `SWITCHYARD_LOG=debug|info|warning` sets the level.
  */
 import { ValidationError } from "@effect/cli"
@@ -38,8 +39,9 @@ export const runCli = <E>(cli: (argv: ReadonlyArray<string>) => Effect.Effect<vo
       const error = Cause.squash(cause)
       // @effect/cli has already printed usage errors with the help text.
       if (ValidationError.isValidationError(error)) return Effect.sync(() => (process.exitCode = 2))
-      const code = typeof error === "object" && error !== null && "_tag" in error && error._tag === "ViolationsFound" ? 3 : 1
-      return Console.error(`switchyard: ${message(error)}`).pipe(
+      const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : null
+      const code = tag === "ViolationsFound" ? 3 : tag === "PreflightFailed" ? 2 : 1
+      return Console.error(message(error).split("\n").map((line) => `switchyard: ${line}`).join("\n")).pipe(
         Effect.zipRight(Effect.sync(() => (process.exitCode = code))),
         Effect.zipRight(Effect.logDebug(Cause.pretty(cause)))
       )

@@ -24,17 +24,24 @@ import { statePaths, storeLayer } from "./store.js"
 export { statePaths, storeLayer }
 
 /**
- * Everything `switchyard run` needs, for the repo at `repoRoot` (WORKFLOW.md must exist and parse).
+ * Everything `switchyard run` needs, for the repo at `repoRoot` (the workflow file must exist and parse: by default
+ * `<repo>/WORKFLOW.md`, or `options.workflowPath`, absolute or relative to the process cwd, from `--workflow`).
+ * The sandbox is told which file that is, so its uncommitted edits do not make the base dirty.
  * `options.runnerEnv` replaces `process.env` as the environment the agent stations pass variables from and the one
  * `Redactor` (EnvRedactor, built in storeLayer) takes the secret values from, for the stations, the verifier and the
  * evidence store alike (the demo uses it to give Claude Code a dummy key and a private HOME).
  */
 export const lineLayer = (
   repoRoot: string,
-  options: { readonly runnerEnv?: Readonly<Record<string, string | undefined>> | undefined } = {}
+  options: {
+    readonly runnerEnv?: Readonly<Record<string, string | undefined>> | undefined
+    readonly workflowPath?: string | undefined
+  } = {}
 ) => {
   const { stateDir } = statePaths(repoRoot)
-  const workflow = NodeWorkflowFile.layer({ repoRoot, stateDir }).pipe(Layer.provide(NodeContext.layer))
+  const workflow = NodeWorkflowFile.layer({ repoRoot, stateDir, path: options.workflowPath }).pipe(
+    Layer.provide(NodeContext.layer)
+  )
   // Where sandboxes live and how they are confined are read once, when the line starts (docs/security.md).
   const sandbox = Layer.unwrapEffect(
     Effect.gen(function*() {
@@ -46,7 +53,7 @@ export const lineLayer = (
       const confinement = def.config.sandbox.confinement === "none"
         ? Unconfined.layer
         : BwrapConfinement.layer({ repoRoot, workspaceRoot, sandbox: def.config.sandbox, bwrap })
-      return GitSandbox.layer({ repoRoot, workspaceRoot }).pipe(Layer.provideMerge(confinement))
+      return GitSandbox.layer({ repoRoot, workspaceRoot, workflowFile: def.path }).pipe(Layer.provideMerge(confinement))
     })
   )
   const agent = RoutedAgentStation.layer({ runnerEnv: options.runnerEnv })

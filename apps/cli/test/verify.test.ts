@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { CommandResult, GuardResult } from "@switchyard/domain"
-import { staleReasons, verificationFailures, type VerifyReport } from "../src/commands/verify/report.js"
+import { freshNotes, staleReasons, verificationFailures, type VerifyReport } from "../src/commands/verify/report.js"
 import { renderVerifyReport } from "../src/view/verify.js"
-import { averageRepro, fixerScript, git, join, makeRepo, sy, syJson, type TestRepo, writeFileSync } from "./harness.js"
+import { renameSync } from "node:fs"
+import { averageRepro, fixerScript, git, join, makeRepo, readFileSync, sy, syJson, type TestRepo, writeFileSync } from "./harness.js"
 
 const sha = (c: string) => c.repeat(40)
 const fp = { tree: sha("a"), commit: sha("c"), baseCommit: sha("b"), branch: "switchyard/SY-1" }
@@ -35,6 +36,22 @@ describe("staleReasons", () => {
       "the base moved: the repository's HEAD is ffffffffffff, the evidence was verified on bbbbbbbbbbbb"
     ])
     expect(staleReasons(fp, { head: null, tree: null, base: fp.baseCommit })).toEqual(["the branch switchyard/SY-1 no longer exists"])
+  })
+
+  it("a base that moved only in the workflow file (or not in its tree) stays fresh, with a note; any other file is stale", async () => {
+    const moved = { head: fp.commit, tree: fp.tree, base: sha("f") }
+    expect(staleReasons(fp, { ...moved, baseChanges: ["WORKFLOW.md"] }, "WORKFLOW.md")).toEqual([])
+    expect(freshNotes(fp, { ...moved, baseChanges: ["WORKFLOW.md"] }, "WORKFLOW.md")).toEqual([
+      "the base moved from bbbbbbbbbbbb to ffffffffffff, but only WORKFLOW.md changed: the code the evidence is bound to did not"
+    ])
+    expect(staleReasons(fp, { ...moved, baseChanges: [] }, "WORKFLOW.md")).toEqual([])
+    const stale = ["the base moved: the repository's HEAD is ffffffffffff, the evidence was verified on bbbbbbbbbbbb"]
+    expect(staleReasons(fp, { ...moved, baseChanges: ["WORKFLOW.md", "src/a.js"] }, "WORKFLOW.md")).toEqual(stale)
+    // Another workflow file than this one, no workflow file in the repo, or changes git could not list: stale.
+    expect(staleReasons(fp, { ...moved, baseChanges: ["WORKFLOW.md"] }, "ops/flow.md")).toEqual(stale)
+    expect(staleReasons(fp, { ...moved, baseChanges: ["WORKFLOW.md"] }, null)).toEqual(stale)
+    expect(staleReasons(fp, { ...moved, baseChanges: null }, "WORKFLOW.md")).toEqual(stale)
+    expect(freshNotes(fp, { ...moved, baseChanges: ["WORKFLOW.md", "src/a.js"] }, "WORKFLOW.md")).toEqual([])
   })
 })
 
@@ -154,5 +171,53 @@ describe("switchyard verify (built CLI)", () => {
     expect(goneReport.stale).toContain("the branch switchyard/SY-1 no longer exists")
     expect(goneReport.verification).toBeNull()
     expect(goneReport.passed).toBe(false)
+  })
+
+  it("a commit that changes only WORKFLOW.md leaves the evidence fresh; a code commit after it makes it stale", async () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    git(r.dir, "add", "WORKFLOW.md")
+    git(r.dir, "commit", "-q", "-m", "workflow")
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
+    const verified = git(r.dir, "rev-parse", "HEAD")
+
+    writeFileSync(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("max_attempts: 1", "max_attempts: 2"))
+    git(r.dir, "commit", "-q", "-am", "workflow: two attempts")
+    const fresh = await sy(r.dir, "verify", "SY-1", "--json")
+    expect(fresh.code, fresh.stderr).toBe(0)
+    const report = JSON.parse(fresh.stdout)
+    expect(report).toMatchObject({ fresh: true, stale: [], passed: true })
+    expect(report.notes).toEqual([
+      `the base moved from ${verified.slice(0, 12)} to ${git(r.dir, "rev-parse", "--short=12", "HEAD")}, but only WORKFLOW.md changed: the code the evidence is bound to did not`
+    ])
+    expect((await sy(r.dir, "verify", "SY-1")).stdout).toContain("fresh: the base moved")
+
+    writeFileSync(join(r.dir, "src/other.js"), "export const other = 1\n")
+    git(r.dir, "add", "src/other.js")
+    git(r.dir, "commit", "-q", "-m", "code")
+    const stale = await sy(r.dir, "verify", "SY-1", "--json")
+    expect(stale.code).toBe(1)
+    expect(JSON.parse(stale.stdout).stale).toEqual([
+      `the base moved: the repository's HEAD is ${git(r.dir, "rev-parse", "--short=12", "HEAD")}, the evidence was verified on ${verified.slice(0, 12)}`
+    ])
+  })
+
+  it("with --workflow, the named file is the one whose commits keep the evidence fresh", async () => {
+    const r = repo()
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript)))
+    renameSync(join(r.dir, "WORKFLOW.md"), join(r.dir, "flow.md"))
+    git(r.dir, "add", "flow.md")
+    git(r.dir, "commit", "-q", "-m", "workflow")
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once", "--workflow", "flow.md")).code).toBe(0)
+    writeFileSync(join(r.dir, "flow.md"), readFileSync(join(r.dir, "flow.md"), "utf8").replace("max_attempts: 1", "max_attempts: 2"))
+    git(r.dir, "commit", "-q", "-am", "workflow: two attempts")
+    expect((await sy(r.dir, "verify", "SY-1", "--workflow", "flow.md")).code).toBe(0)
+    // Without --workflow, the default WORKFLOW.md is missing: one line, and nothing is verified.
+    const missing = await sy(r.dir, "verify", "SY-1")
+    expect(missing.code).toBe(1)
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1)
+    expect(missing.stderr).toContain("missing_workflow_file")
   })
 })

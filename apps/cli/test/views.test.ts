@@ -47,7 +47,7 @@ const snapshot = (extra: { recent?: StatusSnapshot["human"]["recent"]; violation
       blocked: 0,
       invalid: []
     },
-    orchestrator: { runner, leases: [], retries: [] },
+    orchestrator: { runner, workflowInvalid: [], leases: [], retries: [] },
     workers: leases.map((l) => ({
       issue: l.issue_id,
       stage: l.stage,

@@ -26,3 +26,5 @@ export * as Ed25519EvidenceSigner from "./EvidenceSigner/Ed25519EvidenceSigner.j
 export * as NodeKillPoints from "./KillPoints/NodeKillPoints.js"
 export * as EnvRedactor from "./Redactor/EnvRedactor.js"
 export * as NodeWorkflowFile from "./Workflow/NodeWorkflowFile.js"
+export * as WorkflowProblems from "./Workflow/WorkflowProblems.js"
+export * as ProgramProbe from "./Workflow/ProgramProbe.js"

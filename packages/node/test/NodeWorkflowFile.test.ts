@@ -8,7 +8,7 @@ import { createHash } from "node:crypto"
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeWorkflowFile } from "../src/index.js"
+import { NodeWorkflowFile, WorkflowProblems } from "../src/index.js"
 
 /** NodeWorkflowFile.layer on the real file system. */
 const fileLayer = (options: NodeWorkflowFile.WorkflowFileOptions) =>
@@ -25,7 +25,7 @@ const collectWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>, into: Array<st
     Effect.provide(
       Logger.add(
         Logger.make(({ logLevel, message }) => {
-          if (logLevel._tag === "Warning") into.push(Array.isArray(message) ? message.join(" ") : String(message))
+          if (logLevel._tag === "Warning" || logLevel._tag === "Error") into.push(Array.isArray(message) ? message.join(" ") : String(message))
         })
       )
     )
@@ -166,6 +166,10 @@ describe("NodeWorkflowFile.layer", () => {
       yield* current
       assert.strictEqual(warnings.length, 1)
       assert.include(warnings[0], "(agent.max_attempts): expected a positive integer, got -1 [workflow_invalid_config]")
+      // ... and recorded for `switchyard status` while it lasts.
+      const problems = yield* WorkflowProblems.list(path.join(dir, ".switchyard")).pipe(Effect.provide(NodeContext.layer))
+      assert.deepStrictEqual(problems.map((p) => [p.pid, p.path]), [[process.pid, file]])
+      assert.include(problems[0]!.message, "[workflow_invalid_config]")
 
       // a different bad edit warns again
       writeFileSync(file, "---\n- not a map\n---\nbad")
@@ -185,6 +189,7 @@ describe("NodeWorkflowFile.layer", () => {
       assert.strictEqual(fixed.config.agent.max_attempts, 6)
       assert.strictEqual(fixed.prompt_template, "fixed")
       assert.strictEqual(warnings.length, 3)
+      assert.deepStrictEqual(yield* WorkflowProblems.list(path.join(dir, ".switchyard")).pipe(Effect.provide(NodeContext.layer)), [])
     }))
 })
 

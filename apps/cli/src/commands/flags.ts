@@ -12,3 +12,12 @@ export const text = (name: string, description: string) => Options.text(name).pi
 
 /** The issue id argument, e.g. `SY-12`. */
 export const id = Args.text({ name: "id" }).pipe(Args.withDescription("issue id, e.g. SY-12"))
+
+/**
+ * `--workflow PATH`: the workflow file to use instead of `<repo>/WORKFLOW.md`, resolved against the cwd (see
+ * {@link workflowPathOf}).
+ */
+export const workflow = Options.text("workflow").pipe(
+  Options.optional,
+  Options.withDescription("the workflow file to use instead of <repo>/WORKFLOW.md (relative to the current directory)")
+)

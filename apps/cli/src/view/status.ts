@@ -49,6 +49,9 @@ export const statusView = (s: StatusSnapshot): View => {
   for (const bad of s.tracker.invalid) tracker.push(warning(`⚠ unreadable ${bad.id}: ${bad.reason}`))
 
   const orchestrator: Array<View> = [text(s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases")]
+  for (const w of s.orchestrator.workflowInvalid) {
+    orchestrator.push(warning(`⚠ the workflow file is invalid (for ${human(Math.max(0, now - w.since))}); pid ${w.pid} keeps its last good version: ${w.error}`))
+  }
   for (const l of s._raw.leases) orchestrator.push(leaseLine(l, now))
   for (const r of s._raw.retries) orchestrator.push(retryLine(r, now))
 

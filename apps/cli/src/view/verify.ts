@@ -29,6 +29,7 @@ export const verifyView = (r: VerifyReport): View => {
       : row("signature: ", styled("⚠ unsigned: stored before bundles were signed, so nothing proves the runner wrote it", Ansi.yellow))
   )
   for (const reason of r.stale) out.push(text(`  stale: ${reason}`))
+  for (const note of r.notes ?? []) out.push(text(`  fresh: ${note}`))
   const v = r.verification
   if (v !== null) {
     out.push(Doc.empty, text(`re-verified ${shortSha(v.commit)} against the base ${shortSha(r.fingerprint.baseCommit)} in clean checkouts:`))

@@ -58,7 +58,10 @@ export interface SandboxShape {
   readonly repoRoot: string
   /** Absolute path where sandboxes and checkouts are created. */
   readonly workspaceRoot: string
-  /** The repo's HEAD commit. Fails `DirtyBase` when tracked files have uncommitted changes. */
+  /**
+   * The repo's HEAD commit. Fails `DirtyBase` when tracked files have uncommitted changes; the run's workflow file
+   * is not one of them (an implementation that knows it leaves it out: its edits are config, read per attempt).
+   */
   readonly resolveBase: Effect.Effect<string, SandboxError | DirtyBase>
   /**
    * Creates the sandbox `<workspaceRoot>/<id>` at `baseCommit` (replacing a stale one from an earlier attempt) with

@@ -1,6 +1,12 @@
 /** The WORKFLOW.md that `switchyard init` writes. */
 
 /**
+ * The `agent.command` placeholder `switchyard init` writes: it exits 2 with this message until someone sets a real
+ * agent. `run`'s preflight refuses a command that still contains {@link AGENT_COMMAND_PLACEHOLDER_MESSAGE}.
+ */
+export const AGENT_COMMAND_PLACEHOLDER_MESSAGE = "set agent.command in WORKFLOW.md"
+
+/**
  * A complete, commented WORKFLOW.md: every key with its default and a one-line comment (docs/workflow.md has the
  * long form), `agent.command` set to a placeholder that exits 2 with a message until someone sets a real agent,
  * and a prompt body that shows the issue and the task packet and explains the result file.
@@ -26,7 +32,7 @@ hooks:                          # shell scripts run in the sandbox; null = none 
 
 agent:
   kind: command                 # the station: "command" runs agent.command with sh -c in the sandbox
-  command: 'echo "set agent.command in WORKFLOW.md" >&2; exit 2'   # the agent CLI; replace this placeholder
+  command: 'echo "${AGENT_COMMAND_PLACEHOLDER_MESSAGE}" >&2; exit 2'   # the agent CLI; replace this placeholder
   max_concurrent_agents: 10     # agents running at once, across all issues
   max_concurrent_agents_by_label: {}   # per-label caps, e.g. {migration: 1}; label names are matched lower-cased
   max_attempts: 3               # attempts before a retryable failure becomes ESCALATE

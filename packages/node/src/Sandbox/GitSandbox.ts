@@ -33,6 +33,12 @@ export interface GitSandboxOptions {
   readonly repoRoot: string
   /** Where sandboxes and checkouts are created; should be outside the repository. */
   readonly workspaceRoot: string
+  /**
+   * The workflow file of this run (absolute, or relative to the process cwd). When it lies inside the repository,
+   * its uncommitted edits do not make the base dirty (`resolveBase`): the workflow is the factory's config, read
+   * from a snapshot per attempt, not code under test (docs/workflow.md, "Editing WORKFLOW.md"). Default: none.
+   */
+  readonly workflowFile?: string | undefined
 }
 
 /** The patch size limit when `snapshot` is called without one, in bytes. */
@@ -154,6 +160,14 @@ export const make = (
     const gitDir = (yield* git(["rev-parse", "--path-format=absolute", "--git-dir"], repoRoot)).trim()
     const commonDir = (yield* git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repoRoot)).trim()
     const objectsDir = path.join(commonDir, "objects")
+    // The workflow file as git names it (relative to the top level, `/`-separated), or null outside the repository.
+    const workflowEntry = options.workflowFile === undefined ? null : yield* fs.realPath(options.workflowFile).pipe(
+      Effect.orElseSucceed(() => path.resolve(options.workflowFile!)),
+      Effect.map((file) => {
+        const relative = path.relative(repoRoot, file)
+        return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? null : relative.split(path.sep).join("/")
+      })
+    )
 
     const isInside = (root: string, candidate: string): boolean => {
       const relative = path.relative(root, candidate)
@@ -242,7 +256,8 @@ export const make = (
         })
       }
       const status = yield* git(["status", "--porcelain", "-z", "--untracked-files=no"], repoRoot)
-      const files = parseStatusZ(status)
+      // The workflow file's own edits are config, not base: each attempt reads it from its snapshot.
+      const files = parseStatusZ(status).filter((file) => file !== workflowEntry)
       if (files.length > 0) return yield* new DirtyBase({ repo: repoRoot, files })
       return head.stdout.trim()
     })

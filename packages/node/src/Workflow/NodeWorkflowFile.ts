@@ -5,16 +5,18 @@
  *
  * The file is loaded when the layer is built (a missing or invalid file fails startup, Symphony SPEC §6.3) and
  * re-read on every `current`, so edits apply to the next dispatch without a restart (SPEC §6.2). An invalid edit
- * keeps the last good definition and logs a warning once per distinct bad content (SPEC §6.2: keep the last known
- * good config and emit an operator-visible error).
+ * keeps the last good definition, logs an error once per distinct bad content and records the problem for
+ * `switchyard status` (`WorkflowProblems`) until the file parses again (SPEC §6.2: keep the last known good config
+ * and emit an operator-visible error).
  */
 import { FileSystem } from "@effect/platform"
 import { parseWorkflow, Workflow, WORKFLOW_FILE_NAME, WorkflowError, type WorkflowShape } from "@switchyard/core"
 import type { WorkflowDefinition } from "@switchyard/domain"
-import { Effect, Layer, Ref } from "effect"
+import { Clock, Effect, Layer, Ref, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as os from "node:os"
 import * as nodePath from "node:path"
+import * as WorkflowProblems from "./WorkflowProblems.js"
 
 /** `<repoRoot>/WORKFLOW.md`: where the loader looks when no explicit path is given (SPEC §5.1). */
 export const workflowPath = (repoRoot: string): string => nodePath.join(repoRoot, WORKFLOW_FILE_NAME)
@@ -70,7 +72,10 @@ export const resolveWorkspaceRoot = (
 export interface WorkflowFileOptions {
   /** The repo's top level; resolved to an absolute path. */
   readonly repoRoot: string
-  /** The WORKFLOW.md to load; relative paths resolve against the process cwd. Default `<repoRoot>/WORKFLOW.md`. */
+  /**
+   * The workflow file to load (`switchyard run --workflow PATH`); relative paths resolve against the process cwd.
+   * Default `<repoRoot>/WORKFLOW.md`.
+   */
   readonly path?: string | undefined
   /** The state directory; relative paths resolve against the process cwd. Default `<repoRoot>/.switchyard`. */
   readonly stateDir?: string | undefined
@@ -84,8 +89,11 @@ interface ReloadState {
   readonly warned: string | null
 }
 
-/** Reads and parses the file. A file that cannot be read is `missing_workflow_file` (SPEC §5.1). */
-const load = (fs: FileSystem.FileSystem, path: string) =>
+/**
+ * Reads and parses the file. A file that cannot be read is `missing_workflow_file` (SPEC §5.1); `explicit` says the
+ * path was given (`--workflow`), so the reason does not suggest `switchyard init`.
+ */
+const load = (fs: FileSystem.FileSystem, path: string, explicit: boolean) =>
   fs.readFileString(path).pipe(
     Effect.mapError((error) =>
       new WorkflowError({
@@ -93,7 +101,9 @@ const load = (fs: FileSystem.FileSystem, path: string) =>
         path,
         key: null,
         reason: error._tag === "SystemError" && error.reason === "NotFound"
-          ? `no WORKFLOW.md at ${path}; run \`switchyard init\` to create one`
+          ? explicit
+            ? "no such workflow file"
+            : `no WORKFLOW.md at ${path}; run \`switchyard init\` to create one`
           : `cannot read ${path}: ${error.message}`
       })
     ),
@@ -105,18 +115,24 @@ const load = (fs: FileSystem.FileSystem, path: string) =>
 /**
  * Builds the service: reads and parses the file once (failing with `WorkflowError` if it is missing, unreadable
  * or invalid), then serves `current`, which re-reads the file on each call. Unchanged text is not re-parsed.
- * When the file has become unreadable or invalid, `current` succeeds with the last good definition and logs
- * `Effect.logWarning` with the error message, once per distinct bad content (a new bad edit warns again, and so
- * does the same bad content after a good one).
+ * When the file has become unreadable or invalid, `current` succeeds with the last good definition, logs
+ * `Effect.logError` with the error message once per distinct bad content (a new bad edit logs again, and so does
+ * the same bad content after a good one; re-reading the same bad content on every tick does not), and records the
+ * problem in `<stateDir>/workflow-problems/<pid>.json` for `switchyard status`; a good read removes it, and so does
+ * the end of the scope.
  */
-export const make = (options: WorkflowFileOptions): Effect.Effect<WorkflowShape, WorkflowError, FileSystem.FileSystem> =>
+export const make = (
+  options: WorkflowFileOptions
+): Effect.Effect<WorkflowShape, WorkflowError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const repoRoot = nodePath.resolve(options.repoRoot)
     const path = nodePath.resolve(options.path ?? workflowPath(repoRoot))
     const stateDir = nodePath.resolve(options.stateDir ?? nodePath.join(repoRoot, ".switchyard"))
-    const first = yield* load(fs, path)
+    const first = yield* load(fs, path, options.path !== undefined)
     const state = yield* Ref.make<ReloadState>({ goodText: first.text, good: first.definition, warned: null })
+    const withFs = Effect.provideService(FileSystem.FileSystem, fs)
+    yield* Effect.addFinalizer(() => withFs(WorkflowProblems.clear(stateDir)))
 
     const keepLastGood = (problem: string, error: WorkflowError) =>
       Ref.modify(state, (s): [boolean, ReloadState] =>
@@ -124,8 +140,10 @@ export const make = (options: WorkflowFileOptions): Effect.Effect<WorkflowShape,
       ).pipe(
         Effect.tap((isNew) =>
           isNew
-            ? Effect.logWarning(`WORKFLOW.md is invalid; keeping the last good version: ${error.message}`).pipe(
-              Effect.annotateLogs({ workflow_path: path, error_kind: error.kind })
+            ? Effect.logError(`the workflow file is invalid; keeping the last good version: ${error.message}`).pipe(
+              Effect.annotateLogs({ workflow_path: path, error_kind: error.kind }),
+              Effect.zipRight(Clock.currentTimeMillis),
+              Effect.flatMap((since) => withFs(WorkflowProblems.record(stateDir, { path, message: error.message, since })))
             )
             : Effect.void
         ),
@@ -146,9 +164,16 @@ export const make = (options: WorkflowFileOptions): Effect.Effect<WorkflowShape,
       }
       const text = read.right
       const known = yield* Ref.get(state)
-      if (text === known.goodText) return known.good
+      if (text === known.goodText && known.warned === null) return known.good
+      if (text === known.goodText) {
+        // Back to the last good text after a bad edit: the problem is over.
+        yield* withFs(WorkflowProblems.clear(stateDir))
+        yield* Ref.set(state, { ...known, warned: null })
+        return known.good
+      }
       const parsed = yield* Effect.either(parseWorkflow(path, text))
       if (parsed._tag === "Left") return yield* keepLastGood(`text:${text}`, parsed.left)
+      if (known.warned !== null) yield* withFs(WorkflowProblems.clear(stateDir))
       yield* Ref.set(state, { goodText: text, good: parsed.right, warned: null })
       return parsed.right
     })
@@ -162,7 +187,7 @@ export const make = (options: WorkflowFileOptions): Effect.Effect<WorkflowShape,
  * "no WORKFLOW.md at <path>; run `switchyard init` to create one"), unreadable or invalid.
  */
 export const layer = (options: WorkflowFileOptions): Layer.Layer<Workflow, WorkflowError, FileSystem.FileSystem> =>
-  Layer.effect(Workflow, make(options))
+  Layer.scoped(Workflow, make(options))
 
 /** A `Workflow` service that always returns `def`, for tests and embedding (no file, no reload): `Workflow.layerStatic`. */
 export const layerStatic = (def: WorkflowDefinition, repoRoot: string, stateDir: string): Layer.Layer<Workflow> =>

@@ -1,21 +1,26 @@
-/** `switchyard run [--once] [--concurrency N]`: the factory line, with one progress line per stage change. */
-import { Confinement, runLine, Sandbox } from "@switchyard/core"
+/** `switchyard run [--once] [--concurrency N] [--workflow PATH]`: the factory line, with one progress line per stage change. */
+import { Confinement, preflight, runLine, Sandbox, Workflow } from "@switchyard/core"
+import { ProgramProbe } from "@switchyard/node"
 import { Console, Effect, Option } from "effect"
 import { lineLayer } from "../../layers.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
-import { repoRoot } from "../shared.js"
+import { repoRoot, workflowPathOf } from "../shared.js"
 import type { RunOptions } from "./options.js"
 
 /**
- * Refuses a dirty base and a confinement that cannot be had (bubblewrap missing or unable to create namespaces:
- * `ConfinementUnavailable`, fail closed), says which confinement is in force, then runs the line until interrupted
- * (or drained with `--once`), printing its progress; prints the usage once the progress has ended (see
- * `printProgress`), however the line ends.
+ * Preflight, before anything is claimed: refuses a workflow that cannot work (`PreflightFailed`, exit 2: an empty,
+ * missing or placeholder agent command, an agent or validation program that is not there, a route to an unknown
+ * station; nothing is run), a dirty base (`DirtyBase`; the workflow file's own edits do not count) and a confinement
+ * that cannot be had (bubblewrap missing or unable to create namespaces: `ConfinementUnavailable`, fail closed). Then
+ * says which confinement is in force and runs the line until interrupted (or drained with `--once`), printing its
+ * progress; prints the usage once the progress has ended (see `printProgress`), however the line ends.
  */
 export const run = (o: RunOptions) =>
   repoRoot.pipe(Effect.flatMap((root) =>
     Effect.gen(function*() {
-      // Preflight: refuse a dirty base before anything is claimed (each attempt checks again).
+      const def = yield* (yield* Workflow).current
+      yield* preflight(def, (program) => ProgramProbe.found(program, { cwd: root }))
+      // Each attempt checks the base again.
       yield* (yield* Sandbox).resolveBase
       const confinement = yield* Confinement
       yield* confinement.check
@@ -24,5 +29,5 @@ export const run = (o: RunOptions) =>
       yield* printProgress(runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }), {
         onEnd: (usage) => Console.log(usageLine(usage))
       })
-    }).pipe(Effect.provide(lineLayer(root)))
+    }).pipe(Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
   ))

@@ -1,9 +1,11 @@
 /** The options of `switchyard run` and their parsed type. */
 import { type Command, Options } from "@effect/cli"
+import { workflow } from "../flags.js"
 
 export const runConfig = {
   once: Options.boolean("once").pipe(Options.withDescription("drain: return when nothing is eligible, waiting or running")),
-  concurrency: Options.integer("concurrency").pipe(Options.optional, Options.withDescription("override agent.max_concurrent_agents"))
+  concurrency: Options.integer("concurrency").pipe(Options.optional, Options.withDescription("override agent.max_concurrent_agents")),
+  workflow
 }
 export type RunOptions = Command.Command.ParseConfig<typeof runConfig>
 

@@ -4,8 +4,9 @@
  * human (recent outcomes with a trust line, token totals, and the violations the supervisor cannot repair).
  */
 import { attemptKey, checkOutcomes, EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
-import { ProcessRunner } from "@switchyard/node"
+import { ProcessRunner, WorkflowProblems } from "@switchyard/node"
 import { Clock, Effect } from "effect"
+import { statePaths } from "../../store.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
 export const STATUS_NEXT = 10
@@ -13,7 +14,8 @@ export const STATUS_NEXT = 10
 /**
  * One read of the four layers for the repo at `repoRoot`. Every bundle of the violation window (the newest 100
  * terminal attempts, which include the 10 shown) has its signature checked and is compared with its attempts row
- * and `terminal.*` event; git is asked, once, where the branches of PR_READY issues in review point.
+ * and `terminal.*` event; git is asked, once, where the branches of PR_READY issues in review point. The workflow
+ * problems are those live runners recorded (`WorkflowProblems`): status does not parse the workflow itself.
  */
 export const statusSnapshot = (repoRoot: string) =>
   Effect.gen(function*() {
@@ -21,12 +23,13 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, leases, retries, recent, usage] = yield* Effect.all([
+    const [counts, leases, retries, recent, usage, workflowProblems] = yield* Effect.all([
       tracker.counts,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
-      evidence.usageTotals
+      evidence.usageTotals,
+      WorkflowProblems.list(statePaths(repoRoot).stateDir)
     ])
     // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
     // by the tracker's index instead of reading every ready issue.
@@ -90,6 +93,11 @@ export const statusSnapshot = (repoRoot: string) =>
       },
       orchestrator: {
         runner: orchestrator.runnerId,
+        /**
+         * Runners (and `verify`s) whose workflow file has become invalid and that keep its last good version:
+         * the file, the error (`<path>[ (<key>)]: <reason> [<kind>]`), the process and since when (epoch ms).
+         */
+        workflowInvalid: workflowProblems.map((p) => ({ path: p.path, error: p.message, pid: p.pid, host: p.host, since: p.since })),
         leases: leases.map((l) => ({
           issue: l.issue_id,
           runner: l.runner_id,

@@ -3,7 +3,8 @@
  *
  * 1. Freshness: the bundle's fingerprint (docs/evidence.md) is compared with the repository as it is: the head of
  *    `switchyard/<id>` against `fingerprint.commit`, that head's tree against `fingerprint.tree`, and the repo's
- *    HEAD against `fingerprint.baseCommit`. Any difference makes the evidence stale, and each is named.
+ *    HEAD against `fingerprint.baseCommit`. Any difference makes the evidence stale, and each is named; but a base
+ *    that moved only in the workflow file (`--workflow`, default WORKFLOW.md) keeps it fresh, with a note.
  * 2. Re-verification: the branch head is verified again against the ORIGINAL base, in clean checkouts, with the
  *    same policy the line used: the reproduction must fail on the base and pass on the head, every validation
  *    command must pass, and every guard must pass.
@@ -28,13 +29,15 @@ import {
 } from "@switchyard/core"
 import type { IssueId } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
+import { FileSystem } from "@effect/platform"
 import { Console, Effect, Option, Schema } from "effect"
+import * as NodePath from "node:path"
 import { lineLayer } from "../../layers.js"
 import { print } from "../../view/doc.js"
 import { verifyView } from "../../view/verify.js"
-import { repoRoot } from "../shared.js"
+import { repoRoot, workflowPathOf } from "../shared.js"
 import type { VerifyOptions } from "./options.js"
-import { type CurrentState, staleReasons, verificationFailures, VerifyReport } from "./report.js"
+import { type CurrentState, freshNotes, staleReasons, verificationFailures, VerifyReport } from "./report.js"
 
 /** The issue has no bundle that can be verified (none yet, or its latest has no fingerprint). */
 export class NothingToVerify extends Schema.TaggedError<NothingToVerify>()("NothingToVerify", {
@@ -110,6 +113,21 @@ const fileDisagreement = (row: SealedEvidence, file: SealedEvidence): ReadonlyAr
   return []
 }
 
+/**
+ * `file` as git names it in the repository at `root` (relative, `/`-separated, symlinks resolved), or null when it
+ * lies outside. Never fails: an unresolvable file is taken as given.
+ */
+const repoRelative = (root: string, file: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.realPath(file)).pipe(
+    Effect.orElseSucceed(() => NodePath.resolve(file)),
+    Effect.map((real) => {
+      const relative = NodePath.relative(root, real)
+      return relative === "" || relative.startsWith("..") || NodePath.isAbsolute(relative)
+        ? null
+        : relative.split(NodePath.sep).join("/")
+    })
+  )
+
 /** The evidence is stale or the re-verification failed (exit code 1; the report was printed before). */
 export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", {
   id: Schema.String,
@@ -162,12 +180,20 @@ export const verifyIssue = (rawId: string) =>
         Effect.map((out) => (out.exitCode === 0 && out.stdout.trim() !== "" ? out.stdout.trim() : null))
       )
     const head = Option.getOrNull(yield* sandbox.branchHead(fp.branch))
+    const base = yield* git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+    // What changed between the verified base and the current one (null when it did not move, or git cannot tell).
+    const baseChanges = base === null || base === fp.baseCommit ? null : yield* ProcessRunner.git(
+      ["diff", "--name-only", "-z", "--no-renames", fp.baseCommit, base, "--"],
+      sandbox.repoRoot
+    ).pipe(Effect.map((out) => (out.exitCode === 0 ? out.stdout.split("\0").filter((f) => f !== "") : null)))
     const current: CurrentState = {
       head,
       tree: head === null ? null : yield* git(["rev-parse", "--verify", "--quiet", `${head}^{tree}`]),
-      base: yield* git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+      base,
+      baseChanges
     }
-    const stale = staleReasons(fp, current)
+    const workflowFile = yield* repoRelative(sandbox.repoRoot, (yield* workflow.current).path)
+    const stale = staleReasons(fp, current, workflowFile)
 
     let verification: VerifyReport["verification"] = null
     if (head !== null) {
@@ -196,6 +222,7 @@ export const verifyIssue = (rawId: string) =>
       signature,
       fresh: stale.length === 0,
       stale,
+      notes: freshNotes(fp, current, workflowFile),
       fingerprint: fp,
       current,
       verification,
@@ -221,6 +248,6 @@ export const verify = (o: VerifyOptions) =>
         if (!report.fresh || !report.passed) {
           return yield* new VerifyFailed({ id: report.id, stale: report.stale, failures: report.failures })
         }
-      }).pipe(Effect.provide(lineLayer(root)))
+      }).pipe(Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
     )
   )

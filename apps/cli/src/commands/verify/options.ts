@@ -1,8 +1,8 @@
 /** The options of `switchyard verify` and their parsed type. */
 import type { Command } from "@effect/cli"
-import { id, json } from "../flags.js"
+import { id, json, workflow } from "../flags.js"
 
-export const verifyConfig = { id, json }
+export const verifyConfig = { id, json, workflow }
 export type VerifyOptions = Command.Command.ParseConfig<typeof verifyConfig>
 
 export const verifyDescription =

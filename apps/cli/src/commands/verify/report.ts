@@ -14,14 +14,30 @@ export interface CurrentState {
   readonly head: string | null
   readonly tree: string | null
   readonly base: string | null
+  /**
+   * The paths whose content differs between the verified base (`fp.baseCommit`) and `base` (`git diff --name-only`),
+   * when the base moved and git could tell; absent or null otherwise.
+   */
+  readonly baseChanges?: ReadonlyArray<string> | null | undefined
 }
+
+/**
+ * Whether the base moved only in the workflow file (`workflowFile`, repo-relative, `/`-separated; null when it is
+ * outside the repository): the code the verdict is bound to is unchanged, so the evidence stays fresh. Also true
+ * for a base whose tree is identical (e.g. an empty commit). Pure.
+ */
+export const baseMovedOnlyInConfig = (fp: Fingerprint, current: CurrentState, workflowFile: string | null): boolean =>
+  current.base !== null && current.base !== fp.baseCommit && current.baseChanges !== undefined &&
+  current.baseChanges !== null && current.baseChanges.every((file) => file === workflowFile)
 
 /**
  * Why evidence bound to `fp` is stale given the repository's `current` state, one sentence each; empty = fresh.
  * Checks, in order: the branch still exists, its head is `fp.commit`, its tree is `fp.tree`, and the repo's
- * HEAD is `fp.baseCommit`. Pure.
+ * HEAD is `fp.baseCommit`, unless the base moved only in the workflow file (`workflowFile`, see
+ * {@link baseMovedOnlyInConfig}): staleness is about the code the verdict is bound to, and the workflow is the
+ * factory's config (the bundle keeps the commands it verified with, and `verify` re-runs those). Pure.
  */
-export const staleReasons = (fp: Fingerprint, current: CurrentState): ReadonlyArray<string> => {
+export const staleReasons = (fp: Fingerprint, current: CurrentState, workflowFile: string | null = null): ReadonlyArray<string> => {
   const reasons: Array<string> = []
   if (current.head === null) {
     reasons.push(`the branch ${fp.branch} no longer exists`)
@@ -33,11 +49,24 @@ export const staleReasons = (fp: Fingerprint, current: CurrentState): ReadonlyAr
       reasons.push(`the tree of ${fp.branch} changed from ${shortSha(fp.tree)} to ${shortSha(current.tree)}`)
     }
   }
-  if (current.base !== null && current.base !== fp.baseCommit) {
+  if (current.base !== null && current.base !== fp.baseCommit && !baseMovedOnlyInConfig(fp, current, workflowFile)) {
     reasons.push(`the base moved: the repository's HEAD is ${shortSha(current.base)}, the evidence was verified on ${shortSha(fp.baseCommit)}`)
   }
   return reasons
 }
+
+/**
+ * What freshness let pass and a reader should know, one sentence each: the base moved only in the workflow file.
+ * Pure.
+ */
+export const freshNotes = (fp: Fingerprint, current: CurrentState, workflowFile: string | null): ReadonlyArray<string> =>
+  baseMovedOnlyInConfig(fp, current, workflowFile)
+    ? [
+      `the base moved from ${shortSha(fp.baseCommit)} to ${shortSha(current.base!)}, but ${
+        current.baseChanges!.length === 0 ? "its tree is the same" : `only ${workflowFile} changed`
+      }: the code the evidence is bound to did not`
+    ]
+    : []
 
 /** What `switchyard verify --json` prints. */
 export const VerifyReport = Schema.Struct({
@@ -49,6 +78,8 @@ export const VerifyReport = Schema.Struct({
   fresh: Schema.Boolean,
   /** Why the evidence is stale (empty when fresh). */
   stale: Schema.Array(Schema.String),
+  /** What freshness let pass (the base moved only in the workflow file); absent in older reports. */
+  notes: Schema.optional(Schema.Array(Schema.String)),
   fingerprint: Schema.Struct({ tree: Schema.String, commit: Schema.String, baseCommit: Schema.String, branch: Schema.String }),
   current: Schema.Struct({ head: Schema.NullOr(Schema.String), tree: Schema.NullOr(Schema.String), base: Schema.NullOr(Schema.String) }),
   /** The re-verification of the branch head against the original base; null when the branch is gone. */

@@ -1,0 +1,51 @@
+/** Preflight (issue 12, item 8): what `run` refuses before claiming anything, over the config alone. */
+import { assert, describe, it } from "@effect/vitest"
+import { commandProgram, defaultWorkflowFile, parseWorkflow, preflight, preflightPlan } from "@switchyard/core"
+import { Effect } from "effect"
+
+const def = (frontMatter: string) => Effect.runSync(parseWorkflow("/repo/WORKFLOW.md", `---\n${frontMatter}\n---\nbody`))
+
+describe("commandProgram", () => {
+  it("finds the program sh -c would look up first, or null when it cannot be told", () => {
+    assert.strictEqual(commandProgram("pnpm -s tsc -b"), "pnpm")
+    assert.strictEqual(commandProgram("  ./scripts/agent.sh --x"), "./scripts/agent.sh")
+    assert.strictEqual(commandProgram("CI=1 FOO=bar node --test"), "node")
+    assert.strictEqual(commandProgram("exec claude -p"), "claude")
+    assert.strictEqual(commandProgram("'/opt/my agent/run' x"), "/opt/my agent/run")
+    assert.strictEqual(commandProgram("node;echo"), "node")
+    for (const unknown of ["", "cd pkg && pnpm test", "$AGENT run", "~/bin/agent", "# comment", "if true; then x; fi", "G=\"$(x)\"; y", "echo hi"]) {
+      assert.strictEqual(commandProgram(unknown), null, unknown)
+    }
+  })
+})
+
+describe("preflight", () => {
+  const run = (frontMatter: string, present: ReadonlyArray<string> = ["node", "pnpm", "agent"]) =>
+    Effect.runSync(Effect.either(preflight(def(frontMatter), (p) => Effect.succeed(present.includes(p)))))
+
+  it("passes a workflow whose programs are all there", () => {
+    assert.strictEqual(run("agent:\n  command: agent --go\nverify:\n  validation: [pnpm test, node --test]")._tag, "Right")
+  })
+
+  it("names each problem with its key, config problems first", () => {
+    const result = run("agent:\n  command: ''\nverify:\n  validation: [node --test, nope x]\n  reproduction: gone y")
+    assert.strictEqual(result._tag, "Left")
+    if (result._tag === "Left") {
+      assert.deepStrictEqual(result.left.problems.map((p) => p.key), ["agent.command", "verify.validation.1", "verify.reproduction"])
+      assert.strictEqual(result.left.message.split("\n").length, 3)
+      assert.match(result.left.message.split("\n")[0]!, /^\/repo\/WORKFLOW\.md \(agent\.command\): is empty/)
+    }
+  })
+
+  it("refuses the init template as written (its placeholder command), and checks the CLI stations' binaries", () => {
+    const template = Effect.runSync(parseWorkflow("/repo/WORKFLOW.md", defaultWorkflowFile))
+    assert.deepStrictEqual(preflightPlan(template).problems.map((p) => p.key), ["agent.command"])
+    assert.include(preflightPlan(template).problems[0]!.reason, "placeholder")
+    assert.deepStrictEqual(preflightPlan(def("agent:\n  kind: claude-code")).probes.map((p) => [p.key, p.program]), [["agent.command", "claude"]])
+    assert.deepStrictEqual(
+      preflightPlan(def("agent:\n  command: agent\nagents:\n  c:\n    kind: codex\n    command: null\n  unused:\n    command: ''\nroutes:\n  - {label: x, agent: c}")).probes
+        .map((p) => [p.key, p.program]),
+      [["agent.command", "agent"], ["agents.c.command", "codex"]]
+    )
+  })
+})
