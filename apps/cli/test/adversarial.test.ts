@@ -5,14 +5,14 @@
  * The positive cases: a correct agent still reaches PR_READY with every guard passed, and `switchyard verify`
  * reports fresh evidence, then stale evidence once the branch is amended.
  */
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { mkdtempSync, realpathSync } from "node:fs"
 import {
   averageRepro,
   fixerScript,
   git,
   join,
-  makeRepo,
+  perTest,
   readFileSync,
   sy,
   syJson,
@@ -20,16 +20,7 @@ import {
   writeFileSync
 } from "./harness.js"
 
-let repos: Array<TestRepo> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-afterEach(() => {
-  for (const r of repos) r.cleanup()
-  repos = []
-})
+const { repo } = perTest()
 
 const workflow = (agentPath: string, validation: ReadonlyArray<string> = ["node --test"]) => `agent:
   command: ${JSON.stringify(agentPath)}

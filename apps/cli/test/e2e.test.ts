@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import {
   averageRepro,
@@ -6,24 +6,14 @@ import {
   fixerScript,
   git,
   join,
-  makeRepo,
+  perTest,
   readFileSync,
   sy,
   syJson,
-  type TestRepo,
   writeFileSync
 } from "./harness.js"
 
-let repos: Array<TestRepo> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-afterEach(() => {
-  for (const r of repos) r.cleanup()
-  repos = []
-})
+const { repo } = perTest()
 
 const workflow = (agentPath: string, extra = "") => `agent:
   command: ${JSON.stringify(agentPath)}

@@ -2,7 +2,8 @@
  * End-to-end harness: temp git repos with a tiny package and real `node --test` tests, shell-script agents,
  * and the BUILT `switchyard` binary run as a child process (apps/cli/bin/switchyard.mjs → dist/switchyard.cjs, or dist/status.cjs for `status`).
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { afterEach } from "@effect/vitest"
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -254,4 +255,37 @@ export const pidsMatching = (marker: string): Array<number> => {
     }
   }
   return found
+}
+
+/**
+ * Temp repos and background `switchyard` processes for the tests of one file; call once at module level.
+ * `repo()` makes a repo that is removed after each test; `start(cwd, ...args)` starts the CLI in the background
+ * (its stdout collected by `lines`) and `track(child)` adopts another child: each is SIGKILLed after the test if
+ * it is still running.
+ */
+export const perTest = () => {
+  let repos: Array<TestRepo> = []
+  let children: Array<ChildProcess> = []
+  afterEach(() => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
+    for (const r of repos) r.cleanup()
+    children = []
+    repos = []
+  })
+  const track = <C extends ChildProcess>(child: C): C => {
+    children.push(child)
+    return child
+  }
+  return {
+    repo: (): TestRepo => {
+      const r = makeRepo()
+      repos.push(r)
+      return r
+    },
+    start: (cwd: string, ...args: Array<string>) => {
+      const child = track(syChild(cwd, ...args))
+      return { child, out: lines(child) }
+    },
+    track
+  }
 }

@@ -3,47 +3,28 @@
  * and supervisor). Real `switchyard run` child processes, real agents, real signals.
  */
 import Database from "better-sqlite3"
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { readdirSync } from "node:fs"
 import {
   alive,
   averageRepro,
-  fixerScript,
-  exited,
   existsSync,
+  exited,
+  fixerScript,
   git,
   join,
-  lines,
-  makeRepo,
+  perTest,
   pidsMatching,
-  sandboxBlock,
   readFileSync,
+  sandboxBlock,
   sleep,
   sy,
-  syChild,
   syJson,
   type TestRepo,
   until
 } from "./harness.js"
 
-let repos: Array<TestRepo> = []
-let children: Array<import("node:child_process").ChildProcess> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-const start = (cwd: string, ...args: Array<string>) => {
-  const child = syChild(cwd, ...args)
-  children.push(child)
-  return { child, out: lines(child) }
-}
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
-  for (const r of repos) r.cleanup()
-  children = []
-  repos = []
-})
+const { repo, start } = perTest()
 
 const config = (agent: string, extra = "") => `agent:
   command: ${JSON.stringify(agent)}

@@ -5,17 +5,17 @@
  * leaked, and a resumed attempt that does not run the agent again.
  */
 import Database from "better-sqlite3"
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { readdirSync } from "node:fs"
 import {
   averageRepro,
-  exited,
   existsSync,
+  exited,
   fixerScript,
   git,
   join,
   lines,
-  makeRepo,
+  perTest,
   readFileSync,
   sy,
   syAsync,
@@ -25,19 +25,7 @@ import {
   until
 } from "./harness.js"
 
-let repos: Array<TestRepo> = []
-let children: Array<import("node:child_process").ChildProcess> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
-  for (const r of repos) r.cleanup()
-  children = []
-  repos = []
-})
+const { repo, track } = perTest()
 
 const config = (agent: string, extra = "") => `agent:
   command: ${JSON.stringify(agent)}
@@ -150,8 +138,7 @@ describe("recovery at kill points", () => {
     const noop = `echo '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`
     r.writeWorkflow(config(r.agent("hang-then-noop.sh", `if [ "$SWITCHYARD_ATTEMPT" = 1 ]; then touch ${JSON.stringify(started)}; sleep 300; fi\n${noop}`)))
     await sy(r.dir, "issue", "create", "--title", "survives two crashes")
-    const first = syChild(r.dir, "run")
-    children.push(first)
+    const first = track(syChild(r.dir, "run"))
     lines(first)
     await until(() => existsSync(started), 15_000, "the agent to start")
     first.kill("SIGKILL")

@@ -3,19 +3,19 @@
  * never NO_OP, one whose tool is missing is not the agent's failure; every verification command is shown as it
  * starts and ends; evidence.md holds no terminal control sequences.
  */
-import { afterEach, describe, expect, it } from "@effect/vitest"
-import { averageRepro, existsSync, fixerScript, join, makeRepo, readFileSync, sy, syJson, type TestRepo } from "./harness.js"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  averageRepro,
+  existsSync,
+  fixerScript,
+  join,
+  perTest,
+  readFileSync,
+  sy,
+  syJson
+} from "./harness.js"
 
-let repos: Array<TestRepo> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-afterEach(() => {
-  for (const r of repos) r.cleanup()
-  repos = []
-})
+const { repo } = perTest()
 
 const workflow = (agentPath: string, validation = "node --test", extra = "") => `agent:
   command: ${JSON.stringify(agentPath)}

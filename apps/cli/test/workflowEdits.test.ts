@@ -2,15 +2,15 @@
  * WORKFLOW.md edits never break work, and `run` refuses a workflow that cannot work (issue 12, items 6 and 8):
  * the built CLI in temp git repos, with a long-running `run` child for the edits made while it runs.
  */
-import { afterEach, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, readdirSync } from "node:fs"
 import {
-  exited,
   existsSync,
+  exited,
   git,
   join,
   lines,
-  makeRepo,
+  perTest,
   readFileSync,
   sy,
   syChild,
@@ -20,16 +20,7 @@ import {
   writeFileSync
 } from "./harness.js"
 
-let repos: Array<TestRepo> = []
-const repo = () => {
-  const r = makeRepo()
-  repos.push(r)
-  return r
-}
-afterEach(() => {
-  for (const r of repos) r.cleanup()
-  repos = []
-})
+const { repo } = perTest()
 
 /** An agent that logs `<tag> <issue>` to the shared log, optionally waits for `<shared>/go`, and claims NO_OP. */
 const tagged = (r: TestRepo, tag: string, wait = false) =>
