@@ -14,6 +14,8 @@
  */
 import { CommandExecutor } from "@effect/platform"
 import {
+  changedPackages,
+  changeEnv,
   type Checkout,
   compareTestCounts,
   Confinement,
@@ -36,11 +38,14 @@ import {
   type VerifyPolicy
 } from "@switchyard/core"
 import type { CommandResult, TestCounts } from "@switchyard/domain"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
 import { symlinkFacts } from "./SymlinkFacts.js"
+
+/** The one field of a workspace package's `package.json` the change context needs. */
+const decodeManifest = Schema.decodeUnknownOption(Schema.parseJson(Schema.Struct({ name: Schema.String })))
 
 /**
  * Most bytes of `git diff --binary base..commit` read for the guards (64 MiB). A larger diff is cut, and the cut
@@ -111,12 +116,18 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = sandbox.repoRoot
     /** One verification command in `checkout`, confined, with the `env` names allowed from the runner. */
-    const runIn = (checkout: Checkout, command: string, timeoutMs: number, env: ReadonlyArray<string>) =>
+    const runIn = (
+      checkout: Checkout,
+      command: string,
+      timeoutMs: number,
+      env: ReadonlyArray<string>,
+      change: Readonly<Record<string, string>> = {}
+    ) =>
       withExecutor(ProcessRunner.runShell({
         command,
         cwd: checkout.path,
         timeoutMs,
-        env: confinedEnv(env, process.env),
+        env: { ...confinedEnv(env, process.env), ...change },
         confine: {
           confinement,
           spec: { cwd: checkout.path, writable: [checkout.path], home: checkout.home, network: "none" }
@@ -200,15 +211,42 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
             ...parsePatch(patch.stdout).flatMap((d) => [d.oldPath, d.newPath]).filter((p): p is string => p !== null)
           ])
         ]
-        return withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths)
+        return {
+          results: withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths),
+          files
+        }
       }).pipe(Effect.withLogSpan("guards"))
+
+    /**
+     * The workspace packages of `commit` that own one of `files`: every `package.json` of the tree that is the
+     * nearest manifest above a changed file, by its `name` (a manifest without a string `name` is skipped).
+     */
+    const packagesOf = (commit: string, files: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        if (files.length === 0) return []
+        const manifests = nulSeparated(yield* git(["ls-tree", "-r", "--name-only", "-z", commit]))
+          .filter((p) => (p === "package.json" || p.endsWith("/package.json")) && !p.split("/").includes("node_modules"))
+          .map((p) => p === "package.json" ? "" : p.slice(0, -"/package.json".length))
+        const wanted = new Set(files.map((f) => manifests.filter((d) => d === "" || f.startsWith(`${d}/`))
+          .sort((a, b) => b.length - a.length)[0]).filter((d): d is string => d !== undefined))
+        const named = new Map<string, string>()
+        for (const dir of wanted) {
+          const text = yield* git(["show", `${commit}:${dir === "" ? "" : `${dir}/`}package.json`]).pipe(
+            Effect.orElseSucceed(() => "")
+          )
+          const manifest = decodeManifest(text)
+          if (Option.isSome(manifest)) named.set(dir, manifest.value.name)
+        }
+        return changedPackages(files, named)
+      })
 
     const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks, observer) =>
       Effect.gen(function*() {
         const result = yield* Effect.scoped(
           Effect.flatMap(
             sandbox.checkout(commit, `${issueId}-repro`, hooks, env),
-            (dir) => observed(observer, "reproduction_base", 0, redactor, runIn(dir, command, timeoutMs, env), command)
+            (dir) =>
+              observed(observer, "reproduction_base", 0, redactor, runIn(dir, command, timeoutMs, env, changeEnv(commit, commit, [], [])), command)
           )
         )
         return redactor.redactResult(result)
@@ -220,7 +258,10 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           ? redactor
           : makeRedactor([...redactor.secrets, ...input.policy.secretValues])
         const secrets = redact.secrets
-        const guards = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
+        const { files, results: guards } = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
+        // What the change touches, for commands that check only the affected work (same for the base run, so
+        // the test counts compare like with like).
+        const change = changeEnv(input.baseCommit, input.commit, files, yield* packagesOf(input.commit, files))
 
         const candidate = yield* Effect.scoped(Effect.gen(function*() {
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
@@ -231,11 +272,11 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
               "reproduction_candidate",
               0,
               redact,
-              runIn(dir, input.reproduction, input.timeoutMs, input.policy.env),
+              runIn(dir, input.reproduction, input.timeoutMs, input.policy.env, change),
               input.reproduction
             )
           const validation = yield* Effect.forEach(input.validation, (command, i) =>
-            observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env), command))
+            observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env, change), command))
           return { reproductionAfter, validation }
         }))
         const candidateCounts = sumCounts(candidate.validation)
@@ -261,7 +302,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
                   "validation_base",
                   i,
                   redact,
-                  runIn(dir, command, input.timeoutMs, input.policy.env),
+                  runIn(dir, command, input.timeoutMs, input.policy.env, change),
                   command
                 ))
             }))
