@@ -31,6 +31,7 @@ verify:
   compare_test_counts: true
   validation:
     - ${JSON.stringify(show)}
+    - 'git diff --name-only "$SWITCHYARD_BASE_SHA" "$SWITCHYARD_HEAD_SHA"'
 polling:
   interval_ms: 200
 `)
@@ -45,5 +46,8 @@ polling:
     expect(out).not.toContain(`head=${base}`)
     expect(out).toContain("files=packages/a/index.js\n")
     expect(out).toContain("packages=@e2e/a\n")
+    // The checkout has the base in its history, so git (and pnpm's `...[<base>]` filter) can diff against it.
+    expect(evidence.validation[1]).toMatchObject({ exitCode: 0 })
+    expect(evidence.validation[1].outputTail.trim()).toBe("packages/a/index.js")
   })
 })
