@@ -13,6 +13,8 @@ import { demoConfig, demoDescription } from "./commands/demo/options.js"
 import { evidenceConfig, evidenceDescription } from "./commands/evidence/options.js"
 import { initConfig, initDescription } from "./commands/init/options.js"
 import {
+  issueCheckConfig,
+  issueCheckDescription,
   issueCommentConfig,
   issueCommentDescription,
   issueCreateConfig,
@@ -51,7 +53,9 @@ const issue = Command.make("issue").pipe(
     Command.make("update", issueUpdateConfig, (o) => lazy(issueHandler, (m) => m.update(o)))
       .pipe(Command.withDescription(issueUpdateDescription)),
     Command.make("comment", issueCommentConfig, (o) => lazy(issueHandler, (m) => m.comment(o)))
-      .pipe(Command.withDescription(issueCommentDescription))
+      .pipe(Command.withDescription(issueCommentDescription)),
+    Command.make("check", issueCheckConfig, (o) => lazy(() => import("./commands/issue/check.js"), (m) => m.check(o)))
+      .pipe(Command.withDescription(issueCheckDescription))
   ])
 )
 

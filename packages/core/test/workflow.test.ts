@@ -2,7 +2,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { WorkflowDefinition } from "@switchyard/domain"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
-import { DEFAULT_PROMPT, defaultWorkflowFile, parseWorkflow, Workflow, WorkflowError } from "../src/Workflow/index.js"
+import {
+  DEFAULT_PROMPT,
+  defaultWorkflowFile,
+  parseWorkflow,
+  renderWorkflowFile,
+  validationCommands,
+  Workflow,
+  WorkflowError
+} from "../src/Workflow/index.js"
 
 const parse = (text: string) => parseWorkflow("/repo/WORKFLOW.md", text)
 const parseError = (text: string) => Effect.flip(parse(text))
@@ -354,4 +362,36 @@ describe("defaultWorkflowFile", () => {
       assert.strictEqual(result.status, 2)
       assert.include(result.stderr, "set agent.command in WORKFLOW.md")
     }))
+})
+
+describe("renderWorkflowFile", () => {
+  it.effect("fills in the install hook and validation, still parses, and keeps every other default", () =>
+    Effect.gen(function*() {
+      const text = renderWorkflowFile({
+        install: "pnpm install --frozen-lockfile --prefer-offline",
+        validation: ["pnpm run typecheck", "pnpm test"]
+      })
+      const def = yield* parseWorkflow("/repo/WORKFLOW.md", text)
+      assert.strictEqual(def.config.hooks.after_create, "pnpm install --frozen-lockfile --prefer-offline")
+      assert.deepStrictEqual(def.config.verify.validation, ["pnpm run typecheck", "pnpm test"])
+      const base = (yield* parseWorkflow("/repo/WORKFLOW.md", defaultWorkflowFile)).config
+      assert.deepStrictEqual(
+        { ...def.config, hooks: base.hooks, verify: base.verify },
+        { ...base }
+      )
+      assert.include(text.split("\n").find((l) => l.includes("after_create:")), "#")
+    }))
+
+  it("with nothing detected it is exactly the default file", () => {
+    assert.strictEqual(renderWorkflowFile({ install: null, validation: [] }), defaultWorkflowFile)
+  })
+
+  it("validation comes from the typecheck, lint and test scripts, in that order, skipping npm init's placeholder", () => {
+    assert.deepStrictEqual(
+      validationCommands("pnpm", { test: "vitest run", build: "tsc", lint: "eslint .", typecheck: "tsc -b" }),
+      ["pnpm run typecheck", "pnpm run lint", "pnpm test"]
+    )
+    assert.deepStrictEqual(validationCommands("npm", { test: "echo \"Error: no test specified\" && exit 1" }), [])
+    assert.deepStrictEqual(validationCommands("yarn", { test: "  " }), [])
+  })
 })

@@ -6,6 +6,82 @@
  */
 export const AGENT_COMMAND_PLACEHOLDER_MESSAGE = "set agent.command in WORKFLOW.md"
 
+/** The JavaScript package managers `switchyard init` recognises by their lockfile. */
+export type PackageManager = "pnpm" | "npm" | "yarn" | "bun"
+
+/**
+ * The lockfiles `switchyard init` looks for at the repository root, in the order it prefers them when several
+ * exist, with the package manager each one names.
+ */
+export const LOCKFILES: ReadonlyArray<readonly [file: string, manager: PackageManager]> = [
+  ["pnpm-lock.yaml", "pnpm"],
+  ["bun.lock", "bun"],
+  ["bun.lockb", "bun"],
+  ["yarn.lock", "yarn"],
+  ["package-lock.json", "npm"]
+]
+
+/** The install hook for `manager`: installs exactly the lockfile (fails when it is out of date), from the cache first. */
+export const installCommand = (manager: PackageManager): string => {
+  switch (manager) {
+    case "pnpm":
+      return "pnpm install --frozen-lockfile --prefer-offline"
+    case "npm":
+      return "npm ci --prefer-offline"
+    case "yarn":
+      return "yarn install --frozen-lockfile"
+    case "bun":
+      return "bun install --frozen-lockfile"
+  }
+}
+
+/** The root package.json scripts `switchyard init` turns into validation commands, in the order they run. */
+export const VALIDATION_SCRIPTS: ReadonlyArray<string> = ["typecheck", "lint", "test"]
+
+/** The script `npm init` writes for `test`: it always fails, so it is no validation. */
+const NPM_INIT_TEST = /^echo "Error: no test specified" && exit 1$/
+
+/**
+ * Validation commands from a root package.json's `scripts`: each of {@link VALIDATION_SCRIPTS} present (and not
+ * empty, and not npm init's failing `test` placeholder), as `<manager> test` for `test` and `<manager> run <script>`
+ * otherwise. Pure.
+ */
+export const validationCommands = (
+  manager: PackageManager,
+  scripts: Readonly<Record<string, string>>
+): ReadonlyArray<string> =>
+  VALIDATION_SCRIPTS.filter((name) => {
+    const script = scripts[name]
+    return script !== undefined && script.trim() !== "" && !(name === "test" && NPM_INIT_TEST.test(script.trim()))
+  }).map((name) => (name === "test" ? `${manager} test` : `${manager} run ${name}`))
+
+/** What `switchyard init` detected in the repository and writes into the WORKFLOW.md it creates. */
+export interface WorkflowSetup {
+  /** `hooks.after_create`, or null for none. */
+  readonly install: string | null
+  /** `verify.validation`. */
+  readonly validation: ReadonlyArray<string>
+}
+
+/**
+ * The commented WORKFLOW.md of {@link defaultWorkflowFile} with `setup`'s install hook and validation filled in
+ * (as YAML double-quoted strings). Pure; with no hook and no validation it is exactly `defaultWorkflowFile`.
+ */
+export const renderWorkflowFile = (setup: WorkflowSetup): string =>
+  defaultWorkflowFile
+    .replace(
+      /^ {2}after_create: null( +)#/m,
+      (line, pad: string) =>
+        setup.install === null ? line : `  after_create: ${JSON.stringify(setup.install)}${pad.length > 1 ? "  " : " "}#`
+    )
+    .replace(
+      /^ {2}validation: \[\]( +)#/m,
+      (line) =>
+        setup.validation.length === 0
+          ? line
+          : `  validation: [${setup.validation.map((c) => JSON.stringify(c)).join(", ")}]  #`
+    )
+
 /**
  * A complete, commented WORKFLOW.md: every key with its default and a one-line comment (docs/workflow.md has the
  * long form), `agent.command` set to a placeholder that exits 2 with a message until someone sets a real agent,

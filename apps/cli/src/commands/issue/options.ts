@@ -1,12 +1,12 @@
-/** The options of `switchyard issue create|list|show|update|comment` and their parsed types. */
+/** The options of `switchyard issue create|list|show|update|comment|check` and their parsed types. */
 import { Args, type Command, Options } from "@effect/cli"
 import { issueStatuses, priorities } from "@switchyard/domain"
-import { id, json, text } from "../flags.js"
+import { id, json, text, workflow } from "../flags.js"
 
 const status = Options.choice("status", issueStatuses)
 const priority = Options.choice("priority", priorities)
 
-export const issueDescription = "create, list, show, update and comment on issues"
+export const issueDescription = "create, list, show, update, comment on and check issues"
 
 export const issueCreateConfig = {
   title: text("title", "one-line title"),
@@ -52,3 +52,8 @@ export const issueUpdateDescription = "change fields of an issue"
 export const issueCommentConfig = { id, body: Args.text({ name: "text" }), json }
 export type IssueCommentOptions = Command.Command.ParseConfig<typeof issueCommentConfig>
 export const issueCommentDescription = "add a comment"
+
+export const issueCheckConfig = { id, json, workflow }
+export type IssueCheckOptions = Command.Command.ParseConfig<typeof issueCheckConfig>
+export const issueCheckDescription =
+  "dry run: run the issue's reproduction on the base (no agent, nothing claimed) and say whether its task packet is ready; exit 1 if not"
