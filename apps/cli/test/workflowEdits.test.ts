@@ -2,6 +2,7 @@
  * WORKFLOW.md edits never break work, and `run` refuses a workflow that cannot work (issue 12, items 6 and 8):
  * the built CLI in temp git repos, with a long-running `run` child for the edits made while it runs.
  */
+import { renameSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { mkdirSync, readdirSync } from "node:fs"
 import {
@@ -21,6 +22,12 @@ import {
 } from "./harness.js"
 
 const { repo } = perTest()
+
+/** Replaces `file` with `text` in one step (a temporary sibling renamed over it), as an editor's atomic save does. */
+const replaceWhole = (file: string, text: string) => {
+  writeFileSync(`${file}.tmp`, text)
+  renameSync(`${file}.tmp`, file)
+}
 
 /** An agent that logs `<tag> <issue>` to the shared log, optionally waits for `<shared>/go`, and claims NO_OP. */
 const tagged = (r: TestRepo, tag: string, wait = false) =>
@@ -111,7 +118,8 @@ describe("WORKFLOW.md edits never break work", () => {
     let json: any
     try {
       await out.waitFor(/runner .* started|started/, 15_000).catch(() => undefined)
-      writeFileSync(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("max_attempts: 1", "max_attempts: -1"))
+      // Written whole (temp file + rename), so no tick reads a half-written file: that would be another bad content.
+      replaceWhole(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("max_attempts: 1", "max_attempts: -1"))
       await until(() => readdirSafe(join(r.dir, ".switchyard/workflow-problems")).length === 1, 15_000, "the problem file")
       // Several ticks (200 ms apart) read the same bad file.
       await new Promise((resolve) => setTimeout(resolve, 1_200))
@@ -120,7 +128,7 @@ describe("WORKFLOW.md edits never break work", () => {
       status = (await sy(r.dir, "status")).stdout
       json = await syJson(r.dir, "status")
       // Fixed: the problem is gone from status.
-      writeFileSync(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("max_attempts: -1", "max_attempts: 1"))
+      replaceWhole(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("max_attempts: -1", "max_attempts: 1"))
       await until(() => readdirSafe(join(r.dir, ".switchyard/workflow-problems")).length === 0, 15_000, "the problem file to go")
       expect((await sy(r.dir, "status")).stdout).not.toContain("invalid")
     } finally {

@@ -151,7 +151,10 @@ export const make = (
         Effect.map((s) => s.good)
       )
 
-    const current: Effect.Effect<WorkflowDefinition, WorkflowError> = Effect.gen(function*() {
+    // One read-and-decide at a time: a read that started before an edit must not clear the problem a later read
+    // of the edit recorded (it would log the same bad edit twice).
+    const lock = yield* Effect.makeSemaphore(1)
+    const current: Effect.Effect<WorkflowDefinition, WorkflowError> = lock.withPermits(1)(Effect.gen(function*() {
       const read = yield* Effect.either(fs.readFileString(path))
       if (read._tag === "Left") {
         const error = new WorkflowError({
@@ -176,7 +179,7 @@ export const make = (
       if (known.warned !== null) yield* withFs(WorkflowProblems.clear(stateDir))
       yield* Ref.set(state, { goodText: text, good: parsed.right, warned: null })
       return parsed.right
-    })
+    }))
 
     return Workflow.of({ repoRoot, stateDir, current })
   })
