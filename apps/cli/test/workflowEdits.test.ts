@@ -2,9 +2,8 @@
  * WORKFLOW.md edits never break work, and `run` refuses a workflow that cannot work (issue 12, items 6 and 8):
  * the built CLI in temp git repos, with a long-running `run` child for the edits made while it runs.
  */
-import { renameSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { mkdirSync, readdirSync } from "node:fs"
+import { mkdirSync, readdirSync, renameSync } from "node:fs"
 import {
   existsSync,
   exited,
