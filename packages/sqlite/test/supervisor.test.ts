@@ -25,14 +25,16 @@ import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } f
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { open, sampleBundle, type Scratch, scratch } from "./helpers.js"
 
-const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {}) => Effect.gen(function*() {
-  const paths = yield* scratch
-  const stores = yield* open(paths)
-  const removed = yield* Ref.make<ReadonlyArray<string>>([])
-  const deletedBranches = yield* Ref.make<ReadonlyArray<string>>([])
-  const killed = yield* Ref.make<ReadonlyArray<number>>([])
-  const tracker = yield* MemoryTracker.make()
-  const sandbox = Sandbox.of({
+/**
+ * A Sandbox that records what the supervisor removes (`removed`, and `deletedBranches` when given) and lists
+ * `worktrees` until they are removed; the line's own operations are not used by these tests.
+ */
+const stubSandbox = (o: {
+  readonly removed: Ref.Ref<ReadonlyArray<string>>
+  readonly deletedBranches?: Ref.Ref<ReadonlyArray<string>>
+  readonly worktrees: ReadonlyArray<string>
+}) =>
+  Sandbox.of({
     repoRoot: "/repo",
     workspaceRoot: "/ws",
     resolveBase: Effect.succeed("b".repeat(40)),
@@ -43,17 +45,31 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     formatPatch: () => Effect.succeed([]),
     checkout: () => Effect.die("not used"),
     remove: (path, options) =>
-      Ref.update(removed, (xs) => [...xs, path]).pipe(
-        Effect.zipRight(options?.deleteBranch === undefined ? Effect.void : Ref.update(deletedBranches, (xs) => [...xs, options.deleteBranch!]))
+      Ref.update(o.removed, (xs) => [...xs, path]).pipe(
+        Effect.zipRight(
+          options?.deleteBranch === undefined || o.deletedBranches === undefined
+            ? Effect.void
+            : Ref.update(o.deletedBranches, (xs) => [...xs, options.deleteBranch!])
+        )
       ),
-    list: Ref.get(removed).pipe(Effect.map((gone) =>
-      (options.worktrees ?? []).filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
+    list: Ref.get(o.removed).pipe(Effect.map((gone) =>
+      o.worktrees.filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
     )),
     branchHead: () => Effect.succeed(Option.none()),
     branches: Effect.succeed(new Map<string, string>()),
     integrity: Effect.die("not used"),
     restore: () => Effect.die("not used")
   })
+
+const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {}) => Effect.gen(function*() {
+  const paths = yield* scratch
+  const stores = yield* open(paths)
+  const removed = yield* Ref.make<ReadonlyArray<string>>([])
+  const deletedBranches = yield* Ref.make<ReadonlyArray<string>>([])
+  const killed = yield* Ref.make<ReadonlyArray<number>>([])
+  const tracker = yield* MemoryTracker.make()
+  const sandbox = stubSandbox({ removed, deletedBranches, worktrees: options.worktrees ?? [] })
+
   const services = Context.empty().pipe(
     Context.add(Tracker, tracker),
     Context.add(Orchestrator, Context.get(stores, Orchestrator)),
@@ -342,23 +358,8 @@ describe("two supervisors at once (fencing)", () => {
   const processOn = (paths: Scratch, removed: Ref.Ref<ReadonlyArray<string>>) =>
     Effect.gen(function*() {
       const stores = yield* open(paths)
-      const sandbox = Sandbox.of({
-        repoRoot: "/repo",
-        workspaceRoot: "/ws",
-        resolveBase: Effect.succeed("b".repeat(40)),
-        create: () => Effect.die("not used"),
-        runHook: () => Effect.succeed(Option.none()),
-        snapshot: () => Effect.die("not used"),
-        amend: () => Effect.die("not used"),
-        formatPatch: () => Effect.succeed([]),
-        checkout: () => Effect.die("not used"),
-        remove: (path) => Ref.update(removed, (xs) => [...xs, path]),
-        list: Effect.succeed([]),
-        branchHead: () => Effect.succeed(Option.none()),
-        branches: Effect.succeed(new Map<string, string>()),
-        integrity: Effect.die("not used"),
-        restore: () => Effect.die("not used")
-      })
+      const sandbox = stubSandbox({ removed, worktrees: [] })
+
       const def = new WorkflowDefinition({ path: "/repo/WORKFLOW.md", config: new WorkflowConfig({}), prompt_template: "" })
       const services = Context.empty().pipe(
         Context.add(Tracker, Context.get(stores, Tracker)),
