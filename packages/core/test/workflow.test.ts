@@ -50,6 +50,7 @@ describe("parseWorkflow", () => {
         max_added_file_bytes: 1_048_576,
         protected_paths: [],
         compare_test_counts: true,
+        base_cache: true,
         env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0, max_runner_deaths: 3 })
@@ -154,6 +155,7 @@ Do {{ issue.title }}.
         max_added_file_bytes: 1_048_576,
         protected_paths: [],
         compare_test_counts: true,
+        base_cache: true,
         env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000, max_runner_deaths: 3 })

@@ -133,6 +133,12 @@ export class EvidenceBundle extends Schema.Class<EvidenceBundle>("EvidenceBundle
     () => ({ base: null, candidate: null })
   ),
   /**
+   * When the base's validation counts in `testCounts.base` were reused from an earlier run on the same base commit
+   * and inputs (`verify.base_cache`) instead of run for this candidate: when that run happened (ms since the epoch).
+   * Null when it ran for this candidate, or did not run.
+   */
+  baseReusedAt: defaulted(Schema.NullOr(Schema.Number), () => null),
+  /**
    * Test counts parsed from the reproduction's output on the base (`before`) and on the candidate (`after`); null
    * when its output names no test runner (a plain `node -e` script) or it did not run. Bundles before this field:
    * both null.

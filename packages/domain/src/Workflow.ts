@@ -172,6 +172,12 @@ export const VerifyConfig = Schema.Struct({
   /** Compare test counts on the base and the candidate (`test_count_dropped`); costs one validation run on the base. */
   compare_test_counts: withDefault(Schema.Boolean, () => true),
   /**
+   * Reuse the base's validation (for `compare_test_counts`) and reproduction results from an earlier run on the same
+   * base commit with the same commands, timeout, `after_create` and `verify.env` values, instead of running them
+   * again for every issue on that base (docs/workflow.md, "The base is checked once").
+   */
+  base_cache: withDefault(Schema.Boolean, () => true),
+  /**
    * Runner variables passed to reproduction and validation commands (and to `after_create` in verification
    * checkouts): the candidate is untrusted code, so by default they get only PATH, LANG, LC_ALL, TERM and TZ,
    * a throw-away HOME and no network (GitHub Actions runs fork pull requests without secrets for the same reason).

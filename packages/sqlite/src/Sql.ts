@@ -14,6 +14,7 @@ import Migration0002 from "./migrations/0002_ready_index.js"
 import Migration0003 from "./migrations/0003_evidence_usage.js"
 import Migration0004 from "./migrations/0004_evidence_usage_index.js"
 import Migration0005 from "./migrations/0005_fencing_stages.js"
+import Migration0006 from "./migrations/0006_base_results.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -27,7 +28,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0002_ready_index": Migration0002,
   "0003_evidence_usage": Migration0003,
   "0004_evidence_usage_index": Migration0004,
-  "0005_fencing_stages": Migration0005
+  "0005_fencing_stages": Migration0005,
+  "0006_base_results": Migration0006
 }
 
 /** The newest migration id in {@link migrations}. */

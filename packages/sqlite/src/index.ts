@@ -1,16 +1,18 @@
 /**
- * @switchyard/sqlite: the SQLite-backed Tracker, Orchestrator and EvidenceStore, sharing one client per process.
+ * @switchyard/sqlite: the SQLite-backed Tracker, Orchestrator, EvidenceStore and BaseResults, sharing one client per process.
  */
 import type { FileSystem, Path } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type { EvidenceSigner, EvidenceStore, Orchestrator, Redactor, Tracker, TrackerError } from "@switchyard/core"
+import type { BaseResults, EvidenceSigner, EvidenceStore, Orchestrator, Redactor, Tracker, TrackerError } from "@switchyard/core"
 import { Layer } from "effect"
+import * as SqliteBaseResultsModule from "./BaseResults/SqliteBaseResults.js"
 import * as SqliteEvidenceStoreModule from "./EvidenceStore/SqliteEvidenceStore.js"
 import * as SqliteOrchestratorModule from "./Orchestrator/SqliteOrchestrator.js"
 import * as SqlModule from "./Sql.js"
 import * as SqliteTrackerModule from "./Tracker/SqliteTracker.js"
 
+export * as SqliteBaseResults from "./BaseResults/SqliteBaseResults.js"
 export * as SqliteEvidenceStore from "./EvidenceStore/SqliteEvidenceStore.js"
 export * as SqliteOrchestrator from "./Orchestrator/SqliteOrchestrator.js"
 export * as Sql from "./Sql.js"
@@ -19,7 +21,7 @@ export * as SqliteTracker from "./Tracker/SqliteTracker.js"
 export { SqliteOpenError } from "./Sql.js"
 
 /**
- * Everything a runner needs over one SQLite file: `Tracker`, `Orchestrator` and `EvidenceStore`, plus the
+ * Everything a runner needs over one SQLite file: `Tracker`, `Orchestrator`, `EvidenceStore` and `BaseResults`, plus the
  * `SqlClient`/`SqliteClient` they share (opened and migrated by `Sql.layer`).
  * `filename` is the database (e.g. `<repo>/.switchyard/switchyard.db`), `stateDir` the root of the run
  * directories (e.g. `<repo>/.switchyard`), `prefix` the issue id prefix (default `SY`). The `EvidenceSigner` that
@@ -31,12 +33,13 @@ export const layerAll = (options: {
   readonly stateDir: string
   readonly prefix?: string | undefined
 }): Layer.Layer<
-  Tracker | Orchestrator | EvidenceStore | SqlClient.SqlClient | SqliteClient.SqliteClient,
+  Tracker | Orchestrator | EvidenceStore | BaseResults | SqlClient.SqlClient | SqliteClient.SqliteClient,
   SqlModule.SqliteOpenError | TrackerError,
   FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
 > =>
   Layer.mergeAll(
     SqliteTrackerModule.layer({ prefix: options.prefix }),
     SqliteOrchestratorModule.layer,
-    SqliteEvidenceStoreModule.layer({ stateDir: options.stateDir })
+    SqliteEvidenceStoreModule.layer({ stateDir: options.stateDir }),
+    SqliteBaseResultsModule.layer
   ).pipe(Layer.provideMerge(SqlModule.layer({ filename: options.filename })))

@@ -26,6 +26,7 @@ describe("Sql.layer", () => {
         SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
       expect(tables.map((t) => t.name)).toEqual([
         "attempts",
+        "base_results",
         "dispatch_index",
         "dispatch_stale",
         "effect_sql_migrations",

@@ -107,6 +107,7 @@ export const bundleOf = (o: Outcome, redact: (text: string) => string = (t) => t
     revisions: p.revisions.map((r) => ({ turn: r.turn, cause: r.cause, feedback: r.feedback })),
     usage: totalUsage(p.turns.map((t) => t.report)),
     testCounts: p.verification?.testCounts ?? { base: null, candidate: null },
+    baseReusedAt: p.verification?.baseReusedFrom ?? null,
     reproductionTestCounts: {
       before: countsOrNull(p.reproductionBefore),
       after: countsOrNull(p.verification?.reproductionAfter ?? null)

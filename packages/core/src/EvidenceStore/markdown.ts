@@ -147,6 +147,12 @@ const checkLines = (bundle: EvidenceBundle): Array<string> => {
   if (base !== null || candidate !== null) {
     lines.push(`Tests: ${countsText(base)} on the base, ${countsText(candidate)} on the candidate.`)
   }
+  if (bundle.baseReusedAt !== null && base !== null) {
+    lines.push(
+      `The base's counts are from its run at ${new Date(bundle.baseReusedAt).toISOString()} on the same commit and inputs ` +
+        "(`verify.base_cache`), not run again for this candidate."
+    )
+  }
   if (bundle.fingerprint !== null) {
     lines.push(
       `Bound to tree ${code(shortSha(bundle.fingerprint.tree))} (commit ${code(shortSha(bundle.fingerprint.commit))}); ` +

@@ -44,7 +44,9 @@ export const VerificationRecord = Schema.Struct({
   reproductionAfter: Schema.NullOr(CommandResult),
   validation: Schema.Array(CommandResult),
   guards: Schema.Array(GuardResult),
-  testCounts: Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) })
+  testCounts: Schema.Struct({ base: Schema.NullOr(TestCounts), candidate: Schema.NullOr(TestCounts) }),
+  /** When the base's validation was reused from an earlier run (ms since the epoch); absent when it ran now. */
+  baseReusedFrom: Schema.optional(Schema.Number)
 })
 
 export class Verified extends Schema.TaggedClass<Verified>()("Verified", {

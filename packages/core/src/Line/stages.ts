@@ -73,6 +73,7 @@ export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy =>
   protectedPaths: cfg.verify.protected_paths,
   maxAddedFileBytes: cfg.verify.max_added_file_bytes,
   compareTestCounts: cfg.verify.compare_test_counts,
+  baseCache: cfg.verify.base_cache,
   secretValues: [],
   env: cfg.verify.env
 })
@@ -153,10 +154,12 @@ const phaseLabel = (phase: VerifyPhase, index: number): string =>
 export const verifyObserver = (ctx: LineContext): VerifyObserver => ({
   started: ({ command, index, phase }) =>
     ctx.record("verify.command_started", `${phaseLabel(phase, index)}: \`${command}\` started`, { phase, index, command }),
-  done: ({ counts, index, phase, result }) =>
+  done: ({ counts, index, phase, result, reused }) =>
     ctx.record(
       "verify.command_done",
       `${phaseLabel(phase, index)}: ${describeResult(result)} after ${formatDuration(result.durationMs)}${
+        reused === true ? " (reused from an earlier run on this base)" : ""
+      }${
         counts === null
           ? ""
           : `; ${counts.total} test(s): ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`
@@ -168,6 +171,7 @@ export const verifyObserver = (ctx: LineContext): VerifyObserver => ({
         exitCode: result.exitCode,
         timedOut: result.timedOut,
         durationMs: result.durationMs,
+        reused: reused === true,
         testCounts: counts === null
           ? null
           : { total: counts.total, passed: counts.passed, failed: counts.failed, skipped: counts.skipped, runner: counts.runner }
@@ -187,7 +191,8 @@ export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: 
     ctx.cfg.verify.timeout_ms,
     ctx.cfg.verify.env,
     ctx.cfg.hooks,
-    verifyObserver(ctx)
+    verifyObserver(ctx),
+    ctx.cfg.verify.base_cache
   )
   yield* ctx.record("verify.reproduction_before", `reproduction on the base exited ${result.exitCode}`, {
     exitCode: result.exitCode

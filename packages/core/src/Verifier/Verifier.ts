@@ -16,6 +16,11 @@ export interface Verification {
   readonly guards: ReadonlyArray<GuardResult>
   /** Test counts parsed from the validation output on the base and the candidate (null when not reported). */
   readonly testCounts: { readonly base: TestCounts | null; readonly candidate: TestCounts | null }
+  /**
+   * When the base's validation was not run for this candidate but reused from an earlier run on the same base
+   * (`BaseResults`, `verify.base_cache`): when that run happened (ms since the epoch). Absent when it ran now.
+   */
+  readonly baseReusedFrom?: number | undefined
 }
 
 /** What the diff may and may not touch, from the issue and WORKFLOW.md. */
@@ -39,6 +44,11 @@ export interface VerifyPolicy {
   readonly secretValues: ReadonlyArray<string>
   /** `verify.env`: runner variables the (confined) verification commands get, besides PATH, LANG and friends. */
   readonly env: ReadonlyArray<string>
+  /**
+   * `verify.base_cache` (default true): reuse the base's validation from an earlier run on the same base commit
+   * with the same inputs (`BaseResults`), instead of running it again for every issue.
+   */
+  readonly baseCache?: boolean | undefined
 }
 
 /**
@@ -60,6 +70,8 @@ export interface VerifyObserver {
     readonly index: number
     readonly result: CommandResult
     readonly counts: TestCounts | null
+    /** The result was not run now but reused from an earlier run on the same base (`BaseResults`). */
+    readonly reused?: boolean | undefined
   }) => Effect.Effect<void>
 }
 
@@ -69,7 +81,8 @@ export interface VerifierShape {
    * `timeoutMs` (ms), with the `env` runner variables (`verify.env`). `issueId` names the checkout
    * (`.verify/<issueId>-repro-…`) so the supervisor knows which lease owns it. `hooks` is the attempt's `hooks:`,
    * for the checkout's `after_create`. `observer` (optional) is told when the command starts and ends
-   * (phase `reproduction_base`).
+   * (phase `reproduction_base`). With `reuse` (default true) and a `BaseResults` service, a result from an earlier
+   * run with the same inputs is returned without running (the observer gets only `done`, with `reused`).
    */
   readonly reproduce: (
     issueId: string,
@@ -78,7 +91,8 @@ export interface VerifierShape {
     timeoutMs: number,
     env: ReadonlyArray<string>,
     hooks: HooksConfig,
-    observer?: VerifyObserver | undefined
+    observer?: VerifyObserver | undefined,
+    reuse?: boolean | undefined
   ) => Effect.Effect<CommandResult, SandboxError | HookFailed>
   /**
    * Verifies a candidate: runs the reproduction (if any) and every validation command in one clean checkout of

@@ -141,6 +141,7 @@ verify:                         # Switchyard runs these itself on the candidate;
   max_added_file_bytes: 1048576 # added files larger than this fail the added_file_too_large guard
   protected_paths: []           # extra globs the agent must not edit (beyond .github/**, WORKFLOW.md, lockfiles, ...)
   compare_test_counts: true     # also run validation on the base and fail if the candidate runs fewer tests
+  base_cache: true              # reuse the base's validation and reproduction results for every issue on the same base commit
   env: []                       # runner variable NAMES verification commands get (they run the candidate's code: no secrets)
 
 sandbox:                        # how the agent and everything that runs its code are confined (docs/security.md)

@@ -14,6 +14,9 @@
  */
 import { CommandExecutor } from "@effect/platform"
 import {
+  BaseResults,
+  BaseRun,
+  isReusableBaseRun,
   changedPackages,
   changeEnv,
   type Checkout,
@@ -38,10 +41,11 @@ import {
   type VerifyPolicy
 } from "@switchyard/core"
 import type { CommandResult, TestCounts } from "@switchyard/domain"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Layer, Option, Schema } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+import { baseKey } from "./baseKey.js"
 import { symlinkFacts } from "./SymlinkFacts.js"
 
 /** The one field of a workspace package's `package.json` the change context needs. */
@@ -115,6 +119,49 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
     const redactor = yield* Redactor
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = sandbox.repoRoot
+    const baseResults = yield* Effect.serviceOption(BaseResults)
+    /** The environment of a verification command: the `env` names allowed from the runner, then `change`. */
+    const commandEnv = (env: ReadonlyArray<string>, change: Readonly<Record<string, string>>) => ({
+      ...confinedEnv(env, process.env),
+      ...change
+    })
+    /**
+     * Runs `commands` on the base (`phase`) through `run`, or returns an earlier run's results with the same inputs
+     * (`baseKey`) when `reuse` is on and a `BaseResults` service is there; a fresh run whose every command ran to
+     * an exit code of its own (`isReusableBaseRun`) is stored for the next issue. `reusedFrom` is when the returned run
+     * happened, when it was not now.
+     */
+    const onBase = <E, R>(
+      reuse: boolean,
+      inputs: {
+        readonly phase: VerifyPhase
+        readonly baseCommit: string
+        readonly commands: ReadonlyArray<string>
+        readonly timeoutMs: number
+        readonly hooks: { readonly after_create: string | null }
+        readonly env: Readonly<Record<string, string>>
+      },
+      run: Effect.Effect<ReadonlyArray<CommandResult>, E, R>
+    ): Effect.Effect<{ readonly results: ReadonlyArray<CommandResult>; readonly reusedFrom: number | null }, E, R> =>
+      Effect.gen(function*() {
+        if (!reuse || Option.isNone(baseResults)) return { results: yield* run, reusedFrom: null }
+        const cache = baseResults.value
+        const key = baseKey({ ...inputs, afterCreate: inputs.hooks.after_create })
+        const hit = yield* cache.lookup(key)
+        if (Option.isSome(hit) && hit.value.results.length === inputs.commands.length) {
+          yield* Effect.logInfo("base run reused").pipe(
+            Effect.annotateLogs({ phase: inputs.phase, ranAt: new Date(hit.value.ran_at).toISOString() })
+          )
+          return { results: hit.value.results, reusedFrom: hit.value.ran_at }
+        }
+        const results = yield* run
+        if (isReusableBaseRun(results)) {
+          const now = yield* Clock.currentTimeMillis
+          const stored = results.map((r) => redactor.redactResult(r))
+          yield* cache.store(key, new BaseRun({ base_commit: inputs.baseCommit, results: stored, ran_at: now }))
+        }
+        return { results, reusedFrom: null }
+      })
     /** One verification command in `checkout`, confined, with the `env` names allowed from the runner. */
     const runIn = (
       checkout: Checkout,
@@ -127,7 +174,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         command,
         cwd: checkout.path,
         timeoutMs,
-        env: { ...confinedEnv(env, process.env), ...change },
+        env: commandEnv(env, change),
         confine: {
           confinement,
           spec: { cwd: checkout.path, writable: [checkout.path], home: checkout.home, network: "none" }
@@ -240,16 +287,33 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return changedPackages(files, named)
       })
 
-    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks, observer) =>
+    const reproduce: VerifierShape["reproduce"] = (issueId, commit, command, timeoutMs, env, hooks, observer, reuse) =>
       Effect.gen(function*() {
-        const result = yield* Effect.scoped(
+        const change = changeEnv(commit, commit, [], [])
+        const fresh = Effect.scoped(
           Effect.flatMap(
             sandbox.checkout(commit, `${issueId}-repro`, hooks, env),
             (dir) =>
-              observed(observer, "reproduction_base", 0, redactor, runIn(dir, command, timeoutMs, env, changeEnv(commit, commit, [], [])), command)
+              observed(observer, "reproduction_base", 0, redactor, runIn(dir, command, timeoutMs, env, change), command)
           )
         )
-        return redactor.redactResult(result)
+        const run = yield* onBase(
+          reuse ?? true,
+          {
+            phase: "reproduction_base",
+            baseCommit: commit,
+            commands: [command],
+            timeoutMs,
+            hooks,
+            env: commandEnv(env, change)
+          },
+          Effect.map(fresh, (r) => [r])
+        )
+        const result = redactor.redactResult(run.results[0]!)
+        if (run.reusedFrom !== null && observer !== undefined) {
+          yield* observer.done({ phase: "reproduction_base", index: 0, result, counts: Option.getOrNull(countsOf(result)), reused: true })
+        }
+        return result
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
 
     const verify: VerifierShape["verify"] = (input) =>
@@ -282,6 +346,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         const candidateCounts = sumCounts(candidate.validation)
 
         let baseCounts: Option.Option<TestCounts> = Option.none()
+        let baseReusedFrom: number | undefined = undefined
         const countGuard: Array<GuardResult> = []
         if (input.policy.compareTestCounts) {
           if (input.validation.length === 0) {
@@ -294,7 +359,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
               })
             )
           } else {
-            const baseRun = yield* Effect.scoped(Effect.gen(function*() {
+            const fresh = Effect.scoped(Effect.gen(function*() {
               const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
               return yield* Effect.forEach(input.validation, (command, i) =>
                 observed(
@@ -306,6 +371,31 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
                   command
                 ))
             }))
+            const base = yield* onBase(input.policy.baseCache ?? true, {
+              phase: "validation_base",
+              baseCommit: input.baseCommit,
+              commands: input.validation,
+              timeoutMs: input.timeoutMs,
+              hooks: input.hooks,
+              env: commandEnv(input.policy.env, change)
+            }, fresh)
+            const baseRun = base.results
+            if (base.reusedFrom !== null) {
+              baseReusedFrom = base.reusedFrom
+              const observer = input.observer
+              if (observer !== undefined) {
+                yield* Effect.forEach(baseRun, (r, index) => {
+                  const result = redact.redactResult(r)
+                  return observer.done({
+                    phase: "validation_base",
+                    index,
+                    result,
+                    counts: Option.getOrNull(countsOf(result)),
+                    reused: true
+                  })
+                }, { discard: true })
+              }
+            }
             baseCounts = sumCounts(baseRun)
             countGuard.push(compareTestCounts(baseCounts, candidateCounts))
           }
@@ -315,7 +405,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           reproductionAfter: candidate.reproductionAfter === null ? null : redact.redactResult(candidate.reproductionAfter),
           validation: candidate.validation.map((r) => redact.redactResult(r)),
           guards: [...guards, ...countGuard],
-          testCounts: { base: Option.getOrNull(baseCounts), candidate: Option.getOrNull(candidateCounts) }
+          testCounts: { base: Option.getOrNull(baseCounts), candidate: Option.getOrNull(candidateCounts) },
+          ...(baseReusedFrom === undefined ? {} : { baseReusedFrom })
         }
         return verification
       }).pipe(Effect.annotateLogs({ commit: input.commit, base: input.baseCommit, stage: "verify" }))
