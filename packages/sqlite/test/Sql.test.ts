@@ -52,7 +52,8 @@ describe("Sql.layer", () => {
         { migration_id: 2, name: "ready_index" },
         { migration_id: 3, name: "evidence_usage" },
         { migration_id: 4, name: "evidence_usage_index" },
-        { migration_id: 5, name: "fencing_stages" }
+        { migration_id: 5, name: "fencing_stages" },
+        { migration_id: 6, name: "base_results" }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 
