@@ -68,7 +68,7 @@ const countsOrNull = (r: CommandResult | null) => (r === null ? null : Option.ge
 export const bundleOf = (o: Outcome, redact: (text: string) => string = (t) => t): EvidenceBundle => {
   const p = o.progress
   const agent = lastReport(p)
-  const base = p.prepared?.base ?? null
+  const base = p.prepared?.base ?? p.opened?.base ?? null
   const verdict = Verdict.make({ ...o.verdict, reasons: o.verdict.reasons.map(redact) })
   const branch = branchFor(o.issue.id)
   return EvidenceBundle.make({

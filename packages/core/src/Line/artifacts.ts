@@ -8,6 +8,16 @@ import { AgentReport, CommandResult, EscapeTarget, GuardResult, TaskPacket, Test
 import { Schema } from "effect"
 import { Candidate } from "../Sandbox/Sandbox.js"
 
+/**
+ * The attempt opened: its base commit, its run directory and the task packet, before any sandbox exists (the
+ * reproduction on the base runs next, so a NO_OP never pays for a sandbox; issue 12 item 3).
+ */
+export class Opened extends Schema.TaggedClass<Opened>()("Opened", {
+  base: Schema.String,
+  runDir: Schema.String,
+  packet: TaskPacket
+}) {}
+
 /** The attempt's sandbox on its base, and the task packet it works from. */
 export class Prepared extends Schema.TaggedClass<Prepared>()("Prepared", {
   base: Schema.String,
@@ -69,7 +79,7 @@ export class Resumed extends Schema.TaggedClass<Resumed>()("Resumed", {
   at: Schema.Number
 }) {}
 
-export const StageArtifact = Schema.Union(Prepared, Reproduced, AgentTurn, CandidateMade, Verified, Revised, Resumed)
+export const StageArtifact = Schema.Union(Opened, Prepared, Reproduced, AgentTurn, CandidateMade, Verified, Revised, Resumed)
 export type StageArtifact = typeof StageArtifact.Type
 
 /** A stored artifact: its order in the attempt (`seq`, from 1) and when it was stored (epoch ms). */
@@ -82,6 +92,8 @@ export interface StoredStage {
 /** The name `switchyard evidence` shows for an artifact. */
 export const stageName = (a: StageArtifact): string => {
   switch (a._tag) {
+    case "Opened":
+      return "open"
     case "Prepared":
       return "prepare"
     case "Reproduced":
@@ -133,6 +145,8 @@ export const resumePoint = (stages: ReadonlyArray<StoredStage>): {
 /** One line on what a stage found, for `switchyard evidence` on a running attempt. Pure. */
 export const stageDetail = (a: StageArtifact): string => {
   switch (a._tag) {
+    case "Opened":
+      return `base ${a.base.slice(0, 10)}, task packet ready`
     case "Prepared":
       return `sandbox ${a.sandboxPath} on ${a.branch} at ${a.base.slice(0, 10)}`
     case "Reproduced":

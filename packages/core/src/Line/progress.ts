@@ -6,9 +6,11 @@ import type { AgentReport, CommandResult, TaskPacket } from "@switchyard/domain"
 import type { Escape } from "../Sandbox/integrity.js"
 import { type Candidate, SandboxHandle } from "../Sandbox/Sandbox.js"
 import type { Verification } from "../Verifier/Verifier.js"
-import type { AgentTurn, Prepared, Resumed, Revised, StageArtifact } from "./artifacts.js"
+import type { AgentTurn, Opened, Prepared, Resumed, Revised, StageArtifact } from "./artifacts.js"
 
 export interface Progress {
+  /** The attempt's base and task packet, before its sandbox. */
+  readonly opened: Opened | null
   readonly prepared: Prepared | null
   readonly reproductionBefore: CommandResult | null
   /** Every agent run of the attempt, the first turn and each revision, oldest first. */
@@ -24,6 +26,7 @@ export interface Progress {
 }
 
 export const emptyProgress: Progress = {
+  opened: null,
   prepared: null,
   reproductionBefore: null,
   turns: [],
@@ -41,6 +44,8 @@ const union = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => [...a, ...
 /** Folds one artifact into the progress (a new record; the old one is unchanged). */
 export const advance = (p: Progress, a: StageArtifact): Progress => {
   switch (a._tag) {
+    case "Opened":
+      return { ...p, opened: a }
     case "Prepared":
       return { ...p, prepared: a }
     case "Reproduced":
@@ -83,4 +88,4 @@ export const handleOf = (prepared: Prepared, issueId: string, attempt: number): 
   })
 
 /** The task packet of the attempt, when the prepare stage got that far. */
-export const packetOf = (p: Progress): TaskPacket | null => p.prepared?.packet ?? null
+export const packetOf = (p: Progress): TaskPacket | null => p.prepared?.packet ?? p.opened?.packet ?? null

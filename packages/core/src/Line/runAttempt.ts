@@ -1,7 +1,7 @@
 /**
  * One attempt at one claimed issue, as named stages (docs/architecture.md, "The line"):
  *
- *   prepare → reproduce on base → [decide: beforeAgent] → agent turn → candidate → [decide: afterAgent]
+ *   open → reproduce on base → [decide: beforeAgent] → prepare (sandbox) → agent turn → candidate → [decide: afterAgent]
  *   → verify candidate → [decide: afterVerification] → revise ⟲ → package → settle
  *
  * Each stage returns an immutable artifact that is persisted as it completes (`EvidenceStore.putStage`, fenced by
@@ -178,16 +178,19 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
     /** The line up to a raw verdict, from the start. */
     const fresh = (ctx: Stages.LineContext) =>
       Effect.gen(function*() {
+        const opened = yield* persist(yield* timings.timed("sandbox", Stages.open(ctx)))
+        // The reproduction on the base first: an issue it decides (already fixed, a packet that cannot run) ends
+        // here, before a sandbox and its install are paid for.
+        const reproduced = yield* timings.timed("reproduce", Stages.reproduceOnBase(ctx, opened))
+        if (reproduced !== null) yield* persist(reproduced)
+        const early = Decide.beforeAgent(opened.packet.reproduction, reproduced?.result ?? null, opened.base)
+        if (early !== null) return early
         // Stored uninterruptibly once prepared, so an interruption either finds the artifact (and removes the
         // sandbox) or lands inside `prepare` (which removes it itself).
         const p = yield* Effect.uninterruptibleMask((restore) =>
-          restore(timings.timed("sandbox", Stages.prepare(ctx))).pipe(Effect.flatMap(persist))
+          restore(timings.timed("sandbox", Stages.prepare(ctx, opened))).pipe(Effect.flatMap(persist))
         )
         const handle = handleOf(p, issue.id, attempt)
-        const reproduced = yield* timings.timed("reproduce", Stages.reproduceOnBase(ctx, p))
-        if (reproduced !== null) yield* persist(reproduced)
-        const early = Decide.beforeAgent(p.packet.reproduction, reproduced?.result ?? null, p.base)
-        if (early !== null) return early
         const prompt = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
         return yield* agentAndJudge(ctx, p, handle, prompt, 1, null)
       })
@@ -282,7 +285,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
             epoch,
             verdict,
             progress: yield* Ref.get(progress),
-            packet: seen.prepared?.packet ?? buildTaskPacket(issue, cfg, attempt, ""),
+            packet: seen.prepared?.packet ?? seen.opened?.packet ?? buildTaskPacket(issue, cfg, attempt, ""),
             commit,
             counted: true,
             retryAt,

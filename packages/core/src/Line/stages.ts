@@ -20,7 +20,7 @@ import { formatDuration } from "../EvidenceStore/markdown.js"
 import { Verifier, type VerifyObserver, type VerifyPhase, type VerifyPolicy } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { renderPrompt } from "../Workflow/prompt.js"
-import { AgentTurn, CandidateMade, Prepared, Reproduced, Revised, Verified } from "./artifacts.js"
+import { AgentTurn, CandidateMade, Opened, Prepared, Reproduced, Revised, Verified } from "./artifacts.js"
 import { withStallWatchdog } from "./stall.js"
 
 /** Hooks the worker pool passes in to mirror live progress. */
@@ -79,11 +79,11 @@ export const verifyPolicy = (issue: Issue, cfg: WorkflowConfig): VerifyPolicy =>
 })
 
 /**
- * Prepare: open the attempt row (first, so even a failure to read the base counts the attempt), read the base,
- * build the task packet and create the sandbox (its `after_create` hook included). Fails with the sandbox's,
- * the base's or the store's error (an infrastructure verdict).
+ * Open: the attempt row (first, so even a failure to read the base counts the attempt), the base and the task
+ * packet; no sandbox yet, so a reproduction that decides the issue on the base (NO_OP, or a packet that cannot
+ * run) never pays for one (issue 12 item 3). Fails with the base's or the store's error (an infrastructure verdict).
  */
-export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
+export const open = Effect.fn("Line.open")(function*(ctx: LineContext) {
   const sandbox = yield* Sandbox
   const orchestrator = yield* Orchestrator
   const evidence = yield* EvidenceStore
@@ -98,7 +98,18 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext) {
   })
   const baseCommit = yield* base
   const runDir = yield* evidence.runDir(issue.id, attempt)
-  const packet = buildTaskPacket(issue, ctx.cfg, attempt, `${runDir}/result.json`)
+  return new Opened({ base: baseCommit, runDir, packet: buildTaskPacket(issue, ctx.cfg, attempt, `${runDir}/result.json`) })
+})
+
+/**
+ * Prepare: create the attempt's sandbox on the opened base (its `after_create` hook included). Fails with the
+ * sandbox's error or `HookFailed` (an infrastructure verdict); interrupted, it removes what it made.
+ */
+export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext, opened: Opened) {
+  const sandbox = yield* Sandbox
+  const orchestrator = yield* Orchestrator
+  const { attempt, issue } = ctx
+  const { base: baseCommit, packet, runDir } = opened
   const handle = yield* sandbox.create(issue.id, attempt, baseCommit, ctx.cfg.hooks).pipe(
     Effect.tapError((e) =>
       e._tag === "HookFailed"
@@ -180,7 +191,7 @@ export const verifyObserver = (ctx: LineContext): VerifyObserver => ({
 })
 
 /** Reproduce on base: the issue's reproduction in a clean checkout of the base. Null when the issue has none. */
-export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: LineContext, p: Prepared) {
+export const reproduceOnBase = Effect.fn("Line.reproduceOnBase")(function*(ctx: LineContext, p: Opened) {
   const reproduction = p.packet.reproduction
   if (reproduction === null) return null
   const verifier = yield* Verifier
