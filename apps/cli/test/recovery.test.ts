@@ -93,7 +93,7 @@ describe("recovery at kill points", () => {
     expect(running.stdout).not.toContain("verify candidate")
     const stages = await syJson(r.dir, "evidence", "SY-1")
     expect(stages).toMatchObject({ issueId: "SY-1", attempt: 1, running: true })
-    expect(stages.stages.map((s: any) => s.artifact._tag)).toEqual(["Prepared", "Reproduced", "AgentTurn", "CandidateMade"])
+    expect(stages.stages.map((s: any) => s.artifact._tag)).toEqual(["Opened", "Reproduced", "Prepared", "AgentTurn", "CandidateMade"])
 
     const restart = await sy(r.dir, "run", "--once")
     expect(restart.code, restart.stderr).toBe(0)

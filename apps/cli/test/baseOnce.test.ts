@@ -1,0 +1,76 @@
+/**
+ * The base is checked once (issue 12 item 3; end to end, built CLI, real git, processes and SQLite): an issue the
+ * base already decides never pays for a sandbox, and a second issue on the same base reuses the base's
+ * validation and reproduction runs instead of running them again.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { averageRepro, fixerScript, join, perTest, readFileSync, sy, syJson } from "./harness.js"
+
+const { repo } = perTest()
+
+/** WORKFLOW.md whose `after_create` logs the directory it ran in to `log` (sandboxes and verify checkouts alike). */
+const workflow = (agentPath: string, log: string) => `agent:
+  command: ${JSON.stringify(agentPath)}
+  max_attempts: 1
+  timeout_ms: 60000
+hooks:
+  after_create: ${JSON.stringify(`pwd >> ${log}`)}
+verify:
+  validation:
+    - "node --test"
+polling:
+  interval_ms: 200
+`
+
+const createdIn = (log: string) =>
+  readFileSync(log, "utf8").split("\n").filter((l) => l.length > 0)
+
+describe("the base is checked once", () => {
+  it("an already-fixed issue is NO_OP from its base reproduction, before any sandbox or its install", async () => {
+    const r = repo()
+    const log = join(r.shared, "after-create.log")
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript), log))
+    await sy(r.dir, "issue", "create", "--title", "already fine", "--repro", "node -e 'process.exit(0)'")
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.outcome).toBe("NO_OP")
+    expect(evidence.agent).toBeNull()
+    // after_create ran only in the base reproduction's clean checkout: no sandbox was made.
+    const dirs = createdIn(log)
+    expect(dirs.length).toBe(1)
+    expect(dirs[0]).toContain("/.verify/")
+    expect(evidence.reproduction.before.exitCode).toBe(0)
+    expect(evidence.fingerprint).toBeNull()
+  })
+
+  it("a second issue on the same base reuses the base's validation and reproduction, and its evidence says so", async () => {
+    const r = repo()
+    const log = join(r.shared, "after-create.log")
+    r.writeWorkflow(workflow(r.agent("fixer.sh", fixerScript), log))
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    expect((await sy(r.dir, "run", "--once")).code).toBe(0)
+    const first = await syJson(r.dir, "evidence", "SY-1")
+    expect(first.outcome).toBe("PR_READY")
+    expect(first.baseReusedAt).toBeNull()
+    const firstRun = createdIn(log).length
+
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN again", "--repro", averageRepro)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    const second = await syJson(r.dir, "evidence", "SY-2")
+    expect(second.outcome).toBe("PR_READY")
+    expect(second.baseReusedAt).toBeTypeOf("number")
+    expect(second.testCounts.base).toEqual(first.testCounts.base)
+    expect(second.reproduction.before.exitCode).toBe(first.reproduction.before.exitCode)
+    // The first issue made the sandbox and three checkouts (reproduction, candidate, base); the second only the
+    // sandbox and the candidate's checkout.
+    expect(firstRun).toBe(4)
+    const secondRun = createdIn(log).slice(firstRun)
+    expect(secondRun.length).toBe(2)
+    expect(secondRun.filter((d) => d.includes("/.verify/")).length).toBe(1)
+    expect(run.stdout).toContain("reused from an earlier run on this base")
+    const md = readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/evidence.md"), "utf8")
+    expect(md).toContain("not run again for this candidate")
+  })
+})
