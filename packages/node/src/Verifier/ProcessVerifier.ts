@@ -107,7 +107,9 @@ export const withExtraProtectedPaths = (
  * 2. runs the reproduction (when given) and then every validation command, in order and all of them even after a
  *    failure, in one clean checkout of `commit` labelled `<issueId>-verify`;
  * 3. with `policy.compareTestCounts` and at least one validation command, runs the validation in a clean checkout
- *    of `baseCommit` labelled `<issueId>-base`, and appends the `test_count_dropped` result to the guards.
+ *    of `baseCommit` labelled `<issueId>-base` at the same time as step 2 (or reuses an earlier run on that base
+ *    with the same inputs, `policy.baseCache` and a `BaseResults` service), and appends the `test_count_dropped`
+ *    result to the guards.
  * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
  * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
  */
@@ -327,7 +329,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         // the test counts compare like with like).
         const change = changeEnv(input.baseCommit, input.commit, files, yield* packagesOf(input.commit, files))
 
-        const candidate = yield* Effect.scoped(Effect.gen(function*() {
+        const candidateRun = Effect.scoped(Effect.gen(function*() {
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
           const reproductionAfter = input.reproduction === null
             ? null
@@ -343,70 +345,68 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
             observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env, change), command))
           return { reproductionAfter, validation }
         }))
-        const candidateCounts = sumCounts(candidate.validation)
 
-        let baseCounts: Option.Option<TestCounts> = Option.none()
-        let baseReusedFrom: number | undefined = undefined
-        const countGuard: Array<GuardResult> = []
-        if (input.policy.compareTestCounts) {
-          if (input.validation.length === 0) {
-            countGuard.push(
-              new GuardResult({
-                rule: TEST_COUNT_RULE,
-                passed: true,
-                detail: "No validation commands are configured, so there were no test counts to compare.",
-                lines: []
-              })
-            )
-          } else {
-            const fresh = Effect.scoped(Effect.gen(function*() {
-              const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
-              return yield* Effect.forEach(input.validation, (command, i) =>
-                observed(
-                  input.observer,
-                  "validation_base",
-                  i,
-                  redact,
-                  runIn(dir, command, input.timeoutMs, input.policy.env, change),
-                  command
-                ))
-            }))
-            const base = yield* onBase(input.policy.baseCache ?? true, {
-              phase: "validation_base",
-              baseCommit: input.baseCommit,
-              commands: input.validation,
-              timeoutMs: input.timeoutMs,
-              hooks: input.hooks,
-              env: commandEnv(input.policy.env, change)
-            }, fresh)
-            const baseRun = base.results
-            if (base.reusedFrom !== null) {
-              baseReusedFrom = base.reusedFrom
-              const observer = input.observer
-              if (observer !== undefined) {
-                yield* Effect.forEach(baseRun, (r, index) => {
-                  const result = redact.redactResult(r)
-                  return observer.done({
-                    phase: "validation_base",
-                    index,
-                    result,
-                    counts: Option.getOrNull(countsOf(result)),
-                    reused: true
-                  })
-                }, { discard: true })
-              }
-            }
-            baseCounts = sumCounts(baseRun)
-            countGuard.push(compareTestCounts(baseCounts, candidateCounts))
+        /** The base's validation for the count guard: reused from an earlier run on the base, or run now. */
+        const baseRun = Effect.gen(function*() {
+          const fresh = Effect.scoped(Effect.gen(function*() {
+            const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
+            return yield* Effect.forEach(input.validation, (command, i) =>
+              observed(
+                input.observer,
+                "validation_base",
+                i,
+                redact,
+                runIn(dir, command, input.timeoutMs, input.policy.env, change),
+                command
+              ))
+          }))
+          const base = yield* onBase(input.policy.baseCache ?? true, {
+            phase: "validation_base",
+            baseCommit: input.baseCommit,
+            commands: input.validation,
+            timeoutMs: input.timeoutMs,
+            hooks: input.hooks,
+            env: commandEnv(input.policy.env, change)
+          }, fresh)
+          const observer = input.observer
+          if (base.reusedFrom !== null && observer !== undefined) {
+            yield* Effect.forEach(base.results, (r, index) => {
+              const result = redact.redactResult(r)
+              return observer.done({ phase: "validation_base", index, result, counts: Option.getOrNull(countsOf(result)), reused: true })
+            }, { discard: true })
           }
-        }
+          return base
+        })
+
+        // The candidate and the base run side by side (two checkouts at once); without a count comparison, or
+        // without validation to count, the base does not run at all.
+        const compare = input.policy.compareTestCounts && input.validation.length > 0
+        const [candidate, base] = yield* Effect.all(
+          [candidateRun, compare ? Effect.asSome(baseRun) : Effect.succeedNone],
+          { concurrency: 2 }
+        )
+        const candidateCounts = sumCounts(candidate.validation)
+        const baseCounts: Option.Option<TestCounts> = Option.flatMap(base, (b) => sumCounts(b.results))
+        const baseReusedFrom = Option.getOrNull(Option.flatMap(base, (b) => Option.fromNullable(b.reusedFrom)))
+        const countGuard: ReadonlyArray<GuardResult> = !input.policy.compareTestCounts
+          ? []
+          : input.validation.length === 0
+          ? [
+            new GuardResult({
+              rule: TEST_COUNT_RULE,
+              passed: true,
+              detail: "No validation commands are configured, so there were no test counts to compare.",
+              lines: []
+            })
+          ]
+          : [compareTestCounts(baseCounts, candidateCounts)]
 
         const verification: Verification = {
           reproductionAfter: candidate.reproductionAfter === null ? null : redact.redactResult(candidate.reproductionAfter),
           validation: candidate.validation.map((r) => redact.redactResult(r)),
           guards: [...guards, ...countGuard],
           testCounts: { base: Option.getOrNull(baseCounts), candidate: Option.getOrNull(candidateCounts) },
-          ...(baseReusedFrom === undefined ? {} : { baseReusedFrom })
+          ...(baseReusedFrom === null ? {} : { baseReusedFrom })
         }
         return verification
       }).pipe(Effect.annotateLogs({ commit: input.commit, base: input.baseCommit, stage: "verify" }))
