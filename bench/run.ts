@@ -3,6 +3,7 @@
  * number next to the raw operation measured in the same run (see bench/README.md and docs/benchmarks.md).
  * Progress goes to stderr, results to stdout (Markdown, ready to paste).
  */
+import { type BaseOnceResult, baseOnceTable, benchBaseOnce } from "./baseOnce.js"
 import { benchConfinement, type ConfinementResult, confinementTable } from "./confinement.js"
 import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js"
 import { benchFlood, type FloodRow, floodTable } from "./flood.js"
@@ -37,6 +38,7 @@ const main = async () => {
   let line: LineResult | null = null
   let confinement: ConfinementResult | null = null
   let flood: ReadonlyArray<FloodRow> | null = null
+  let baseOnce: BaseOnceResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -61,6 +63,10 @@ const main = async () => {
     console.error("confined process start vs raw spawn…")
     confinement = await benchConfinement()
   }
+  if (settings.only.has("base")) {
+    console.error("the base checked once: issues on one base with verify.base_cache on and off…")
+    baseOnce = await benchBaseOnce()
+  }
   if (tick !== null) {
     out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
   }
@@ -71,6 +77,7 @@ const main = async () => {
     out.push(`## 5. An agent flooding stdout: the command station vs a bare Node read (median of ${settings.floodRuns})`, "", floodTable(flood), "")
   }
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
+  if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))
 }
