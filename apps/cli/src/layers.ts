@@ -53,7 +53,8 @@ export const lineLayer = (
       const confinement = def.config.sandbox.confinement === "none"
         ? Unconfined.layer
         : BwrapConfinement.layer({ repoRoot, workspaceRoot, sandbox: def.config.sandbox, bwrap })
-      return GitSandbox.layer({ repoRoot, workspaceRoot, workflowFile: def.path }).pipe(Layer.provideMerge(confinement))
+      return GitSandbox.layer({ repoRoot, workspaceRoot, workflowFile: def.path, reuseInstalls: def.config.verify.reuse_install })
+        .pipe(Layer.provideMerge(confinement))
     })
   )
   const agent = RoutedAgentStation.layer({ runnerEnv: options.runnerEnv })

@@ -36,10 +36,10 @@ describe("the base is checked once", () => {
     const evidence = await syJson(r.dir, "evidence", "SY-1")
     expect(evidence.outcome).toBe("NO_OP")
     expect(evidence.agent).toBeNull()
-    // after_create ran only in the base reproduction's clean checkout: no sandbox was made.
+    // after_create ran once, for the installed base the reproduction's clean checkout used: no sandbox was made.
     const dirs = createdIn(log)
     expect(dirs.length).toBe(1)
-    expect(dirs[0]).toContain("/.verify/")
+    expect(dirs[0]).toContain("/.installs/")
     expect(evidence.reproduction.before.exitCode).toBe(0)
     expect(evidence.fingerprint).toBeNull()
   })
@@ -63,12 +63,15 @@ describe("the base is checked once", () => {
     expect(second.baseReusedAt).toBeTypeOf("number")
     expect(second.testCounts.base).toEqual(first.testCounts.base)
     expect(second.reproduction.before.exitCode).toBe(first.reproduction.before.exitCode)
-    // The first issue made the sandbox and three checkouts (reproduction, candidate, base); the second only the
-    // sandbox and the candidate's checkout.
-    expect(firstRun).toBe(4)
+    // The first issue installed twice: the installed base its three checkouts (reproduction, candidate, base)
+    // share, and its sandbox; the second only its sandbox (verify.reuse_install).
+    const firstDirs = createdIn(log)
+    expect(firstRun).toBe(2)
+    expect(firstDirs.filter((d) => d.includes("/.installs/")).length).toBe(1)
     const secondRun = createdIn(log).slice(firstRun)
-    expect(secondRun.length).toBe(2)
-    expect(secondRun.filter((d) => d.includes("/.verify/")).length).toBe(1)
+    expect(secondRun.length).toBe(1)
+    expect(secondRun[0]).not.toContain("/.installs/")
+    expect(secondRun[0]).not.toContain("/.verify/")
     expect(run.stdout).toContain("reused from an earlier run on this base")
     const md = readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/evidence.md"), "utf8")
     expect(md).toContain("not run again for this candidate")

@@ -95,18 +95,23 @@ describe("a reproduction must prove something", () => {
     const lines = run.stdout.split("\n")
     const started = lines.filter((l) => l.includes("verify.command_started"))
     const done = lines.filter((l) => l.includes("verify.command_done"))
-    expect(started.map((l) => l.replace(/^.*verify\.command_started\s+/, ""))).toEqual([
+    // The candidate's checks and the base's validation run side by side: each phase in order, the two interleaved.
+    expect(started.map((l) => l.replace(/^.*verify\.command_started\s+/, "")).sort()).toEqual([
       expect.stringMatching(/^reproduction on the base: `node --input-type=module .*` started$/),
       expect.stringMatching(/^reproduction on the candidate: `node .*` started$/),
-      "validation #1 on the candidate: `node --test` started",
-      "validation #1 on the base: `node --test` started"
+      "validation #1 on the base: `node --test` started",
+      "validation #1 on the candidate: `node --test` started"
     ])
     expect(done).toHaveLength(4)
+    const doneOf = (phase: string) => done.find((l) => l.includes(phase))!
     expect(done[0]).toMatch(/reproduction on the base: `node .*` exited 1 after \d+(\.\d)? m?s$/)
-    expect(done[2]).toMatch(/validation #1 on the candidate: `node --test` exited 0 after \d+(\.\d)? m?s; 2 test\(s\): 2 passed, 0 failed, 0 skipped$/)
-    expect(done[3]).toMatch(/validation #1 on the base: `node --test` exited 0 after .*; 1 test\(s\): 1 passed/)
+    expect(doneOf("on the candidate: `node --test`")).toMatch(
+      /validation #1 on the candidate: `node --test` exited 0 after \d+(\.\d)? m?s; 2 test\(s\): 2 passed, 0 failed, 0 skipped$/
+    )
+    expect(doneOf("validation #1 on the base")).toMatch(/validation #1 on the base: `node --test` exited 0 after .*; 1 test\(s\): 1 passed/)
     // Each start comes before its end.
-    expect(lines.indexOf(started[2]!)).toBeLessThan(lines.indexOf(done[2]!))
+    const candidateStarted = started.find((l) => l.includes("validation #1 on the candidate"))!
+    expect(lines.indexOf(candidateStarted)).toBeLessThan(lines.indexOf(doneOf("on the candidate: `node --test`")))
   })
 
   it("evidence.md has no ANSI escape codes when a validation command prints colours", async () => {

@@ -51,6 +51,7 @@ describe("parseWorkflow", () => {
         protected_paths: [],
         compare_test_counts: true,
         base_cache: true,
+        reuse_install: true,
         env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 5_000, lease_ttl_ms: 30_000, worktree_retention_ms: 0, max_runner_deaths: 3 })
@@ -156,6 +157,7 @@ Do {{ issue.title }}.
         protected_paths: [],
         compare_test_counts: true,
         base_cache: true,
+        reuse_install: true,
         env: []
       })
       assert.deepStrictEqual(c.orchestrator, { heartbeat_ms: 1000, lease_ttl_ms: 9000, worktree_retention_ms: 86400000, max_runner_deaths: 3 })

@@ -178,6 +178,13 @@ export const VerifyConfig = Schema.Struct({
    */
   base_cache: withDefault(Schema.Boolean, () => true),
   /**
+   * Run `hooks.after_create` once per install key (the manifests, lockfiles and package-manager config of the
+   * commit, the hook and its environment) and bind that install into verification checkouts read-only, instead of
+   * installing in each (docs/workflow.md, "Installs are reused"). Needs `sandbox.confinement: bwrap`. Read when
+   * `switchyard run` starts.
+   */
+  reuse_install: withDefault(Schema.Boolean, () => true),
+  /**
    * Runner variables passed to reproduction and validation commands (and to `after_create` in verification
    * checkouts): the candidate is untrusted code, so by default they get only PATH, LANG, LC_ALL, TERM and TZ,
    * a throw-away HOME and no network (GitHub Actions runs fork pull requests without secrets for the same reason).

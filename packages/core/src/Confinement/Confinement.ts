@@ -23,6 +23,19 @@ export interface ConfinedSpec {
   /** A private HOME that outlives one process (an attempt's, so an agent CLI can resume its session). */
   readonly home: string
   readonly network: NetworkRequest
+  /**
+   * Directories bound in read-only (`source` at `target`, a path inside `writable`), each with `scratch`
+   * directories inside it that get a private, empty, writable tmpfs: a reused install in a verification checkout
+   * (`GitSandbox`, issue 12 item 4). A confinement that cannot mount (none) must not be given any.
+   */
+  readonly mounts?: ReadonlyArray<ReadOnlyMount> | undefined
+}
+
+/** A directory bound read-only into a confined process's tree, with writable scratch directories inside. */
+export interface ReadOnlyMount {
+  readonly source: string
+  readonly target: string
+  readonly scratch: ReadonlyArray<string>
 }
 
 /** A command ready to spawn: the program and arguments, and its whole environment (nothing is inherited). */

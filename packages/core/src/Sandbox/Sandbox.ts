@@ -8,6 +8,7 @@
  */
 import type { CommandResult, HooksConfig, IssueId } from "@switchyard/domain"
 import { Context, type Effect, type Option, Schema, type Scope } from "effect"
+import type { ReadOnlyMount } from "../Confinement/Confinement.js"
 import type { DirtyBase, HookFailed, SandboxError } from "./errors.js"
 import type { IntegritySnapshot } from "./integrity.js"
 
@@ -38,10 +39,14 @@ export class Candidate extends Schema.Class<Candidate>("Candidate")({
   }
 }
 
-/** A clean checkout for verification: its work tree and a throw-away HOME. */
+/**
+ * A clean checkout for verification: its work tree, a throw-away HOME, and the reused install bound into it
+ * read-only (empty when its `after_create` ran in it), which every confined command in it must be given.
+ */
 export interface Checkout {
   readonly path: string
   readonly home: string
+  readonly mounts: ReadonlyArray<ReadOnlyMount>
 }
 
 /** A directory under the workspace root that belongs to a sandbox or a verification checkout. */
@@ -99,8 +104,9 @@ export interface SandboxShape {
   /**
    * A fresh checkout of `commit` for verification, in a private repository that has no hooks, no config but
    * Switchyard's and no filters, with `hooks.after_create` run in it confined (it runs the candidate's code), limited
-   * to `hooks.timeout_ms` (ms), with the runner variables named in `env` (`verify.env`) only. Removed when the scope
-   * closes.
+   * to `hooks.timeout_ms` (ms), with the runner variables named in `env` (`verify.env`) only; or, when an
+   * implementation keeps installed bases and one matches the commit's install inputs, with that install bound in
+   * read-only (`Checkout.mounts`) instead of running the hook. Removed when the scope closes.
    */
   readonly checkout: (
     commit: string,

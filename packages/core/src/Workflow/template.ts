@@ -142,6 +142,7 @@ verify:                         # Switchyard runs these itself on the candidate;
   protected_paths: []           # extra globs the agent must not edit (beyond .github/**, WORKFLOW.md, lockfiles, ...)
   compare_test_counts: true     # also run validation on the base and fail if the candidate runs fewer tests
   base_cache: true              # reuse the base's validation and reproduction results for every issue on the same base commit
+  reuse_install: true           # run after_create once per lockfile/manifests and bind it read-only into verify checkouts
   env: []                       # runner variable NAMES verification commands get (they run the candidate's code: no secrets)
 
 sandbox:                        # how the agent and everything that runs its code are confined (docs/security.md)

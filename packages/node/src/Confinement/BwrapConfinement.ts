@@ -138,6 +138,11 @@ export const bwrapArgs = (
     readOnlyParents(dir)
     args.push("--bind", dir, dir)
   }
+  // Read-only directories inside a writable one (a reused install), each with its scratch tmpfs directories.
+  for (const mount of spec.mounts ?? []) {
+    args.push("--ro-bind", mount.source, mount.target)
+    for (const dir of mount.scratch) args.push("--tmpfs", dir)
+  }
   args.push("--unshare-all")
   if (network === "host") args.push("--share-net")
   args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL")

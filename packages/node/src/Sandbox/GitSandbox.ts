@@ -23,10 +23,15 @@ import {
   type WorktreeInfo
 } from "@switchyard/core"
 import type { CommandResult, HookName, HooksConfig } from "@switchyard/domain"
-import { Clock, Effect, Exit, Layer, Option, Random } from "effect"
+import { Clock, Effect, Exit, Layer, Option, Random, Schema } from "effect"
 import * as NodeFs from "node:fs"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+import { INSTALLED_FILE, installKey, installOutputs, INSTALLS_DIR, isInstallInput, NOT_REUSABLE_FILE, SCRATCH_DIRS } from "./installs.js"
+
+/** What `installed.json` holds: the `node_modules` directories the install produced, relative to its tree. */
+const InstalledJson = Schema.parseJson(Schema.Struct({ dirs: Schema.Array(Schema.String) }))
+const decodeInstalled = Schema.decodeUnknownOption(InstalledJson)
 
 export interface GitSandboxOptions {
   /** The repository's top level (see `findRepoRoot`). */
@@ -39,6 +44,12 @@ export interface GitSandboxOptions {
    * from a snapshot per attempt, not code under test (docs/workflow.md, "Editing WORKFLOW.md"). Default: none.
    */
   readonly workflowFile?: string | undefined
+  /**
+   * `verify.reuse_install` (default true): keep one installed base per install key (`installs.ts`) and bind it
+   * into verification checkouts read-only instead of running `hooks.after_create` in each. Only under a
+   * confinement that can mount (bubblewrap); read when the line starts.
+   */
+  readonly reuseInstalls?: boolean | undefined
 }
 
 /** The patch size limit when `snapshot` is called without one, in bytes. */
@@ -417,32 +428,116 @@ export const make = (
         return lines(written).map((file) => path.resolve(repoRoot, file))
       })
 
+    const installsRoot = path.join(workspaceRoot, INSTALLS_DIR)
+    const reuseInstalls = (options.reuseInstalls ?? true) && confinement.kind === "bwrap"
+    // One build of an installed base at a time in this process (the candidate's and the base's checkouts are made
+    // at once, and usually want the same one).
+    const installLock = yield* Effect.makeSemaphore(1)
+
+    /** `after_create` confined in `tree` (a clean checkout of the candidate's or the base's code). */
+    const confinedAfterCreate = (script: string, tree: string, home: string, timeoutMs: number, env: ReadonlyArray<string>) =>
+      runHookScript("after_create", script, tree, timeoutMs, { SWITCHYARD_WORKSPACE: tree }, {
+        spec: { cwd: tree, writable: [tree], home, network: "none" },
+        allow: env
+      })
+
+    /**
+     * The installed base for `commit` (its `node_modules` directories, relative to its tree), built now if there is
+     * none for its install key: a clean checkout with `after_create` run in it, confined. None when reuse is off,
+     * there is no hook, the install failed (the checkout then runs it itself, and reports it), another process is
+     * building it, or the install wrote more than `node_modules` (then never for that key).
+     */
+    const installedBase = (commit: string, script: string, timeoutMs: number, env: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const inputs = lines(yield* git(["ls-tree", "-r", "--full-tree", commit], repoRoot)).filter((l) =>
+          isInstallInput(l.slice(l.indexOf("\t") + 1))
+        )
+        const key = installKey({ afterCreate: script, env: confinedEnv(env, process.env), inputs })
+        const dir = path.join(installsRoot, key)
+        const tree = path.join(dir, "tree")
+        const found = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
+        if (found !== null) return Option.map(decodeInstalled(found), (m) => ({ tree, dirs: m.dirs }))
+        return yield* installLock.withPermits(1)(Effect.gen(function*() {
+          const again = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
+          if (again !== null) return Option.map(decodeInstalled(again), (m) => ({ tree, dirs: m.dirs }))
+          if (yield* fs.exists(path.join(dir, NOT_REUSABLE_FILE)).pipe(Effect.orElseSucceed(() => true))) return Option.none()
+          const begun = yield* fs.stat(dir).pipe(Effect.option)
+          if (Option.isSome(begun)) {
+            // Another runner is building it (run the hook in the checkout meanwhile), or one died doing so: a
+            // build older than two hook timeouts is removed and made again.
+            const age = (yield* Clock.currentTimeMillis) - Option.getOrElse(begun.value.mtime, () => new Date(0)).getTime()
+            if (age < 2 * timeoutMs) return Option.none()
+            yield* removeDir(dir).pipe(Effect.ignore)
+          }
+          const home = path.join(dir, "home")
+          yield* fs.makeDirectory(home, { recursive: true }).pipe(Effect.mapError(fsError("install")))
+          yield* privateRepo(tree, commit, null)
+          const ran = yield* confinedAfterCreate(script, tree, home, timeoutMs, env)
+          if (!ran.passed) {
+            yield* removeDir(dir).pipe(Effect.ignore)
+            return Option.none()
+          }
+          const untracked = (yield* isolatedGit(["ls-files", "--others", "--directory", "-z"], tree)).split("\0")
+            .filter((e) => e.length > 0)
+          const outputs = installOutputs(untracked)
+          if (!outputs.reusable) {
+            yield* Effect.logInfo("install not reused: after_create writes more than node_modules").pipe(
+              Effect.annotateLogs({ others: outputs.others.slice(0, 5).join(", ") })
+            )
+            yield* removeDir(tree).pipe(Effect.ignore)
+            yield* fs.writeFileString(path.join(dir, NOT_REUSABLE_FILE), JSON.stringify({ others: outputs.others }))
+              .pipe(Effect.mapError(fsError("install")))
+            return Option.none()
+          }
+          for (const modules of outputs.dirs) {
+            for (const scratch of SCRATCH_DIRS) {
+              yield* fs.makeDirectory(path.join(tree, modules, scratch), { recursive: true }).pipe(Effect.ignore)
+            }
+          }
+          yield* fs.writeFileString(path.join(dir, INSTALLED_FILE), JSON.stringify({ dirs: outputs.dirs }))
+            .pipe(Effect.mapError(fsError("install")))
+          yield* Effect.logInfo("installed base ready").pipe(Effect.annotateLogs({ key: key.slice(0, 12), dirs: outputs.dirs.length }))
+          return Option.some({ tree, dirs: outputs.dirs })
+        }))
+      })
+
     const checkout: SandboxShape["checkout"] = (commit, label, hooks, env) =>
       Effect.gen(function*() {
         const safeLabel = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "checkout"
         const suffix = `${(yield* Clock.currentTimeMillis).toString(36)}${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}`
         const root = path.join(verifyRoot, `${safeLabel}-${suffix}`)
-        const result: Checkout = { path: path.join(root, "tree"), home: path.join(root, "home") }
+        const tree = path.join(root, "tree")
+        const home = path.join(root, "home")
         yield* Effect.acquireRelease(
           Effect.gen(function*() {
-            yield* fs.makeDirectory(result.home, { recursive: true }).pipe(Effect.mapError(fsError("checkout")))
-            yield* privateRepo(result.path, commit, null)
+            yield* fs.makeDirectory(home, { recursive: true }).pipe(Effect.mapError(fsError("checkout")))
+            yield* privateRepo(tree, commit, null)
           }),
           () => removeDir(root).pipe(Effect.ignore)
         )
         const script = hooks.after_create
-        if (script !== null) {
-          // The checkout holds the candidate's code, so its after_create (e.g. an install that runs package
-          // scripts) is confined like the verification commands, with their environment.
-          const ran = yield* runHookScript("after_create", script, result.path, hooks.timeout_ms, {
-            SWITCHYARD_WORKSPACE: result.path
-          }, {
-            spec: { cwd: result.path, writable: [result.path], home: result.home, network: "none" },
-            allow: env
-          })
-          if (!ran.passed) return yield* hookFailed("after_create", ran)
+        if (script === null) return { path: tree, home, mounts: [] } satisfies Checkout
+        const installed = reuseInstalls ? yield* installedBase(commit, script, hooks.timeout_ms, env) : Option.none()
+        if (Option.isSome(installed)) {
+          // The install is bound in read-only at each of its node_modules (mount points made here).
+          const mounts = []
+          for (const modules of installed.value.dirs) {
+            const target = path.join(tree, modules)
+            yield* fs.makeDirectory(target, { recursive: true }).pipe(Effect.mapError(fsError("checkout")))
+            mounts.push({
+              source: path.join(installed.value.tree, modules),
+              target,
+              scratch: SCRATCH_DIRS.map((d) => path.join(target, d))
+            })
+          }
+          yield* Effect.logDebug("install reused").pipe(Effect.annotateLogs({ dirs: mounts.length }))
+          return { path: tree, home, mounts } satisfies Checkout
         }
-        return result
+        // The checkout holds the candidate's code, so its after_create (e.g. an install that runs package
+        // scripts) is confined like the verification commands, with their environment.
+        const ran = yield* confinedAfterCreate(script, tree, home, hooks.timeout_ms, env)
+        if (!ran.passed) return yield* hookFailed("after_create", ran)
+        return { path: tree, home, mounts: [] } satisfies Checkout
       }).pipe(Effect.annotateLogs({ commit, label }))
 
     const branchHead: SandboxShape["branchHead"] = (branch) =>

@@ -179,7 +179,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         env: commandEnv(env, change),
         confine: {
           confinement,
-          spec: { cwd: checkout.path, writable: [checkout.path], home: checkout.home, network: "none" }
+          spec: { cwd: checkout.path, writable: [checkout.path], home: checkout.home, network: "none", mounts: checkout.mounts }
         }
       }))
     const git = (args: ReadonlyArray<string>) => withExecutor(ProcessRunner.runGit(args, repoRoot))
