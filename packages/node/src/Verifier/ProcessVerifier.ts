@@ -177,7 +177,13 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
      * Every diff guard on `base..commit`, with the workflow's extra protected paths applied; the symlinks of both
      * trees (`symlinkFacts`) feed `symlink_outside_tree`.
      */
-    const diffGuards = (base: string, commit: string, policy: VerifyPolicy, secrets: ReadonlyArray<string>) =>
+    const diffGuards = (
+      base: string,
+      commit: string,
+      policy: VerifyPolicy,
+      secrets: ReadonlyArray<string>,
+      installHook: string | null
+    ) =>
       Effect.gen(function*() {
         const range = `${base}..${commit}`
         const patch = yield* withExecutor(
@@ -200,6 +206,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           files,
           scope: policy.scope,
           allow: { validationConfig: policy.allowValidationConfig, protectedPaths: policy.allowProtectedPaths },
+          installHook,
           maxAddedFileBytes: policy.maxAddedFileBytes,
           addedFileSizes: yield* addedFileSizes(range, commit),
           secretValues: secrets,
@@ -258,7 +265,13 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           ? redactor
           : makeRedactor([...redactor.secrets, ...input.policy.secretValues])
         const secrets = redact.secrets
-        const { files, results: guards } = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
+        const { files, results: guards } = yield* diffGuards(
+          input.baseCommit,
+          input.commit,
+          input.policy,
+          secrets,
+          input.hooks.after_create
+        )
         // What the change touches, for commands that check only the affected work (same for the base run, so
         // the test counts compare like with like).
         const change = changeEnv(input.baseCommit, input.commit, files, yield* packagesOf(input.commit, files))
