@@ -1212,3 +1212,40 @@ export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
 /** The results that did not pass (empty when the candidate passes every guard). */
 export const failedGuards = (results: ReadonlyArray<GuardResult>): ReadonlyArray<GuardResult> =>
   results.filter((r) => !r.passed)
+
+/**
+ * The lockfiles and dependency manifests ({@link isDependencyChange}) a diff changes, as repo-relative paths.
+ * Pure; `patch` is the full `git diff base..candidate` text.
+ */
+export const dependencyPathsOf = (
+  patch: string
+): { readonly lockfiles: ReadonlyArray<string>; readonly manifests: ReadonlyArray<string> } => {
+  const diffs = parsePatch(patch)
+  return {
+    lockfiles: [...new Set(diffs.map(pathOf).filter((p) => lockfileMatcher(p)))],
+    manifests: [...new Set(diffs.filter(isDependencyChange).map(pathOf))]
+  }
+}
+
+/**
+ * The failed `protected_path` result for a candidate whose frozen install (`hooks.after_create` in the verify
+ * checkout) failed while the change touches `lockfiles` or `manifests`: the lockfile does not match the manifests.
+ * `outputTail` is the hook's (already redacted) last output; at most its last 3 lines are kept.
+ */
+export const inconsistentLockfile = (
+  paths: { readonly lockfiles: ReadonlyArray<string>; readonly manifests: ReadonlyArray<string> },
+  outputTail: string
+): GuardResult => {
+  const all = [...paths.lockfiles, ...paths.manifests]
+  const tail = outputTail.trim().split("\n").slice(-3).join(" | ")
+  return new GuardResult({
+    rule: "protected_path",
+    passed: false,
+    detail: `The frozen install (hooks.after_create) failed in the clean checkout of the candidate, which changes ${
+      listPaths(all)
+    }: the lockfile does not match the manifests; run the install and commit the updated lockfile with the manifest change.${
+      tail === "" ? "" : ` Install output: ${tail}`
+    }`,
+    lines: all.slice(0, MAX_GUARD_LINES).map((p) => ({ file: p, line: "lockfile inconsistent with the manifests" }))
+  })
+}

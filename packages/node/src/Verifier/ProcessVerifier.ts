@@ -21,7 +21,11 @@ import {
   Confinement,
   countsOf,
   GuardResult,
+  type HookFailed,
   parsePatch,
+  dependencyPathsOf,
+  inconsistentLockfile,
+  isFrozenInstall,
   runGuards,
   Sandbox,
   SandboxError,
@@ -38,7 +42,7 @@ import {
   type VerifyPolicy
 } from "@switchyard/core"
 import type { CommandResult, TestCounts } from "@switchyard/domain"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
@@ -220,7 +224,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         ]
         return {
           results: withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths),
-          files
+          files,
+          patch: patch.stdout
         }
       }).pipe(Effect.withLogSpan("guards"))
 
@@ -265,7 +270,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           ? redactor
           : makeRedactor([...redactor.secrets, ...input.policy.secretValues])
         const secrets = redact.secrets
-        const { files, results: guards } = yield* diffGuards(
+        const { files, patch: guardPatch, results: guards } = yield* diffGuards(
           input.baseCommit,
           input.commit,
           input.policy,
@@ -276,7 +281,22 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         // the test counts compare like with like).
         const change = changeEnv(input.baseCommit, input.commit, files, yield* packagesOf(input.commit, files))
 
-        const candidate = yield* Effect.scoped(Effect.gen(function*() {
+        // A frozen install that fails on a change touching the lockfile or its manifests is the candidate's fault
+        // (an inconsistent lockfile), not the environment's: it becomes a failed guard instead of HookFailed.
+        const deps = dependencyPathsOf(guardPatch)
+        const lockfileVerdict = (e: HookFailed) =>
+          !e.timedOut && isFrozenInstall(input.hooks.after_create) && deps.lockfiles.length + deps.manifests.length > 0
+            ? Effect.succeed<Verification>({
+              reproductionAfter: null,
+              validation: [],
+              guards: [
+                ...guards.filter((g) => g.rule !== "protected_path"),
+                inconsistentLockfile(deps, redact.redact(e.outputTail))
+              ],
+              testCounts: { base: null, candidate: null }
+            })
+            : Effect.fail(e)
+        const candidateRun = yield* Effect.scoped(Effect.gen(function*() {
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
           const reproductionAfter = input.reproduction === null
             ? null
@@ -291,7 +311,9 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           const validation = yield* Effect.forEach(input.validation, (command, i) =>
             observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env, change), command))
           return { reproductionAfter, validation }
-        }))
+        })).pipe(Effect.map(Either.right), Effect.catchTag("HookFailed", (e) => Effect.map(lockfileVerdict(e), Either.left)))
+        if (Either.isLeft(candidateRun)) return candidateRun.left
+        const candidate = candidateRun.right
         const candidateCounts = sumCounts(candidate.validation)
 
         let baseCounts: Option.Option<TestCounts> = Option.none()
