@@ -110,6 +110,9 @@ export const withExtraProtectedPaths = (
  *    of `baseCommit` labelled `<issueId>-base`, and appends the `test_count_dropped` result to the guards.
  * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
  * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
+ * Exception: when the candidate checkout's `after_create` is a frozen install that fails (not a timeout) and the
+ * change touches a lockfile or a dependency manifest, the result is a verification with no commands run and a
+ * failed `protected_path` naming them (`inconsistentLockfile`): the lockfile does not match the manifests.
  */
 export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | CommandExecutor.CommandExecutor | Redactor> = Effect.gen(
   function*() {
