@@ -9,6 +9,7 @@ import {
   GUARD_RULES,
   type GuardInput,
   type GuardResult,
+  isFrozenInstall,
   isTestFile,
   parsePatch,
   MAX_SYMLINK_HOPS,
@@ -499,6 +500,92 @@ describe("protected_path", () => {
 
   it("passes for ordinary paths", () => {
     expect(check("protected_path", base, { write: { "src/a.ts": "b\n" } }).passed).toBe(true)
+  })
+})
+
+describe("protected_path: lockfiles with manifests", () => {
+  const manifest = (deps: Record<string, string>, description = "app") =>
+    JSON.stringify(
+      { name: "app", description, scripts: { build: "tsc -b" }, dependencies: deps },
+      null,
+      2
+    ) + "\n"
+  const base = {
+    "package.json": manifest({ effect: "^3.0.0" }),
+    "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+    "pnpm-workspace.yaml": "packages:\n  - packages/*\n",
+    "src/a.ts": "a\n"
+  }
+  const lock = { "pnpm-lock.yaml": "lockfileVersion: '9.0'\nimporters: {}\n" }
+  const frozen = { installHook: "pnpm install --frozen-lockfile --prefer-offline" }
+
+  it("passes a lockfile edit made with a dependency change, under a frozen install", () => {
+    const r = check("protected_path", base, {
+      write: { ...lock, "package.json": manifest({ effect: "^3.0.0", lib: "workspace:*" }) }
+    }, frozen)
+    expect(r.passed).toBe(true)
+    expect(r.detail).toContain("pnpm-lock.yaml")
+    expect(r.lines.map((l) => l.file)).toEqual(["pnpm-lock.yaml"])
+  })
+
+  it("passes a lockfile edit made with a pnpm-workspace.yaml change", () => {
+    const r = check("protected_path", base, {
+      write: { ...lock, "pnpm-workspace.yaml": "packages:\n  - packages/*\ncatalog:\n  effect: ^3.1.0\n" }
+    }, frozen)
+    expect(r.passed).toBe(true)
+  })
+
+  it("fails a lockfile edit with no manifest change, naming the lockfile", () => {
+    const r = check("protected_path", base, { write: { ...lock, "src/a.ts": "b\n" } }, frozen)
+    expect(r.passed).toBe(false)
+    expect(r.detail).toContain("without changing any manifest's dependencies")
+    expect(r.lines.map((l) => l.file)).toEqual(["pnpm-lock.yaml"])
+  })
+
+  it("fails a lockfile edit whose package.json change is not a dependency change", () => {
+    const r = check("protected_path", base, {
+      write: { ...lock, "package.json": manifest({ effect: "^3.0.0" }, "an app") }
+    }, frozen)
+    expect(r.passed).toBe(false)
+    expect(r.detail).toContain("without changing any manifest's dependencies")
+  })
+
+  it("fails a justified lockfile edit when the install hook is not frozen, saying to freeze it", () => {
+    for (const installHook of [null, "pnpm install --prefer-offline"]) {
+      const r = check("protected_path", base, {
+        write: { ...lock, "package.json": manifest({ effect: "^3.1.0" }) }
+      }, { installHook })
+      expect(r.passed).toBe(false)
+      expect(r.detail).toContain("make the workflow's hooks.after_create a frozen install")
+    }
+  })
+
+  it("still fails the other protected paths of a justified lockfile edit", () => {
+    const r = check("protected_path", { ...base, "WORKFLOW.md": "---\n---\n" }, {
+      write: { ...lock, "package.json": manifest({ effect: "^3.1.0" }), "WORKFLOW.md": "---\nx: 1\n---\n" }
+    }, frozen)
+    expect(r.passed).toBe(false)
+    expect(r.lines.map((l) => l.file)).toEqual(["WORKFLOW.md"])
+  })
+
+  it("recognises a dependency entry deep in a long dependencies block", () => {
+    const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`dep${i}`, `^1.${i}.0`]))
+    const r = check("protected_path", { ...base, "package.json": manifest(many) }, {
+      write: { ...lock, "package.json": manifest({ ...many, dep6: "^2.0.0" }) }
+    }, frozen)
+    expect(r.passed).toBe(true)
+  })
+})
+
+describe("isFrozenInstall", () => {
+  it("knows the frozen installs of pnpm, npm, yarn and bun", () => {
+    expect(isFrozenInstall("pnpm install --frozen-lockfile --prefer-offline")).toBe(true)
+    expect(isFrozenInstall("npm ci")).toBe(true)
+    expect(isFrozenInstall("yarn install --immutable")).toBe(true)
+    expect(isFrozenInstall("bun install --frozen-lockfile")).toBe(true)
+    expect(isFrozenInstall("pnpm install")).toBe(false)
+    expect(isFrozenInstall("npm install")).toBe(false)
+    expect(isFrozenInstall(null)).toBe(false)
   })
 })
 

@@ -40,6 +40,37 @@ export const PROTECTED_PATHS: ReadonlyArray<string> = [
   "**/bun.lock"
 ]
 
+/** Lockfiles: protected, except alongside a dependency change of a manifest (see {@link isDependencyChange}). */
+export const LOCKFILE_PATHS: ReadonlyArray<string> = [
+  "**/pnpm-lock.yaml",
+  "**/package-lock.json",
+  "**/npm-shrinkwrap.json",
+  "**/yarn.lock",
+  "**/bun.lockb",
+  "**/bun.lock"
+]
+
+/** The `package.json` fields whose change justifies a lockfile change. */
+export const DEPENDENCY_FIELDS: ReadonlyArray<string> = [
+  "dependencies",
+  "devDependencies",
+  "optionalDependencies",
+  "peerDependencies"
+]
+
+/**
+ * True when `command` (a `hooks.after_create` script) runs a frozen install, one that fails instead of rewriting a
+ * lockfile that does not match the manifests: `pnpm install --frozen-lockfile` (or `pnpm i`), `npm ci`,
+ * `yarn install --immutable` / `--frozen-lockfile`, `bun install --frozen-lockfile`. Null (no hook) is false.
+ */
+export const isFrozenInstall = (command: string | null): boolean =>
+  command !== null && (
+    /\bpnpm\s+(?:install|i)\b[^\n;&|]*--frozen-lockfile\b/.test(command) ||
+    /\bnpm\s+ci\b/.test(command) ||
+    /\byarn(?:\s+install)?\b[^\n;&|]*--(?:immutable|frozen-lockfile)\b/.test(command) ||
+    /\bbun\s+(?:install|i)\b[^\n;&|]*--frozen-lockfile\b/.test(command)
+  )
+
 /** Test-runner configuration files (rule `validation_config_edited`). */
 export const VALIDATION_CONFIG_PATHS: ReadonlyArray<string> = [
   "**/vitest.config.*",
@@ -84,6 +115,13 @@ export interface GuardInput {
     /** Globs exempt from `protected_path`. */
     readonly protectedPaths?: ReadonlyArray<string>
   }
+  /**
+   * The `hooks.after_create` script the verify checkouts run (null: none). A lockfile change that a manifest's
+   * dependency change justifies passes `protected_path` only when this is a frozen install
+   * ({@link isFrozenInstall}), since that install is what proves the lockfile matches the manifests.
+   * Omitted counts as null.
+   */
+  readonly installHook?: string | null
   /** Largest allowed added file, in bytes. */
   readonly maxAddedFileBytes?: number
   /** Size in bytes of each file the candidate adds. */
@@ -703,6 +741,7 @@ interface Ctx {
   readonly scope: ReadonlyArray<string>
   readonly allowValidationConfig: boolean
   readonly allowProtected: ReadonlyArray<string>
+  readonly installHook: string | null
   readonly maxAddedFileBytes: number
   readonly addedFileSizes: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
   readonly secrets: ReadonlyArray<string>
@@ -905,17 +944,96 @@ const changeOf = (ctx: Ctx, path: string): string => {
 
 const protectedMatcher = matcher(PROTECTED_PATHS)
 
+const lockfileMatcher = matcher(LOCKFILE_PATHS)
+const OBJECT_OPEN = /^\s*"([^"]+)"\s*:\s*\{\s*$/
+const DEPENDENCY_KEY = new RegExp(`"(?:${DEPENDENCY_FIELDS.join("|")})"\\s*:`)
+/** `"name": "spec"` where the spec looks like a version range or a protocol (`workspace:`, `npm:`, `catalog:` …). */
+const DEPENDENCY_ENTRY =
+  /^\s*"(?:@[^"/\s]+\/)?[^"@/\s]+"\s*:\s*"(?:[\^~<>=*]|\d|x\b|latest\b|next\b|(?:workspace|catalog|npm|file|link|portal|patch|git|git\+[a-z]+|github|https?):)[^"]*"\s*,?\s*$/
+
+/**
+ * True when one changed line of a `package.json` hunk is a dependency change: the line names a dependency field
+ * itself, or it sits inside a dependency field object whose opening line the hunk shows (no `}` in between), or,
+ * when the hunk shows no enclosing object, it looks like a dependency entry (`"name": "^1.2.3"`,
+ * `"pkg": "workspace:*"`). A changed `scripts`, `name`, `description` … line is not one.
+ */
+const isDependencyLine = (lines: ReadonlyArray<HunkLine>, index: number): boolean => {
+  const line = lines[index]!
+  if (DEPENDENCY_KEY.test(line.text)) return true
+  const side = line.kind === "added" ? "removed" : "added"
+  let depth = 0
+  for (let i = index - 1; i >= 0; i--) {
+    const l = lines[i]!
+    if (l.kind === side) continue
+    if (/^\s*\}/.test(l.text)) depth++
+    const open = OBJECT_OPEN.exec(l.text)
+    if (open !== null) {
+      if (depth === 0) return DEPENDENCY_FIELDS.includes(open[1]!)
+      depth--
+    }
+  }
+  return DEPENDENCY_ENTRY.test(line.text)
+}
+
+/**
+ * True when `d` changes a manifest's dependencies: a `package.json` with a changed dependency line
+ * ({@link isDependencyLine}), an added or deleted `package.json` (a workspace package came or went), or any change
+ * to a `pnpm-workspace.yaml` (its packages and catalogs decide what pnpm locks).
+ */
+export const isDependencyChange = (d: FileDiff): boolean => {
+  const path = d.newPath ?? d.oldPath ?? ""
+  const base = path.split("/").pop()
+  if (base === "pnpm-workspace.yaml") return d.added.length + d.removed.length > 0 || d.status !== "modified"
+  if (base !== "package.json") return false
+  if (d.status === "added" || d.status === "deleted") return true
+  return d.hunks.some((h) => h.lines.some((l, i) => l.kind !== "context" && isDependencyLine(h.lines, i)))
+}
+
 const protectedPath = (ctx: Ctx): GuardResult => {
   const allowed = matcher(ctx.allowProtected)
   const hits = ctx.paths.filter((p) => protectedMatcher(p) && !allowed(p))
+  const manifests = ctx.diffs.filter(isDependencyChange).map(pathOf)
+  const lockfiles = hits.filter((p) => lockfileMatcher(p))
+  const others = hits.filter((p) => !lockfileMatcher(p))
+  const justified = manifests.length > 0 && lockfiles.length > 0
+  const frozen = isFrozenInstall(ctx.installHook)
+  const failing = justified && frozen ? others : hits
+  const parts: Array<string> = []
+  if (others.length > 0) {
+    parts.push(`The change edits protected ${others.length === 1 ? "path" : "paths"} ${
+      listPaths(others)
+    } (CI, factory state or WORKFLOW.md); revert ${
+      others.length === 1 ? "it" : "them"
+    } or list ${others.length === 1 ? "it" : "them"} in the workflow's allow.protectedPaths.`)
+  }
+  if (lockfiles.length > 0 && !justified) {
+    parts.push(`The change edits ${plural(lockfiles.length, "lockfile")} (${
+      listPaths(lockfiles)
+    }) without changing any manifest's dependencies (package.json dependency fields or pnpm-workspace.yaml); revert the lockfile edit, make it together with the dependency change that needs it, or list it in the workflow's allow.protectedPaths.`)
+  }
+  if (justified && !frozen) {
+    parts.push(`The change edits ${plural(lockfiles.length, "lockfile")} (${
+      listPaths(lockfiles)
+    }) with a dependency change (${
+      listPaths(manifests)
+    }), but nothing proves the lockfile matches the manifests: make the workflow's hooks.after_create a frozen install (pnpm install --frozen-lockfile, npm ci, yarn install --immutable or bun install --frozen-lockfile).`)
+  }
+  if (failing.length === 0 && justified) {
+    return new GuardResult({
+      rule: "protected_path",
+      passed: true,
+      detail: `The change edits ${plural(lockfiles.length, "lockfile")} (${
+        listPaths(lockfiles)
+      }) together with a dependency change (${
+        listPaths(manifests)
+      }); the frozen install of the verify checkout checks they match.`,
+      lines: lockfiles.slice(0, MAX_GUARD_LINES).map((p) => evidenceLine(p, changeOf(ctx, p), ctx.secrets))
+    })
+  }
   return result(
     "protected_path",
-    hits.map((p) => evidenceLine(p, changeOf(ctx, p), ctx.secrets)),
-    `The change edits protected ${hits.length === 1 ? "path" : "paths"} ${
-      listPaths(hits)
-    } (CI, factory state, WORKFLOW.md or lockfiles); revert ${
-      hits.length === 1 ? "it" : "them"
-    } or list ${hits.length === 1 ? "it" : "them"} in the workflow's allow.protectedPaths.`,
+    failing.map((p) => evidenceLine(p, changeOf(ctx, p), ctx.secrets)),
+    parts.join(" "),
     "No protected path was edited."
   )
 }
@@ -1082,6 +1200,7 @@ export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
     scope: input.scope ?? [],
     allowValidationConfig: input.allow?.validationConfig ?? false,
     allowProtected: input.allow?.protectedPaths ?? [],
+    installHook: input.installHook ?? null,
     maxAddedFileBytes: input.maxAddedFileBytes ?? DEFAULT_MAX_ADDED_FILE_BYTES,
     addedFileSizes: input.addedFileSizes ?? [],
     secrets: usableSecrets(input.secretValues ?? []),
@@ -1093,3 +1212,40 @@ export const runGuards = (input: GuardInput): ReadonlyArray<GuardResult> => {
 /** The results that did not pass (empty when the candidate passes every guard). */
 export const failedGuards = (results: ReadonlyArray<GuardResult>): ReadonlyArray<GuardResult> =>
   results.filter((r) => !r.passed)
+
+/**
+ * The lockfiles and dependency manifests ({@link isDependencyChange}) a diff changes, as repo-relative paths.
+ * Pure; `patch` is the full `git diff base..candidate` text.
+ */
+export const dependencyPathsOf = (
+  patch: string
+): { readonly lockfiles: ReadonlyArray<string>; readonly manifests: ReadonlyArray<string> } => {
+  const diffs = parsePatch(patch)
+  return {
+    lockfiles: [...new Set(diffs.map(pathOf).filter((p) => lockfileMatcher(p)))],
+    manifests: [...new Set(diffs.filter(isDependencyChange).map(pathOf))]
+  }
+}
+
+/**
+ * The failed `protected_path` result for a candidate whose frozen install (`hooks.after_create` in the verify
+ * checkout) failed while the change touches `lockfiles` or `manifests`: the lockfile does not match the manifests.
+ * `outputTail` is the hook's (already redacted) last output; at most its last 3 lines are kept.
+ */
+export const inconsistentLockfile = (
+  paths: { readonly lockfiles: ReadonlyArray<string>; readonly manifests: ReadonlyArray<string> },
+  outputTail: string
+): GuardResult => {
+  const all = [...paths.lockfiles, ...paths.manifests]
+  const tail = outputTail.trim().split("\n").slice(-3).join(" | ")
+  return new GuardResult({
+    rule: "protected_path",
+    passed: false,
+    detail: `The frozen install (hooks.after_create) failed in the clean checkout of the candidate, which changes ${
+      listPaths(all)
+    }: the lockfile does not match the manifests; run the install and commit the updated lockfile with the manifest change.${
+      tail === "" ? "" : ` Install output: ${tail}`
+    }`,
+    lines: all.slice(0, MAX_GUARD_LINES).map((p) => ({ file: p, line: "lockfile inconsistent with the manifests" }))
+  })
+}

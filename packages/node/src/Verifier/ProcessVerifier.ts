@@ -24,7 +24,11 @@ import {
   Confinement,
   countsOf,
   GuardResult,
+  type HookFailed,
   parsePatch,
+  dependencyPathsOf,
+  inconsistentLockfile,
+  isFrozenInstall,
   runGuards,
   Sandbox,
   SandboxError,
@@ -41,7 +45,7 @@ import {
   type VerifyPolicy
 } from "@switchyard/core"
 import type { CommandResult, TestCounts } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
@@ -112,6 +116,9 @@ export const withExtraProtectedPaths = (
  *    result to the guards.
  * Every returned output is redacted. Fails only when git cannot read the diff or a checkout cannot be made
  * (`SandboxError`), or a checkout's `after_create` hook fails (`HookFailed`); command failures are results.
+ * Exception: when the candidate checkout's `after_create` is a frozen install that fails (not a timeout) and the
+ * change touches a lockfile or a dependency manifest, the result is a verification with no commands run and a
+ * failed `protected_path` naming them (`inconsistentLockfile`): the lockfile does not match the manifests.
  */
 export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | CommandExecutor.CommandExecutor | Redactor> = Effect.gen(
   function*() {
@@ -226,7 +233,13 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
      * Every diff guard on `base..commit`, with the workflow's extra protected paths applied; the symlinks of both
      * trees (`symlinkFacts`) feed `symlink_outside_tree`.
      */
-    const diffGuards = (base: string, commit: string, policy: VerifyPolicy, secrets: ReadonlyArray<string>) =>
+    const diffGuards = (
+      base: string,
+      commit: string,
+      policy: VerifyPolicy,
+      secrets: ReadonlyArray<string>,
+      installHook: string | null
+    ) =>
       Effect.gen(function*() {
         const range = `${base}..${commit}`
         const patch = yield* withExecutor(
@@ -249,6 +262,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           files,
           scope: policy.scope,
           allow: { validationConfig: policy.allowValidationConfig, protectedPaths: policy.allowProtectedPaths },
+          installHook,
           maxAddedFileBytes: policy.maxAddedFileBytes,
           addedFileSizes: yield* addedFileSizes(range, commit),
           secretValues: secrets,
@@ -262,7 +276,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         ]
         return {
           results: withExtraProtectedPaths(results, paths, policy.protectedPaths, policy.allowProtectedPaths),
-          files
+          files,
+          patch: patch.stdout
         }
       }).pipe(Effect.withLogSpan("guards"))
 
@@ -324,11 +339,32 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           ? redactor
           : makeRedactor([...redactor.secrets, ...input.policy.secretValues])
         const secrets = redact.secrets
-        const { files, results: guards } = yield* diffGuards(input.baseCommit, input.commit, input.policy, secrets)
+        const { files, patch: guardPatch, results: guards } = yield* diffGuards(
+          input.baseCommit,
+          input.commit,
+          input.policy,
+          secrets,
+          input.hooks.after_create
+        )
         // What the change touches, for commands that check only the affected work (same for the base run, so
         // the test counts compare like with like).
         const change = changeEnv(input.baseCommit, input.commit, files, yield* packagesOf(input.commit, files))
 
+        // A frozen install that fails on a change touching the lockfile or its manifests is the candidate's fault
+        // (an inconsistent lockfile), not the environment's: it becomes a failed guard instead of HookFailed.
+        const deps = dependencyPathsOf(guardPatch)
+        const lockfileVerdict = (e: HookFailed) =>
+          !e.timedOut && isFrozenInstall(input.hooks.after_create) && deps.lockfiles.length + deps.manifests.length > 0
+            ? Effect.succeed<Verification>({
+              reproductionAfter: null,
+              validation: [],
+              guards: [
+                ...guards.filter((g) => g.rule !== "protected_path"),
+                inconsistentLockfile(deps, redact.redact(e.outputTail))
+              ],
+              testCounts: { base: null, candidate: null }
+            })
+            : Effect.fail(e)
         const candidateRun = Effect.scoped(Effect.gen(function*() {
           const dir = yield* sandbox.checkout(input.commit, `${input.issueId}-verify`, input.hooks, input.policy.env)
           const reproductionAfter = input.reproduction === null
@@ -344,7 +380,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
           const validation = yield* Effect.forEach(input.validation, (command, i) =>
             observed(input.observer, "validation", i, redact, runIn(dir, command, input.timeoutMs, input.policy.env, change), command))
           return { reproductionAfter, validation }
-        }))
+        })).pipe(Effect.map(Either.right), Effect.catchTag("HookFailed", (e) => Effect.map(lockfileVerdict(e), Either.left)))
 
         /** The base's validation for the count guard: reused from an earlier run on the base, or run now. */
         const baseRun = Effect.gen(function*() {
@@ -381,10 +417,12 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         // The candidate and the base run side by side (two checkouts at once); without a count comparison, or
         // without validation to count, the base does not run at all.
         const compare = input.policy.compareTestCounts && input.validation.length > 0
-        const [candidate, base] = yield* Effect.all(
+        const [candidateEnded, base] = yield* Effect.all(
           [candidateRun, compare ? Effect.asSome(baseRun) : Effect.succeedNone],
           { concurrency: 2 }
         )
+        if (Either.isLeft(candidateEnded)) return candidateEnded.left
+        const candidate = candidateEnded.right
         const candidateCounts = sumCounts(candidate.validation)
         const baseCounts: Option.Option<TestCounts> = Option.flatMap(base, (b) => sumCounts(b.results))
         const baseReusedFrom = Option.getOrNull(Option.flatMap(base, (b) => Option.fromNullable(b.reusedFrom)))
