@@ -21,7 +21,7 @@ import {
   type WorkerInfo,
   Workflow
 } from "@switchyard/core"
-import { IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
+import { AgentConfig, IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { open, sampleBundle, type Scratch, scratch } from "./helpers.js"
 
@@ -93,7 +93,7 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     Effect.provide(Layer.merge(Layer.succeedContext(services), Workflow.layerStatic(def, "/repo", paths.stateDir)))
   )
   const workflow = Workflow.layerStatic(def, "/repo", paths.stateDir)
-  return { supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, workflow }
+  return { paths, supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, workflow }
 }).pipe(Effect.provide(NodeContext.layer))
 const setup = setupWith()
 
@@ -270,6 +270,52 @@ const tickServices = (services: {
     )),
     services.workflow
   )
+
+describe("per-label slots", () => {
+  it.scoped("are counted from a running issue's current labels, not the labels it had at dispatch", () =>
+    Effect.gen(function*() {
+      const { paths, supervisor, tracker, orchestrator } = yield* setup
+      const runningIssue = yield* tracker.create(new IssueInput({ title: "running", status: "todo" }))
+      yield* tracker.transition(runningIssue.id, ["todo"], "in_progress")
+      yield* tracker.create(new IssueInput({ title: "waits", status: "todo", labels: ["Frontend"] }))
+      // Dispatched with no label; a human then labels it `frontend`, whose limit is 1.
+      yield* tracker.update(runningIssue.id, { labels: ["frontend"] })
+      const running: WorkerInfo = {
+        issueId: runningIssue.id,
+        attempt: 1,
+        labels: [],
+        stage: "agent",
+        startedAt: 0,
+        lastOutputAt: null,
+        pid: null
+      }
+      const dispatched = yield* Ref.make<ReadonlyArray<string>>([])
+      const pool = WorkerPool.of({
+        dispatch: (issue) => Ref.update(dispatched, (xs) => [...xs, issue.id]),
+        workers: Effect.succeed([running]),
+        interrupt: () => Effect.succeed(false),
+        interruptAll: () => Effect.void,
+        finished: Stream.empty
+      })
+      const def = new WorkflowDefinition({
+        path: "/repo/WORKFLOW.md",
+        config: new WorkflowConfig({ agent: AgentConfig.make({ max_concurrent_agents_by_label: { frontend: 1 } }) }),
+        prompt_template: ""
+      })
+      const workflow = Workflow.layerStatic(def, "/repo", paths.stateDir)
+      const result = yield* tick({ once: true, concurrency: 4 }).pipe(
+        Effect.provide(tickServices({ tracker, orchestrator, pool, supervisor, workflow }))
+      )
+      expect(result.started).toEqual([])
+      expect(yield* Ref.get(dispatched)).toEqual([])
+      // Relabelled away from `frontend`, the slot is free again.
+      yield* tracker.update(runningIssue.id, { labels: ["backend"] })
+      const next = yield* tick({ once: true, concurrency: 4 }).pipe(
+        Effect.provide(tickServices({ tracker, orchestrator, pool, supervisor, workflow }))
+      )
+      expect(next.started).toEqual(["SY-2"])
+    }))
+})
 
 describe("tick against another runner (real SQLite orchestrator)", () => {
   it.scoped("a claim lost to another runner between the read and the claim is contested, and the next tick goes on", () =>

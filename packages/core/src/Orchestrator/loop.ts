@@ -8,7 +8,7 @@ import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect
 import { Supervisor } from "../Supervisor/Supervisor.js"
 import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
-import { WorkerPool } from "../WorkerPool/WorkerPool.js"
+import { WorkerPool, type WorkerInfo } from "../WorkerPool/WorkerPool.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { Orchestrator } from "./Orchestrator.js"
 
@@ -58,14 +58,19 @@ export const emptyTickMemory = (): TickMemory => ({ poison: new Set(), eligible:
  * Interrupts workers whose issue left `in_progress` in the tracker (cancelled, moved back, deleted), so a
  * cancellation takes effect within one tick. Workers already packaging are left to finish.
  * The attempt is recorded as `canceled_by_reconciliation` and not counted (WorkerPool.interrupt).
+ *
+ * Returns the current labels of each running issue it read from the tracker (keyed by issue id), so per-label
+ * slots are counted from the labels an issue has now, not the ones it had at dispatch (`runningLabels`).
  */
 export const cancelDeparted = Effect.gen(function*() {
   const tracker = yield* Tracker
   const pool = yield* WorkerPool
   const orchestrator = yield* Orchestrator
+  const labels = new Map<string, ReadonlyArray<string>>()
   for (const w of yield* pool.workers) {
-    if (w.stage === "package" || w.stage === "done") continue
     const current = yield* Effect.either(tracker.get(w.issueId))
+    if (current._tag === "Right") labels.set(w.issueId, current.right.labels)
+    if (w.stage === "package" || w.stage === "done") continue
     const status = current._tag === "Right" ? current.right.status : current.left._tag === "IssueNotFound" ? "deleted" : null
     if (status === null || status === "in_progress") continue
     yield* orchestrator.record("reconcile.canceled", w.issueId, `${w.issueId} is now ${status}; interrupting its worker`, {
@@ -73,7 +78,17 @@ export const cancelDeparted = Effect.gen(function*() {
     })
     yield* pool.interrupt(w.issueId, "canceled_by_reconciliation")
   }
+  return labels as ReadonlyMap<string, ReadonlyArray<string>>
 })
+
+/**
+ * The labels each running worker holds slots under: its issue's current labels as last read from the tracker,
+ * falling back to the labels it had at dispatch when the tracker could not be read for it this tick.
+ */
+export const runningLabels = (
+  workers: ReadonlyArray<Pick<WorkerInfo, "issueId" | "labels">>,
+  current: ReadonlyMap<string, ReadonlyArray<string>>
+): ReadonlyArray<ReadonlyArray<string>> => workers.map((w) => current.get(w.issueId) ?? w.labels)
 
 /**
  * One tick: reconcile, read the candidates, claim and dispatch into free slots.
@@ -94,7 +109,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     const supervisor = yield* Supervisor
     const workflow = yield* Workflow
     yield* supervisor.reconcile
-    yield* cancelDeparted
+    const currentLabels = yield* cancelDeparted
     const def = yield* workflow.current
     const cfg = def.config
     const maxConcurrent = options.concurrency ?? cfg.agent.max_concurrent_agents
@@ -150,7 +165,7 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     const picked = selectForDispatch(eligible, {
       maxConcurrent,
       byLabel,
-      running: workers.map((w) => w.labels)
+      running: runningLabels(workers, currentLabels)
     })
     const started: Array<IssueId> = []
     let contested = 0
