@@ -42,6 +42,8 @@ describe("the base is checked once", () => {
     expect(dirs[0]).toContain("/.installs/")
     expect(evidence.reproduction.before.exitCode).toBe(0)
     expect(evidence.fingerprint).toBeNull()
+    // The summary names the base it was checked on (the sandbox that used to carry it was never made).
+    expect(run.stdout).toMatch(/passed on the base at [0-9a-f]{10}: already fixed\?/)
   })
 
   it("a second issue on the same base reuses the base's validation and reproduction, and its evidence says so", async () => {

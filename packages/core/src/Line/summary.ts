@@ -49,7 +49,7 @@ export const summaryFor = (v: Verdict, issue: Issue, p: Progress, attempt: numbe
     }
     case "NO_OP":
       return v.cause === "not_reproducible"
-        ? `The reproduction passed on the base at ${p.prepared?.base.slice(0, 10) ?? "?"}: already fixed? The agent was not started.`
+        ? `The reproduction passed on the base at ${(p.prepared ?? p.opened)?.base.slice(0, 10) ?? "?"}: already fixed? The agent was not started.`
         : `${issue.id} needs no change: ${v.reasons[0] ?? ""}`
     case "ESCALATE":
       return `${issue.id} needs a human: ${v.reasons[0] ?? v.cause}`
