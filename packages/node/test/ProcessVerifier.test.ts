@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
-import { config, gitSync, makeRepo } from "./helpers.js"
+import { commitOnTop, config, gitSync, makeRepo } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const REPRO = "grep -q answer=42 src/app.txt"
@@ -24,29 +24,6 @@ const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
   env: [],
   ...overrides
 })
-
-/**
- * Commits `files` (null = delete) on top of `base` in a throw-away worktree and returns the new commit; the
- * repository's own checkout and branches are untouched (the commit is only reachable by its hash).
- */
-const commitOnTop = (repo: string, base: string, files: Record<string, string | null>): string => {
-  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
-  rmSync(dir, { recursive: true })
-  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
-  for (const [name, text] of Object.entries(files)) {
-    const path = NodePath.join(dir, name)
-    if (text === null) rmSync(path)
-    else {
-      mkdirSync(NodePath.dirname(path), { recursive: true })
-      writeFileSync(path, text)
-    }
-  }
-  gitSync(dir, "add", "-A")
-  gitSync(dir, "commit", "-q", "-m", "candidate")
-  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
-  gitSync(repo, "worktree", "remove", "--force", dir)
-  return commit
-}
 
 /** A change made of symlinks: `link` creates links on disk, `blob` stores targets no file system can hold. */
 interface LinkChange {

@@ -2,11 +2,9 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { BaseResultsMemory, Verifier, type VerifyObserver, type VerifyPolicy } from "@switchyard/core"
 import { Effect, Layer, Ref, type Scope } from "effect"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier } from "../src/index.js"
 import { baseKey } from "../src/Verifier/baseKey.js"
-import { config, gitSync, makeRepo } from "./helpers.js"
+import { commitOnTop, config, makeRepo } from "./helpers.js"
 
 const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
   scope: [],
@@ -22,19 +20,6 @@ const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
 const NO_HOOKS = config({}).hooks
 /** A validation that reports two passing tests in TAP form (what the count parser reads). */
 const VALIDATION = "printf '# tests 2\\n# suites 0\\n# pass 2\\n# fail 0\\n# cancelled 0\\n'"
-
-const commitOnTop = (repo: string, base: string, name: string, text: string): string => {
-  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
-  rmSync(dir, { recursive: true })
-  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
-  mkdirSync(NodePath.dirname(NodePath.join(dir, name)), { recursive: true })
-  writeFileSync(NodePath.join(dir, name), text)
-  gitSync(dir, "add", "-A")
-  gitSync(dir, "commit", "-q", "-m", "candidate")
-  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
-  gitSync(repo, "worktree", "remove", "--force", dir)
-  return commit
-}
 
 const layersFor = (repo: string, workspace: string) =>
   ProcessVerifier.layer.pipe(
@@ -60,8 +45,8 @@ describe("base results (verify.base_cache)", () => {
   test("the second issue on a base reuses the base's validation; another command or base_cache: false runs it", () =>
     Effect.gen(function*() {
       const { repo, workspace, base } = yield* makeRepo
-      const first = commitOnTop(repo, base, "src/one.txt", "one\n")
-      const second = commitOnTop(repo, base, "src/two.txt", "two\n")
+      const first = commitOnTop(repo, base, { "src/one.txt": "one\n" })
+      const second = commitOnTop(repo, base, { "src/two.txt": "two\n" })
       yield* Effect.gen(function*() {
         const verifier = yield* Verifier
         const { observer, take } = yield* recording

@@ -4,6 +4,7 @@ import { Workflow } from "@switchyard/core"
 import { WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Effect, Layer, Schema } from "effect"
 import { execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 
 /** Pids of live (non-zombie) processes in group `pgid`, read with `ps`, independently of the code under test. */
@@ -53,3 +54,26 @@ export const workflowLayer = (repoRoot: string, cfg: WorkflowConfig): Layer.Laye
       WorkflowDefinition.make({ path: NodePath.join(repoRoot, "WORKFLOW.md"), config: cfg, prompt_template: "" })
     )
   })
+
+/**
+ * Commits `files` (null = delete) on top of `base` in a throw-away worktree and returns the new commit; the
+ * repository's own checkout and branches are untouched (the commit is only reachable by its hash).
+ */
+export const commitOnTop = (repo: string, base: string, files: Record<string, string | null>): string => {
+  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
+  rmSync(dir, { recursive: true })
+  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
+  for (const [name, text] of Object.entries(files)) {
+    const path = NodePath.join(dir, name)
+    if (text === null) rmSync(path)
+    else {
+      mkdirSync(NodePath.dirname(path), { recursive: true })
+      writeFileSync(path, text)
+    }
+  }
+  gitSync(dir, "add", "-A")
+  gitSync(dir, "commit", "-q", "-m", "candidate")
+  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
+  gitSync(repo, "worktree", "remove", "--force", dir)
+  return commit
+}

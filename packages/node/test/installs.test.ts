@@ -2,11 +2,11 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Verifier } from "@switchyard/core"
 import { Effect, Layer, type Scope } from "effect"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier } from "../src/index.js"
 import { INSTALLS_DIR, installOutputs, isInstallInput } from "../src/Sandbox/installs.js"
-import { config, gitSync, makeRepo } from "./helpers.js"
+import { commitOnTop, config, makeRepo } from "./helpers.js"
 
 /** An "install": node_modules with a file naming the tree it was installed in. */
 const INSTALL = `mkdir -p node_modules/.bin && echo "$SWITCHYARD_WORKSPACE" > node_modules/installed-in`
@@ -19,21 +19,6 @@ const PROBE = [
 ].join("; ")
 
 const hooks = (afterCreate: string) => config({ hooks: { after_create: afterCreate } }).hooks
-
-const commitOnTop = (repo: string, base: string, files: Record<string, string>): string => {
-  const dir = mkdtempSync(NodePath.join(NodePath.dirname(repo), "commit-"))
-  rmSync(dir, { recursive: true })
-  gitSync(repo, "worktree", "add", "-q", "--detach", dir, base)
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(NodePath.dirname(NodePath.join(dir, name)), { recursive: true })
-    writeFileSync(NodePath.join(dir, name), text)
-  }
-  gitSync(dir, "add", "-A")
-  gitSync(dir, "commit", "-q", "-m", "change")
-  const commit = gitSync(dir, "rev-parse", "HEAD").trim()
-  gitSync(repo, "worktree", "remove", "--force", dir)
-  return commit
-}
 
 const layersFor = (repo: string, workspace: string, reuseInstalls = true) =>
   ProcessVerifier.layer.pipe(
