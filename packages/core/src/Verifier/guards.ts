@@ -27,19 +27,6 @@ export const MAX_GUARD_LINES = 20
 /** Default limit for one added file: 1 MiB (1,048,576 bytes). */
 export const DEFAULT_MAX_ADDED_FILE_BYTES = 1024 * 1024
 
-/** Paths an agent may not touch unless `allow.protectedPaths` names them (picomatch globs, `dot: true`). */
-export const PROTECTED_PATHS: ReadonlyArray<string> = [
-  ".github/**",
-  ".switchyard/**",
-  "WORKFLOW.md",
-  "**/pnpm-lock.yaml",
-  "**/package-lock.json",
-  "**/npm-shrinkwrap.json",
-  "**/yarn.lock",
-  "**/bun.lockb",
-  "**/bun.lock"
-]
-
 /** Lockfiles: protected, except alongside a dependency change of a manifest (see {@link isDependencyChange}). */
 export const LOCKFILE_PATHS: ReadonlyArray<string> = [
   "**/pnpm-lock.yaml",
@@ -49,6 +36,9 @@ export const LOCKFILE_PATHS: ReadonlyArray<string> = [
   "**/bun.lockb",
   "**/bun.lock"
 ]
+
+/** Paths an agent may not touch unless `allow.protectedPaths` names them (picomatch globs, `dot: true`). */
+export const PROTECTED_PATHS: ReadonlyArray<string> = [".github/**", ".switchyard/**", "WORKFLOW.md", ...LOCKFILE_PATHS]
 
 /** The `package.json` fields whose change justifies a lockfile change. */
 export const DEPENDENCY_FIELDS: ReadonlyArray<string> = [

@@ -14,6 +14,7 @@ const encodeRun = Schema.encode(RunJson)
 /** Rows kept at most; the oldest (by `ran_at`) go first when a store goes past it. */
 export const BASE_RESULTS_LIMIT = 2_000
 
+/** Builds the service over the `SqlClient` in context (table `base_results` must exist: migration 6). Never fails. */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const lookup = (key: string) =>
