@@ -8,22 +8,10 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier, SymlinkFacts } from "../src/index.js"
-import { commitOnTop, config, gitSync, makeRepo } from "./helpers.js"
+import { commitOnTop, config, gitSync, makeRepo, policy } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const REPRO = "grep -q answer=42 src/app.txt"
-
-const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
-  scope: [],
-  allowValidationConfig: false,
-  allowProtectedPaths: [],
-  protectedPaths: [],
-  maxAddedFileBytes: 1024 * 1024,
-  compareTestCounts: false,
-  secretValues: [],
-  env: [],
-  ...overrides
-})
 
 /** A change made of symlinks: `link` creates links on disk, `blob` stores targets no file system can hold. */
 interface LinkChange {

@@ -4,19 +4,10 @@ import { BaseResultsMemory, Verifier, type VerifyObserver, type VerifyPolicy } f
 import { Effect, Layer, Ref, type Scope } from "effect"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier } from "../src/index.js"
 import { baseKey } from "../src/Verifier/baseKey.js"
-import { commitOnTop, config, makeRepo } from "./helpers.js"
+import { commitOnTop, config, makeRepo, policy as basePolicy } from "./helpers.js"
 
-const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
-  scope: [],
-  allowValidationConfig: false,
-  allowProtectedPaths: [],
-  protectedPaths: [],
-  maxAddedFileBytes: 1024 * 1024,
-  compareTestCounts: true,
-  secretValues: [],
-  env: [],
-  ...overrides
-})
+/** The policy these tests verify with: test counts compared (the base's validation is what is reused). */
+const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => basePolicy({ compareTestCounts: true, ...overrides })
 const NO_HOOKS = config({}).hooks
 /** A validation that reports two passing tests in TAP form (what the count parser reads). */
 const VALIDATION = "printf '# tests 2\\n# suites 0\\n# pass 2\\n# fail 0\\n# cancelled 0\\n'"

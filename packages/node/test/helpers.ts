@@ -1,6 +1,6 @@
 /** Test helpers: independent process inspection (ps) and real git repositories in temp dirs. */
 import { FileSystem } from "@effect/platform"
-import { Workflow } from "@switchyard/core"
+import { type VerifyPolicy, Workflow } from "@switchyard/core"
 import { WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Effect, Layer, Schema } from "effect"
 import { execFileSync } from "node:child_process"
@@ -77,3 +77,16 @@ export const commitOnTop = (repo: string, base: string, files: Record<string, st
   gitSync(repo, "worktree", "remove", "--force", dir)
   return commit
 }
+
+/** A verify policy with nothing allowed and nothing extra (no test-count comparison), `overrides` on top. */
+export const policy = (overrides: Partial<VerifyPolicy> = {}): VerifyPolicy => ({
+  scope: [],
+  allowValidationConfig: false,
+  allowProtectedPaths: [],
+  protectedPaths: [],
+  maxAddedFileBytes: 1024 * 1024,
+  compareTestCounts: false,
+  secretValues: [],
+  env: [],
+  ...overrides
+})
