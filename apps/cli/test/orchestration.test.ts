@@ -148,7 +148,9 @@ describe("crash and restart", () => {
     const issue = await syJson(r.dir, "issue", "show", "SY-1")
     expect(issue).toMatchObject({ status: "todo", attempts: 1, counted_attempts: 0 })
     expect(db(r).prepare("SELECT COUNT(*) AS n FROM leases").get()).toEqual({ n: 0 })
-    expect(worktreesLeft(r)).toEqual([])
+    // The sandbox is kept for the issue's next attempt (workspace continuity); its branch is not.
+    expect(worktreesLeft(r)).toEqual(["SY-1", ".attempts/SY-1"])
+    expect(git(r.dir, "branch", "--list", "switchyard/*")).toBe("")
   })
 
   it("SIGTERM during a slow after_create exits 143 and leaves no sandbox, no branch and no hook (threat model A28)", async () => {

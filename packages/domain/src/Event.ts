@@ -18,6 +18,8 @@ export const PlainEventType = Schema.Literal(
   "attempt.resumed",
   "attempt.interrupted",
   "sandbox.created",
+  "sandbox.reused",
+  "sandbox.kept",
   "sandbox.escape",
   "sandbox.branch_deleted",
   "hook.after_create",
@@ -46,6 +48,7 @@ export const PlainEventType = Schema.Literal(
   "reconcile.lease_lost",
   "reconcile.lease_released",
   "reconcile.worktree_removed",
+  "reconcile.sandbox_removed",
   "reconcile.branch_deleted",
   "reconcile.violation"
 )

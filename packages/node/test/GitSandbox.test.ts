@@ -5,7 +5,7 @@ import { IssueId, type WorkflowConfig } from "@switchyard/domain"
 import { Effect, Fiber, Option, Schedule, Schema, type Scope } from "effect"
 import * as NodePath from "node:path"
 import { GitSandbox, ProcessRunner, Unconfined } from "../src/index.js"
-import { config, gitSync, liveInGroup, makeRepo } from "./helpers.js"
+import { commitOnTop, config, gitSync, liveInGroup, makeRepo } from "./helpers.js"
 
 const SY1 = Schema.decodeSync(IssueId)("SY-1")
 const SY2 = Schema.decodeSync(IssueId)("SY-2")
@@ -173,32 +173,98 @@ describe("GitSandbox.create", () => {
       assert.deepStrictEqual(yield* sandbox.list, [])
     }))
 
-  test("recreates over a stale worktree, a deleted one and a leftover directory, resetting the branch", () =>
+  test("takes up the sandbox an earlier attempt kept; recreates over a deleted one and a leftover directory", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const { repo, base, sandbox, hooks } = yield* setup()
       const first = yield* sandbox.create(SY1, 1, base, hooks)
+      assert.isNull(first.reused)
       yield* fs.writeFileString(NodePath.join(first.path, "leftover.txt"), "from attempt 1\n")
       yield* sandbox.snapshot(first, "attempt 1")
-      assert.notStrictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+      const attempt1 = gitSync(repo, "rev-parse", "switchyard/SY-1").trim()
+      assert.notStrictEqual(attempt1, base)
 
+      // Kept: the work in progress and the branch are there for attempt 2.
       const second = yield* sandbox.create(SY1, 2, base, hooks)
       assert.strictEqual(second.path, first.path)
-      assert.isFalse(yield* fs.exists(NodePath.join(second.path, "leftover.txt")))
-      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+      assert.deepStrictEqual(second.reused, { fromAttempt: 1, base, carried: false })
+      assert.isTrue(yield* fs.exists(NodePath.join(second.path, "leftover.txt")))
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), attempt1)
 
-      // The directory vanished but git still has it registered.
+      // The directory vanished: a new sandbox at the base, branch reset.
       yield* fs.remove(second.path, { recursive: true })
       const third = yield* sandbox.create(SY1, 3, base, hooks)
+      assert.isNull(third.reused)
       assert.isTrue(yield* fs.exists(NodePath.join(third.path, "README.md")))
+      assert.isFalse(yield* fs.exists(NodePath.join(third.path, "leftover.txt")))
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
 
-      // A plain directory (not a worktree) sits where the worktree goes.
+      // A plain directory (not a sandbox) sits where the sandbox goes.
       yield* sandbox.remove(third.path)
       yield* fs.makeDirectory(third.path, { recursive: true })
       yield* fs.writeFileString(NodePath.join(third.path, "junk"), "x")
       const fourth = yield* sandbox.create(SY1, 4, base, hooks)
+      assert.isNull(fourth.reused)
       assert.isFalse(yield* fs.exists(NodePath.join(fourth.path, "junk")))
       assert.deepStrictEqual((yield* sandbox.list).map((w) => w.path), [fourth.path])
+    }))
+
+  test("after_create runs once per sandbox, not once per attempt; a deleted branch comes back at the base", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const count = NodePath.join(yield* fs.makeTempDirectoryScoped(), "count")
+      const { repo, base, sandbox, hooks } = yield* setup({ hooks: { after_create: `echo run >> '${count}'` } })
+      const first = yield* sandbox.create(SY1, 1, base, hooks)
+      yield* sandbox.deleteBranch(first.branch)
+      assert.isTrue(Option.isNone(yield* sandbox.branchHead(first.branch)))
+      const second = yield* sandbox.create(SY1, 2, base, hooks)
+      const third = yield* sandbox.create(SY1, 3, base, hooks)
+      assert.strictEqual(third.reused?.fromAttempt, 1)
+      assert.strictEqual(second.path, third.path)
+      assert.strictEqual(yield* fs.readFileString(count), "run\n")
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), base)
+    }))
+
+  test("carries the work in progress to a moved base; a conflict or new install inputs make a new sandbox", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { repo, base, sandbox, hooks } = yield* setup()
+      const first = yield* sandbox.create(SY1, 1, base, hooks)
+      yield* fs.writeFileString(NodePath.join(first.path, "src", "app.txt"), "answer=42\n")
+      yield* fs.writeFileString(NodePath.join(first.path, "NOTES.md"), "wip\n")
+      yield* fs.writeFileString(NodePath.join(first.path, "debug.log"), "ignored, kept\n")
+      // Hostile leftovers in the sandbox's own .git are not used and do not survive the move.
+      yield* fs.writeFileString(NodePath.join(first.path, ".git", "config"), "[core]\n\tfsmonitor = touch /tmp/pwned-by-agent\n", { flag: "a" })
+
+      const moved = commitOnTop(repo, base, { "README.md": "# moved upstream\n" })
+      const second = yield* sandbox.create(SY1, 2, moved, hooks)
+      assert.deepStrictEqual(second.reused, { fromAttempt: 1, base, carried: true })
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(second.path, "src", "app.txt")), "answer=42\n")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(second.path, "NOTES.md")), "wip\n")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(second.path, "README.md")), "# moved upstream\n")
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(second.path, "debug.log")), "ignored, kept\n")
+      assert.notInclude(yield* fs.readFileString(NodePath.join(second.path, ".git", "config")), "fsmonitor")
+      // The sandbox's own git sees the new base with the work in progress on top.
+      assert.strictEqual(gitSync(second.path, "rev-parse", "HEAD").trim(), moved)
+      assert.deepStrictEqual(gitSync(second.path, "status", "--porcelain").split("\n").filter((l) => l !== "").sort(), [" M src/app.txt", "?? NOTES.md"])
+      assert.strictEqual(gitSync(repo, "rev-parse", "switchyard/SY-1").trim(), moved)
+      const candidate = yield* sandbox.snapshot(second, "attempt 2")
+      assert.deepStrictEqual([...candidate.files].sort(), ["NOTES.md", "src/app.txt"])
+
+      // Upstream changes the line the work in progress changed: a new sandbox on the new base.
+      const conflicting = commitOnTop(repo, moved, { "src/app.txt": "answer=43\n" })
+      const third = yield* sandbox.create(SY1, 3, conflicting, hooks)
+      assert.isNull(third.reused)
+      assert.strictEqual(yield* fs.readFileString(NodePath.join(third.path, "src", "app.txt")), "answer=43\n")
+      assert.isFalse(yield* fs.exists(NodePath.join(third.path, "NOTES.md")))
+
+      // The install inputs changed on the base (a manifest): a new sandbox, so after_create runs on clean code.
+      yield* fs.writeFileString(NodePath.join(third.path, "NOTES.md"), "wip again\n")
+      const manifest = commitOnTop(repo, conflicting, { "package.json": "{\"name\":\"x\"}\n" })
+      const fourth = yield* sandbox.create(SY1, 4, manifest, hooks)
+      assert.isNull(fourth.reused)
+      assert.isFalse(yield* fs.exists(NodePath.join(fourth.path, "NOTES.md")))
+      assert.isFalse(yield* fs.exists("/tmp/pwned-by-agent"))
     }))
 })
 

@@ -116,6 +116,12 @@ describe("every ending has exactly one bundle", () => {
             io: `/ws/.attempts/${issueId}/io`
           }))),
         runHook: () => Effect.succeed(Option.none()),
+        deleteBranch: (branch) =>
+          Ref.update(branches, (m) => {
+            const next = new Map(m)
+            next.delete(branch)
+            return next
+          }),
         snapshot: (handle) =>
           Effect.gen(function*() {
             const title = yield* titleOf(handle.issue_id)

@@ -52,6 +52,7 @@ const stubSandbox = (o: {
             : Ref.update(o.deletedBranches, (xs) => [...xs, options.deleteBranch!])
         )
       ),
+    deleteBranch: (branch) => o.deletedBranches === undefined ? Effect.void : Ref.update(o.deletedBranches, (xs) => [...xs, branch]),
     list: Ref.get(o.removed).pipe(Effect.map((gone) =>
       o.worktrees.filter((path) => !gone.includes(path)).map((path) => ({ path, branch: null, head: "c".repeat(40) }))
     )),

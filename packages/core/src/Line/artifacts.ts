@@ -6,7 +6,7 @@
  */
 import { AgentReport, CommandResult, EscapeTarget, GuardResult, TaskPacket, TestCounts } from "@switchyard/domain"
 import { Schema } from "effect"
-import { Candidate } from "../Sandbox/Sandbox.js"
+import { Candidate, SandboxReuse } from "../Sandbox/Sandbox.js"
 
 /**
  * The attempt opened: its base commit, its run directory and the task packet, before any sandbox exists (the
@@ -26,7 +26,9 @@ export class Prepared extends Schema.TaggedClass<Prepared>()("Prepared", {
   home: Schema.String,
   io: Schema.String,
   runDir: Schema.String,
-  packet: TaskPacket
+  packet: TaskPacket,
+  /** Set when the sandbox was kept from an earlier attempt and taken up again (workspace continuity). */
+  reused: Schema.optionalWith(Schema.NullOr(SandboxReuse), { default: () => null })
 }) {}
 
 /** The reproduction run on the base commit, before the agent. */

@@ -16,6 +16,7 @@
 import {
   boundIssue,
   type Issue,
+  type IssueStatus,
   type Lease,
   type PlainEventType,
   type Stage,
@@ -33,14 +34,15 @@ import * as KillPoints from "../KillPoints/KillPoints.js"
 import { LeaseFenced } from "../Orchestrator/errors.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { Redactor } from "../Redactor/Redactor.js"
-import { Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
+import { keepsSandbox, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
+import { Tracker } from "../Tracker/Tracker.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint, type StageArtifact } from "./artifacts.js"
 import * as Decide from "./decide.js"
 import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
 import { isRevisable, revisionFeedback } from "./revision.js"
-import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry } from "./settle.js"
+import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry, statusAfter } from "./settle.js"
 import * as Stages from "./stages.js"
 import { commitMessage, summaryFor } from "./summary.js"
 
@@ -88,6 +90,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
     const evidence = yield* EvidenceStore
     const workflow = yield* Workflow
     const sandbox = yield* Sandbox
+    const tracker = yield* Tracker
     const confinement = yield* Confinement
     const { attempt, epoch } = lease
     const { redact } = yield* Redactor
@@ -223,6 +226,12 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         return resume === null ? fresh(ctx) : resumed(ctx, resume)
       })
 
+    /** The issue's status in the tracker now, `deleted` when it is gone (a read that fails counts as deleted). */
+    const statusNow = tracker.get(issue.id).pipe(
+      Effect.map((i): IssueStatus | "deleted" => i.status),
+      Effect.orElseSucceed(() => "deleted" as const)
+    )
+
     /** The handle of the attempt's sandbox, once prepared. */
     const handleNow = Effect.map(Ref.get(progress), (p) => p.prepared === null ? null : handleOf(p.prepared, issue.id, attempt))
 
@@ -241,7 +250,15 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           yield* settleInterrupted({ issueId: issue.id, attempt, epoch, cause, requeue: cause !== "canceled_by_reconciliation" })
             .pipe(Effect.ignoreLogged)
           const handle = yield* handleNow
-          if (handle !== null) {
+          if (handle === null) return
+          // Kept when the issue will run again: a shutdown puts it back in `todo`; a human who paused it (backlog,
+          // blocked, in_review) gets its work back when it resumes. Removed when cancelled, done or deleted, or
+          // when this runner lost the lease (its successor decides).
+          const keep = cause === "shutdown" || (cause === "canceled_by_reconciliation" && keepsSandbox(yield* statusNow))
+          if (keep) {
+            yield* sandbox.deleteBranch(handle.branch).pipe(Effect.ignoreLogged)
+            yield* record("sandbox.kept", `sandbox ${handle.path} kept for the next attempt (${cause})`, { path: handle.path, cause })
+          } else {
             yield* sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: cfg.hooks }).pipe(Effect.ignoreLogged)
           }
         })
@@ -347,8 +364,16 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         if (settled.right._tag === "Settled" && bundle.guards.some((g) => g.rule === "secret_in_diff" && !g.passed)) {
           yield* record("sandbox.branch_deleted", `${handle.branch} deleted: its commit holds a secret`)
         }
-        yield* sandbox.remove(handle.path, { deleteBranch: keep ? undefined : handle.branch, hooks: cfg.hooks })
-          .pipe(Effect.ignoreLogged)
+        // One sandbox per issue across its attempts: kept while the issue may run again, unless the agent tried
+        // to escape it (a hostile workspace is not carried forward).
+        const keepSandbox = settled.right._tag === "Settled" && keepsSandbox(statusAfter(verdict.state)) &&
+          !verdict.cause.startsWith("sandbox_escape")
+        if (keepSandbox) {
+          if (!keep) yield* sandbox.deleteBranch(handle.branch).pipe(Effect.ignoreLogged)
+        } else {
+          yield* sandbox.remove(handle.path, { deleteBranch: keep ? undefined : handle.branch, hooks: cfg.hooks })
+            .pipe(Effect.ignoreLogged)
+        }
       }
       return settled.right._tag === "Settled" ? verdict : null
     }))

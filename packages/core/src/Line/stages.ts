@@ -118,16 +118,27 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext, ope
     )
   )
   // From here until the Prepared artifact is stored (runAttempt stores it uninterruptibly), an interruption
-  // removes the sandbox and its branch: nothing else would know they exist.
+  // removes a new sandbox and its branch (nothing else would know they exist); a kept one stays kept.
   return yield* Effect.gen(function*() {
     yield* KillPoints.reached("sandbox.created")
-    if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
     yield* orchestrator.updateLease(issue.id, { sandbox_path: handle.path })
-    yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
-      path: handle.path,
-      branch: handle.branch,
-      base: baseCommit
-    })
+    if (handle.reused === null) {
+      if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
+      yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
+        path: handle.path,
+        branch: handle.branch,
+        base: baseCommit
+      })
+    } else {
+      const { base, carried, fromAttempt } = handle.reused
+      yield* ctx.record(
+        "sandbox.reused",
+        `sandbox ${handle.path} kept from attempt ${fromAttempt}${
+          carried ? `, its work carried from ${base.slice(0, 10)} to ${baseCommit.slice(0, 10)}` : ""
+        } (after_create not run again)`,
+        { path: handle.path, branch: handle.branch, base: baseCommit, fromAttempt, carriedFrom: carried ? base : null }
+      )
+    }
     return new Prepared({
       base: baseCommit,
       branch: handle.branch,
@@ -135,11 +146,14 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext, ope
       home: handle.home,
       io: handle.io,
       runDir,
-      packet
+      packet,
+      reused: handle.reused
     })
   }).pipe(
     Effect.onInterrupt(() =>
-      sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: ctx.cfg.hooks }).pipe(Effect.ignoreLogged)
+      handle.reused === null
+        ? sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: ctx.cfg.hooks }).pipe(Effect.ignoreLogged)
+        : Effect.void
     )
   )
 })

@@ -6,11 +6,32 @@
  * The hooks come from the caller (`hooks`, the attempt's WORKFLOW.md snapshot): the Sandbox reads no config itself.
  * Implementation: `GitSandbox` (@switchyard/node).
  */
-import type { CommandResult, HooksConfig, IssueId } from "@switchyard/domain"
+import type { CommandResult, HooksConfig, IssueId, IssueStatus } from "@switchyard/domain"
 import { Context, type Effect, type Option, Schema, type Scope } from "effect"
 import type { ReadOnlyMount } from "../Confinement/Confinement.js"
 import type { DirtyBase, HookFailed, SandboxError } from "./errors.js"
 import type { IntegritySnapshot } from "./integrity.js"
+
+/**
+ * A sandbox kept from an earlier attempt of the same issue and taken up again (workspace continuity, Symphony SPEC
+ * §9.1: one workspace per issue, `after_create` only when it is created): the attempt that created it, the base it
+ * was on, and whether its work in progress was carried to a new base (a three-way merge onto the moved base).
+ */
+export const SandboxReuse = Schema.Struct({
+  fromAttempt: Schema.Int,
+  base: Schema.String,
+  carried: Schema.Boolean
+})
+export type SandboxReuse = typeof SandboxReuse.Type
+
+/**
+ * Whether an issue's sandbox outlives the attempt that used it, by the issue's status after it (or `deleted`):
+ * kept while the issue may run again (`todo`, `in_progress`, and the pauses `in_review`, `backlog`, `blocked`) so
+ * its work resumes; removed once it is `done`, `cancelled` or deleted (Symphony SPEC §8.5/§9.1: terminal issues'
+ * workspaces are cleaned). Pure.
+ */
+export const keepsSandbox = (status: IssueStatus | "deleted"): boolean =>
+  status !== "done" && status !== "cancelled" && status !== "deleted"
 
 export class SandboxHandle extends Schema.Class<SandboxHandle>("SandboxHandle")({
   issue_id: Schema.String,
@@ -22,7 +43,9 @@ export class SandboxHandle extends Schema.Class<SandboxHandle>("SandboxHandle")(
   /** The attempt's private HOME (kept across revision turns). */
   home: Schema.String,
   /** The agent's io directory (prompt, task packet, result file). */
-  io: Schema.String
+  io: Schema.String,
+  /** Set when the sandbox was kept from an earlier attempt and taken up again (no `after_create`). */
+  reused: Schema.optionalWith(Schema.NullOr(SandboxReuse), { default: () => null })
 }) {}
 
 /** The agent's work as a commit on the sandbox branch; `commit` and `tree` are null when nothing changed. */
@@ -69,10 +92,14 @@ export interface SandboxShape {
    */
   readonly resolveBase: Effect.Effect<string, SandboxError | DirtyBase>
   /**
-   * Creates the sandbox `<workspaceRoot>/<id>` at `baseCommit` (replacing a stale one from an earlier attempt) with
-   * its private HOME and io directory, resets `switchyard/<id>` in the main repository to `baseCommit`, then runs
-   * `hooks.after_create` there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4),
-   * limited to `hooks.timeout_ms` (ms). Failed or interrupted, it leaves neither the directories nor the branch.
+   * The issue's sandbox `<workspaceRoot>/<id>` for attempt `attempt` at `baseCommit`, with its private HOME and io
+   * directory. A sandbox kept from an earlier attempt (`keepsSandbox`) is taken up again with its work in
+   * progress and HOME (`handle.reused`; no `after_create`): as it is when its base is `baseCommit`, or with its work
+   * carried onto `baseCommit` by a three-way merge when the base moved and the install inputs (manifests,
+   * lockfiles, the hook) did not. Otherwise (none kept, a conflict, changed install inputs, anything unreadable)
+   * it is made anew: `switchyard/<id>` in the main repository reset to `baseCommit`, then `hooks.after_create` run
+   * there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4), limited to
+   * `hooks.timeout_ms` (ms); failed or interrupted, a new sandbox leaves neither the directories nor the branch.
    */
   readonly create: (
     issueId: IssueId,
@@ -124,6 +151,11 @@ export interface SandboxShape {
     path: string,
     options?: { readonly deleteBranch?: string | undefined; readonly hooks?: HooksConfig | undefined }
   ) => Effect.Effect<void, SandboxError>
+  /**
+   * Deletes the branch `switchyard/<id>` when it exists, leaving the issue's sandbox (kept for its next attempt:
+   * `create` makes the branch again at that attempt's base).
+   */
+  readonly deleteBranch: (branch: string) => Effect.Effect<void, SandboxError>
   /** Sandboxes and checkouts that live under `workspaceRoot`. */
   readonly list: Effect.Effect<ReadonlyArray<WorktreeInfo>, SandboxError>
   /** The commit a branch points at, if the branch exists. */

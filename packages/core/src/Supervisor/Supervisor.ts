@@ -18,7 +18,9 @@
  * | runner deaths reach max_runner_deaths     | ESCALATE `runner_deaths_exhausted` (a poison pill)            |
  * | pending retry of an issue that left todo  | drop the retry                                                |
  * | worker fiber with no lease                | interrupt it (`lease_lost`, not counted)                      |
+ * | sandbox of an issue done/cancelled/deleted | remove it (`before_remove` first) after the retention below  |
  * | worktree that no run owns                 | remove it once `orchestrator.worktree_retention_ms` passed    |
+ * |                                           | (a sandbox of an issue that may run again is kept)            |
  * | branch of an ended attempt with no kept   | delete it                                                     |
  * | diff (not PR_READY, not ESCALATE w/ diff) |                                                               |
  * | terminal attempt with no evidence bundle  | violation                                                     |
@@ -32,7 +34,9 @@ import {
   boundIssue,
   ConfinementRecord,
   type EvidenceBundle,
+  type HooksConfig,
   type IssueId,
+  type IssueStatus,
   type Lease,
   RUNNER_DEATH_CAUSES,
   RetryEntry,
@@ -49,7 +53,7 @@ import { endingOf, settle } from "../Line/settle.js"
 import { retryDelayMs } from "../Orchestrator/backoff.js"
 import * as KillPoints from "../KillPoints/KillPoints.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
-import { branchFor, Sandbox } from "../Sandbox/Sandbox.js"
+import { branchFor, keepsSandbox, Sandbox } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool } from "../WorkerPool/WorkerPool.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
@@ -274,7 +278,8 @@ export const make = Effect.gen(function*() {
           keptBranches.set(branch, head)
           continue
         }
-        yield* sandbox.remove(`${sandbox.workspaceRoot}/${id}`, { deleteBranch: branch }).pipe(Effect.ignoreLogged)
+        // Only the branch: the issue's sandbox is the worktree sweep's, by the issue's status.
+        yield* sandbox.deleteBranch(branch).pipe(Effect.ignoreLogged)
         deleted.push(branch)
         yield* orchestrator.record(
           "reconcile.branch_deleted",
@@ -426,29 +431,51 @@ export const make = Effect.gen(function*() {
     })
 
   /**
-   * Step 4: worktrees no run owns, after `retention` ms. A `.verify/` checkout of an issue without a lease belongs
-   * to a `switchyard verify` in another shell (which removes it itself when done): only a leftover of a crashed
-   * verify is removed, after VERIFY_CHECKOUT_RETENTION_MS. A worker of this process still owns its sandbox after
-   * its ending released the lease: it removes it itself.
+   * Step 4: worktrees no run owns, after `retention` ms. An issue's sandbox is kept while the issue may run again
+   * (`keepsSandbox`: todo, or paused in backlog, blocked, in_review) so its next attempt takes it up; once the issue
+   * is done, cancelled or deleted it is removed, `hooks.before_remove` first (SPEC §9.4). A `.verify/` checkout of
+   * an issue without a lease belongs to a `switchyard verify` in another shell (which removes it itself when done):
+   * only a leftover of a crashed verify is removed, after VERIFY_CHECKOUT_RETENTION_MS. A worker of this process
+   * still owns its sandbox after its ending released the lease: it removes it itself.
    */
-  const sweepWorktrees = (held: ReadonlyMap<string, Lease>, now: number, retention: number) =>
+  const sweepWorktrees = (
+    held: ReadonlyMap<string, Lease>,
+    now: number,
+    retention: number,
+    hooks: HooksConfig | undefined
+  ) =>
     Effect.gen(function*() {
       const verifyRoot = `${sandbox.workspaceRoot}/.verify/`
       const removed: Array<string> = []
       const seen = new Set<string>()
       const working = new Set((yield* pool.workers).map((w) => w.issueId as string))
-      for (const tree of yield* sandbox.list) {
-        const owner = worktreeOwner(sandbox.workspaceRoot, tree.path)
+      const trees = (yield* sandbox.list).map((tree) => ({ tree, owner: worktreeOwner(sandbox.workspaceRoot, tree.path) }))
+      const isSandbox = (path: string, owner: string | null) => owner !== null && path === `${sandbox.workspaceRoot}/${owner}`
+      const sandboxOwners = trees.flatMap(({ owner, tree }) => isSandbox(tree.path, owner) ? [owner!] : [])
+      // One read for every sandbox's issue; unread (the tracker failed), every sandbox is kept this pass.
+      const statuses = sandboxOwners.length === 0
+        ? Option.some(new Map() as ReadonlyMap<string, IssueStatus>)
+        : yield* tracker.statuses(sandboxOwners).pipe(Effect.option)
+      for (const { owner, tree } of trees) {
         if (owner !== null && (held.has(owner) || working.has(owner))) continue
+        const sandboxOf = isSandbox(tree.path, owner)
+        if (sandboxOf && (Option.isNone(statuses) || keepsSandbox(statuses.value.get(owner!) ?? "deleted"))) continue
         seen.add(tree.path)
         const since = unownedSince.get(tree.path) ?? now
         unownedSince.set(tree.path, since)
         const keep = tree.path.startsWith(verifyRoot) ? Math.max(retention, VERIFY_CHECKOUT_RETENTION_MS) : retention
         if (now - since < keep) continue
-        yield* sandbox.remove(tree.path)
+        yield* sandbox.remove(tree.path, sandboxOf ? { hooks } : undefined)
         unownedSince.delete(tree.path)
         removed.push(tree.path)
-        yield* orchestrator.record("reconcile.worktree_removed", owner as IssueId | null, `removed worktree ${tree.path} that no run owns`)
+        if (sandboxOf) {
+          const status = Option.isSome(statuses) ? statuses.value.get(owner!) ?? "deleted" : "deleted"
+          yield* orchestrator.record("reconcile.sandbox_removed", owner as IssueId, `removed the sandbox of ${owner}: it is ${status}`, {
+            status
+          })
+        } else {
+          yield* orchestrator.record("reconcile.worktree_removed", owner as IssueId | null, `removed worktree ${tree.path} that no run owns`)
+        }
       }
       for (const path of [...unownedSince.keys()]) if (!seen.has(path)) unownedSince.delete(path)
       return removed
@@ -479,7 +506,7 @@ export const make = Effect.gen(function*() {
     const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
     const droppedRetries = yield* dropDepartedRetries
     const interrupted = yield* interruptUnleased(held)
-    const removed = yield* sweepWorktrees(held, now, retention)
+    const removed = yield* sweepWorktrees(held, now, retention, Option.getOrUndefined(Option.map(cfg, (c) => c.hooks)))
     // One `git for-each-ref` per tick at most, for the branch sweep and the PR_READY branch checks; a git failure
     // skips both (no false violation).
     const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))

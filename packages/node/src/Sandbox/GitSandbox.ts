@@ -19,6 +19,7 @@ import {
   Sandbox,
   SandboxError,
   SandboxHandle,
+  type SandboxReuse,
   type SandboxShape,
   type WorktreeInfo
 } from "@switchyard/core"
@@ -32,6 +33,15 @@ import { INSTALLED_FILE, installKey, installOutputs, INSTALLS_DIR, isInstallInpu
 /** What `installed.json` holds: the `node_modules` directories the install produced, relative to its tree. */
 const InstalledJson = Schema.parseJson(Schema.Struct({ dirs: Schema.Array(Schema.String) }))
 const decodeInstalled = Schema.decodeUnknownOption(InstalledJson)
+
+/**
+ * `<workspaceRoot>/.attempts/<id>/sandbox.json`, written by the runner when it makes or takes up a sandbox (outside
+ * what the agent can write): the base the sandbox's files are on, the attempt that created it, and the install
+ * key of that base (hook text + install inputs), which decides whether its work may be carried to a moved base.
+ */
+const SandboxMeta = Schema.parseJson(Schema.Struct({ base: Schema.String, createdBy: Schema.Int, install: Schema.String }))
+const decodeMeta = Schema.decodeUnknownOption(SandboxMeta)
+const encodeMeta = Schema.encodeSync(SandboxMeta)
 
 export interface GitSandboxOptions {
   /** The repository's top level (see `findRepoRoot`). */
@@ -231,7 +241,7 @@ export const make = (
      * Makes `dir` a private repository at `commit` (on `branch`, or detached) whose objects borrow from the main
      * repository's, and checks the commit out (hooks off, no config but the identity written here).
      */
-    const privateRepo = (dir: string, commit: string, branch: string | null) =>
+    const privateRepo = (dir: string, commit: string, branch: string | null, files: "checkout" | "keep" = "checkout") =>
       Effect.gen(function*() {
         yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fsError("create")))
         yield* isolatedGit(["init", "-q", "--template=", dir], dir)
@@ -250,7 +260,8 @@ export const make = (
           yield* write(`refs/heads/${branch}`, `${commit}\n`)
           yield* write("HEAD", `ref: refs/heads/${branch}\n`)
         }
-        yield* isolatedGit(["reset", "-q", "--hard"], dir)
+        // `keep`: only the index is read from the commit; the files in `dir` stay as they are.
+        yield* isolatedGit(files === "checkout" ? ["reset", "-q", "--hard"] : ["reset", "-q"], dir)
       })
 
     const removeDir = (dir: string) =>
@@ -287,6 +298,74 @@ export const make = (
         if (Option.isSome(yield* branchHead(branch))) yield* git(["update-ref", "-d", `refs/heads/${branch}`], repoRoot)
       })
 
+    /** The install key of `commit` for `afterCreate`: the hook text and the install inputs' blob ids. */
+    const installKeyOf = (commit: string, afterCreate: string | null) =>
+      Effect.map(git(["ls-tree", "-r", "--full-tree", commit], repoRoot), (listing) =>
+        installKey({
+          afterCreate: afterCreate ?? "",
+          env: {},
+          inputs: lines(listing).filter((l) => isInstallInput(l.slice(l.indexOf("\t") + 1)))
+        }))
+
+    const writeMeta = (issueId: string, meta: typeof SandboxMeta.Type) =>
+      fs.writeFileString(path.join(attemptDirOf(issueId), "sandbox.json"), encodeMeta(meta)).pipe(Effect.mapError(fsError("create")))
+
+    const gitDirExists = (dir: string) => fs.exists(path.join(dir, ".git")).pipe(Effect.orElseSucceed(() => false))
+
+    /**
+     * Carries the sandbox's files from `from` to `to` in place: the files are read into a commit on `from` through
+     * the runner's index (as `snapshot` does: the sandbox's `.git` is never used), merged onto `to` in the main
+     * repository (`git merge-tree --write-tree`), and the merged tree is written back over the work tree (ignored
+     * files such as node_modules stay). The sandbox gets a fresh `.git` at `to`. Fails on a conflict.
+     */
+    const carry = (dir: string, issueId: string, branch: string, from: string, to: string) =>
+      Effect.gen(function*() {
+        const indexEnv = { GIT_INDEX_FILE: path.join(attemptDirOf(issueId), "index") }
+        yield* git([`--work-tree=${dir}`, "add", "-A"], repoRoot, indexEnv)
+        const tree = (yield* git(["write-tree"], repoRoot, indexEnv)).trim()
+        const work = (yield* git([...COMMIT_CONFIG, "commit-tree", tree, "-p", from, "-m", "work in progress"], repoRoot)).trim()
+        const merged = yield* gitRaw(["merge-tree", "--write-tree", "--no-messages", to, work], repoRoot)
+        const mergedTree = merged.stdout.split("\n")[0]?.trim() ?? ""
+        if (merged.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(mergedTree)) {
+          return yield* new SandboxError({ operation: "carry", reason: `the work in progress conflicts with ${to.slice(0, 10)}` })
+        }
+        yield* git([`--work-tree=${dir}`, "read-tree", "-m", "-u", tree, mergedTree], repoRoot, indexEnv)
+        yield* removeDir(path.join(dir, ".git"))
+        yield* privateRepo(dir, to, branch, "keep")
+      })
+
+    /**
+     * Takes up the sandbox an earlier attempt of `issueId` kept, if there is one that can be: None when there is
+     * none, or it cannot be carried to `baseCommit` (then `create` makes a new one, replacing what is there).
+     */
+    const adopt = (issueId: string, dir: string, branch: string, baseCommit: string, hooks: HooksConfig) =>
+      Effect.gen(function*() {
+        const found = yield* readOptional(path.join(attemptDirOf(issueId), "sandbox.json"))
+        const meta = found === null ? Option.none() : decodeMeta(found)
+        if (Option.isNone(meta) || !(yield* gitDirExists(dir))) return Option.none<SandboxReuse>()
+        const kept = meta.value
+        const carried = kept.base !== baseCommit
+        if (carried) {
+          const install = yield* installKeyOf(baseCommit, hooks.after_create)
+          if (install !== kept.install) {
+            yield* Effect.logInfo("kept sandbox not taken up: the base's install inputs changed; making a new one")
+            return Option.none<SandboxReuse>()
+          }
+          yield* carry(dir, issueId, branch, kept.base, baseCommit)
+          yield* writeMeta(issueId, { ...kept, base: baseCommit })
+        }
+        // The branch restarts at the base when it is gone (deleted after an ending) or the base moved.
+        if (carried || Option.isNone(yield* branchHead(branch))) yield* git(["update-ref", `refs/heads/${branch}`, baseCommit], repoRoot)
+        return Option.some<SandboxReuse>({ fromAttempt: kept.createdBy, base: kept.base, carried })
+      }).pipe(
+        Effect.catchAll((error) =>
+          Effect.logInfo("kept sandbox not taken up; making a new one").pipe(
+            Effect.annotateLogs({ reason: error.message }),
+            Effect.as(Option.none<SandboxReuse>())
+          )
+        )
+      )
+
     const create: SandboxShape["create"] = (issueId, attempt, baseCommit, hooks) =>
       Effect.gen(function*() {
         const dir = path.resolve(workspaceRoot, issueId)
@@ -307,7 +386,14 @@ export const make = (
           home: path.join(attemptDir, "home"),
           io: path.join(attemptDir, "io")
         })
-        // What an earlier attempt left (a crash, or an older layout) goes first.
+        const reused = yield* adopt(issueId, dir, branch, baseCommit, hooks)
+        if (Option.isSome(reused)) {
+          yield* Effect.logInfo("sandbox taken up from an earlier attempt").pipe(
+            Effect.annotateLogs({ fromAttempt: reused.value.fromAttempt, carried: reused.value.carried })
+          )
+          return SandboxHandle.make({ ...handle, reused: reused.value })
+        }
+        // What an earlier attempt left (a crash, an older layout, a sandbox that could not be taken up) goes first.
         yield* clearSandbox(dir, issueId)
         const made = Effect.gen(function*() {
           yield* privateRepo(dir, baseCommit, branch)
@@ -327,6 +413,7 @@ export const make = (
             }, null)
             if (!result.passed) return yield* hookFailed("after_create", result)
           }
+          yield* writeMeta(issueId, { base: baseCommit, createdBy: attempt, install: yield* installKeyOf(baseCommit, script) })
         })
         // Acquire/release: the release runs when `made` fails OR is interrupted (a SIGTERM to the runner during a
         // slow after_create, threat model A28), uninterruptibly and after the hook's process group is gone.
@@ -677,6 +764,7 @@ export const make = (
       formatPatch,
       checkout,
       remove,
+      deleteBranch,
       list,
       branchHead,
       branches,
