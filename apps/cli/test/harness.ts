@@ -289,3 +289,21 @@ export const perTest = () => {
     track
   }
 }
+
+/** The pnpm workspace fixture (fixtures/shop: six packages, vitest, a committed lockfile, a real bug and its fix). */
+export const shopFixture = join(repoRootOfThisProject, "fixtures", "shop")
+
+/**
+ * Replaces the test repo's files with the shop fixture (without node_modules) and commits it: a pnpm workspace
+ * whose `pnpm test` runs 25 vitest tests, and whose `repro/money-negative.test.ts` fails until
+ * `fixtures/shop/oracle/money-negative.patch` is applied.
+ */
+export const useShop = (r: TestRepo) => {
+  git(r.dir, "rm", "-q", "-r", ".")
+  execFileSync("sh", ["-c", `tar --exclude=node_modules -cf - . | (cd ${JSON.stringify(r.dir)} && tar xf -)`], { cwd: shopFixture })
+  git(r.dir, "add", "-A")
+  git(r.dir, "commit", "-q", "-m", "shop")
+}
+
+/** The reproduction of the shop's open bug (refunds print as `$-1.-50`). */
+export const shopRepro = "pnpm exec vitest run -c vitest.repro.config.ts repro/money-negative.test.ts"

@@ -63,7 +63,7 @@ describe("parseWorkflow", () => {
         timeout_ms: 60_000,
         env: []
       })
-      assert.deepStrictEqual(c.sandbox, { confinement: "bwrap", network: "none", readable: [], writable: [], hidden: [] })
+      assert.deepStrictEqual(c.sandbox, { confinement: "bwrap", network: "none", readable: [], writable: [], hidden: [], package_store: "auto" })
     }))
 
   it.effect("empty front matter and null values mean the defaults", () =>

@@ -84,6 +84,46 @@ export interface Profile {
   readonly readable: ReadonlyArray<string>
   /** `sandbox.writable`. */
   readonly writable: ReadonlyArray<string>
+  /** Directories replaced by an empty, private, writable tmpfs (inside a read-only area, e.g. a package store). */
+  readonly scratch?: ReadonlyArray<string> | undefined
+  /** Variables every confined process gets (e.g. `npm_config_store_dir`). */
+  readonly env?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The pnpm store a confined process is shown for `sandbox.package_store` (`auto`, `none` or an absolute path), or
+ * null: `auto` is the store pnpm itself uses by default (`npm_config_store_dir`, else `$XDG_DATA_HOME/pnpm/store`,
+ * else `<home>/.local/share/pnpm/store`), when it exists. Reads the environment and the file system.
+ */
+export const packageStoreFor = (setting: string, env: NodeJS.ProcessEnv, home: string): string | null => {
+  if (setting === "none") return null
+  const dir = setting !== "auto"
+    ? setting
+    : env["npm_config_store_dir"] ?? NodePath.join(env["XDG_DATA_HOME"] ?? NodePath.join(home, ".local", "share"), "pnpm", "store")
+  return NodePath.isAbsolute(dir) && isDirectory(dir) ? NodePath.resolve(dir) : null
+}
+
+/**
+ * The profile additions for a pnpm store: readable (with pnpm's metadata cache), `npm_config_store_dir` (and
+ * `npm_config_cache_dir`) pointing at them, and a private writable
+ * `v<N>/projects` in each store version (pnpm 10 registers every project there with a symlink, and fails on a
+ * read-only store without it). A confined install then copies from the store (a hard link cannot cross the
+ * read-only mount), so nothing confined can write the runner's store.
+ */
+const storeProfile = (store: string, env: NodeJS.ProcessEnv, home: string) => {
+  const versions = Option.getOrElse(Option.liftThrowable(() => NodeFs.readdirSync(store))(), () => [] as Array<string>)
+    .filter((name) => /^v\d+$/.test(name))
+  const scratch = versions.map((v) => NodePath.join(store, v, "projects"))
+  for (const dir of scratch) Option.liftThrowable(() => NodeFs.mkdirSync(dir, { recursive: true }))()
+  // pnpm's metadata cache, read-only too: without it an offline `--lockfile-only` drops the packages of other
+  // platforms (optional dependencies it cannot see) from the lockfile.
+  const cache = env["npm_config_cache_dir"] ?? NodePath.join(env["XDG_CACHE_HOME"] ?? NodePath.join(home, ".cache"), "pnpm")
+  const hasCache = NodePath.isAbsolute(cache) && isDirectory(cache)
+  return {
+    readable: hasCache ? [store, NodePath.resolve(cache)] : [store],
+    scratch: scratch.filter(isDirectory),
+    env: hasCache ? { npm_config_store_dir: store, npm_config_cache_dir: NodePath.resolve(cache) } : { npm_config_store_dir: store }
+  }
 }
 
 const isInside = (root: string, p: string): boolean => {
@@ -138,6 +178,7 @@ export const bwrapArgs = (
     readOnlyParents(dir)
     args.push("--bind", dir, dir)
   }
+  for (const dir of profile.scratch ?? []) args.push("--tmpfs", dir)
   // Read-only directories inside a writable one (a reused install), each with its scratch tmpfs directories.
   for (const mount of spec.mounts ?? []) {
     args.push("--ro-bind", mount.source, mount.target)
@@ -231,7 +272,18 @@ export const profileFor = (options: BwrapOptions): Effect.Effect<Profile, Confin
     const hiddenDirs = [...new Set([repoRoot, ...alwaysHidden, ...others.filter(isDirectory)])].sort((a, b) => a.length - b.length)
     const hiddenFiles = [...new Set(others.filter((p) => !isDirectory(p)))]
     const objects = objectDirs(repoRoot).filter(isDirectory)
-    return { hiddenDirs, hiddenFiles, readable: [...objects, ...readable], writable }
+    const storeDir = packageStoreFor(options.sandbox.package_store, process.env, home)
+    const store = storeDir === null || hiddenDirs.some((d) => isInside(d, storeDir)) && !readable.some((r) => isInside(r, storeDir))
+      ? null
+      : storeProfile(storeDir, process.env, home)
+    return {
+      hiddenDirs,
+      hiddenFiles,
+      readable: [...objects, ...readable, ...(store?.readable ?? [])],
+      writable,
+      scratch: store?.scratch ?? [],
+      env: store?.env ?? {}
+    }
   })
 
 /** The first line bwrap printed, e.g. `bwrap: Creating new namespace failed: Operation not permitted`. */
@@ -324,7 +376,7 @@ export const make = (
             reason: `${program} is inside ${hider}, which confined processes cannot see; install it elsewhere, or list its directory in sandbox.readable`
           })
         }
-        const base = { ...env, HOME: spec.home, TMPDIR: "/tmp" }
+        const base = { ...profile.env, ...env, HOME: spec.home, TMPDIR: "/tmp" }
         if (spec.network === "none" || network === "host") {
           const net = network === "host" ? "host" as const : "none" as const
           return {

@@ -534,11 +534,32 @@ export const make = (
      * there is no hook, the install failed (the checkout then runs it itself, and reports it), another process is
      * building it, or the install wrote more than `node_modules` (then never for that key).
      */
+    const installInputs = (commit: string) =>
+      Effect.map(git(["ls-tree", "-r", "--full-tree", commit], repoRoot), (listing) =>
+        lines(listing).filter((l) => isInstallInput(l.slice(l.indexOf("\t") + 1))))
+
+    /** Whether `commit` is in the repository's own history (an ancestor of HEAD, or HEAD): code a human committed. */
+    const isTrusted = (commit: string) =>
+      Effect.map(gitRaw(["merge-base", "--is-ancestor", commit, "HEAD"], repoRoot), (out) => out.exitCode === 0)
+
+    /**
+     * The commit of the repository's own history to build the install of `commit` from: `commit` itself when it is
+     * trusted, else its merge base with HEAD when that has the same install inputs (`inputs`: the install is then
+     * the same by the key's own definition), else null (the install runs the candidate's manifests: confined).
+     */
+    const trustedSource = (commit: string, inputs: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        if (yield* isTrusted(commit)) return commit
+        const base = yield* gitRaw(["merge-base", commit, "HEAD"], repoRoot)
+        const mergeBase = base.exitCode === 0 ? base.stdout.trim() : ""
+        if (mergeBase === "") return null
+        const same = (yield* installInputs(mergeBase)).join("\n") === inputs.join("\n")
+        return same ? mergeBase : null
+      })
+
     const installedBase = (commit: string, script: string, timeoutMs: number, env: ReadonlyArray<string>) =>
       Effect.gen(function*() {
-        const inputs = lines(yield* git(["ls-tree", "-r", "--full-tree", commit], repoRoot)).filter((l) =>
-          isInstallInput(l.slice(l.indexOf("\t") + 1))
-        )
+        const inputs = yield* installInputs(commit)
         const key = installKey({ afterCreate: script, env: confinedEnv(env, process.env), inputs })
         const dir = path.join(installsRoot, key)
         const tree = path.join(dir, "tree")
@@ -558,8 +579,14 @@ export const make = (
           }
           const home = path.join(dir, "home")
           yield* fs.makeDirectory(home, { recursive: true }).pipe(Effect.mapError(fsError("install")))
-          yield* privateRepo(tree, commit, null)
-          const ran = yield* confinedAfterCreate(script, tree, home, timeoutMs, env)
+          // Built from the repository's own history when it can be (then unconfined, with the runner's environment
+          // and network, like after_create in a new sandbox: it fills the package store offline installs read);
+          // from the candidate's manifests only confined.
+          const source = yield* trustedSource(commit, inputs)
+          yield* privateRepo(tree, source ?? commit, null)
+          const ran = source !== null
+            ? yield* runHookScript("after_create", script, tree, timeoutMs, { SWITCHYARD_WORKSPACE: tree }, null)
+            : yield* confinedAfterCreate(script, tree, home, timeoutMs, env)
           if (!ran.passed) {
             yield* removeDir(dir).pipe(Effect.ignore)
             return Option.none()
