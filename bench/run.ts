@@ -9,6 +9,7 @@ import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js
 import { benchFlood, type FloodRow, floodTable } from "./flood.js"
 import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
+import { benchMonorepo, type MonorepoResult, monorepoTable } from "./monorepo.js"
 import type { SeedResult } from "./seed.js"
 import { benchStatus, type StatusResult, statusTable } from "./status.js"
 import { benchTick, seededFile, type TickRow, tickTable } from "./tick.js"
@@ -39,6 +40,7 @@ const main = async () => {
   let confinement: ConfinementResult | null = null
   let flood: ReadonlyArray<FloodRow> | null = null
   let baseOnce: BaseOnceResult | null = null
+  let monorepo: MonorepoResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -63,6 +65,10 @@ const main = async () => {
     console.error("confined process start vs raw spawn…")
     confinement = await benchConfinement()
   }
+  if (settings.only.has("monorepo")) {
+    console.error("a real pnpm workspace: one issue by hand and through the factory…")
+    monorepo = await benchMonorepo()
+  }
   if (settings.only.has("base")) {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
@@ -77,6 +83,7 @@ const main = async () => {
     out.push(`## 5. An agent flooding stdout: the command station vs a bare Node read (median of ${settings.floodRuns})`, "", floodTable(flood), "")
   }
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
+  if (monorepo !== null) out.push("## 8. A real pnpm workspace: one issue through the factory against the same work by hand", "", monorepoTable(monorepo), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))

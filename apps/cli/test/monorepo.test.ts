@@ -7,6 +7,7 @@
  */
 import Database from "better-sqlite3"
 import { describe, expect, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import {
   existsSync,
   exited,
@@ -171,5 +172,20 @@ ${oracle}`)
     const guard = evidence.guards.find((g: { rule: string }) => g.rule === "protected_path")
     expect(guard.passed).toBe(true)
     expect(guard.detail).toContain("pnpm-lock.yaml")
+  }, 300_000)
+
+  it("an agent that rewrites a package in its sandbox's node_modules cannot reach the package store", async () => {
+    const target = "node_modules/.pnpm/vitest@3.2.7/node_modules/vitest/LICENSE.md"
+    const r = shop(`set -e\nprintf '\\n// poisoned by the agent\\n' >> ${target} || true\n${oracle}`)
+    await file(r, "refunds print as $-1.-50")
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    expect(readFileSync(join(r.worktrees, "SY-1", target), "utf8")).toContain("poisoned by the agent") // it tried
+    expect(await syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ outcome: "PR_READY" })
+    // A fresh install links from the store: the file there is the registry's.
+    const fresh = repo()
+    useShop(fresh)
+    execFileSync("pnpm", ["install", "--frozen-lockfile", "--offline"], { cwd: fresh.dir, stdio: "pipe" })
+    expect(readFileSync(join(fresh.dir, target), "utf8")).not.toContain("poisoned")
   }, 300_000)
 })

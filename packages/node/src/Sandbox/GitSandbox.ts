@@ -409,7 +409,10 @@ export const make = (
             const result = yield* runHookScript("after_create", script, dir, hooks.timeout_ms, {
               SWITCHYARD_WORKSPACE: dir,
               SWITCHYARD_ISSUE_ID: issueId,
-              SWITCHYARD_ATTEMPT: String(attempt)
+              SWITCHYARD_ATTEMPT: String(attempt),
+              // The agent can write its sandbox's node_modules: pnpm copies files into it instead of hard-linking
+              // them from its store, so a rewritten file cannot reach the store and the installs made from it.
+              npm_config_package_import_method: "copy"
             }, null)
             if (!result.passed) return yield* hookFailed("after_create", result)
           }
