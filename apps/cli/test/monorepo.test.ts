@@ -77,6 +77,8 @@ describe("a real pnpm workspace (fixtures/shop)", () => {
     expect(evidence.reproductionTestCounts?.after).toMatchObject({ passed: 1, failed: 0 })
     expect(evidence.testCounts?.base).toMatchObject({ passed: 25, failed: 0 })
     expect(evidence.testCounts?.candidate).toMatchObject({ passed: 26, failed: 0 })
+    // One install for the issue: the sandbox got a copy of the installed base the reproduction on the base made.
+    expect(events(r, "hook.after_create").map((e) => e.message)).toEqual([expect.stringContaining("copied in from the installed base")])
   }, 180_000)
 
   it("a reproduction whose -t filter matches no test is ESCALATE reproduction_ran_no_tests, never NO_OP", async () => {

@@ -110,7 +110,7 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext, ope
   const orchestrator = yield* Orchestrator
   const { attempt, issue } = ctx
   const { base: baseCommit, packet, runDir } = opened
-  const handle = yield* sandbox.create(issue.id, attempt, baseCommit, ctx.cfg.hooks).pipe(
+  const handle = yield* sandbox.create(issue.id, attempt, baseCommit, ctx.cfg.hooks, ctx.cfg.verify.env).pipe(
     Effect.tapError((e) =>
       e._tag === "HookFailed"
         ? ctx.record("hook.after_create", e.message, { exitCode: e.exitCode, timedOut: e.timedOut })
@@ -123,7 +123,15 @@ export const prepare = Effect.fn("Line.prepare")(function*(ctx: LineContext, ope
     yield* KillPoints.reached("sandbox.created")
     yield* orchestrator.updateLease(issue.id, { sandbox_path: handle.path })
     if (handle.reused === null) {
-      if (ctx.cfg.hooks.after_create !== null) yield* ctx.record("hook.after_create", "after_create passed")
+      if (ctx.cfg.hooks.after_create !== null) {
+        yield* ctx.record(
+          "hook.after_create",
+          handle.installCopied
+            ? "after_create not run: the install of its base was copied in from the installed base (same install inputs)"
+            : "after_create passed",
+          { copied: handle.installCopied }
+        )
+      }
       yield* ctx.record("sandbox.created", `sandbox ${handle.path} on ${handle.branch} at ${baseCommit.slice(0, 10)}`, {
         path: handle.path,
         branch: handle.branch,

@@ -45,7 +45,12 @@ export class SandboxHandle extends Schema.Class<SandboxHandle>("SandboxHandle")(
   /** The agent's io directory (prompt, task packet, result file). */
   io: Schema.String,
   /** Set when the sandbox was kept from an earlier attempt and taken up again (no `after_create`). */
-  reused: Schema.optionalWith(Schema.NullOr(SandboxReuse), { default: () => null })
+  reused: Schema.optionalWith(Schema.NullOr(SandboxReuse), { default: () => null }),
+  /**
+   * True when `after_create` did not run in the new sandbox because its base's install was copied in from the
+   * installed base of the same install key (`verify.reuse_install`): one install per key, not per sandbox.
+   */
+  installCopied: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /** The agent's work as a commit on the sandbox branch; `commit` and `tree` are null when nothing changed. */
@@ -99,13 +104,16 @@ export interface SandboxShape {
    * lockfiles, the hook) did not. Otherwise (none kept, a conflict, changed install inputs, anything unreadable)
    * it is made anew: `switchyard/<id>` in the main repository reset to `baseCommit`, then `hooks.after_create` run
    * there (on the base, before any agent code: not confined; fatal on failure, SPEC §9.4), limited to
-   * `hooks.timeout_ms` (ms); failed or interrupted, a new sandbox leaves neither the directories nor the branch.
+   * `hooks.timeout_ms` (ms); or, when an implementation keeps installed bases, the one of the base's install key
+   * (for `verifyEnv`, the `verify.env` names) is copied in instead (`handle.installCopied`). Failed or interrupted,
+   * a new sandbox leaves neither the directories nor the branch.
    */
   readonly create: (
     issueId: IssueId,
     attempt: number,
     baseCommit: string,
-    hooks: HooksConfig
+    hooks: HooksConfig,
+    verifyEnv?: ReadonlyArray<string>
   ) => Effect.Effect<SandboxHandle, SandboxError | HookFailed>
   /**
    * Runs `hooks.before_run` (before the agent: not confined; fatal) or `hooks.after_run` (after the agent:

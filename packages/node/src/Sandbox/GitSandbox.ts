@@ -366,7 +366,7 @@ export const make = (
         )
       )
 
-    const create: SandboxShape["create"] = (issueId, attempt, baseCommit, hooks) =>
+    const create: SandboxShape["create"] = (issueId, attempt, baseCommit, hooks, verifyEnv = []) =>
       Effect.gen(function*() {
         const dir = path.resolve(workspaceRoot, issueId)
         if (!isInside(workspaceRoot, dir) || path.dirname(dir) !== workspaceRoot || !SANDBOX_NAME.test(issueId)) {
@@ -395,6 +395,7 @@ export const make = (
         }
         // What an earlier attempt left (a crash, an older layout, a sandbox that could not be taken up) goes first.
         yield* clearSandbox(dir, issueId)
+        let copiedInstall = false
         const made = Effect.gen(function*() {
           yield* privateRepo(dir, baseCommit, branch)
           for (const d of [handle.home, handle.io]) {
@@ -405,7 +406,24 @@ export const make = (
           yield* fs.copyFile(path.join(dir, ".git", "index"), path.join(attemptDir, "index")).pipe(Effect.mapError(fsError("create")))
           yield* git(["update-ref", `refs/heads/${branch}`, baseCommit], repoRoot)
           const script = hooks.after_create
-          if (script !== null) {
+          // One install per install key: the base's installed base (made now if the reproduction on the base did
+          // not make it already) is copied in, as independent files (never links into it or the package store).
+          // A hook that installs nothing into the tree (it does something else) runs in every new sandbox.
+          const installed = script !== null && reuseInstalls
+            ? Option.filter(yield* installedBase(baseCommit, script, hooks.timeout_ms, verifyEnv), (i) => i.dirs.length > 0)
+            : Option.none()
+          if (Option.isSome(installed)) {
+            for (const modules of installed.value.dirs) {
+              const copied = yield* withExecutor(ProcessRunner.runShell({
+                command: `mkdir -p "$(dirname "$SY_TO")" && cp -a --reflink=auto -- "$SY_FROM" "$SY_TO"`,
+                env: { SY_FROM: path.join(installed.value.tree, modules), SY_TO: path.join(dir, modules) },
+                cwd: dir,
+                timeoutMs: hooks.timeout_ms
+              }))
+              if (!copied.passed) return yield* hookFailed("after_create", copied)
+            }
+            copiedInstall = true
+          } else if (script !== null) {
             const result = yield* runHookScript("after_create", script, dir, hooks.timeout_ms, {
               SWITCHYARD_WORKSPACE: dir,
               SWITCHYARD_ISSUE_ID: issueId,
@@ -431,7 +449,7 @@ export const make = (
           restore(made).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : release))
         )
         yield* Effect.logInfo("sandbox created")
-        return handle
+        return copiedInstall ? SandboxHandle.make({ ...handle, installCopied: true }) : handle
       }).pipe(Effect.annotateLogs({ issueId, attempt }))
 
     const runHook: SandboxShape["runHook"] = (handle, hook, hooks) =>
