@@ -13,7 +13,7 @@
 import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { bin, git, median, ms, mustRun, now, projectRoot, ratio, runProcess, table, tempDir } from "./lib.js"
+import { bin, git, makeRepo, median, ms, mustRun, now, projectRoot, ratio, runProcess, table } from "./lib.js"
 
 const shop = join(projectRoot, "fixtures", "shop")
 const patch = join(shop, "oracle", "money-negative.patch")
@@ -31,22 +31,13 @@ export interface MonorepoResult {
 
 /** A temp git repo holding the shop fixture and a WORKFLOW.md whose agent applies the fix. */
 const shopRepo = (prefix: string) => {
-  const tmp = tempDir(prefix)
-  const root = join(tmp, "repo")
-  execFileSync("sh", ["-c", `mkdir -p ${JSON.stringify(root)} && tar --exclude=node_modules -cf - . | (cd ${JSON.stringify(root)} && tar xf -)`], { cwd: shop })
-  git(root, "init", "-q", "-b", "main")
-  git(root, "config", "user.name", "Bench Human")
-  git(root, "config", "user.email", "bench@example.com")
-  git(root, "add", "-A")
-  git(root, "commit", "-q", "-m", "shop")
-  const agent = join(tmp, "fix.sh")
-  execFileSync("sh", ["-c", `printf '%s\\n' '#!/bin/sh' 'set -e' 'git apply ${patch}' 'echo "{\\"claim\\":\\"PR_READY\\",\\"summary\\":\\"sign first\\"}" > "$SWITCHYARD_RESULT_FILE"' > ${agent} && chmod +x ${agent}`])
-  const workflow = `---
-workspace:
-  root: ${JSON.stringify(join(tmp, "worktrees"))}
-sandbox:
-  readable: [${JSON.stringify(tmp)}, ${JSON.stringify(shop)}]
-agent:
+  const repo = makeRepo(prefix)
+  const { root, tmp } = repo
+  git(root, "rm", "-q", "-r", ".")
+  execFileSync("sh", ["-c", `tar --exclude=node_modules -cf - . | (cd ${JSON.stringify(root)} && tar xf -)`], { cwd: shop })
+  const agent = repo.script("fix.sh", `set -e\ngit apply ${patch}\necho '{"claim":"PR_READY","summary":"sign first"}' > "$SWITCHYARD_RESULT_FILE"`)
+  // The fix lives in this checkout (readable: only /tmp is private); the agent script is made readable by makeRepo.
+  repo.writeWorkflow(`agent:
   command: ${JSON.stringify(agent)}
   max_attempts: 1
   max_concurrent_agents: 4
@@ -56,13 +47,9 @@ hooks:
 verify:
   validation:
     - pnpm test
-  compare_test_counts: true
----
-Fix {{ issue.id }}: {{ issue.title }}
-`
-  execFileSync("sh", ["-c", `cat > WORKFLOW.md`], { cwd: root, input: workflow })
-  git(root, "add", "WORKFLOW.md")
-  git(root, "commit", "-q", "-m", "workflow")
+  compare_test_counts: true`)
+  git(root, "add", "-A")
+  git(root, "commit", "-q", "-m", "shop")
   return { tmp, root }
 }
 
