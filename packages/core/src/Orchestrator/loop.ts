@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly once: boolean
   /** Overrides `agent.max_concurrent_agents`. */
   readonly concurrency?: number | undefined
+  /** Extra wake-ups: a tick soon after each element (`POST /api/v1/refresh`, Symphony SPEC §13.7). */
+  readonly refresh?: Stream.Stream<void> | undefined
 }
 
 export interface TickResult {
@@ -235,6 +237,9 @@ export const runLine = (options: RunOptions) =>
     // Push, not only pull: a worker finishing, or any tracker change (this process or another), ticks at once.
     yield* pool.finished.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
     yield* tracker.changes.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    if (options.refresh !== undefined) {
+      yield* options.refresh.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    }
     yield* Effect.gen(function*() {
       const cfg = (yield* workflow.current).config
       yield* orchestrator.heartbeat(cfg.orchestrator.lease_ttl_ms)
