@@ -11,7 +11,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { NodeHttpServer } from "@effect/platform-node"
 import { Sse } from "@effect/experimental"
 import type { IssueId } from "@switchyard/domain"
-import { Console, Deferred, Duration, Effect, Option, Ref, Schedule, Schema, Stream } from "effect"
+import { Chunk, Console, Deferred, Duration, Effect, Option, Ref, Schedule, Schema, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import { type ErrorCode, ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, RefreshResponse, StateResponse } from "./api.js"
@@ -131,6 +131,8 @@ export const makeApp = (options: {
         })
       ),
       Stream.merge(Stream.fromSchedule(KEEPALIVE).pipe(Stream.as(": keepalive\n\n"))),
+      // A first chunk at once, so the client has the response headers before the first event.
+      Stream.prepend(Chunk.of(": connected\n\n")),
       Stream.interruptWhenDeferred(options.lifecycle.shutdown),
       Stream.encodeText,
       Stream.ensuring(Ref.update(options.lifecycle.streams, (n) => n - 1))
