@@ -7,10 +7,33 @@
 // command's dynamic `import()` into a lazily initialised module, so a command evaluates only what it uses.
 // better-sqlite3 stays external: it is a native addon resolved from node_modules.
 import { build } from "esbuild"
-import { rmSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
+
+/**
+ * `import text from "<file>?raw"`: the file's text as a string in the bundle (the web page's files and the browser
+ * bundles of diff2html and Chart.js, src/server/page.ts), so the CLI serves them with no file next to it. A relative
+ * path is the importer's; a package path is looked up in node_modules from the importer up, ignoring the package's
+ * `exports` (browser bundles are not exported to Node).
+ */
+const rawText = {
+  name: "raw-text",
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => {
+      const spec = args.path.slice(0, -"?raw".length)
+      if (spec.startsWith(".")) return { path: join(args.resolveDir, spec), namespace: "raw" }
+      for (let dir = args.resolveDir; ; dir = dirname(dir)) {
+        const candidate = join(dir, "node_modules", spec)
+        if (existsSync(candidate)) return { path: candidate, namespace: "raw" }
+        if (dirname(dir) === dir) return { errors: [{ text: `cannot find ${spec} in node_modules above ${args.resolveDir}` }] }
+      }
+    })
+    b.onLoad({ filter: /.*/, namespace: "raw" }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" }))
+  }
+}
 // Start clean: this also drops code caches made for an older bundle.
 rmSync(new URL("dist", import.meta.url), { recursive: true, force: true })
 await build({
@@ -28,6 +51,7 @@ await build({
   sourcemap: "linked",
   logLevel: "warning",
   external: ["better-sqlite3"],
+  plugins: [rawText],
   // `import.meta.url` (the demo finds the checkout from it) becomes the bundle's own file URL.
   define: { "import.meta.url": "__sy_import_meta_url" },
   banner: { js: "const __sy_import_meta_url = require('node:url').pathToFileURL(__filename).href;" }

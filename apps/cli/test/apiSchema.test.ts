@@ -13,7 +13,15 @@ describe("docs/api.schema.json", () => {
 
   it("defines every response, each requiring its top-level fields", () => {
     const defs = JSON.parse(readFileSync(published, "utf8")).$defs
-    expect(Object.keys(defs)).toEqual(["ErrorResponse", "EventMessage", "EvidenceResponse", "IssueResponse", "RefreshResponse", "StateResponse"])
+    expect(Object.keys(defs)).toEqual([
+      "ErrorResponse",
+      "EventMessage",
+      "EvidenceResponse",
+      "IssueResponse",
+      "OutcomesResponse",
+      "RefreshResponse",
+      "StateResponse"
+    ])
     expect(defs.StateResponse.required).toEqual(
       expect.arrayContaining(["generated_at", "counts", "tracker", "orchestrator", "running", "retrying", "recent", "violations"])
     )

@@ -160,6 +160,29 @@ export const RefreshResponse = Schema.Struct({
 })
 export type RefreshResponse = typeof RefreshResponse.Type
 
+/** One ended attempt for the page's charts (`GET /api/v1/outcomes`): when, how, on which station, at what cost. */
+export const OutcomePoint = Schema.Struct({
+  issue_id: Schema.String,
+  attempt: Schema.Int,
+  outcome: Schema.NullOr(TerminalState),
+  cause: Schema.NullOr(Schema.String),
+  started_at: Iso,
+  ended_at: Iso,
+  duration_ms: Ms,
+  /** The agent station that ran (`command`, `claude-code`, `codex`), null when no agent ran. */
+  station: Schema.NullOr(Schema.String),
+  /** The route that picked it (`routes:` in WORKFLOW.md), null for the default. */
+  route: Schema.NullOr(Schema.String),
+  labels: Schema.Array(Schema.String),
+  input_tokens: Schema.NonNegativeInt,
+  output_tokens: Schema.NonNegativeInt,
+  cost_usd: Schema.NullOr(Schema.Number)
+})
+
+/** `GET /api/v1/outcomes[?limit=N]`: the newest ended attempts (default 200, at most 1000), newest first. */
+export const OutcomesResponse = Schema.Struct({ outcomes: Schema.Array(OutcomePoint) })
+export type OutcomesResponse = typeof OutcomesResponse.Type
+
 /** The error codes the API answers with. */
 export const ErrorCode = Schema.Literal(
   "not_found",
@@ -168,6 +191,7 @@ export const ErrorCode = Schema.Literal(
   "method_not_allowed",
   "invalid_id",
   "invalid_attempt",
+  "invalid_limit",
   "unauthorized",
   "internal_error"
 )
@@ -186,6 +210,7 @@ export const apiSchemas = {
   StateResponse,
   IssueResponse,
   EvidenceResponse,
+  OutcomesResponse,
   RefreshResponse,
   ErrorResponse,
   EventMessage

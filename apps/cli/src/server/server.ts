@@ -14,10 +14,10 @@ import type { IssueId } from "@switchyard/domain"
 import { Chunk, Console, Deferred, Duration, Effect, Option, Ref, Schedule, Schema, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { createServer, type Server } from "node:http"
-import { type ErrorCode, ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, RefreshResponse, StateResponse } from "./api.js"
+import { type ErrorCode, ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, OutcomesResponse, RefreshResponse, StateResponse } from "./api.js"
 import { type Feed, KEEPALIVE, type Refresher } from "./feed.js"
 import { pageRoutes } from "./page.js"
-import { readEvidence, readIssue, readState } from "./state.js"
+import { OUTCOMES_DEFAULT, OUTCOMES_MAX, readEvidence, readIssue, readOutcomes, readState } from "./state.js"
 
 /** How long (ms) closing waits for the event streams' responses to finish once they are told to end. */
 export const STREAMS_END_MS = 1000
@@ -73,6 +73,7 @@ const errorResponse = (status: number, code: ErrorCode, message: string) =>
 /** The API routes and their methods, for 405 (a known path with another method) against 404 (no such path). */
 const API_PATHS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/api\/v1\/state$/, "GET"],
+  [/^\/api\/v1\/outcomes$/, "GET"],
   [/^\/api\/v1\/events$/, "GET"],
   [/^\/api\/v1\/refresh$/, "POST"],
   [/^\/api\/v1\/issues\/[^/]+$/, "GET"],
@@ -167,6 +168,18 @@ export const makeApp = (options: {
             : errorResponse(400, "invalid_attempt", "an attempt is a positive integer")
         ))
       )
+    ),
+    HttpRouter.get(
+      "/api/v1/outcomes",
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const raw = new URL(request.url, "http://x").searchParams.get("limit")
+        if (raw !== null && !/^[1-9][0-9]{0,3}$/.test(raw)) {
+          return yield* errorResponse(400, "invalid_limit", `limit is a whole number from 1 to ${OUTCOMES_MAX}`)
+        }
+        const limit = Math.min(OUTCOMES_MAX, raw === null ? OUTCOMES_DEFAULT : Number(raw))
+        return yield* readOutcomes(limit).pipe(Effect.flatMap((o) => HttpServerResponse.schemaJson(OutcomesResponse)(o)))
+      })
     ),
     HttpRouter.get("/api/v1/events", events),
     HttpRouter.post(

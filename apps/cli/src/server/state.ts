@@ -8,7 +8,7 @@ import type { IssueId, Lease, RetryEntry } from "@switchyard/domain"
 import { Clock, Effect, Option } from "effect"
 import * as NodePath from "node:path"
 import { statusSnapshot } from "../commands/status/snapshot.js"
-import type { EvidenceResponse, IssueResponse, StateResponse } from "./api.js"
+import type { EvidenceResponse, IssueResponse, OutcomesResponse, StateResponse } from "./api.js"
 
 /** How much of an attempt's transcript.jsonl the evidence endpoint returns: its last 256 KiB. */
 export const TRANSCRIPT_TAIL_BYTES = 256 * 1024
@@ -213,3 +213,43 @@ const transcriptTail = (issueId: IssueId, attempt: number) =>
     const text = yield* fs.readFileString(file)
     return text.length > TRANSCRIPT_TAIL_BYTES ? text.slice(-TRANSCRIPT_TAIL_BYTES) : text
   }).pipe(Effect.orElseSucceed(() => null))
+
+/** The most outcomes `GET /api/v1/outcomes` returns, and how many without `?limit`. */
+export const OUTCOMES_MAX = 1000
+export const OUTCOMES_DEFAULT = 200
+
+/**
+ * `GET /api/v1/outcomes`: the newest `limit` ended attempts, newest first, each with its station, route, labels and
+ * usage from its bundle (zero tokens and no station without one) and the issue's current labels (none when the
+ * issue cannot be read). One bundle and one issue read per outcome.
+ */
+export const readOutcomes = (limit: number) =>
+  Effect.gen(function*() {
+    const rows = (yield* (yield* Orchestrator).recentOutcomes(limit)).filter((a) => a.ended_at !== null)
+    const store = yield* EvidenceStore
+    const tracker = yield* Tracker
+    const labels = new Map<string, ReadonlyArray<string>>()
+    const outcomes = yield* Effect.forEach(rows, (a) =>
+      Effect.gen(function*() {
+        const bundle = Option.getOrNull(yield* store.get(a.issue_id, a.attempt).pipe(Effect.orElseSucceed(() => Option.none())))
+        if (!labels.has(a.issue_id)) {
+          labels.set(a.issue_id, yield* tracker.get(a.issue_id).pipe(Effect.map((i) => i.labels), Effect.orElseSucceed(() => [])))
+        }
+        return {
+          issue_id: a.issue_id,
+          attempt: a.attempt,
+          outcome: a.terminal_state,
+          cause: a.cause,
+          started_at: iso(a.started_at),
+          ended_at: iso(a.ended_at!),
+          duration_ms: a.ended_at! - a.started_at,
+          station: bundle?.agent?.kind ?? null,
+          route: bundle?.agent?.route ?? null,
+          labels: labels.get(a.issue_id) ?? [],
+          input_tokens: bundle?.usage.inputTokens ?? 0,
+          output_tokens: bundle?.usage.outputTokens ?? 0,
+          cost_usd: bundle?.usage.costUsd ?? null
+        }
+      }))
+    return { outcomes } satisfies OutcomesResponse
+  })
