@@ -5,7 +5,7 @@
 //   what status uses. (A lazily initialised module must initialise everything its package's index re-exports.)
 // CommonJS, not ESM: on Node 20 only a classic script can be compiled with a code cache, and esbuild turns each
 // command's dynamic `import()` into a lazily initialised module, so a command evaluates only what it uses.
-// better-sqlite3 stays external: it is a native addon resolved from node_modules.
+// better-sqlite3 stays external: it is a native addon resolved from node_modules (and so does the OpenTelemetry SDK).
 import { build } from "esbuild"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -50,7 +50,13 @@ await build({
   target: "node20",
   sourcemap: "linked",
   logLevel: "warning",
-  external: ["better-sqlite3"],
+  // The OpenTelemetry SDK (loaded only when OTEL_* asks for export, src/telemetry.ts) is resolved from node_modules
+  // like the addon, so the bundle every command parses does not carry it; @effect/opentelemetry is bundled (it must
+  // share the bundle's one copy of effect).
+  external: ["better-sqlite3", "@opentelemetry/*"],
+  // `import()` of an external becomes `require` (the bundle runs as a vm.Script on Node 20, which has no dynamic
+  // import callback).
+  supported: { "dynamic-import": false },
   plugins: [rawText],
   // `import.meta.url` (the demo finds the checkout from it) becomes the bundle's own file URL.
   define: { "import.meta.url": "__sy_import_meta_url" },

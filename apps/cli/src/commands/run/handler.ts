@@ -3,6 +3,7 @@ import { Confinement, preflight, runLine, Sandbox, Workflow } from "@switchyard/
 import { ProgramProbe } from "@switchyard/node"
 import { Console, Effect, Option } from "effect"
 import { startServer } from "../../server/start.js"
+import { telemetryLayer } from "../../telemetry.js"
 import { apiToken } from "../../server/token.js"
 import { lineLayer } from "../../layers.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
@@ -16,7 +17,8 @@ import type { RunOptions } from "./options.js"
  * that cannot be had (bubblewrap missing or unable to create namespaces: `ConfinementUnavailable`, fail closed). Then
  * says which confinement is in force and runs the line until interrupted (or drained with `--once`), printing its
  * progress; prints the usage once the progress has ended (see `printProgress`), however the line ends. With
- * `--port`, serves the API and the page while the line runs (server/start.ts; each refresh ticks the line).
+ * `--port`, serves the API and the page while the line runs (server/start.ts; each refresh ticks the line). With the
+ * OTEL_* variables, exports its traces and metrics (telemetry.ts).
  */
 export const run = (o: RunOptions) =>
   repoRoot.pipe(Effect.flatMap((root) =>
@@ -40,5 +42,10 @@ export const run = (o: RunOptions) =>
       yield* printProgress(runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency), refresh }), {
         onEnd: (usage) => Console.log(usageLine(usage))
       })
-    }).pipe(Effect.scoped, Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })),
+      // OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_*: spans and metrics exported (telemetry.ts); unset, nothing is loaded.
+      Effect.provide(telemetryLayer)
+    )
   ))
