@@ -11,6 +11,7 @@ import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
 import type { SeedResult } from "./seed.js"
 import { benchStatus, type StatusResult, statusTable } from "./status.js"
+import { benchTelemetry, type TelemetryResult, telemetryTable } from "./telemetry.js"
 import { benchTick, seededFile, type TickRow, tickTable } from "./tick.js"
 
 const cache = new Map<number, Promise<SeedResult>>()
@@ -39,6 +40,7 @@ const main = async () => {
   let confinement: ConfinementResult | null = null
   let flood: ReadonlyArray<FloodRow> | null = null
   let baseOnce: BaseOnceResult | null = null
+  let telemetry: TelemetryResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -67,6 +69,10 @@ const main = async () => {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
   }
+  if (settings.only.has("telemetry")) {
+    console.error("OpenTelemetry unset and exporting: spans in process, run --once as a process…")
+    telemetry = await benchTelemetry()
+  }
   if (tick !== null) {
     out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
   }
@@ -78,6 +84,9 @@ const main = async () => {
   }
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
+  if (telemetry !== null) {
+    out.push("## 8. OpenTelemetry: nothing costs when `OTEL_*` is unset", "", telemetryTable(telemetry), "")
+  }
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))
 }

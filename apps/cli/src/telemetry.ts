@@ -8,8 +8,8 @@
  *   rest themselves (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION`, per-signal endpoints);
  * - `OTEL_SERVICE_NAME` (default `switchyard`), `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000).
  *
- * Off (the default), this is `Layer.empty`: the SDK is not even loaded (its modules are imported only when on), and
- * the spans stay in Effect's built-in tracer. Spans are batched; the pending ones and the metrics are flushed when
+ * Off (the default), the SDK is not even loaded (its modules are imported only when on) and Effect's tracer is
+ * turned off, so the spans are no-ops. Spans are batched; the pending ones and the metrics are flushed when
  * the run ends, signals included.
  */
 import { Config, Effect, Layer, Option } from "effect"
@@ -27,9 +27,13 @@ export const telemetryEnabled = Effect.gen(function*() {
   return false
 })
 
-/** The tracer and meter that export, or `Layer.empty` when the variables do not ask for it. */
+/**
+ * The tracer and meter that export, or, when the variables do not ask for it, Effect's tracer turned off: every span
+ * is then a no-op (Effect's built-in tracer would record each in memory for nothing; bench/telemetry.ts measures
+ * both).
+ */
 export const telemetryLayer = Layer.unwrapEffect(Effect.gen(function*() {
-  if (!(yield* telemetryEnabled)) return Layer.empty
+  if (!(yield* telemetryEnabled)) return Layer.setTracerEnabled(false)
   const serviceName = Option.getOrElse(yield* text("OTEL_SERVICE_NAME"), () => "switchyard")
   const interval = Number(Option.getOrElse(yield* text("OTEL_METRIC_EXPORT_INTERVAL"), () => "60000"))
   const [NodeSdk, traces, metrics, base, sdkMetrics] = yield* Effect.promise(() =>

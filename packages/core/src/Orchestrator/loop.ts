@@ -6,7 +6,7 @@
 import type { IssueId } from "@switchyard/domain"
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { Supervisor } from "../Supervisor/Supervisor.js"
-import { Attr } from "../Telemetry/Telemetry.js"
+import { Attr, traced } from "../Telemetry/Telemetry.js"
 import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool, type WorkerInfo } from "../WorkerPool/WorkerPool.js"
@@ -258,7 +258,7 @@ export const runLine = (options: RunOptions) =>
     while (true) {
       const outcome = yield* Effect.either(tick(options, memory).pipe(
         Effect.tap((r) => Effect.annotateCurrentSpan({ [Attr.started]: r.started.length, [Attr.running]: r.running })),
-        Effect.withSpan("switchyard.tick", { root: true })
+        traced("switchyard.tick", { root: true })
       ))
       if (outcome._tag === "Left") {
         // A failed tick knows nothing about the work left, so it does not end a `--once` run by itself: retry

@@ -9,7 +9,7 @@
  * the stage that verifies, and `Line.settle` (the ending: terminal state and cause). Attribute keys are below.
  */
 import type { EvidenceBundle } from "@switchyard/domain"
-import { Effect, Metric, MetricBoundaries, MetricLabel } from "effect"
+import { Effect, FiberRef, Metric, MetricBoundaries, MetricLabel, type Tracer } from "effect"
 
 /** Attribute keys of the factory's spans (OpenTelemetry attribute names). */
 export const Attr = {
@@ -30,6 +30,14 @@ export const Attr = {
   started: "switchyard.tick.started",
   running: "switchyard.tick.running"
 } as const
+
+/**
+ * `Effect.withSpan(self, name, options)` when the tracer is on, else `self` unchanged: no span object, no captured
+ * stack. `switchyard run` turns the tracer off unless OTEL_* asks for export, so the factory's spans cost nothing
+ * then (bench/telemetry.ts measures it against the same program without spans).
+ */
+export const traced = (name: string, options?: Tracer.SpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (on) => (on ? Effect.withSpan(self, name, options) : self))
 
 /** Attempts that reached a terminal state, tagged `terminal_state`, `cause` and `station`. */
 export const attemptsEnded = Metric.counter("switchyard.attempts.ended", {

@@ -13,7 +13,7 @@
  * fails: every problem is described in the report.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, Attr, Confinement, Redactor } from "@switchyard/core"
+import { AgentStation, type AgentRunInput, type AgentStationShape, Attr, Confinement, Redactor, traced } from "@switchyard/core"
 import { type AgentConfig, type AgentKind, AgentReport, type ConfinementKind, type TokenUsage } from "@switchyard/domain"
 import { Effect, Either, Layer, Ref, type Scope } from "effect"
 import { LastLines } from "../internal/LastLines.js"
@@ -315,7 +315,7 @@ export const makeStation = (
               [Attr.durationMs]: report.durationMs
             })
           ),
-          Effect.withSpan("switchyard.agent.run", {
+          traced("switchyard.agent.run", {
             attributes: {
               [Attr.issueId]: input.issue.id,
               [Attr.attempt]: input.attempt,

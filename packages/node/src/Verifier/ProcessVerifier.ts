@@ -38,6 +38,7 @@ import {
   type RedactorShape,
   TEST_COUNT_RULE,
   Attr,
+  traced,
   type Verification,
   Verifier,
   type VerifierShape,
@@ -213,7 +214,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         }
         return result
       }).pipe(
-        Effect.withSpan("switchyard.verify.command", {
+        traced("switchyard.verify.command", {
           attributes: { [Attr.phase]: phase, [Attr.command]: redact.redact(command), "switchyard.verify.index": index }
         })
       )
