@@ -11,7 +11,7 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT pointing at a loopback sink (the SDK loaded, spans and metrics exported at exit),
  *   against a bare `node -e ""`.
  */
-import { traced } from "@switchyard/core"
+import { annotate, traced } from "@switchyard/core"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { createServer } from "node:http"
@@ -43,7 +43,7 @@ const attemptShaped = (spans: boolean) => {
   const work = Effect.sync(() => 1)
   const command = span(
     "switchyard.verify.command",
-    work.pipe(Effect.tap(() => (spans ? Effect.annotateCurrentSpan({ "switchyard.exit_code": 0 }) : Effect.void)))
+    work.pipe(Effect.tap(() => (spans ? annotate({ "switchyard.exit_code": 0 }) : Effect.void)))
   )
   return Effect.all([
     span("switchyard.tick", work, true),

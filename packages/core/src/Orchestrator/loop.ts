@@ -6,7 +6,7 @@
 import type { IssueId } from "@switchyard/domain"
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { Supervisor } from "../Supervisor/Supervisor.js"
-import { Attr, traced } from "../Telemetry/Telemetry.js"
+import { annotate, Attr, traced } from "../Telemetry/Telemetry.js"
 import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool, type WorkerInfo } from "../WorkerPool/WorkerPool.js"
@@ -257,7 +257,7 @@ export const runLine = (options: RunOptions) =>
     let failures = 0
     while (true) {
       const outcome = yield* Effect.either(tick(options, memory).pipe(
-        Effect.tap((r) => Effect.annotateCurrentSpan({ [Attr.started]: r.started.length, [Attr.running]: r.running })),
+        Effect.tap((r) => annotate({ [Attr.started]: r.started.length, [Attr.running]: r.running })),
         traced("switchyard.tick", { root: true })
       ))
       if (outcome._tag === "Left") {

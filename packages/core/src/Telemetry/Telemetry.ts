@@ -39,6 +39,13 @@ export const Attr = {
 export const traced = (name: string, options?: Tracer.SpanOptions) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (on) => (on ? Effect.withSpan(self, name, options) : self))
 
+/**
+ * `Effect.annotateCurrentSpan(values)` when the tracer is on, else nothing (without a span, annotating fails inside
+ * and is ignored, which costs an error object each time).
+ */
+export const annotate = (values: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (on) => (on ? Effect.annotateCurrentSpan(values) : Effect.void))
+
 /** Attempts that reached a terminal state, tagged `terminal_state`, `cause` and `station`. */
 export const attemptsEnded = Metric.counter("switchyard.attempts.ended", {
   description: "attempts that reached a terminal state",

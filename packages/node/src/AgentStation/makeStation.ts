@@ -13,7 +13,7 @@
  * fails: every problem is described in the report.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, Attr, Confinement, Redactor, traced } from "@switchyard/core"
+import { AgentStation, type AgentRunInput, type AgentStationShape, annotate, Attr, Confinement, Redactor, traced } from "@switchyard/core"
 import { type AgentConfig, type AgentKind, AgentReport, type ConfinementKind, type TokenUsage } from "@switchyard/domain"
 import { Effect, Either, Layer, Ref, type Scope } from "effect"
 import { LastLines } from "../internal/LastLines.js"
@@ -307,7 +307,7 @@ export const makeStation = (
         runOnce(input).pipe(
           Effect.map((report) => new AgentReport({ ...report, route: input.route })),
           Effect.tap((report) =>
-            Effect.annotateCurrentSpan({
+            annotate({
               [Attr.inputTokens]: report.usage?.inputTokens ?? 0,
               [Attr.outputTokens]: report.usage?.outputTokens ?? 0,
               ...(report.costUsd === null ? {} : { [Attr.costUsd]: report.costUsd }),

@@ -37,6 +37,7 @@ import {
   Redactor,
   type RedactorShape,
   TEST_COUNT_RULE,
+  annotate,
   Attr,
   traced,
   type Verification,
@@ -207,7 +208,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
       Effect.gen(function*() {
         if (observer !== undefined) yield* observer.started({ phase, index, command })
         const result = yield* run
-        yield* Effect.annotateCurrentSpan({ [Attr.exitCode]: result.exitCode ?? -1, [Attr.durationMs]: result.durationMs })
+        yield* annotate({ [Attr.exitCode]: result.exitCode ?? -1, [Attr.durationMs]: result.durationMs })
         if (observer !== undefined) {
           const shown = redact.redactResult(result)
           yield* observer.done({ phase, index, result: shown, counts: Option.getOrNull(countsOf(shown)) })
