@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, RefreshResponse, StateResponse } from "../src/server/api.js"
-import { averageRepro, exited, join, perTest, sy, writeFileSync } from "./harness.js"
+import { averageRepro, exited, join, perTest, sy, syAsync as syEnv, writeFileSync } from "./harness.js"
 import { call, conforms, serving, sse } from "./serverHarness.js"
 
 const { repo, track } = perTest()
@@ -157,6 +157,14 @@ describe("HTTP API (switchyard run --port 0, built CLI, real run)", () => {
     expect((await call(`${url}/api/v1/state?token=${token}`)).status).toBe(200)
     expect((await call(`${url}/api/v1/issues/SY-1`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404)
 
+    for (const [args, line] of [
+      [["--port", "70000"], "switchyard: --port 70000: a port is a whole number from 0 to 65535 (0: a free one)"],
+      [["--port", "0", "--host", "192.0.2.1"], "switchyard: cannot listen on 192.0.2.1: no network interface of this machine has that address (--host)"]
+    ] as const) {
+      const bad = await syEnv(r.dir, ["serve", ...args], { SWITCHYARD_API_TOKEN: token })
+      expect([args, bad.code, bad.stderr.trim()]).toEqual([args, 1, line])
+    }
+
     // The port that server holds, asked for again.
     const port = new URL(url).port
     const taken = await sy(r.dir, "serve", "--port", port)
@@ -168,22 +176,25 @@ describe("HTTP API (switchyard run --port 0, built CLI, real run)", () => {
     expect((await exited(child)).code).toBe(143)
   })
 
-  it("SIGTERM with two event streams open exits 143 within 2 s and ends both streams (serve)", async () => {
-    const r = repo()
-    expect((await sy(r.dir, "issue", "create", "--title", "something")).code).toBe(0)
-    const { child, url } = await serving(r.dir, ["serve", "--port", "0"], track)
-    const a = await sse(`${url}/api/v1/events`)
-    const b = await sse(`${url}/api/v1/events`)
-    expect([a.response.status, b.response.status]).toEqual([200, 200])
-    // Both are connected and idle: the server is waiting on them when the signal comes.
-    await new Promise((r) => setTimeout(r, 300))
-    expect([a.ended(), b.ended()]).toEqual([false, false])
-    const sent = Date.now()
-    child.kill("SIGTERM")
-    const exit = await exited(child, sent)
-    expect(exit.code).toBe(143)
-    expect(exit.afterMs).toBeLessThan(2_000)
-    await Promise.all([a.done, b.done])
-    expect([a.ended(), b.ended()]).toEqual([true, true])
-  })
+  it.each([["SIGTERM", 143], ["SIGINT", 130]] as const)(
+    "%s with two event streams open exits %i within 2 s and ends both streams (serve)",
+    async (signal, code) => {
+      const r = repo()
+      expect((await sy(r.dir, "issue", "create", "--title", "something")).code).toBe(0)
+      const { child, url } = await serving(r.dir, ["serve", "--port", "0"], track)
+      const a = await sse(`${url}/api/v1/events`)
+      const b = await sse(`${url}/api/v1/events`)
+      expect([a.response.status, b.response.status]).toEqual([200, 200])
+      // Both are connected and idle: the server is waiting on them when the signal comes.
+      await new Promise((r) => setTimeout(r, 300))
+      expect([a.ended(), b.ended()]).toEqual([false, false])
+      const sent = Date.now()
+      child.kill(signal)
+      const exit = await exited(child, sent)
+      expect(exit.code).toBe(code)
+      expect(exit.afterMs).toBeLessThan(2_000)
+      await Promise.all([a.done, b.done])
+      expect([a.ended(), b.ended()]).toEqual([true, true])
+    }
+  )
 })

@@ -57,15 +57,35 @@ export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFail
   reason: Schema.String
 }) {
   override get message() {
-    return this.reason === "EADDRINUSE"
-      ? `port ${this.port} on ${this.host} is already in use: pick another with --port N (or --port 0 for a free one)`
-      : `cannot listen on ${this.host}:${this.port}: ${this.reason}`
+    switch (this.reason) {
+      case "EADDRINUSE":
+        return `port ${this.port} on ${this.host} is already in use: pick another with --port N (or --port 0 for a free one)`
+      case "EADDRNOTAVAIL":
+        return `cannot listen on ${this.host}: no network interface of this machine has that address (--host)`
+      case "EACCES":
+        return `cannot listen on port ${this.port}: ports below 1024 need privileges; pick another with --port N`
+      case "ENOTFOUND":
+        return `cannot listen on ${this.host}: no such host (--host takes an address or a name of this machine)`
+      default:
+        return `cannot listen on ${this.host}:${this.port}: ${this.reason}`
+    }
   }
 }
 
-/** Checks the options before anything listens: a non-loopback host needs a token. */
-export const checkListen = (o: ListenOptions) =>
-  !isLoopback(o.host) && o.token === null ? Effect.fail(new TokenRequired({ host: o.host })) : Effect.void
+/** A `--port` outside 0–65535. */
+export class PortInvalid extends Schema.TaggedError<PortInvalid>()("PortInvalid", { port: Schema.Number }) {
+  override get message() {
+    return `--port ${this.port}: a port is a whole number from 0 to 65535 (0: a free one)`
+  }
+}
+
+/** Checks the options before anything listens: a port in range, and a token for a non-loopback host. */
+export const checkListen = (o: ListenOptions): Effect.Effect<void, PortInvalid | TokenRequired> =>
+  !Number.isInteger(o.port) || o.port < 0 || o.port > 65535
+    ? Effect.fail(new PortInvalid({ port: o.port }))
+    : !isLoopback(o.host) && o.token === null
+    ? Effect.fail(new TokenRequired({ host: o.host }))
+    : Effect.void
 
 const errorResponse = (status: number, code: ErrorCode, message: string) =>
   HttpServerResponse.schemaJson(ErrorResponse)({ error: { code, message } }, { status }).pipe(Effect.orDie)
