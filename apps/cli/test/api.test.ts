@@ -85,6 +85,13 @@ describe("HTTP API (switchyard run --port 0, built CLI, real run)", () => {
     for (const t of ["claim.acquired", "agent.started", "agent.exited", "verify.done", "terminal.PR_READY"]) expect(types).toContain(t)
     const seqs = events.events.map((e) => Number(e.id))
     expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b))
+    // A client that reconnects with Last-Event-ID gets exactly what came after it, then goes on live.
+    const mid = seqs[Math.floor(seqs.length / 2)]!
+    const resumed = await sse(`${url}/api/v1/events`, { "last-event-id": String(mid) })
+    await resumed.waitFor((e) => Number(e.id) === seqs.at(-1))
+    const after = seqs.filter((s) => s > mid)
+    expect(resumed.events.map((e) => Number(e.id)).slice(0, after.length)).toEqual(after)
+    resumed.close()
 
     const state = await until(async () => {
       const s = conforms("StateResponse", StateResponse, (await call(`${url}/api/v1/state`)).body)

@@ -16,6 +16,9 @@ export const FEED_POLL_MS = 1000
 /** How many past events a new SSE client gets first (fewer when it sends `Last-Event-ID`). */
 export const FEED_BACKLOG = 100
 
+/** At most this many events are replayed to a client that reconnects with an old `Last-Event-ID`. */
+export const FEED_RESUME_MAX = 5000
+
 /** The window (ms) in which a second `POST /api/v1/refresh` is coalesced into the one already queued. */
 export const REFRESH_COALESCE_MS = 1000
 
@@ -46,8 +49,9 @@ export interface Feed {
   /** Every event recorded from now on (any runner), as the log has it. */
   readonly hub: PubSub.PubSub<FactoryEvent>
   /**
-   * The events for one SSE client: the `FEED_BACKLOG` newest before it connected (or those after `lastEventId`),
-   * then each new one, every event once and in seq order. Subscribes before reading the backlog.
+   * The events for one SSE client: the `FEED_BACKLOG` newest before it connected (or those after `lastEventId`, at
+   * most `FEED_RESUME_MAX`), then each new one, every event once and in seq order. Subscribes before reading the
+   * backlog.
    */
   readonly follow: (lastEventId: number | null) => Stream.Stream<FactoryEvent>
 }
@@ -87,10 +91,18 @@ export const startFeed = Effect.gen(function*() {
     Stream.unwrapScoped(Effect.gen(function*() {
       const subscription = yield* PubSub.subscribe(hub)
       const end = yield* Ref.get(cursor)
-      const from = lastEventId ?? Math.max(0, end - FEED_BACKLOG)
-      const backlog = yield* orchestrator.events({ afterSeq: from, limit: FEED_BACKLOG }).pipe(
-        Effect.orElseSucceed((): ReadonlyArray<FactoryEvent> => [])
-      )
+      const from = lastEventId === null ? Math.max(0, end - FEED_BACKLOG) : Math.max(lastEventId, end - FEED_RESUME_MAX)
+      // Everything up to the feed's cursor (later events come through the subscription), in pages.
+      const backlog: Array<FactoryEvent> = []
+      let after = from
+      while (after < end) {
+        const page = yield* orchestrator.events({ afterSeq: after, limit: 500 }).pipe(
+          Effect.orElseSucceed((): ReadonlyArray<FactoryEvent> => [])
+        )
+        if (page.length === 0) break
+        backlog.push(...page)
+        after = page[page.length - 1]!.seq
+      }
       let sent = from
       return Stream.concat(Stream.fromIterable(backlog), Stream.fromQueue(subscription)).pipe(
         Stream.filter((e) => {

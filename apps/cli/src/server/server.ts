@@ -17,7 +17,7 @@ import { createServer, type Server } from "node:http"
 import { type ErrorCode, ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, OutcomesResponse, RefreshResponse, StateResponse } from "./api.js"
 import { type Feed, KEEPALIVE, type Refresher } from "./feed.js"
 import { pageRoutes } from "./page.js"
-import { OUTCOMES_DEFAULT, OUTCOMES_MAX, readEvidence, readIssue, readOutcomes, readState } from "./state.js"
+import { OUTCOMES_DEFAULT, OUTCOMES_MAX, readEvidence, readIssue } from "./state.js"
 
 /** How long (ms) closing waits for the event streams' responses to finish once they are told to end. */
 export const STREAMS_END_MS = 1000
@@ -122,8 +122,11 @@ const tokenOk = (expected: string, request: HttpServerRequest.HttpServerRequest)
  * The routes. `shutdown` completes when the server is closing: every open event stream ends then, so closing does
  * not wait for the clients (an open response blocks Node's `server.close`; integrations.md §3).
  */
-export const makeApp = (options: {
-  readonly repoRoot: string
+export const makeApp = <E1, R1, E2, R2>(options: {
+  /** The state (`readState`), shared between requests for a moment (see start.ts). */
+  readonly state: Effect.Effect<StateResponse, E1, R1>
+  /** The newest OUTCOMES_MAX outcomes (`readOutcomes`), shared likewise; a request takes the first `limit`. */
+  readonly outcomes: Effect.Effect<OutcomesResponse, E2, R2>
   readonly token: string | null
   readonly feed: Feed
   readonly refresher: Refresher
@@ -167,7 +170,7 @@ export const makeApp = (options: {
   const router = HttpRouter.empty.pipe(
     HttpRouter.get(
       "/api/v1/state",
-      readState(options.repoRoot).pipe(Effect.flatMap((s) => HttpServerResponse.schemaJson(StateResponse)(s)))
+      options.state.pipe(Effect.flatMap((s) => HttpServerResponse.schemaJson(StateResponse)(s)))
     ),
     HttpRouter.get(
       "/api/v1/issues/:id",
@@ -198,7 +201,9 @@ export const makeApp = (options: {
           return yield* errorResponse(400, "invalid_limit", `limit is a whole number from 1 to ${OUTCOMES_MAX}`)
         }
         const limit = Math.min(OUTCOMES_MAX, raw === null ? OUTCOMES_DEFAULT : Number(raw))
-        return yield* readOutcomes(limit).pipe(Effect.flatMap((o) => HttpServerResponse.schemaJson(OutcomesResponse)(o)))
+        return yield* options.outcomes.pipe(
+          Effect.flatMap((o) => HttpServerResponse.schemaJson(OutcomesResponse)({ outcomes: o.outcomes.slice(0, limit) }))
+        )
       })
     ),
     HttpRouter.get("/api/v1/events", events),

@@ -178,8 +178,11 @@
       )
     );
 
+  // The outcomes behind the charts change only when an attempt ends: read them again only then.
+  let outcomes = null;
   const overview = async () => {
-    const [state, { outcomes }] = await Promise.all([api("/api/v1/state"), api("/api/v1/outcomes?limit=500")]);
+    const [state, fresh] = await Promise.all([api("/api/v1/state"), outcomes === null ? api("/api/v1/outcomes?limit=500") : null]);
+    if (fresh !== null) outcomes = fresh.outcomes;
     document.title = `Switchyard: ${state.counts.running} running`;
     const c = state.counts;
     const count = (n, what, testid) => h("div", { class: "count", "data-testid": testid }, h("b", {}, n), h("span", {}, what));
@@ -472,7 +475,10 @@
     render();
   } else {
     const render = throttle(overview, 500);
-    onEvent = render;
+    onEvent = (e) => {
+      if (e.type.startsWith("terminal.")) outcomes = null;
+      render();
+    };
     render();
   }
   window.__switchyardLoadedAt = Date.now();
