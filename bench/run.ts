@@ -33,6 +33,9 @@ const main = async () => {
     `${settings.runs} timed runs per measurement after one warm-up (median); ratios are against the raw operation timed in the same run`,
     ""
   ]
+  // Run by default too (BENCH_ONLY unset), or by name.
+  const withTelemetry = process.env.BENCH_ONLY === undefined || settings.only.has("telemetry")
+  let telemetry: TelemetryResult | null = null
   let tick: Array<TickRow> | null = null
   let status: StatusResult | null = null
   let dispatch: DispatchResult | null = null
@@ -40,7 +43,6 @@ const main = async () => {
   let confinement: ConfinementResult | null = null
   let flood: ReadonlyArray<FloodRow> | null = null
   let baseOnce: BaseOnceResult | null = null
-  let telemetry: TelemetryResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -69,7 +71,7 @@ const main = async () => {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
   }
-  if (settings.only.has("telemetry")) {
+  if (withTelemetry) {
     console.error("OpenTelemetry unset and exporting: spans in process, run --once as a process…")
     telemetry = await benchTelemetry()
   }
@@ -85,7 +87,7 @@ const main = async () => {
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
   if (telemetry !== null) {
-    out.push("## 8. OpenTelemetry: nothing costs when `OTEL_*` is unset", "", telemetryTable(telemetry), "")
+    out.push("## 9. OpenTelemetry: nothing costs when `OTEL_*` is unset", "", telemetryTable(telemetry), "")
   }
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))

@@ -1,5 +1,5 @@
 /**
- * Benchmark 8: what OpenTelemetry costs when it is not configured (docs/observability.md: "nothing costs when
+ * Benchmark 9: what OpenTelemetry costs when it is not configured (docs/observability.md: "nothing costs when
  * unset"), and what it costs when it is.
  *
  * - In process, the spans of one attempt as the line makes them (an attempt, six stages, an agent run, four
