@@ -12,6 +12,7 @@ import { benchLine, type LineResult, lineTable } from "./line.js"
 import { benchMonorepo, type MonorepoResult, monorepoTable } from "./monorepo.js"
 import type { SeedResult } from "./seed.js"
 import { benchStatus, type StatusResult, statusTable } from "./status.js"
+import { benchTelemetry, type TelemetryResult, telemetryTable } from "./telemetry.js"
 import { benchTick, seededFile, type TickRow, tickTable } from "./tick.js"
 
 const cache = new Map<number, Promise<SeedResult>>()
@@ -33,6 +34,9 @@ const main = async () => {
     `${settings.runs} timed runs per measurement after one warm-up (median); ratios are against the raw operation timed in the same run`,
     ""
   ]
+  // Run by default too (BENCH_ONLY unset), or by name.
+  const withTelemetry = process.env.BENCH_ONLY === undefined || settings.only.has("telemetry")
+  let telemetry: TelemetryResult | null = null
   let tick: Array<TickRow> | null = null
   let status: StatusResult | null = null
   let dispatch: DispatchResult | null = null
@@ -73,6 +77,10 @@ const main = async () => {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
   }
+  if (withTelemetry) {
+    console.error("OpenTelemetry unset and exporting: spans in process, run --once as a process…")
+    telemetry = await benchTelemetry()
+  }
   if (tick !== null) {
     out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
   }
@@ -85,6 +93,9 @@ const main = async () => {
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   if (monorepo !== null) out.push("## 8. A real pnpm workspace: one issue through the factory against the same work by hand", "", monorepoTable(monorepo), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
+  if (telemetry !== null) {
+    out.push("## 9. OpenTelemetry: nothing costs when `OTEL_*` is unset", "", telemetryTable(telemetry), "")
+  }
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))
 }

@@ -28,6 +28,7 @@ import {
   issueUpdateDescription
 } from "./commands/issue/options.js"
 import { runConfig, runDescription } from "./commands/run/options.js"
+import { serveConfig, serveDescription } from "./commands/serve/options.js"
 import { statusConfig, statusDescription } from "./commands/status/options.js"
 import { verifyConfig, verifyDescription } from "./commands/verify/options.js"
 import { VERSION } from "./version.js"
@@ -74,6 +75,9 @@ const evidence = Command.make(
 const verify = Command.make("verify", verifyConfig, (o) => lazy(() => import("./commands/verify/handler.js"), (m) => m.verify(o)))
   .pipe(Command.withDescription(verifyDescription))
 
+const serve = Command.make("serve", serveConfig, (o) => lazy(() => import("./commands/serve/handler.js"), (m) => m.serve(o)))
+  .pipe(Command.withDescription(serveDescription))
+
 const demo = Command.make(
   "demo",
   demoConfig,
@@ -83,7 +87,7 @@ const demo = Command.make(
 /** The `switchyard` command with every subcommand. */
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Switchyard: issues in, validated change out"),
-  Command.withSubcommands([init, issue, run, status, evidence, verify, demo])
+  Command.withSubcommands([init, issue, run, status, evidence, verify, serve, demo])
 )
 
 /** Parses argv and runs the chosen command (see edge.ts `runCli`). */

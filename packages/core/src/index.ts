@@ -22,6 +22,7 @@ export {
   type Violation,
   type ViolationKind
 } from "./Supervisor/violations.js"
+export * from "./Telemetry/Telemetry.js"
 export * from "./Tracker/eligibility.js"
 export * as MemoryTracker from "./Tracker/MemoryTracker.js"
 export * from "./Tracker/errors.js"

@@ -44,6 +44,7 @@ import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./p
 import { isRevisable, revisionFeedback } from "./revision.js"
 import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry, statusAfter } from "./settle.js"
 import * as Stages from "./stages.js"
+import { Attr, traced } from "../Telemetry/Telemetry.js"
 import { commitMessage, summaryFor } from "./summary.js"
 
 export { AFTER_RUN_ON_INTERRUPT_MS, type AttemptObserver, verifyPolicy } from "./stages.js"
@@ -69,7 +70,8 @@ const makeTimings = (startedAt: number, onEnter: (stage: Stage) => Effect.Effect
       })
     return {
       /** Runs `effect` as stage `stage` (the lease and the worker info show it). */
-      timed: <A, E, R>(stage: Stage, effect: Effect.Effect<A, E, R>) => Effect.zipRight(enter(stage), effect),
+      timed: <A, E, R>(stage: Stage, effect: Effect.Effect<A, E, R>) =>
+        Effect.zipRight(enter(stage), traced(`switchyard.stage.${stage}`, { attributes: { [Attr.stage]: stage } })(effect)),
       enter,
       /** The time spent per stage so far, the current one included. */
       stagesMs: Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(Ref.get(state), (t) => close(now)(t).ms))

@@ -23,6 +23,7 @@ import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import type { InvalidIssueId, IssueNotFound, TrackerError } from "../Tracker/errors.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { evidenceRef } from "./summary.js"
+import { endingAttributes, recordEnding } from "../Telemetry/Telemetry.js"
 
 /** What `settle` did. */
 export type Settled =
@@ -134,7 +135,11 @@ export const settle = (e: Ending) =>
       yield* orchestrator.release(issueId, epoch)
       return { _tag: "Settled", bundle } satisfies Settled as Settled
     }))
-  }).pipe(Effect.withSpan("Line.settle", { attributes: { issueId: e.issueId, attempt: e.attempt, epoch: e.epoch } }))
+  }).pipe(
+    // Counted once it committed (metrics are in memory, and exported only when OpenTelemetry is configured).
+    Effect.tap((s) => s._tag === "Settled" ? recordEnding(s.bundle) : Effect.void),
+    Effect.withSpan("Line.settle", { attributes: { ...endingAttributes(e.bundle), epoch: e.epoch } })
+  )
 
 /**
  * Ends an interrupted attempt without a terminal state, in one fenced transaction: the row closed as not counted

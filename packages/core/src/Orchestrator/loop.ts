@@ -6,6 +6,7 @@
 import type { IssueId } from "@switchyard/domain"
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { Supervisor } from "../Supervisor/Supervisor.js"
+import { annotate, Attr, traced } from "../Telemetry/Telemetry.js"
 import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool, type WorkerInfo } from "../WorkerPool/WorkerPool.js"
@@ -17,6 +18,8 @@ export interface RunOptions {
   readonly once: boolean
   /** Overrides `agent.max_concurrent_agents`. */
   readonly concurrency?: number | undefined
+  /** Extra wake-ups: a tick soon after each element (`POST /api/v1/refresh`, Symphony SPEC §13.7). */
+  readonly refresh?: Stream.Stream<void> | undefined
 }
 
 export interface TickResult {
@@ -235,6 +238,9 @@ export const runLine = (options: RunOptions) =>
     // Push, not only pull: a worker finishing, or any tracker change (this process or another), ticks at once.
     yield* pool.finished.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
     yield* tracker.changes.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    if (options.refresh !== undefined) {
+      yield* options.refresh.pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+    }
     yield* Effect.gen(function*() {
       const cfg = (yield* workflow.current).config
       yield* orchestrator.heartbeat(cfg.orchestrator.lease_ttl_ms)
@@ -250,7 +256,10 @@ export const runLine = (options: RunOptions) =>
     const memory = emptyTickMemory()
     let failures = 0
     while (true) {
-      const outcome = yield* Effect.either(tick(options, memory))
+      const outcome = yield* Effect.either(tick(options, memory).pipe(
+        Effect.tap((r) => annotate({ [Attr.started]: r.started.length, [Attr.running]: r.running })),
+        traced("switchyard.tick", { root: true })
+      ))
       if (outcome._tag === "Left") {
         // A failed tick knows nothing about the work left, so it does not end a `--once` run by itself: retry
         // shortly. Only a `--once` run that keeps failing gives up, with the error (a long-lived run never does).

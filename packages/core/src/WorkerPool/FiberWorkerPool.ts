@@ -16,6 +16,7 @@ import { Redactor } from "../Redactor/Redactor.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { runAttempt } from "../Line/runAttempt.js"
 import { WorkerPool, type WorkerInfo } from "./WorkerPool.js"
+import { Attr, traced } from "../Telemetry/Telemetry.js"
 
 /** Builds the pool; its fibers live as long as the surrounding scope. */
 export const make = Effect.gen(function*() {
@@ -63,6 +64,7 @@ export const make = Effect.gen(function*() {
         output: (at) => patch(issue.id, (w) => ({ ...w, lastOutputAt: at })),
         interruptCause: Ref.get(causes).pipe(Effect.map((m) => m.get(issue.id) ?? "interrupted"))
       }).pipe(
+        traced("switchyard.attempt", { root: true, attributes: { [Attr.issueId]: issue.id, [Attr.attempt]: lease.attempt } }),
         Effect.ensuring(
           Effect.all([
             orchestrator.release(issue.id, lease.epoch).pipe(Effect.ignoreLogged),

@@ -13,7 +13,7 @@
  * fails: every problem is described in the report.
  */
 import { type CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { AgentStation, type AgentRunInput, type AgentStationShape, Confinement, Redactor } from "@switchyard/core"
+import { AgentStation, type AgentRunInput, type AgentStationShape, annotate, Attr, Confinement, Redactor, traced } from "@switchyard/core"
 import { type AgentConfig, type AgentKind, AgentReport, type ConfinementKind, type TokenUsage } from "@switchyard/domain"
 import { Effect, Either, Layer, Ref, type Scope } from "effect"
 import { LastLines } from "../internal/LastLines.js"
@@ -306,6 +306,23 @@ export const makeStation = (
       run: (input) =>
         runOnce(input).pipe(
           Effect.map((report) => new AgentReport({ ...report, route: input.route })),
+          Effect.tap((report) =>
+            annotate({
+              [Attr.inputTokens]: report.usage?.inputTokens ?? 0,
+              [Attr.outputTokens]: report.usage?.outputTokens ?? 0,
+              ...(report.costUsd === null ? {} : { [Attr.costUsd]: report.costUsd }),
+              [Attr.exitCode]: report.exitCode ?? -1,
+              [Attr.durationMs]: report.durationMs
+            })
+          ),
+          traced("switchyard.agent.run", {
+            attributes: {
+              [Attr.issueId]: input.issue.id,
+              [Attr.attempt]: input.attempt,
+              [Attr.station]: kind,
+              [Attr.route]: input.route ?? "default"
+            }
+          }),
           Effect.provide(context),
           Effect.annotateLogs({ issueId: input.issue.id, attempt: input.attempt, station: kind })
         )

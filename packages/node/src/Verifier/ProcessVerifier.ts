@@ -37,6 +37,9 @@ import {
   Redactor,
   type RedactorShape,
   TEST_COUNT_RULE,
+  annotate,
+  Attr,
+  traced,
   type Verification,
   Verifier,
   type VerifierShape,
@@ -202,13 +205,20 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
       run: Effect.Effect<CommandResult>,
       command: string
     ): Effect.Effect<CommandResult> =>
-      observer === undefined ? run : Effect.gen(function*() {
-        yield* observer.started({ phase, index, command })
+      Effect.gen(function*() {
+        if (observer !== undefined) yield* observer.started({ phase, index, command })
         const result = yield* run
-        const shown = redact.redactResult(result)
-        yield* observer.done({ phase, index, result: shown, counts: Option.getOrNull(countsOf(shown)) })
+        yield* annotate({ [Attr.exitCode]: result.exitCode ?? -1, [Attr.durationMs]: result.durationMs })
+        if (observer !== undefined) {
+          const shown = redact.redactResult(result)
+          yield* observer.done({ phase, index, result: shown, counts: Option.getOrNull(countsOf(shown)) })
+        }
         return result
-      })
+      }).pipe(
+        traced("switchyard.verify.command", {
+          attributes: { [Attr.phase]: phase, [Attr.command]: redact.redact(command), "switchyard.verify.index": index }
+        })
+      )
 
     /** Sizes (bytes) of the files `commit` adds, from `git ls-tree -l`. */
     const addedFileSizes = (range: string, commit: string) =>

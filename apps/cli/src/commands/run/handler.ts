@@ -2,6 +2,9 @@
 import { Confinement, preflight, runLine, Sandbox, Workflow } from "@switchyard/core"
 import { ProgramProbe } from "@switchyard/node"
 import { Console, Effect, Option } from "effect"
+import { startServer } from "../../server/start.js"
+import { telemetryLayer } from "../../telemetry.js"
+import { apiToken } from "../../server/token.js"
 import { lineLayer } from "../../layers.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
@@ -13,7 +16,9 @@ import type { RunOptions } from "./options.js"
  * station; nothing is run), a dirty base (`DirtyBase`; the workflow file's own edits do not count) and a confinement
  * that cannot be had (bubblewrap missing or unable to create namespaces: `ConfinementUnavailable`, fail closed). Then
  * says which confinement is in force and runs the line until interrupted (or drained with `--once`), printing its
- * progress; prints the usage once the progress has ended (see `printProgress`), however the line ends.
+ * progress; prints the usage once the progress has ended (see `printProgress`), however the line ends. With
+ * `--port`, serves the API and the page while the line runs (server/start.ts; each refresh ticks the line). With the
+ * OTEL_* variables, exports its traces and metrics (telemetry.ts).
  */
 export const run = (o: RunOptions) =>
   repoRoot.pipe(Effect.flatMap((root) =>
@@ -24,10 +29,23 @@ export const run = (o: RunOptions) =>
       yield* (yield* Sandbox).resolveBase
       const confinement = yield* Confinement
       yield* confinement.check
+      // `--port`: the API and the page, served while the line runs (the first line on stdout says where).
+      const refresh = Option.isSome(o.port)
+        ? (yield* startServer({
+          repoRoot: root,
+          listen: { host: o.host, port: o.port.value, token: yield* apiToken },
+          operations: ["poll", "reconcile"]
+        })).refreshes
+        : undefined
       const line = confinementLine(confinement.kind, confinement.summary)
       yield* confinement.kind === "none" ? Console.error(line) : Console.log(line)
-      yield* printProgress(runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency) }), {
+      yield* printProgress(runLine({ once: o.once, concurrency: Option.getOrUndefined(o.concurrency), refresh }), {
         onEnd: (usage) => Console.log(usageLine(usage))
       })
-    }).pipe(Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })),
+      // OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_*: spans and metrics exported (telemetry.ts); unset, nothing is loaded.
+      Effect.provide(telemetryLayer)
+    )
   ))
