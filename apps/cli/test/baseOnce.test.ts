@@ -78,4 +78,40 @@ describe("the base is checked once", () => {
     const md = readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/evidence.md"), "utf8")
     expect(md).toContain("not run again for this candidate")
   })
+
+  it("the base's validation runs while the agent works, once, and the candidate's verification takes it", async () => {
+    const r = repo()
+    const ran = join(r.shared, "validation.log")
+    // The agent waits (up to 20 s) to see the base's validation run before it makes its fix: only a validation run
+    // ahead of the candidate can be seen from inside the agent's turn.
+    const agent = r.agent("patient.sh", `i=0; while [ ! -s ${ran} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+[ -s ${ran} ] || { echo "the base's validation did not run during my turn" >&2; exit 1; }
+${fixerScript}`)
+    r.writeWorkflow(`agent:
+  command: ${JSON.stringify(agent)}
+  max_attempts: 1
+  timeout_ms: 60000
+verify:
+  validation:
+    - ${JSON.stringify(`git rev-parse HEAD >> ${ran} && node --test`)}
+  compare_test_counts: true
+polling:
+  interval_ms: 200
+`)
+    await sy(r.dir, "issue", "create", "--title", "average([]) is NaN", "--repro", averageRepro)
+    const run = await sy(r.dir, "run", "--once")
+    expect(run.code, run.stderr).toBe(0)
+    const evidence = await syJson(r.dir, "evidence", "SY-1")
+    expect(evidence.outcome, JSON.stringify(evidence.verdict)).toBe("PR_READY")
+    // Its own run, not a reuse; the counts compare like with like.
+    expect(evidence.baseReusedAt).toBeNull()
+    expect(evidence.testCounts.base.passed).toBe(1)
+    expect(evidence.testCounts.candidate.passed).toBe(2)
+    // Validation ran twice in all: once on the base (ahead), once on the candidate.
+    const heads = readFileSync(ran, "utf8").split("\n").filter((l) => l.length > 0)
+    expect(heads).toHaveLength(2)
+    expect(heads[0]).toBe(evidence.fingerprint.baseCommit)
+    expect(heads[1]).not.toBe(evidence.fingerprint.baseCommit) // the candidate's checkout
+    expect(run.stdout).toMatch(/validation #1 on the base: .* exited 0/)
+  })
 })

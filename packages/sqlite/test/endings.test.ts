@@ -170,6 +170,7 @@ describe("every ending has exactly one bundle", () => {
       })
       const verifier = Verifier.of({
         reproduce: (_id, _commit, command) => Effect.succeed(result(command, 1)),
+        prepareBase: () => Effect.void,
         verify: (input) =>
           Effect.succeed({
             reproductionAfter: input.reproduction === null ? null : result(input.reproduction, 0),

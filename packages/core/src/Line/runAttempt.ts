@@ -190,6 +190,9 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         if (reproduced !== null) yield* persist(reproduced)
         const early = Decide.beforeAgent(opened.packet.reproduction, reproduced?.result ?? null, opened.base)
         if (early !== null) return early
+        // The agent will run: the base's validation starts now, beside the sandbox and the agent's turn (a child
+        // fiber, interrupted with the attempt); the candidate's verification takes it when it gets there.
+        yield* Effect.fork(Stages.prepareBase(ctx, opened))
         // Stored uninterruptibly once prepared, so an interruption either finds the artifact (and removes the
         // sandbox) or lands inside `prepare` (which removes it itself).
         const p = yield* Effect.uninterruptibleMask((restore) =>

@@ -450,6 +450,22 @@ export const verifyCandidate = Effect.fn("Line.verifyCandidate")(function*(
   return new Verified({ turn: made.turn, verification })
 })
 
+/**
+ * The base's validation started ahead of the candidate (`Verifier.prepareBase`): the line forks it once the agent
+ * will run, so it overlaps the sandbox, the hooks and the agent's turn instead of the candidate's verification.
+ * Never fails.
+ */
+export const prepareBase = (ctx: LineContext, opened: Opened) =>
+  Effect.flatMap(Verifier, (verifier) =>
+    verifier.prepareBase({
+      issueId: ctx.issue.id,
+      baseCommit: opened.base,
+      policy: verifyPolicy(ctx.issue, ctx.cfg),
+      validation: opened.packet.validation,
+      timeoutMs: ctx.cfg.verify.timeout_ms,
+      hooks: ctx.cfg.hooks
+    }))
+
 /** Revise: the feedback for the next agent turn after the Verifier rejected the candidate of `turn`. */
 export const revise = Effect.fn("Line.revise")(function*(
   ctx: LineContext,

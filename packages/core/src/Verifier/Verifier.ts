@@ -112,6 +112,22 @@ export interface VerifierShape {
     readonly hooks: HooksConfig
     readonly observer?: VerifyObserver | undefined
   }) => Effect.Effect<Verification, SandboxError | HookFailed>
+  /**
+   * Runs the base's validation ahead of the candidate (the line starts it while the sandbox is made and the agent
+   * works), so that `verify` finds it done, or awaits it in flight, instead of running it beside the candidate's:
+   * the run `verify` would make for the test-count comparison, stored the same way (`BaseResults`). Does nothing when
+   * `verify` would not reuse it: no comparison or no validation, `policy.baseCache` off, no `BaseResults`, or a
+   * command or the install hook that reads the change variables (`SWITCHYARD_*`, unknown before the candidate).
+   * Never fails (a failed run is logged; `verify` then runs the base itself).
+   */
+  readonly prepareBase: (input: {
+    readonly issueId: string
+    readonly baseCommit: string
+    readonly policy: VerifyPolicy
+    readonly validation: ReadonlyArray<string>
+    readonly timeoutMs: number
+    readonly hooks: HooksConfig
+  }) => Effect.Effect<void>
 }
 
 export class Verifier extends Context.Tag("switchyard/Verifier")<Verifier, VerifierShape>() {}

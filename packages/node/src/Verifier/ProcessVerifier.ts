@@ -47,8 +47,8 @@ import {
   type VerifyPhase,
   type VerifyPolicy
 } from "@switchyard/core"
-import type { CommandResult, TestCounts } from "@switchyard/domain"
-import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import type { CommandResult, HooksConfig, TestCounts } from "@switchyard/domain"
+import { Clock, Deferred, Effect, Either, Layer, Option, Schema } from "effect"
 import picomatch from "picomatch"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
@@ -132,6 +132,10 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
     const withExecutor = Effect.provideService(CommandExecutor.CommandExecutor, executor)
     const repoRoot = sandbox.repoRoot
     const baseResults = yield* Effect.serviceOption(BaseResults)
+    /** Base runs under way in this process, by `baseKey`: completed (not failed) when the run ends either way. */
+    const inFlight = new Map<string, Deferred.Deferred<void>>()
+    /** Base runs stored by `prepareBase`, by `baseKey` → the issue they were run ahead for (taken by its verify). */
+    const ranAhead = new Map<string, string>()
     /** The environment of a verification command: the `env` names allowed from the runner, then `change`. */
     const commandEnv = (env: ReadonlyArray<string>, change: Readonly<Record<string, string>>) => ({
       ...confinedEnv(env, process.env),
@@ -140,8 +144,9 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
     /**
      * Runs `commands` on the base (`phase`) through `run`, or returns an earlier run's results with the same inputs
      * (`baseKey`) when `reuse` is on and a `BaseResults` service is there; a fresh run whose every command ran to
-     * an exit code of its own (`isReusableBaseRun`) is stored for the next issue. `reusedFrom` is when the returned run
-     * happened, when it was not now.
+     * an exit code of its own (`isReusableBaseRun`) is stored for the next issue. The same run already under way in
+     * this process is awaited instead of run twice. `reusedFrom` is when the returned run happened, when it was not
+     * now; `ranAhead` is true when it was made for `owner`'s issue by `prepareBase` (its own run: not a reuse).
      */
     const onBase = <E, R>(
       reuse: boolean,
@@ -153,26 +158,57 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         readonly hooks: { readonly after_create: string | null }
         readonly env: Readonly<Record<string, string>>
       },
-      run: Effect.Effect<ReadonlyArray<CommandResult>, E, R>
-    ): Effect.Effect<{ readonly results: ReadonlyArray<CommandResult>; readonly reusedFrom: number | null }, E, R> =>
+      run: Effect.Effect<ReadonlyArray<CommandResult>, E, R>,
+      owner: { readonly issueId: string; readonly ahead: boolean } | null = null
+    ): Effect.Effect<
+      { readonly results: ReadonlyArray<CommandResult>; readonly reusedFrom: number | null; readonly ranAhead: boolean },
+      E,
+      R
+    > =>
       Effect.gen(function*() {
-        if (!reuse || Option.isNone(baseResults)) return { results: yield* run, reusedFrom: null }
+        if (!reuse || Option.isNone(baseResults)) return { results: yield* run, reusedFrom: null, ranAhead: false }
         const cache = baseResults.value
         const key = baseKey({ ...inputs, afterCreate: inputs.hooks.after_create })
-        const hit = yield* cache.lookup(key)
-        if (Option.isSome(hit) && hit.value.results.length === inputs.commands.length) {
+        const lookup = Effect.gen(function*() {
+          const hit = yield* cache.lookup(key)
+          if (Option.isNone(hit) || hit.value.results.length !== inputs.commands.length) return null
+          // Run ahead for this very issue (`prepareBase`): its own run, not a reuse.
+          if (owner !== null && !owner.ahead && ranAhead.get(key) === owner.issueId) {
+            ranAhead.delete(key)
+            return { results: hit.value.results, reusedFrom: null, ranAhead: true }
+          }
           yield* Effect.logInfo("base run reused").pipe(
             Effect.annotateLogs({ phase: inputs.phase, ranAt: new Date(hit.value.ran_at).toISOString() })
           )
-          return { results: hit.value.results, reusedFrom: hit.value.ran_at }
+          return { results: hit.value.results, reusedFrom: hit.value.ran_at, ranAhead: false }
+        })
+        const found = yield* lookup
+        if (found !== null) return found
+        // The same run already under way in this process (started ahead by `prepareBase`, or another issue on the
+        // base): wait for it and take what it stored; if it stored nothing, run it here.
+        const pending = inFlight.get(key)
+        if (pending !== undefined) {
+          yield* Deferred.await(pending)
+          const after = yield* lookup
+          if (after !== null) return after
         }
-        const results = yield* run
-        if (isReusableBaseRun(results)) {
-          const now = yield* Clock.currentTimeMillis
-          const stored = results.map((r) => redactor.redactResult(r))
-          yield* cache.store(key, new BaseRun({ base_commit: inputs.baseCommit, results: stored, ran_at: now }))
-        }
-        return { results, reusedFrom: null }
+        const done = yield* Deferred.make<void>()
+        if (pending === undefined) inFlight.set(key, done)
+        return yield* Effect.gen(function*() {
+          const results = yield* run
+          if (isReusableBaseRun(results)) {
+            const now = yield* Clock.currentTimeMillis
+            const stored = results.map((r) => redactor.redactResult(r))
+            yield* cache.store(key, new BaseRun({ base_commit: inputs.baseCommit, results: stored, ran_at: now }))
+            if (owner?.ahead === true) ranAhead.set(key, owner.issueId)
+          }
+          return { results, reusedFrom: null, ranAhead: false }
+        }).pipe(
+          Effect.ensuring(Effect.suspend(() => {
+            if (inFlight.get(key) === done) inFlight.delete(key)
+            return Deferred.succeed(done, undefined)
+          }))
+        )
       })
     /** One verification command in `checkout`, confined, with the `env` names allowed from the runner. */
     const runIn = (
@@ -343,6 +379,61 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return result
       }).pipe(Effect.annotateLogs({ commit, stage: "reproduce" }))
 
+    /**
+     * The base's validation (phase `validation_base`) in a clean checkout of `baseCommit`, with the change variables
+     * `change`, through `onBase` (reused, awaited in flight, or run now and stored).
+     */
+    const baseValidation = (input: {
+      readonly issueId: string
+      readonly baseCommit: string
+      readonly policy: VerifyPolicy
+      readonly validation: ReadonlyArray<string>
+      readonly timeoutMs: number
+      readonly hooks: HooksConfig
+      readonly change: Readonly<Record<string, string>>
+      readonly redact: RedactorShape
+      readonly observer?: VerifyObserver | undefined
+      readonly ahead: boolean
+    }) =>
+      onBase(input.policy.baseCache ?? true, {
+        phase: "validation_base",
+        baseCommit: input.baseCommit,
+        commands: input.validation,
+        timeoutMs: input.timeoutMs,
+        hooks: input.hooks,
+        env: commandEnv(input.policy.env, input.change)
+      }, Effect.scoped(Effect.gen(function*() {
+        const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
+        return yield* Effect.forEach(input.validation, (command, i) =>
+          observed(
+            input.observer,
+            "validation_base",
+            i,
+            input.redact,
+            runIn(dir, command, input.timeoutMs, input.policy.env, input.change),
+            command
+          ))
+      })), { issueId: input.issueId, ahead: input.ahead })
+
+    const prepareBase: VerifierShape["prepareBase"] = (input) => {
+      const reads = [...input.validation, input.hooks.after_create ?? ""].join("\n").includes("SWITCHYARD_")
+      const useful = input.policy.compareTestCounts && input.validation.length > 0 && (input.policy.baseCache ?? true) &&
+        Option.isSome(baseResults) && !reads
+      if (!useful) return Effect.void
+      return baseValidation({
+        ...input,
+        change: changeEnv(input.baseCommit, input.baseCommit, [], []),
+        redact: redactor,
+        ahead: true
+      }).pipe(
+        Effect.asVoid,
+        Effect.catchAll((e) => Effect.logInfo("the base's validation ahead of the candidate did not run").pipe(
+          Effect.annotateLogs({ reason: e.message })
+        )),
+        Effect.annotateLogs({ base: input.baseCommit, stage: "prepare base" })
+      )
+    }
+
     const verify: VerifierShape["verify"] = (input) =>
       Effect.gen(function*() {
         const redact = input.policy.secretValues.length === 0
@@ -394,31 +485,19 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
 
         /** The base's validation for the count guard: reused from an earlier run on the base, or run now. */
         const baseRun = Effect.gen(function*() {
-          const fresh = Effect.scoped(Effect.gen(function*() {
-            const dir = yield* sandbox.checkout(input.baseCommit, `${input.issueId}-base`, input.hooks, input.policy.env)
-            return yield* Effect.forEach(input.validation, (command, i) =>
-              observed(
-                input.observer,
-                "validation_base",
-                i,
-                redact,
-                runIn(dir, command, input.timeoutMs, input.policy.env, change),
-                command
-              ))
-          }))
-          const base = yield* onBase(input.policy.baseCache ?? true, {
-            phase: "validation_base",
-            baseCommit: input.baseCommit,
-            commands: input.validation,
-            timeoutMs: input.timeoutMs,
-            hooks: input.hooks,
-            env: commandEnv(input.policy.env, change)
-          }, fresh)
+          const base = yield* baseValidation({ ...input, change, redact, ahead: false })
           const observer = input.observer
-          if (base.reusedFrom !== null && observer !== undefined) {
+          // A run that was not made here now (reused, or run ahead while the agent worked) is reported as done.
+          if ((base.reusedFrom !== null || base.ranAhead) && observer !== undefined) {
             yield* Effect.forEach(base.results, (r, index) => {
               const result = redact.redactResult(r)
-              return observer.done({ phase: "validation_base", index, result, counts: Option.getOrNull(countsOf(result)), reused: true })
+              return observer.done({
+                phase: "validation_base",
+                index,
+                result,
+                counts: Option.getOrNull(countsOf(result)),
+                reused: base.reusedFrom !== null
+              })
             }, { discard: true })
           }
           return base
@@ -459,7 +538,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         return verification
       }).pipe(Effect.annotateLogs({ commit: input.commit, base: input.baseCommit, stage: "verify" }))
 
-    return Verifier.of({ reproduce, verify })
+    return Verifier.of({ reproduce, verify, prepareBase })
   }
 )
 
