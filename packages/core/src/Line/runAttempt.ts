@@ -241,6 +241,9 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           yield* settleInterrupted({ issueId: issue.id, attempt, epoch, cause, requeue: cause !== "canceled_by_reconciliation" })
             .pipe(Effect.ignoreLogged)
           const handle = yield* handleNow
+          // Symphony C8/C9 keep the sandbox of an issue stopped for losing a required label
+          // (`required_labels_missing`); the sandbox lifetime of paused issues is being reworked apart from this, so
+          // it is removed like any interrupted attempt's for now: this is where keeping it hooks in.
           if (handle !== null) {
             yield* sandbox.remove(handle.path, { deleteBranch: handle.branch, hooks: cfg.hooks }).pipe(Effect.ignoreLogged)
           }
