@@ -4,8 +4,12 @@
  * and claims PR_READY, `ask…` escalates, anything else claims NO_OP). For tests of the loop's rules over any
  * `Tracker` Layer (the stores' own, or an external tracker's in their place).
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import {
   AgentStation,
+  type BaseResults,
+  type EvidenceStore,
+  type Orchestrator,
   Candidate,
   Confinement,
   FiberWorkerPool,
@@ -18,7 +22,7 @@ import {
   Workflow
 } from "@switchyard/core"
 import { AgentReport, CommandResult, ConfinementRecord, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
-import { type Context, Effect, Layer, Option, Ref, Schema } from "effect"
+import { Context, Effect, Layer, Option, Ref, Schema } from "effect"
 import { redactorLayer } from "./helpers.js"
 
 const result = (command: string, exitCode: number) =>
@@ -74,7 +78,7 @@ const confinement = Confinement.of({
  * runs per issue; `sandboxes` holds the paths of the sandboxes that exist now.
  */
 export const standInLine = (
-  stores: Context.Context<never>,
+  stores: Context.Context<Tracker | Orchestrator | EvidenceStore | BaseResults | SqlClient.SqlClient>,
   stateDir: string,
   config: Record<string, unknown> = {}
 ) =>
@@ -82,8 +86,8 @@ export const standInLine = (
     const runs = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     const sandboxes = yield* Ref.make<ReadonlySet<string>>(new Set())
     const base = "b".repeat(40)
-    const titleOf = (id: string) =>
-      Effect.flatMap(Tracker, (t) => t.get(id)).pipe(Effect.map((i) => i.title), Effect.orDie)
+    const tracker = Context.get(stores, Tracker)
+    const titleOf = (id: string) => tracker.get(id).pipe(Effect.map((i) => i.title), Effect.orDie)
     const sandbox = Sandbox.of({
       repoRoot: "/repo",
       workspaceRoot: "/ws",
