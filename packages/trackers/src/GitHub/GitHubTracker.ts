@@ -14,7 +14,14 @@
  */
 import type { HttpClient } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { renderEvidenceMarkdown, type Tracker, type TrackerEnding, TrackerError } from "@switchyard/core"
+import {
+  PreflightFailed,
+  type PreflightProblem,
+  renderEvidenceMarkdown,
+  type Tracker,
+  type TrackerEnding,
+  TrackerError
+} from "@switchyard/core"
 import type { IssueId } from "@switchyard/domain"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as MirrorTracker from "../Mirror/MirrorTracker.js"
@@ -183,3 +190,43 @@ export const remote = (options: GitHubTrackerOptions) =>
 /** The GitHub tracker as the `Tracker` service (see `MirrorTracker.layer`). */
 export const layer = (options: GitHubTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layer(r, { pollMs: options.pollMs })))
+
+/**
+ * What `switchyard run` checks against GitHub before it claims anything (docs/trackers.md, "Preflight"): the API
+ * answers, the token is accepted, the repository exists and the token can see it, every `tracker.required_labels`
+ * label exists there. Fails `PreflightFailed` (exit 2, one line per problem) naming the key to fix; `path` is the
+ * workflow file's. Makes at most 1 + labels requests, each retried only for a short throttle.
+ */
+export const preflight = (
+  options: GitHubTrackerOptions & { readonly tokenEnv: string; readonly requiredLabels: ReadonlyArray<string>; readonly path: string }
+): Effect.Effect<void, PreflightFailed, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const api = yield* makeApi({ apiUrl: options.apiUrl, repo: options.repo, token: options.token })
+    const refused = (problems: ReadonlyArray<PreflightProblem>) => new PreflightFailed({ path: options.path, problems })
+    const repo = yield* Effect.either(api.getRepo)
+    if (repo._tag === "Left") {
+      const e = repo.left
+      const problem: PreflightProblem = e.category === "unauthorized"
+        ? { key: "tracker.token_env", reason: `GitHub refused the token in $${options.tokenEnv} (HTTP 401): set a valid token` }
+        : e.category === "not_found"
+        ? { key: "tracker.repo", reason: `${options.repo} does not exist on ${options.apiUrl}, or the token in $${options.tokenEnv} cannot see it` }
+        : e.category === "request"
+        ? { key: "tracker.api_url", reason: `${options.apiUrl} cannot be reached: ${e.reason}` }
+        : { key: "tracker.api_url", reason: e.message }
+      return yield* refused([problem])
+    }
+    const missing: Array<PreflightProblem> = []
+    for (const label of options.requiredLabels) {
+      const name = label.trim()
+      const has = name === "" ? false : yield* api.hasLabel(name).pipe(Effect.orElseSucceed(() => true))
+      if (!has) {
+        missing.push({
+          key: "tracker.required_labels",
+          reason: name === ""
+            ? "holds a blank label, which no issue can carry"
+            : `label ${JSON.stringify(name)} does not exist in ${options.repo}; no issue can carry it yet: create it there`
+        })
+      }
+    }
+    if (missing.length > 0) return yield* refused(missing)
+  })

@@ -318,12 +318,16 @@ export const make = (remote: Remote) =>
       yield* recordHealth(pulled._tag === "Right", pulled._tag === "Left" ? pulled.left.message : null)
     })
 
-    return { tracker, syncOnce, health: Ref.get(health) }
+    /** Delivers what is due now (never fails): the last chance of a run that is ending. */
+    const flush = deliver.pipe(Effect.catchAll((e) => Effect.logWarning(`${remote.kind} outbox: ${e.message}`)))
+
+    return { tracker, syncOnce, flush, health: Ref.get(health) }
   })
 
 /**
  * The mirror as the `Tracker` service: syncs once while the layer is built (so the first tick sees the remote),
- * then every `pollMs` (ms) in a fiber that lives as long as the layer.
+ * then every `pollMs` (ms) in a fiber that lives as long as the layer; delivers the due outbox once more (at most
+ * 10 s) when the layer is released.
  */
 export const layer = (
   remote: Remote,
@@ -334,6 +338,9 @@ export const layer = (
     Effect.gen(function*() {
       const mirror = yield* make(remote)
       yield* mirror.syncOnce
+      // Runs after the sync fiber is interrupted (finalizers run in reverse): the write-backs of the last endings of
+      // a `run --once` go out before it exits; what cannot go out now waits in the outbox for the next run.
+      yield* Effect.addFinalizer(() => mirror.flush.pipe(Effect.timeout("10 seconds"), Effect.ignore))
       yield* mirror.syncOnce.pipe(
         Effect.repeat(Schedule.spaced(Duration.millis(options.pollMs))),
         Effect.forkScoped
