@@ -61,6 +61,12 @@ describe("switchyard run with tracker.kind github (built CLI, GitHub twin)", () 
       expect(comments[0]).toContain("Switchyard verified a change")
       expect(comments[0]).toContain(`.switchyard/runs/GH-${fix}/1/evidence.md`)
       expect(comments[1]).toContain("Pull request: ")
+      // status shows the tracker's health: read, with the rate limit GitHub reported, nothing waiting.
+      const status = yield* Effect.promise(() => syAsync(r.dir, ["status", "--json"]))
+      const health = JSON.parse(status.stdout).tracker.health
+      expect(health.map((h: any) => [h.kind, h.lastOkAt !== null, typeof h.rateLimitRemaining, h.pendingWriteBacks])).toEqual([
+        ["github", true, "number", 0]
+      ])
       // The token never reaches the agent.
       const agentEnv = readFileSync(envFile, "utf8")
       expect(agentEnv).not.toContain("GITHUB_TOKEN")
