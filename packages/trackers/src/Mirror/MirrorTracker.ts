@@ -226,7 +226,11 @@ export const make = (remote: Remote) =>
     const pull = Effect.gen(function*() {
       const read = yield* remote.pull
       if (Option.isNone(read)) return
-      const { issues } = read.value
+      // Oldest first (then by number), so the mirror's rows are in the order the remote created them.
+      const issues = [...read.value.issues].sort((a, b) =>
+        DateTime.toEpochMillis(a.created_at) - DateTime.toEpochMillis(b.created_at) ||
+        Number(a.id.slice(a.id.lastIndexOf("-") + 1)) - Number(b.id.slice(b.id.lastIndexOf("-") + 1))
+      )
       for (const bad of read.value.invalid) {
         if ((yield* Ref.get(reported)).has(bad.id)) continue
         yield* Ref.update(reported, (s) => new Set(s).add(bad.id))
