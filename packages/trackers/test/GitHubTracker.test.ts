@@ -224,7 +224,8 @@ describe("GitHub tracker: the line", () => {
       yield* runLine({ once: true }).pipe(Effect.provide(line), Effect.timeout("20 seconds"))
       const s = yield* until(twin, (st) =>
         st.pulls.length === 1 && st.comments.filter((c) => c.issue === fix).length === 2 &&
-        labelsOf(st, noop).includes("switchyard:no-op") && labelsOf(st, ask).includes("switchyard:escalated"))
+        labelsOf(st, noop).includes("switchyard:no-op") && labelsOf(st, ask).includes("switchyard:escalated") &&
+        st.comments.some((c) => c.issue === noop) && st.comments.some((c) => c.issue === ask))
       expect(labelsOf(s, fix)).toEqual(["ready", "switchyard:in-review"])
       expect(labelsOf(s, noop)).toEqual(["ready", "switchyard:no-op"])
       expect(labelsOf(s, ask)).toEqual(["Ready", "switchyard:escalated"])
