@@ -11,7 +11,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Orchestrator, runLine, Tracker } from "@switchyard/core"
 import { IssueId } from "@switchyard/domain"
 import { GitHubTwin } from "@switchyard/twin"
-import { Context, Effect, Either, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Logger, Option, Redacted, Ref, Schedule } from "effect"
 import { GitHubTracker, MirrorTracker } from "../src/index.js"
 import { open, scratch } from "./helpers.js"
 import { standInLine } from "./standIns.js"
@@ -274,6 +274,46 @@ describe("GitHub tracker: the line", () => {
       yield* until(twin, (st) => labelsOf(st, relabelled).length === 0)
       expect(yield* orchestrator.leases).toEqual([])
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
+})
+
+describe("GitHub tracker: outage while the line runs", () => {
+  it.live("the running worker goes on, nothing new is dispatched, the outage is logged once, dispatch resumes", () => {
+    const logged: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logged.push(String(message))))
+    return Effect.gen(function*() {
+      const set = yield* setUp()
+      const trackerContext = yield* Layer.build(
+        GitHubTracker.layer(set.options).pipe(Layer.provide(Layer.succeedContext(set.stores)), Layer.provide(FetchHttpClient.layer))
+      ).pipe(Effect.orDie)
+      const stores = Context.merge(set.stores, trackerContext)
+      const { line, runs } = yield* standInLine(stores, set.paths.stateDir, { tracker: { kind: "github", required_labels: ["ready"] } })
+      const tracker = Context.get(stores, Tracker)
+      const orchestrator = Context.get(stores, Orchestrator)
+      const hang = yield* set.twin.open({ title: "hang through the outage", labels: ["ready"] })
+      yield* Effect.repeat(tracker.list(), { until: (l) => l.length === 1, schedule: Schedule.spaced("20 millis") })
+      const runner = yield* runLine({ once: false }).pipe(Effect.provide(line), Effect.forkScoped)
+      yield* Effect.repeat(Ref.get(runs), { until: (m) => m.size === 1, schedule: Schedule.spaced("10 millis") })
+      yield* set.twin.setDown(true)
+      const later = yield* set.twin.open({ title: "noop opened during the outage", labels: ["ready"] })
+      // Each failing round takes ~1.4 s (a 5xx is retried 3 times, 200 ms doubling); wait for two of them.
+      yield* Effect.repeat(Effect.sync(() => logged.some((m) => m.includes("cannot be read"))), {
+        until: (b) => b,
+        schedule: Schedule.spaced("50 millis")
+      }).pipe(Effect.timeout("15 seconds"))
+      yield* Effect.sleep("3 seconds")
+      expect((yield* Ref.get(runs)).has(`GH-${later}`)).toBe(false)
+      expect((yield* orchestrator.leases).map((l) => l.issue_id)).toEqual([`GH-${hang}`])
+      expect((yield* tracker.get(`GH-${hang}`)).status).toBe("in_progress")
+      expect(logged.filter((m) => m.includes("cannot be read")).length).toBe(1)
+      yield* set.twin.setDown(false)
+      yield* Effect.repeat(Ref.get(runs), { until: (m) => m.has(`GH-${later}`), schedule: Schedule.spaced("20 millis") }).pipe(
+        Effect.timeout("15 seconds")
+      )
+      expect(logged.filter((m) => m.includes("answers again")).length).toBe(1)
+      expect((yield* orchestrator.leases).map((l) => l.issue_id)).toContain(`GH-${hang}`)
+      yield* Fiber.interrupt(runner)
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped, Effect.provide(capture))
+  }, 60_000)
 })
 
 describe("GitHub tracker: create", () => {

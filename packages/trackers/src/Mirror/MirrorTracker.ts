@@ -346,6 +346,8 @@ export const layer = (
       // a `run --once` go out before it exits; what cannot go out now waits in the outbox for the next run.
       yield* Effect.addFinalizer(() => mirror.flush.pipe(Effect.timeout("10 seconds"), Effect.ignore))
       yield* mirror.syncOnce.pipe(
+        // A defect in one round is logged and the next round runs: the sync never stops while the line runs.
+        Effect.catchAllCause((cause) => Effect.logError(`${remote.kind} sync round failed`, cause)),
         Effect.repeat(Schedule.spaced(Duration.millis(options.pollMs))),
         Effect.forkScoped
       )
