@@ -19,7 +19,7 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { GitHubTracker } from "@switchyard/trackers"
+import { FpTracker, GitHubTracker } from "@switchyard/trackers"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { statePaths, storeLayer } from "./store.js"
 
@@ -28,10 +28,11 @@ export { statePaths, storeLayer }
 /**
  * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
  * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
- * `tracker.token_env`, then the API: the repository and every required label). A refusal is `PreflightFailed`
+ * `tracker.token_env`, then the API: the repository and every required label), the fp mirror for `fp` after
+ * `fp issue list` answered in the repository. A refusal is `PreflightFailed`
  * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
  */
-export const trackerLayer = (env: Readonly<Record<string, string | undefined>> | undefined) =>
+export const trackerLayer = (repoRoot: string, env: Readonly<Record<string, string | undefined>> | undefined) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
@@ -39,6 +40,14 @@ export const trackerLayer = (env: Readonly<Record<string, string | undefined>> |
       if (cfg.kind === "switchyard") return Layer.empty
       const problems = trackerProblems(cfg)
       if (problems.length > 0) return yield* new PreflightFailed({ path: def.path, problems })
+      if (cfg.kind === "fp") {
+        const fp = { command: cfg.command ?? "fp", cwd: repoRoot, pollMs: def.config.polling.interval_ms }
+        const refused = yield* FpTracker.preflight(fp)
+        if (refused !== null) {
+          return yield* new PreflightFailed({ path: def.path, problems: [{ key: "tracker.kind", reason: `fp: ${refused}` }] })
+        }
+        return FpTracker.layer(fp)
+      }
       const tokenEnv = cfg.token_env ?? GitHubTracker.DEFAULT_TOKEN_ENV
       const raw = env === undefined
         ? Option.getOrUndefined(yield* Config.option(Config.string(tokenEnv)).pipe(Effect.orElseSucceed(() => Option.none())))
@@ -110,7 +119,7 @@ export const lineLayer = (
   )
   return services.pipe(
     // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
-    Layer.provideMerge(trackerLayer(options.runnerEnv)),
+    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv)),
     Layer.provideMerge(workflow),
     Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv })),
     Layer.provideMerge(NodeContext.layer)

@@ -66,7 +66,11 @@ describe("trackerProblems (tracker:)", () => {
     )
     expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "ftp://x" }))[0]?.key).toBe("tracker.api_url")
   })
-  it("linear and fp cannot run yet: refused, not silently replaced by the embedded tracker", () => {
+  it("linear cannot run yet: refused, not silently replaced by the embedded tracker", () => {
     expect(trackerProblems(tracker({ kind: "linear" }))[0]?.reason).toContain("cannot run yet")
+  })
+  it("fp runs, but required_labels cannot be met by fp issues (they carry no labels)", () => {
+    expect(trackerProblems(tracker({ kind: "fp" }))).toEqual([])
+    expect(trackerProblems(tracker({ kind: "fp", required_labels: ["ready"] })).map((p) => p.key)).toEqual(["tracker.required_labels"])
   })
 })

@@ -109,16 +109,22 @@ const notFound = (program: string, where: string) =>
 const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"])
 
 /**
- * The problems of `tracker:` that need no I/O (docs/trackers.md): a kind this version cannot run yet (`linear`,
- * `fp`), `github` without `repo: owner/name`, an `api_url` that is not a URL, or is plain `http://` on a host that
+ * The problems of `tracker:` that need no I/O (docs/trackers.md): a kind this version cannot run yet (`linear`),
+ * `fp` with `required_labels` (fp issues carry no labels), `github` without `repo: owner/name`, an `api_url` that is not a URL, or is plain `http://` on a host that
  * is not loopback (the token would cross the network in clear). Pure.
  */
 export const trackerProblems = (tracker: TrackerConfig): ReadonlyArray<PreflightProblem> => {
   const problems: Array<PreflightProblem> = []
-  if (tracker.kind === "linear" || tracker.kind === "fp") {
+  if (tracker.kind === "linear") {
     problems.push({
       key: "tracker.kind",
-      reason: `is ${JSON.stringify(tracker.kind)}, which this version cannot run yet (switchyard and github can; docs/trackers.md)`
+      reason: `is ${JSON.stringify(tracker.kind)}, which this version cannot run yet (switchyard, github and fp can; docs/trackers.md)`
+    })
+  }
+  if (tracker.kind === "fp" && tracker.required_labels.length > 0) {
+    problems.push({
+      key: "tracker.required_labels",
+      reason: "fp issues carry no labels, so no issue could be dispatched: remove required_labels for tracker.kind fp"
     })
   }
   if (tracker.kind === "github" && (tracker.repo === null || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(tracker.repo))) {

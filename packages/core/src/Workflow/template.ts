@@ -98,6 +98,7 @@ tracker:                        # where issues come from (docs/trackers.md); run
   repo: null                    # github: owner/name
   api_url: null                 # github/linear: API base URL; null = the public API; http:// only on loopback (a twin)
   token_env: null               # the env var that holds the token; null = GITHUB_TOKEN / LINEAR_API_KEY
+  command: null                 # fp: the fp binary; null = fp on PATH
   label_prefix: switchyard      # github: the state labels Switchyard writes are <prefix>:running, <prefix>:escalated, ...
 
 polling:

@@ -44,7 +44,7 @@ export interface OutboxRow {
 
 /** A write-back to queue: the op and its JSON payload. */
 export interface OutboxWrite {
-  readonly op: "state" | "comment" | "pull"
+  readonly op: "state" | "comment" | "pull" | "branch"
   readonly payload: Readonly<Record<string, unknown>>
 }
 
