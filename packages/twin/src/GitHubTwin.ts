@@ -1,8 +1,9 @@
 /**
  * The GitHub twin: a local HTTP server (127.0.0.1, ephemeral port) serving the subset of GitHub's REST API that
  * the GitHub Tracker uses, over one repository held in memory, so the tracker is tested with real HTTP offline
- * (docs/trackers.md). Payloads follow GitHub's published OpenAPI description (the `issue`, `label`,
- * `issue-comment`, `pull-request-simple` and `full-repository` schemas, subset).
+ * (docs/trackers.md). Issues, labels, comments and users conform to GitHub's published OpenAPI description
+ * (`@octokit/openapi`, checked by test/GitHubTwin.schema.test.ts); the repository and pull request payloads carry
+ * only the fields the tracker reads.
  *
  * Routes (all under `/repos/{owner}/{repo}`, Bearer or `token` authorization required):
  * - `GET ` → the repository (`default_branch`); `GET /labels/{name}` → a label or 404.
@@ -155,12 +156,36 @@ export const make = (options: {
       color: "ededed",
       default: false
     })
-    const user = { login: "octocat", id: 1, node_id: "U_1", type: "User", site_admin: false }
+    const userUrl = `${url}/users/octocat`
+    const user = {
+      login: "octocat",
+      id: 1,
+      node_id: "U_1",
+      avatar_url: `${url}/avatars/octocat`,
+      gravatar_id: "",
+      url: userUrl,
+      html_url: `${url}/octocat`,
+      followers_url: `${userUrl}/followers`,
+      following_url: `${userUrl}/following{/other_user}`,
+      gists_url: `${userUrl}/gists{/gist_id}`,
+      starred_url: `${userUrl}/starred{/owner}{/repo}`,
+      subscriptions_url: `${userUrl}/subscriptions`,
+      organizations_url: `${userUrl}/orgs`,
+      repos_url: `${userUrl}/repos`,
+      events_url: `${userUrl}/events{/privacy}`,
+      received_events_url: `${userUrl}/received_events`,
+      type: "User",
+      site_admin: false
+    }
     const issueJson = (i: TwinIssue) => ({
       id: 1000 + i.number,
       node_id: `I_${i.number}`,
       url: `${apiBase}/issues/${i.number}`,
       repository_url: apiBase,
+      labels_url: `${apiBase}/issues/${i.number}/labels{/name}`,
+      comments_url: `${apiBase}/issues/${i.number}/comments`,
+      events_url: `${apiBase}/issues/${i.number}/events`,
+      milestone: null,
       html_url: `${url}/${owner}/${repo}/${i.isPull ? "pull" : "issues"}/${i.number}`,
       number: i.number,
       state: i.state,
