@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Orchestrator, runLine, Tracker } from "@switchyard/core"
 import { IssueId } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Ref, Schedule } from "effect"
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -52,7 +52,11 @@ const project = (issues: Array<Partial<FakeIssue> & { title: string }>) => {
     updatedAt: at,
     ...i
   }))
-  const write = (all: Array<FakeIssue>) => writeFileSync(join(dir, ".fp-fake.json"), JSON.stringify({ issues: all }))
+  // Atomic, as the fake writes: neither side ever reads half a file.
+  const write = (all: Array<FakeIssue>) => {
+    writeFileSync(join(dir, ".fp-fake.json.test.tmp"), JSON.stringify({ issues: all }))
+    renameSync(join(dir, ".fp-fake.json.test.tmp"), join(dir, ".fp-fake.json"))
+  }
   write(full as Array<FakeIssue>)
   return {
     dir,
