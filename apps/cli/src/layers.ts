@@ -5,8 +5,9 @@
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
+import { FetchHttpClient } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, Supervisor, Workflow } from "@switchyard/core"
+import { FiberWorkerPool, PreflightFailed, Supervisor, trackerProblems, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -18,10 +19,58 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { Config, Effect, Layer } from "effect"
+import { FpTracker, GitHubTracker } from "@switchyard/trackers"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
+
+/**
+ * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
+ * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
+ * `tracker.token_env`, then the API: the repository and every required label), the fp mirror for `fp` after
+ * `fp issue list` answered in the repository. A refusal is `PreflightFailed`
+ * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
+ */
+export const trackerLayer = (repoRoot: string, env: Readonly<Record<string, string | undefined>> | undefined) =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const def = yield* (yield* Workflow).current
+      const cfg = def.config.tracker
+      if (cfg.kind === "switchyard") return Layer.empty
+      const problems = trackerProblems(cfg)
+      if (problems.length > 0) return yield* new PreflightFailed({ path: def.path, problems })
+      if (cfg.kind === "fp") {
+        const fp = { command: cfg.command ?? "fp", cwd: repoRoot, pollMs: def.config.polling.interval_ms }
+        const refused = yield* FpTracker.preflight(fp)
+        if (refused !== null) {
+          return yield* new PreflightFailed({ path: def.path, problems: [{ key: "tracker.kind", reason: `fp: ${refused}` }] })
+        }
+        return FpTracker.layer(fp)
+      }
+      const tokenEnv = cfg.token_env ?? GitHubTracker.DEFAULT_TOKEN_ENV
+      const raw = env === undefined
+        ? Option.getOrUndefined(yield* Config.option(Config.string(tokenEnv)).pipe(Effect.orElseSucceed(() => Option.none())))
+        : env[tokenEnv]
+      if (raw === undefined || raw.trim() === "") {
+        return yield* new PreflightFailed({
+          path: def.path,
+          problems: [{ key: "tracker.token_env", reason: `$${tokenEnv} is not set (or empty); it must hold a GitHub token that can read and write issues` }]
+        })
+      }
+      const options = {
+        repo: cfg.repo ?? "",
+        apiUrl: cfg.api_url ?? GitHubTracker.DEFAULT_API_URL,
+        token: Redacted.make(raw.trim()),
+        labelPrefix: cfg.label_prefix,
+        pollMs: def.config.polling.interval_ms
+      }
+      yield* GitHubTracker.preflight({ ...options, tokenEnv, requiredLabels: cfg.required_labels, path: def.path }).pipe(
+        Effect.provide(FetchHttpClient.layer)
+      )
+      return GitHubTracker.layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+    })
+  )
 
 /**
  * Everything `switchyard run` needs, for the repo at `repoRoot` (the workflow file must exist and parse: by default
@@ -69,6 +118,8 @@ export const lineLayer = (
     Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
+    // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
+    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv)),
     Layer.provideMerge(workflow),
     Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv })),
     Layer.provideMerge(NodeContext.layer)

@@ -34,7 +34,13 @@ const lease = (id: string, pid: number) =>
   })
 
 /** The snapshot docs/status.md shows, plus whatever a test adds. */
-const snapshot = (extra: { recent?: StatusSnapshot["human"]["recent"]; violations?: StatusSnapshot["human"]["violations"] } = {}) => {
+const snapshot = (
+  extra: {
+    recent?: StatusSnapshot["human"]["recent"]
+    violations?: StatusSnapshot["human"]["violations"]
+    health?: StatusSnapshot["tracker"]["health"]
+  } = {}
+) => {
   const leases = [lease("SY-1", 5123), lease("SY-4", 5140)]
   const retries = [new RetryEntry({ issue_id: IssueId.make("SY-2"), attempt: 2, due_at: now + 56_000, error: "agent_exit_nonzero" })]
   const s: StatusSnapshot = {
@@ -45,7 +51,8 @@ const snapshot = (extra: { recent?: StatusSnapshot["human"]["recent"]; violation
       next: [],
       waiting: 1,
       blocked: 0,
-      invalid: []
+      invalid: [],
+      health: extra.health ?? []
     },
     orchestrator: { runner, workflowInvalid: [], leases: [], retries: [] },
     workers: leases.map((l) => ({
@@ -94,6 +101,27 @@ describe("status view", () => {
         "HUMAN         recent outcomes (newest first):",
         "              SY-2     #1 RETRYABLE_FAILURE  The agent exited 1: …"
       ].join("\n")
+    )
+  })
+
+  it("an external tracker's health: last read and rate limit; an outage is a warning", () => {
+    const row = {
+      kind: "github",
+      lastOkAt: now - 12_000,
+      lastError: null,
+      lastErrorAt: null,
+      rateLimitRemaining: 4_990,
+      rateLimitResetAt: now + 60_000,
+      pendingWriteBacks: 0,
+      oldestPendingAt: null
+    }
+    const healthy = renderStatus(snapshot({ health: [row] })).split("\n")
+    expect(healthy[2]).toBe("              github: last read 12s ago · rate limit left 4990")
+    const down = renderStatus(
+      snapshot({ health: [{ ...row, lastError: "GitHub read issues failed (HTTP 503): down", lastErrorAt: now - 1_000, pendingWriteBacks: 2 }] })
+    ).split("\n")
+    expect(down[2]).toBe(
+      "              ⚠ github: cannot be read (GitHub read issues failed (HTTP 503): down); last read 12s ago; nothing new is dispatched · rate limit left 4990 · 2 write-back(s) waiting"
     )
   })
 

@@ -99,3 +99,19 @@ describe("summarizeReady", () => {
     expect(summarizeReady({ refs, invalid: [] }, { exclude: [], limit: Number.POSITIVE_INFINITY }, 4).head).toHaveLength(4)
   })
 })
+
+describe("tracker.required_labels (Symphony SPEC §5.3.1)", () => {
+  it("needs every label, trimmed and case-insensitive", async () => {
+    const { hasRequiredLabels, missingRequiredLabels } = await import("../src/Tracker/eligibility.js")
+    expect(hasRequiredLabels(["Ready ", "BUG"], ["ready", " bug"])).toBe(true)
+    expect(hasRequiredLabels(["ready"], ["ready", "bug"])).toBe(false)
+    expect(missingRequiredLabels(["ready"], ["Ready", "Bug "])).toEqual(["bug"])
+    expect(hasRequiredLabels([], [])).toBe(true)
+  })
+
+  it("a blank required label matches no issue, not even one with a blank label", async () => {
+    const { hasRequiredLabels, missingRequiredLabels } = await import("../src/Tracker/eligibility.js")
+    expect(hasRequiredLabels(["ready", "", " "], ["ready", " "])).toBe(false)
+    expect(missingRequiredLabels(["ready", ""], ["ready", ""])).toEqual([""])
+  })
+})

@@ -1,7 +1,8 @@
 /** Preflight (issue 12, item 8): what `run` refuses before claiming anything, over the config alone. */
-import { assert, describe, it } from "@effect/vitest"
-import { commandProgram, defaultWorkflowFile, parseWorkflow, preflight, preflightPlan } from "@switchyard/core"
-import { Effect } from "effect"
+import { assert, describe, expect, it } from "@effect/vitest"
+import { commandProgram, defaultWorkflowFile, parseWorkflow, preflight, preflightPlan, trackerProblems } from "@switchyard/core"
+import { TrackerConfig } from "@switchyard/domain"
+import { Effect, Schema } from "effect"
 
 const def = (frontMatter: string) => Effect.runSync(parseWorkflow("/repo/WORKFLOW.md", `---\n${frontMatter}\n---\nbody`))
 
@@ -47,5 +48,29 @@ describe("preflight", () => {
         .map((p) => [p.key, p.program]),
       [["agent.command", "agent"], ["agents.c.command", "codex"]]
     )
+  })
+})
+
+describe("trackerProblems (tracker:)", () => {
+  const tracker = (over: Record<string, unknown>) => Schema.decodeUnknownSync(TrackerConfig)(over)
+  it("the embedded tracker needs nothing", () => {
+    expect(trackerProblems(tracker({}))).toEqual([])
+  })
+  it("github needs owner/name, and plain http only on loopback", () => {
+    expect(trackerProblems(tracker({ kind: "github" })).map((p) => p.key)).toEqual(["tracker.repo"])
+    expect(trackerProblems(tracker({ kind: "github", repo: "a/b/c" })).map((p) => p.key)).toEqual(["tracker.repo"])
+    expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "http://127.0.0.1:8080" }))).toEqual([])
+    expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "https://ghe.example.com/api/v3" }))).toEqual([])
+    expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "http://ghe.example.com" }))[0]?.reason).toContain(
+      "not loopback"
+    )
+    expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "ftp://x" }))[0]?.key).toBe("tracker.api_url")
+  })
+  it("linear cannot run yet: refused, not silently replaced by the embedded tracker", () => {
+    expect(trackerProblems(tracker({ kind: "linear" }))[0]?.reason).toContain("cannot run yet")
+  })
+  it("fp runs, but required_labels cannot be met by fp issues (they carry no labels)", () => {
+    expect(trackerProblems(tracker({ kind: "fp" }))).toEqual([])
+    expect(trackerProblems(tracker({ kind: "fp", required_labels: ["ready"] })).map((p) => p.key)).toEqual(["tracker.required_labels"])
   })
 })

@@ -170,6 +170,7 @@ Do {{ issue.title }}.
 tracker:
   kind: linear
   active_states: [Todo, In Progress]
+  required_labels: [Symphony]
 codex:
   command: codex app-server
 agent:
@@ -182,7 +183,10 @@ server:
 {{ issue.identifier }}`)
       assert.strictEqual(def.config.agent.max_concurrent_agents, 3)
       assert.isFalse("surprise" in def.config.agent)
-      assert.isFalse("tracker" in def.config)
+      // tracker.kind and required_labels are read (docs/trackers.md); Symphony's other tracker keys are ignored.
+      assert.strictEqual(def.config.tracker.kind, "linear")
+      assert.deepStrictEqual(def.config.tracker.required_labels, ["Symphony"])
+      assert.isFalse("active_states" in def.config.tracker)
     }))
 
   it.effect("accepts CRLF line endings and a byte-order mark", () =>

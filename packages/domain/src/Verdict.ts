@@ -81,5 +81,12 @@ export type VerdictCause = typeof VerdictCause.Type
 export const RUNNER_DEATH_CAUSES: ReadonlySet<VerdictCause> = new Set(["runner_died", "lease_expired", "no_live_lease"])
 
 /** Why an attempt ended without a terminal state (it is not counted). */
-export const InterruptCause = Schema.Literal("shutdown", "canceled_by_reconciliation", "lease_lost", "interrupted")
+export const InterruptCause = Schema.Literal(
+  "shutdown",
+  "canceled_by_reconciliation",
+  /** The issue no longer carries every `tracker.required_labels` label (Symphony SPEC §5.3.1: "or continue"). */
+  "required_labels_missing",
+  "lease_lost",
+  "interrupted"
+)
 export type InterruptCause = typeof InterruptCause.Type

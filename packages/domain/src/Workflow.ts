@@ -248,7 +248,41 @@ export const OrchestratorConfig = Schema.Struct({
   max_runner_deaths: withDefault(PositiveInt, () => 3)
 })
 
+/** The tracker kinds (docs/trackers.md): the embedded SQLite tracker and the external ones. */
+export const TrackerKind = Schema.Literal("switchyard", "github", "linear", "fp")
+export type TrackerKind = typeof TrackerKind.Type
+
+/**
+ * `tracker:` (Symphony SPEC §5.3.1's namespace): where issues come from. The orchestrator's state (leases,
+ * attempts, retries, events, evidence) stays in the embedded SQLite store whatever the kind; only the issues'
+ * system of record changes (docs/trackers.md).
+ */
+export const TrackerConfig = Schema.Struct({
+  /** `switchyard` (default): the embedded SQLite tracker; `github`, `linear`, `fp`: an external one. */
+  kind: withDefault(TrackerKind, () => "switchyard" as const),
+  /**
+   * Labels an issue must carry, every one of them, to be dispatched or to keep running (Symphony SPEC §5.3.1,
+   * checklist 24): compared trimmed and lower-cased; a blank entry matches no issue. Every kind.
+   */
+  required_labels: withDefault(Schema.Array(Schema.String), () => []),
+  /** `github`: the repository, `owner/name`. */
+  repo: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * `github`/`linear`: the API's base URL (null: the public API). Must be `https://`, or `http://` on a loopback
+   * host (127.0.0.1, ::1, localhost: a twin).
+   */
+  api_url: withDefault(Schema.NullOr(Schema.String), () => null),
+  /** The name of the environment variable that holds the token (null: `GITHUB_TOKEN` / `LINEAR_API_KEY`). */
+  token_env: withDefault(Schema.NullOr(EnvName), () => null),
+  /** `fp`: the fp binary (null: `fp` on PATH); it runs in the repository, where fp finds its project. */
+  command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /** `github`: the prefix of the state labels Switchyard writes (`switchyard:running`, `switchyard:escalated`, ...). */
+  label_prefix: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "switchyard")
+})
+export type TrackerConfig = typeof TrackerConfig.Type
+
 export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig")({
+  tracker: withDefault(TrackerConfig, () => TrackerConfig.make({})),
   polling: withDefault(PollingConfig, () => PollingConfig.make({})),
   workspace: withDefault(WorkspaceConfig, () => WorkspaceConfig.make({})),
   hooks: withDefault(HooksConfig, () => HooksConfig.make({})),

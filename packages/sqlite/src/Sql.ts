@@ -15,6 +15,7 @@ import Migration0003 from "./migrations/0003_evidence_usage.js"
 import Migration0004 from "./migrations/0004_evidence_usage_index.js"
 import Migration0005 from "./migrations/0005_fencing_stages.js"
 import Migration0006 from "./migrations/0006_base_results.js"
+import Migration0007 from "./migrations/0007_tracker_outbox.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -29,7 +30,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0003_evidence_usage": Migration0003,
   "0004_evidence_usage_index": Migration0004,
   "0005_fencing_stages": Migration0005,
-  "0006_base_results": Migration0006
+  "0006_base_results": Migration0006,
+  "0007_tracker_outbox": Migration0007
 }
 
 /** The newest migration id in {@link migrations}. */

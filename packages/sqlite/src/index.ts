@@ -17,6 +17,7 @@ export * as SqliteEvidenceStore from "./EvidenceStore/SqliteEvidenceStore.js"
 export * as SqliteOrchestrator from "./Orchestrator/SqliteOrchestrator.js"
 export * as Sql from "./Sql.js"
 export * as SqliteTracker from "./Tracker/SqliteTracker.js"
+export * as TrackerHealth from "./Tracker/TrackerHealth.js"
 /** Re-exported at the top level so the types of composed layers can be named by importers. */
 export { SqliteOpenError } from "./Sql.js"
 

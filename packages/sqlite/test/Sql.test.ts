@@ -38,7 +38,10 @@ describe("Sql.layer", () => {
         "issues",
         "leases",
         "retries",
-        "stage_artifacts"
+        "stage_artifacts",
+        "tracker_health",
+        "tracker_ids",
+        "tracker_outbox"
       ])
       const indexes = yield* sql<{ name: string }>`
         SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('issues_status', 'evidence_usage') ORDER BY name`
@@ -53,7 +56,8 @@ describe("Sql.layer", () => {
         { migration_id: 3, name: "evidence_usage" },
         { migration_id: 4, name: "evidence_usage_index" },
         { migration_id: 5, name: "fencing_stages" },
-        { migration_id: 6, name: "base_results" }
+        { migration_id: 6, name: "base_results" },
+        { migration_id: 7, name: "tracker_outbox" }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 

@@ -47,6 +47,17 @@ export const statusView = (s: StatusSnapshot): View => {
     }${s.tracker.waiting === 0 ? "" : ` · waiting on blockers or open children: ${s.tracker.waiting}`}`)
   ]
   for (const bad of s.tracker.invalid) tracker.push(warning(`⚠ unreadable ${bad.id}: ${bad.reason}`))
+  for (const h of s.tracker.health) {
+    const read = h.lastOkAt === null ? "never read" : `last read ${human(Math.max(0, now - h.lastOkAt))} ago`
+    const rate = h.rateLimitRemaining === null ? "" : ` · rate limit left ${h.rateLimitRemaining}`
+    const backlog = h.pendingWriteBacks === 0 ? "" : ` · ${h.pendingWriteBacks} write-back(s) waiting`
+    const failing = h.lastError !== null && h.lastErrorAt !== null && (h.lastOkAt === null || h.lastErrorAt > h.lastOkAt)
+    tracker.push(
+      failing
+        ? warning(`⚠ ${h.kind}: cannot be read (${h.lastError}); ${read}; nothing new is dispatched${rate}${backlog}`)
+        : text(`${h.kind}: ${read}${rate}${backlog}`)
+    )
+  }
 
   const orchestrator: Array<View> = [text(s._raw.leases.length ? `${s._raw.leases.length} lease(s)` : "no leases")]
   for (const w of s.orchestrator.workflowInvalid) {

@@ -257,9 +257,10 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           const handle = yield* handleNow
           if (handle === null) return
           // Kept when the issue will run again: a shutdown puts it back in `todo`; a human who paused it (backlog,
-          // blocked, in_review) gets its work back when it resumes. Removed when cancelled, done or deleted, or
-          // when this runner lost the lease (its successor decides).
-          const keep = cause === "shutdown" || (cause === "canceled_by_reconciliation" && keepsSandbox(yield* statusNow))
+          // blocked, in_review) or took a required label away (Symphony C8/C9) gets its work back when it resumes.
+          // Removed when cancelled, done or deleted, or when this runner lost the lease (its successor decides).
+          const keep = cause === "shutdown" || cause === "required_labels_missing" ||
+            (cause === "canceled_by_reconciliation" && keepsSandbox(yield* statusNow))
           if (keep) {
             yield* sandbox.deleteBranch(handle.branch).pipe(Effect.ignoreLogged)
             yield* record("sandbox.kept", `sandbox ${handle.path} kept for the next attempt (${cause})`, { path: handle.path, cause })

@@ -21,6 +21,7 @@ import { EvidenceStore } from "../EvidenceStore/EvidenceStore.js"
 import { LeaseFenced, type OrchestratorError } from "../Orchestrator/errors.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import type { InvalidIssueId, IssueNotFound, TrackerError } from "../Tracker/errors.js"
+import { branchFor } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { evidenceRef } from "./summary.js"
 import { endingAttributes, recordEnding } from "../Telemetry/Telemetry.js"
@@ -86,7 +87,8 @@ export const endingOf = (o: Outcome, bundle: EvidenceBundle): Ending => ({
 
 /**
  * Ends an attempt in one fenced transaction: `EvidenceStore.put` of its bundle (unless already stored), the
- * tracker moved from `in_progress` by the outcome (ESCALATE also comments the reasons and the question), the
+ * tracker moved from `in_progress` by the outcome (ESCALATE also comments the reasons and the question; a tracker
+ * with `ended` queues its write-back), the
  * retry scheduled or cleared, `finishAttempt`, `terminal.*` recorded, the lease at `epoch` released. An attempt
  * that already ended is left alone (its lease released: `AlreadyEnded`). Fails `LeaseFenced` (nothing written)
  * when the lease moved on, or with a store error (everything rolled back; the attempt stays open for the
@@ -116,6 +118,15 @@ export const settle = (e: Ending) =>
           }`,
           "switchyard"
         )
+      }
+      if (moved && tracker.ended !== undefined) {
+        yield* tracker.ended({
+          issueId,
+          attempt,
+          bundle,
+          evidencePath: evidenceRef(issueId, attempt),
+          branch: state === "PR_READY" ? branchFor(issueId) : null
+        })
       }
       if (e.retry !== null) yield* orchestrator.scheduleRetry(e.retry)
       else yield* orchestrator.clearRetry(issueId)

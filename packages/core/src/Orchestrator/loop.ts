@@ -7,7 +7,13 @@ import type { IssueId } from "@switchyard/domain"
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import { Supervisor } from "../Supervisor/Supervisor.js"
 import { annotate, Attr, traced } from "../Telemetry/Telemetry.js"
-import { eligibleRefs, normalizeLabel, selectForDispatch } from "../Tracker/eligibility.js"
+import {
+  eligibleRefs,
+  hasRequiredLabels,
+  missingRequiredLabels,
+  normalizeLabel,
+  selectForDispatch
+} from "../Tracker/eligibility.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { WorkerPool, type WorkerInfo } from "../WorkerPool/WorkerPool.js"
 import { Workflow } from "../Workflow/Workflow.js"
@@ -59,30 +65,46 @@ export const emptyTickMemory = (): TickMemory => ({ poison: new Set(), eligible:
 
 /**
  * Interrupts workers whose issue left `in_progress` in the tracker (cancelled, moved back, deleted), so a
- * cancellation takes effect within one tick. Workers already packaging are left to finish.
- * The attempt is recorded as `canceled_by_reconciliation` and not counted (WorkerPool.interrupt).
+ * cancellation takes effect within one tick; and workers whose issue no longer carries every
+ * `tracker.required_labels` label (`requiredLabels`; Symphony SPEC §5.3.1: an issue needs them "to dispatch or
+ * continue"), which go back to `todo` (cause `required_labels_missing`, not counted) and stay there until the labels
+ * are back. Workers already packaging are left to finish.
+ * A cancellation is recorded as `canceled_by_reconciliation` and not counted (WorkerPool.interrupt).
  *
  * Returns the current labels of each running issue it read from the tracker (keyed by issue id), so per-label
  * slots are counted from the labels an issue has now, not the ones it had at dispatch (`runningLabels`).
  */
-export const cancelDeparted = Effect.gen(function*() {
-  const tracker = yield* Tracker
-  const pool = yield* WorkerPool
-  const orchestrator = yield* Orchestrator
-  const labels = new Map<string, ReadonlyArray<string>>()
-  for (const w of yield* pool.workers) {
-    const current = yield* Effect.either(tracker.get(w.issueId))
-    if (current._tag === "Right") labels.set(w.issueId, current.right.labels)
-    if (w.stage === "package" || w.stage === "done") continue
-    const status = current._tag === "Right" ? current.right.status : current.left._tag === "IssueNotFound" ? "deleted" : null
-    if (status === null || status === "in_progress") continue
-    yield* orchestrator.record("reconcile.canceled", w.issueId, `${w.issueId} is now ${status}; interrupting its worker`, {
-      status
-    })
-    yield* pool.interrupt(w.issueId, "canceled_by_reconciliation")
-  }
-  return labels as ReadonlyMap<string, ReadonlyArray<string>>
-})
+export const cancelDeparted = (requiredLabels: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const tracker = yield* Tracker
+    const pool = yield* WorkerPool
+    const orchestrator = yield* Orchestrator
+    const labels = new Map<string, ReadonlyArray<string>>()
+    for (const w of yield* pool.workers) {
+      const current = yield* Effect.either(tracker.get(w.issueId))
+      if (current._tag === "Right") labels.set(w.issueId, current.right.labels)
+      if (w.stage === "package" || w.stage === "done") continue
+      const status = current._tag === "Right" ? current.right.status : current.left._tag === "IssueNotFound" ? "deleted" : null
+      if (status === null) continue
+      if (status === "in_progress") {
+        if (current._tag === "Left" || hasRequiredLabels(current.right.labels, requiredLabels)) continue
+        const missing = missingRequiredLabels(current.right.labels, requiredLabels)
+        yield* orchestrator.record(
+          "reconcile.canceled",
+          w.issueId,
+          `${w.issueId} no longer has the required label(s) ${missing.map((l) => JSON.stringify(l)).join(", ")}; stopping its worker`,
+          { status, missingLabels: missing }
+        )
+        yield* pool.interrupt(w.issueId, "required_labels_missing")
+        continue
+      }
+      yield* orchestrator.record("reconcile.canceled", w.issueId, `${w.issueId} is now ${status}; interrupting its worker`, {
+        status
+      })
+      yield* pool.interrupt(w.issueId, "canceled_by_reconciliation")
+    }
+    return labels as ReadonlyMap<string, ReadonlyArray<string>>
+  })
 
 /**
  * The labels each running worker holds slots under: its issue's current labels as last read from the tracker,
@@ -112,9 +134,10 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     const supervisor = yield* Supervisor
     const workflow = yield* Workflow
     yield* supervisor.reconcile
-    const currentLabels = yield* cancelDeparted
     const def = yield* workflow.current
     const cfg = def.config
+    const required = cfg.tracker.required_labels
+    const currentLabels = yield* cancelDeparted(required)
     const maxConcurrent = options.concurrency ?? cfg.agent.max_concurrent_agents
     const busy = (yield* pool.workers).length
     const startedAt = yield* Clock.currentTimeMillis
@@ -139,7 +162,9 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
     // An issue whose worker here is still finishing (its ending released the lease; it is removing its sandbox) is
     // not claimable by this runner yet: its retry would otherwise be claimed while the old fiber still runs.
     const working = (yield* pool.workers).map((w) => w.issueId as string)
-    const eligible = eligibleRefs(ready.refs, {
+    // `tracker.required_labels` (all-of, case-insensitive) filter the ready set for every tracker kind.
+    const labelled = required.length === 0 ? ready.refs : ready.refs.filter((r) => hasRequiredLabels(r.labels, required))
+    const eligible = eligibleRefs(labelled, {
       now,
       claimed: new Set([...leases.map((l) => l.issue_id as string), ...working]),
       retryDue: new Map(retries.map((r) => [r.issue_id, r.due_at]))
@@ -183,6 +208,8 @@ export const tick = (options: RunOptions, memory: TickMemory = emptyTickMemory()
         continue
       }
       const issue = read.right
+      // Revalidated on the full read (Symphony SPEC §11.1 stale-dispatch revalidation): labels may have changed.
+      if (!hasRequiredLabels(issue.labels, required)) continue
       // An attempt left open by a dead runner (with a candidate on record: the supervisor closes the others) is
       // resumed under its own number; otherwise this is the next attempt.
       const rows = yield* orchestrator.attempts(issue.id)

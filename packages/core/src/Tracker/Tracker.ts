@@ -2,7 +2,7 @@
  * Tracker: what work is eligible. The system of record for issues (one of the four layers).
  * Implementations: `SqliteTracker` (@switchyard/sqlite, the default) and `MemoryTracker` (tests, embedding).
  */
-import type { Issue, IssueId, IssueInput, IssuePatch, IssueStatus, Priority } from "@switchyard/domain"
+import type { EvidenceBundle, Issue, IssueId, IssueInput, IssuePatch, IssueStatus, Priority } from "@switchyard/domain"
 import { Context, type Effect, type Stream } from "effect"
 import type { InvalidIssueId, IssueNotFound, TrackerError } from "./errors.js"
 
@@ -53,6 +53,18 @@ export interface ReadySummary {
   readonly waiting: number
 }
 
+/** An attempt's ending as `settle` tells a tracker that writes back (`TrackerShape.ended`). */
+export interface TrackerEnding {
+  readonly issueId: IssueId
+  readonly attempt: number
+  /** The bundle just stored: outcome, verdict (cause, reasons), summary, question. */
+  readonly bundle: EvidenceBundle
+  /** `.switchyard/runs/<id>/<attempt>/evidence.md`, relative to the repo. */
+  readonly evidencePath: string
+  /** PR_READY: the branch that holds the verified commit (`switchyard/<id>`); else null. */
+  readonly branch: string | null
+}
+
 export interface TrackerShape {
   /** Creates an issue; the tracker assigns `<prefix>-<n>` and timestamps. Fails if a referenced id is unknown. */
   readonly create: (input: IssueInput) => Effect.Effect<Issue, TrackerError | IssueNotFound>
@@ -97,6 +109,13 @@ export interface TrackerShape {
     readonly exclude: ReadonlyArray<string>
     readonly limit: number
   }) => Effect.Effect<ReadySummary, TrackerError>
+  /**
+   * Optional: called by `settle` inside its transaction, after the issue moved out of `in_progress` for a terminal
+   * state, so an external tracker can queue its write-back (a comment per terminal state, a pull request for
+   * PR_READY) in the same transaction as the ending (docs/trackers.md, "Consistency"). It must not do I/O outside
+   * the store: delivery happens after the commit. The embedded trackers have none.
+   */
+  readonly ended?: ((ending: TrackerEnding) => Effect.Effect<void, TrackerError>) | undefined
   /** Issue counts by status. */
   readonly counts: Effect.Effect<Readonly<Record<IssueStatus, number>>, TrackerError>
   /**

@@ -98,6 +98,29 @@ export const summarizeReady = (
 export const eligibleIssues = (snapshot: CandidateSnapshot, ctx: EligibilityContext): ReadonlyArray<Issue> =>
   snapshot.todo.filter((issue) => whyIneligible(issue, snapshot, ctx) === null).sort(dispatchOrder)
 
+/**
+ * Whether `labels` carry every one of `required` (Symphony SPEC §5.3.1 `tracker.required_labels`, checklist 24:
+ * all-of, compared trimmed and lower-cased; a blank required label matches no issue, so it makes nothing eligible).
+ * An empty `required` is satisfied by every issue. Pure.
+ */
+export const hasRequiredLabels = (labels: ReadonlyArray<string>, required: ReadonlyArray<string>): boolean => {
+  if (required.length === 0) return true
+  const have = new Set(labels.map(normalizeLabel))
+  return required.every((label) => {
+    const wanted = normalizeLabel(label)
+    return wanted !== "" && have.has(wanted)
+  })
+}
+
+/** The labels of `required` that `labels` lack (normalized; a blank required label is always missing). Pure. */
+export const missingRequiredLabels = (
+  labels: ReadonlyArray<string>,
+  required: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const have = new Set(labels.map(normalizeLabel))
+  return required.map(normalizeLabel).filter((wanted) => wanted === "" || !have.has(wanted))
+}
+
 /** Labels and per-label cap keys are compared as routing compares them (one definition, in routing.ts). */
 export { normalizeLabel }
 

@@ -4,7 +4,7 @@
  * "Preflight"). Pure over the config; whether a program exists is asked through the `found` probe the caller passes
  * (on Node, `ProgramProbe.found` in @switchyard/node). Nothing here runs an agent, a hook or a command.
  */
-import type { AgentConfig, WorkflowDefinition } from "@switchyard/domain"
+import type { AgentConfig, TrackerConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Effect, Schema } from "effect"
 import { firstInvalidRoute } from "../AgentStation/routing.js"
 import { AGENT_COMMAND_PLACEHOLDER_MESSAGE } from "./template.js"
@@ -105,6 +105,48 @@ const notFound = (program: string, where: string) =>
     ? `${JSON.stringify(program)}${where} is not an executable file (a relative path is taken from the repository's top level)`
     : `${JSON.stringify(program)}${where} is not found on PATH`
 
+/** Hosts a plain-`http://` API URL may name: loopback only (a twin on this machine). */
+const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"])
+
+/**
+ * The problems of `tracker:` that need no I/O (docs/trackers.md): a kind this version cannot run yet (`linear`),
+ * `fp` with `required_labels` (fp issues carry no labels), `github` without `repo: owner/name`, an `api_url` that is not a URL, or is plain `http://` on a host that
+ * is not loopback (the token would cross the network in clear). Pure.
+ */
+export const trackerProblems = (tracker: TrackerConfig): ReadonlyArray<PreflightProblem> => {
+  const problems: Array<PreflightProblem> = []
+  if (tracker.kind === "linear") {
+    problems.push({
+      key: "tracker.kind",
+      reason: `is ${JSON.stringify(tracker.kind)}, which this version cannot run yet (switchyard, github and fp can; docs/trackers.md)`
+    })
+  }
+  if (tracker.kind === "fp" && tracker.required_labels.length > 0) {
+    problems.push({
+      key: "tracker.required_labels",
+      reason: "fp issues carry no labels, so no issue could be dispatched: remove required_labels for tracker.kind fp"
+    })
+  }
+  if (tracker.kind === "github" && (tracker.repo === null || !/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(tracker.repo))) {
+    problems.push({
+      key: "tracker.repo",
+      reason: tracker.repo === null ? "is not set; tracker.kind github needs the repository as owner/name" : `${JSON.stringify(tracker.repo)} is not owner/name`
+    })
+  }
+  if (tracker.api_url !== null && tracker.kind !== "switchyard") {
+    const url = URL.canParse(tracker.api_url) ? new URL(tracker.api_url) : null
+    if (url === null || (url.protocol !== "https:" && url.protocol !== "http:")) {
+      problems.push({ key: "tracker.api_url", reason: `${JSON.stringify(tracker.api_url)} is not an http(s) URL` })
+    } else if (url.protocol === "http:" && !LOOPBACK.has(url.hostname)) {
+      problems.push({
+        key: "tracker.api_url",
+        reason: `${JSON.stringify(tracker.api_url)} is plain http on a host that is not loopback; the token would travel in clear: use https`
+      })
+    }
+  }
+  return problems
+}
+
 /**
  * Problems found without any I/O, and the programs left to probe, for `def`. Checks, for the default station and
  * every routed one: a `command` station needs a non-empty `command` that is not the `switchyard init` placeholder;
@@ -114,7 +156,7 @@ const notFound = (program: string, where: string) =>
 export const preflightPlan = (
   def: WorkflowDefinition
 ): { readonly problems: ReadonlyArray<PreflightProblem>; readonly probes: ReadonlyArray<Probe> } => {
-  const problems: Array<PreflightProblem> = []
+  const problems: Array<PreflightProblem> = [...trackerProblems(def.config.tracker)]
   const probes: Array<Probe> = []
   for (const station of stations(def)) {
     if (!station.ownsCommand) continue

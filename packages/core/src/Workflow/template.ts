@@ -92,6 +92,15 @@ export const defaultWorkflowFile = `---
 # WORKFLOW.md: how Switchyard works on this repo. Edits apply to the next dispatch without a restart.
 # Every key below shows its default; delete a key (or set it to null) to get the default. See docs/workflow.md.
 
+tracker:                        # where issues come from (docs/trackers.md); run state stays in .switchyard/ whatever the kind
+  kind: switchyard              # switchyard (the embedded tracker: switchyard issue create) | github | linear | fp
+  required_labels: []           # labels an issue needs, all of them (case-insensitive), to be dispatched or keep running
+  repo: null                    # github: owner/name
+  api_url: null                 # github/linear: API base URL; null = the public API; http:// only on loopback (a twin)
+  token_env: null               # the env var that holds the token; null = GITHUB_TOKEN / LINEAR_API_KEY
+  command: null                 # fp: the fp binary; null = fp on PATH
+  label_prefix: switchyard      # github: the state labels Switchyard writes are <prefix>:running, <prefix>:escalated, ...
+
 polling:
   interval_ms: 30000            # ms between scheduler ticks when nothing else wakes it
 

@@ -13,7 +13,7 @@ import { Command, type CommandExecutor, FileSystem, Path } from "@effect/platfor
 import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, runLine, Tracker } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
 import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
-import { Playbook, Twin } from "@switchyard/twin"
+import { GitHubTwin, Playbook, Twin } from "@switchyard/twin"
 import { Config, Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 import { lineLayer, statePaths } from "../../layers.js"
@@ -22,7 +22,7 @@ import { printProgress } from "../../view/progress.js"
 import { cell, print, row } from "../../view/doc.js"
 import { statusView } from "../../view/status.js"
 import { statusSnapshot } from "../status/snapshot.js"
-import type { DemoAgent, DemoOptions } from "./options.js"
+import type { DemoAgent, DemoOptions, DemoTracker } from "./options.js"
 
 const files: Record<string, string> = {
   "package.json": JSON.stringify(
@@ -123,14 +123,33 @@ const claudeAgentKeys = (claude: string, twinUrl: string) => `  kind: claude-cod
   extra_args: [--bare]
   max_turns: 10`
 
+/** The `tracker:` block of the GitHub demo: the twin's repository, only issues labelled `ready`. */
+const githubTrackerKeys = (twin: GitHubTwin.GitHubTwinShape) => `tracker:
+  kind: github
+  repo: ${twin.owner}/${twin.repo}
+  # The local GitHub twin; remove api_url to use api.github.com with a real token in $GITHUB_TOKEN.
+  api_url: ${JSON.stringify(twin.url)}
+  required_labels: [ready]
+`
+
+/** The body of a demo issue on GitHub: its text, then the task-packet fields in a ```switchyard block (YAML). */
+const githubBody = (d: DemoIssue): string => {
+  const fields = [
+    ...(d.input.reproduction ? [`reproduction: ${JSON.stringify(d.input.reproduction)}`] : []),
+    ...(d.input.scope && d.input.scope.length > 0 ? [`scope: ${JSON.stringify(d.input.scope)}`] : [])
+  ]
+  return `${d.input.body ?? ""}${fields.length === 0 ? "" : `\n\n\`\`\`switchyard\n${fields.join("\n")}\n\`\`\`\n`}`
+}
+
 const workflowFile = (
   agentKeys: string,
   workspaceRoot: string,
   confinement: "bwrap" | "none",
-  readable: ReadonlyArray<string>
+  readable: ReadonlyArray<string>,
+  trackerKeys = ""
 ) => `---
 # Demo workflow.
-polling:
+${trackerKeys}polling:
   interval_ms: 1000
 workspace:
   root: ${JSON.stringify(workspaceRoot)}
@@ -317,6 +336,22 @@ export class ClaudeNotFound extends Schema.TaggedError<ClaudeNotFound>()("Claude
   }
 }
 
+/** What the GitHub twin holds now: each issue's labels and comments, and the pull requests with their bodies' first line. */
+const showGitHub = (twin: GitHubTwin.GitHubTwinShape) =>
+  Effect.gen(function*() {
+    const s = yield* twin.state
+    yield* rule(`GitHub (the twin): what Switchyard wrote back to ${twin.owner}/${twin.repo}`)
+    for (const issue of [...s.issues.values()].filter((i) => !i.isPull)) {
+      yield* Console.log(`  #${issue.number} ${issue.title}\n      labels: ${issue.labels.join(", ")}`)
+      for (const c of s.comments.filter((c) => c.issue === issue.number)) {
+        yield* Console.log(`      comment: ${c.body.split("\n").find((l) => l.trim() !== "") ?? ""}`)
+      }
+    }
+    for (const p of s.pulls) {
+      yield* Console.log(`  pull request #${p.number} ${p.head} → ${p.base}: ${p.title}\n      body: evidence.md (${p.body.length} characters), ${p.body.split("\n")[0]}`)
+    }
+  })
+
 const rule = (title: string) => Console.log(`\n── ${title} ${"─".repeat(Math.max(3, 72 - title.length))}`)
 
 /**
@@ -324,7 +359,9 @@ const rule = (title: string) => Console.log(`\n── ${title} ${"─".repeat(Ma
  * undefined means Claude Code when its binary runs here, else the command agent (with a line saying so).
  * Fails with `ClaudeNotFound` only when `agent` is `claude-code` and no binary runs.
  */
-export const runDemo = (options: { readonly keep: boolean; readonly agent?: DemoAgent | undefined }) =>
+export const runDemo = (
+  options: { readonly keep: boolean; readonly agent?: DemoAgent | undefined; readonly tracker?: DemoTracker | undefined }
+) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -343,6 +380,7 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
     const twin = Option.isSome(claude)
       ? Option.some(yield* Twin.make(yield* Playbook.decode(demoPlaybook).pipe(Effect.orDie)))
       : Option.none()
+    const github = options.tracker === "github" ? Option.some(yield* GitHubTwin.make({ labels: ["ready"] })) : Option.none()
     const agentHome = path.join(base, "agent-home")
     yield* fs.makeDirectory(agentHome)
     // Confine when bubblewrap works here, and say which it did (docs/security.md).
@@ -356,7 +394,8 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
           : commandAgentKeys(agentPath),
         worktrees,
         unconfinedBecause === null ? "bwrap" : "none",
-        Option.toArray(root)
+        Option.toArray(root),
+        Option.match(github, { onNone: () => "", onSome: githubTrackerKeys })
       )
     )
     const git = (...args: Array<string>) => ProcessRunner.runGit(args, repo)
@@ -398,14 +437,37 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
     }`)
     // Claude Code gets a dummy key (the twin checks none) and a private HOME: nothing from this machine's
     // ~/.claude is read, and no real key is sent anywhere, even to the local twin.
-    const runnerEnv = Option.isSome(claude) ? { ...process.env, ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : undefined
+    // The GitHub demo's token is the twin's (never passed to an agent or a verification command).
+    const runnerEnv = Option.isSome(claude) || Option.isSome(github)
+      ? {
+        ...process.env,
+        ...(Option.isSome(claude) ? { ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : {}),
+        ...(Option.isSome(github) ? { GITHUB_TOKEN: github.value.token } : {})
+      }
+      : undefined
+    // GitHub: the five issues are opened on the twin (labelled `ready`) before the line starts and reads them.
+    if (Option.isSome(github)) {
+      yield* Console.log(`  tracker       GitHub Issues on a local GitHub twin at ${github.value.url} (repository ${github.value.owner}/${github.value.repo}):
+                issues labelled \`ready\` come in; state labels, comments and pull requests go out`)
+      yield* rule("opening 5 issues on GitHub (the twin)")
+      for (const d of demoIssues) {
+        const n = yield* github.value.open({
+          title: d.input.title,
+          body: githubBody(d),
+          labels: ["ready", ...(d.input.labels ?? []), ...(d.input.priority ? [`priority:${d.input.priority}`] : [])]
+        })
+        yield* print(row(`  GH-${n}  `, cell(d.input.title, 42), ` expect ${d.expect}`))
+      }
+    }
 
     yield* Effect.gen(function*() {
       const tracker = yield* Tracker
-      yield* rule("filing 5 issues")
-      for (const d of demoIssues) {
-        const issue = yield* tracker.create(new IssueInput(d.input))
-        yield* print(row(`  ${issue.id}  `, cell(issue.title, 42), ` expect ${d.expect}`))
+      if (Option.isNone(github)) {
+        yield* rule("filing 5 issues")
+        for (const d of demoIssues) {
+          const issue = yield* tracker.create(new IssueInput(d.input))
+          yield* print(row(`  ${issue.id}  `, cell(issue.title, 42), ` expect ${d.expect}`))
+        }
       }
       yield* rule("switchyard run --once  (one line per stage change)")
       yield* printProgress(runLine({ once: true }))
@@ -435,9 +497,13 @@ export const runDemo = (options: { readonly keep: boolean; readonly agent?: Demo
         yield* Console.log(renderEvidenceMarkdown(first.value))
       }
     }).pipe(Effect.scoped, Effect.provide(lineLayer(repo, { runnerEnv })))
+    // The line's layer is released (its outbox flushed): what GitHub now holds.
+    if (Option.isSome(github)) yield* showGitHub(github.value)
 
+    // The same five issues in the same order: GH-1..5 on GitHub, SY-1..5 in the embedded tracker.
+    const ids = (text: string) => Option.isSome(github) ? text.replaceAll("SY-", "GH-") : text
     yield* rule("what just happened")
-    yield* Console.log(`Every terminal state above was decided by Switchyard, not by the agent: it ran the reproduction
+    yield* Console.log(ids(`Every terminal state above was decided by Switchyard, not by the agent: it ran the reproduction
 before and after, ran \`node --test\` in a clean checkout, and read the diff. SY-5's agent said
 "PR_READY" but changed nothing, so it was escalated. PR_READY branches hold a commit with an
 Evidence: trailer; \`git log switchyard/SY-1\` shows it.${
@@ -447,16 +513,16 @@ SY-4's first attempt failed because the twin answered "529 Overloaded" until Cla
 (RETRYABLE_FAILURE); the retry went through. With a real ANTHROPIC_API_KEY, drop base_url from
 WORKFLOW.md and the same workflow runs the real model (docs/agents.md).`
         : ""
-    }`)
+    }`))
     if (options.keep) {
-      yield* Console.log(`
+      yield* Console.log(ids(`
 Explore it yourself:
   cd ${repo}
   switchyard status                 # the four layers
   switchyard evidence SY-5          # why the lie was caught
   switchyard issue show SY-4        # the retry trail
   git log --stat switchyard/SY-1    # the verified commit
-(remove it with: rm -rf ${base})`)
+(remove it with: rm -rf ${base})`))
     } else {
       yield* fs.remove(base, { recursive: true })
       yield* Console.log(`\n(removed the example repo; run \`switchyard demo --keep\` to explore it afterwards)`)
@@ -464,4 +530,4 @@ Explore it yourself:
   }))
 
 /** `switchyard demo [--keep] [--agent command|claude-code]`: {@link runDemo} with the parsed options. */
-export const demo = (o: DemoOptions) => runDemo({ keep: o.keep, agent: Option.getOrUndefined(o.agent) })
+export const demo = (o: DemoOptions) => runDemo({ keep: o.keep, agent: Option.getOrUndefined(o.agent), tracker: o.tracker })

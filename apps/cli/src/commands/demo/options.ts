@@ -5,11 +5,19 @@ import { type Command, Options } from "@effect/cli"
 export const demoAgents = ["command", "claude-code"] as const
 export type DemoAgent = (typeof demoAgents)[number]
 
+/** `--tracker` for the demo: the embedded tracker, or GitHub Issues on a local GitHub twin. */
+export const demoTrackers = ["switchyard", "github"] as const
+export type DemoTracker = (typeof demoTrackers)[number]
+
 export const demoConfig = {
   keep: Options.boolean("keep").pipe(Options.withDescription("keep the example repo (its path is printed)")),
   agent: Options.choice("agent", demoAgents).pipe(
     Options.optional,
     Options.withDescription("which agent runs the demo (default: claude-code when its binary runs here)")
+  ),
+  tracker: Options.choice("tracker", demoTrackers).pipe(
+    Options.withDefault("switchyard" as const),
+    Options.withDescription("where the issues come from: the embedded tracker, or GitHub Issues on a local GitHub twin")
   )
 }
 export type DemoOptions = Command.Command.ParseConfig<typeof demoConfig>

@@ -5,6 +5,7 @@
  */
 import { attemptKey, checkOutcomes, EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner, WorkflowProblems } from "@switchyard/node"
+import { TrackerHealth } from "@switchyard/sqlite"
 import { Clock, Effect } from "effect"
 import { statePaths } from "../../store.js"
 
@@ -23,13 +24,15 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, leases, retries, recent, usage, workflowProblems] = yield* Effect.all([
+    const [counts, leases, retries, recent, usage, workflowProblems, health] = yield* Effect.all([
       tracker.counts,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
       evidence.usageTotals,
-      WorkflowProblems.list(statePaths(repoRoot).stateDir)
+      WorkflowProblems.list(statePaths(repoRoot).stateDir),
+      // External trackers' health (docs/trackers.md); a store older than migration 7 has none to show.
+      TrackerHealth.read.pipe(Effect.orElseSucceed(() => []))
     ])
     // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
     // by the tracker's index instead of reading every ready issue.
@@ -89,7 +92,9 @@ export const statusSnapshot = (repoRoot: string) =>
         waiting: ready.waiting,
         /** Issues in status `blocked` (escalated to a human, or set by hand). */
         blocked: counts.blocked,
-        invalid: ready.invalid
+        invalid: ready.invalid,
+        /** External trackers (`tracker.kind` github, ...): last successful read, last error, rate limit, backlog. */
+        health
       },
       orchestrator: {
         runner: orchestrator.runnerId,

@@ -1,0 +1,10 @@
+/**
+ * @switchyard/trackers: external trackers as `Tracker` Layers (docs/trackers.md). Each mirrors its issues into the
+ * embedded store and writes back through a durable outbox (`MirrorTracker`); the orchestrator's state stays in
+ * SQLite whatever the kind.
+ */
+export * as GitHubApi from "./GitHub/GitHubApi.js"
+export * as GitHubMapping from "./GitHub/mapping.js"
+export * as GitHubTracker from "./GitHub/GitHubTracker.js"
+export * as MirrorTracker from "./Mirror/MirrorTracker.js"
+export * as FpTracker from "./Fp/FpTracker.js"

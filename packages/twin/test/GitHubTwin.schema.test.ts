@@ -1,0 +1,89 @@
+/**
+ * The GitHub twin's payloads against GitHub's published OpenAPI description (`@octokit/openapi` 23.0.2,
+ * api.github.com): every issue, label, comment and user the twin serves over HTTP has every field the schema
+ * requires, with the declared type, nullability and enum (a small OpenAPI 3.0 checker below: type, nullable, enum,
+ * required, properties, items, oneOf/anyOf/allOf, $ref). The repository and pull request payloads are a subset
+ * (only the fields the tracker reads) and are not checked.
+ */
+import { FetchHttpClient, HttpClient } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { GitHubTwin } from "../src/index.js"
+
+type Schema = Record<string, any>
+const spec = JSON.parse(
+  readFileSync(createRequire(import.meta.url).resolve("@octokit/openapi/generated/api.github.com.json"), "utf8")
+) as { components: { schemas: Record<string, Schema> } }
+
+const resolve = (s: Schema): Schema =>
+  typeof s["$ref"] === "string" ? resolve(spec.components.schemas[String(s["$ref"]).split("/").pop()!]!) : s
+
+/** Where `value` breaks `schema`, as `path: problem` lines (empty: it conforms). */
+const check = (schema: Schema, value: unknown, path = "$"): Array<string> => {
+  const s = resolve(schema)
+  if (value === null) return s["nullable"] === true || s["type"] === undefined && s["oneOf"] === undefined && s["anyOf"] === undefined ? [] : [`${path}: null is not allowed`]
+  if (Array.isArray(s["allOf"])) return s["allOf"].flatMap((sub: Schema) => check(sub, value, path))
+  for (const key of ["oneOf", "anyOf"]) {
+    if (Array.isArray(s[key])) {
+      return s[key].some((sub: Schema) => check(sub, value, path).length === 0) ? [] : [`${path}: matches none of ${key}`]
+    }
+  }
+  if (Array.isArray(s["enum"]) && !s["enum"].includes(value)) return [`${path}: ${JSON.stringify(value)} is not one of ${s["enum"].join(", ")}`]
+  const type = s["type"]
+  const actual = Array.isArray(value) ? "array" : typeof value
+  if (type === "integer" && !(typeof value === "number" && Number.isInteger(value))) return [`${path}: not an integer`]
+  if (type === "number" && typeof value !== "number") return [`${path}: not a number`]
+  if ((type === "string" || type === "boolean") && actual !== type) return [`${path}: not a ${type}`]
+  if (type === "array") {
+    if (!Array.isArray(value)) return [`${path}: not an array`]
+    return value.flatMap((item, i) => check(s["items"] ?? {}, item, `${path}[${i}]`))
+  }
+  if (type === "object" || s["properties"] !== undefined) {
+    if (actual !== "object") return [`${path}: not an object`]
+    const record = value as Record<string, unknown>
+    const missing = (s["required"] ?? []).filter((k: string) => !(k in record)).map((k: string) => `${path}.${k}: required, missing`)
+    const props = Object.entries(s["properties"] ?? {}).flatMap(([k, sub]) =>
+      k in record ? check(sub as Schema, record[k], `${path}.${k}`) : []
+    )
+    return [...missing, ...props]
+  }
+  return []
+}
+
+const schema = (name: string) => spec.components.schemas[name]!
+
+describe("GitHub twin payloads vs GitHub's OpenAPI description", () => {
+  it.live("issues (and the labels and users in them), labels and comments conform", () =>
+    Effect.gen(function*() {
+      const twin = yield* GitHubTwin.make({ labels: ["ready"] })
+      const n = yield* twin.open({ title: "t", body: "b", labels: ["ready", "bug"] })
+      yield* twin.open({ title: "a pull request", isPull: true })
+      yield* twin.edit(n, { state: "closed", state_reason: "completed" })
+      const client = yield* HttpClient.HttpClient
+      const get = (path: string) =>
+        client.get(`${twin.url}/repos/${twin.owner}/${twin.repo}${path}`, { headers: { authorization: `Bearer ${twin.token}` } }).pipe(
+          Effect.flatMap((r) => r.json)
+        )
+      const issues = (yield* get("/issues?state=all")) as Array<unknown>
+      expect(issues.length).toBe(2)
+      expect(issues.flatMap((i) => check(schema("issue"), i))).toEqual([])
+      expect(check(schema("issue"), yield* get(`/issues/${n}`))).toEqual([])
+      expect(check(schema("label"), yield* get("/labels/ready"))).toEqual([])
+      // A comment, posted through the API.
+      yield* Effect.tryPromise(() =>
+        fetch(`${twin.url}/repos/${twin.owner}/${twin.repo}/issues/${n}/comments`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${twin.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ body: "hello" })
+        })
+      )
+      const comments = (yield* get(`/issues/${n}/comments`)) as Array<unknown>
+      expect(comments.length).toBe(1)
+      expect(comments.flatMap((c) => check(schema("issue-comment"), c))).toEqual([])
+      // The checker can fail: a record without a title is caught.
+      expect(check(schema("issue"), { ...(issues[0] as object), title: undefined, state: 3 }).length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
+})
