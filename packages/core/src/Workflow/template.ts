@@ -160,6 +160,7 @@ sandbox:                        # how the agent and everything that runs its cod
   readable: []                  # extra absolute paths confined processes may read (/tmp is private otherwise)
   writable: []                  # extra absolute paths confined processes may write (never inside this repo)
   hidden: []                    # extra absolute paths confined processes must not see at all
+  package_store: auto           # the runner's pnpm store, read-only to confined installs (auto, none or a path)
 
 orchestrator:
   heartbeat_ms: 5000            # ms between lease renewals
