@@ -27,7 +27,8 @@ await build({
   target: "node20",
   sourcemap: "linked",
   logLevel: "warning",
-  external: ["better-sqlite3"],
+  // pg-native: the pg driver's optional native binding, required only when asked for (never here).
+  external: ["better-sqlite3", "pg-native"],
   // `import.meta.url` (the demo finds the checkout from it) becomes the bundle's own file URL.
   define: { "import.meta.url": "__sy_import_meta_url" },
   banner: { js: "const __sy_import_meta_url = require('node:url').pathToFileURL(__filename).href;" }

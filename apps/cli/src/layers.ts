@@ -1,12 +1,12 @@
 /**
  * How the `switchyard` binary composes the factory for one repo: SQLite (Tracker, Orchestrator, EvidenceStore)
- * under `<repo>/.switchyard/`, git worktrees under `workspace.root`, the routed agent station (command, claude-code
+ * under `<repo>/.switchyard/` or a shared PostgreSQL database (store.ts, docs/scale.md), git worktrees under `workspace.root`, the routed agent station (command, claude-code
  * and codex stations picked per issue by `routes:`), the process verifier,
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, Supervisor, Workflow } from "@switchyard/core"
+import { FiberWorkerPool, ProcessControl, Supervisor, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -19,9 +19,24 @@ import {
   Unconfined
 } from "@switchyard/node"
 import { Config, Effect, Layer } from "effect"
-import { statePaths, storeLayer } from "./store.js"
+import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
+
+/**
+ * `NodeProcessControl`, naming this host as the store's leases do: with a PostgreSQL store and `SWITCHYARD_HOST_ID`
+ * set, that id (a lease is "this host's", and its owner's pid checked, only when the host ids match); otherwise
+ * `os.hostname()`.
+ */
+const processControl = (repoRoot: string, workflowPath: string | undefined) =>
+  Layer.effect(
+    ProcessControl,
+    Effect.gen(function*() {
+      const base = yield* NodeProcessControl.make
+      const choice = yield* chooseStore(repoRoot, { workflowPath })
+      return choice.kind === "postgres" && choice.hostId !== undefined ? ProcessControl.of({ ...base, hostname: choice.hostId }) : base
+    })
+  )
 
 /**
  * Everything `switchyard run` needs, for the repo at `repoRoot` (the workflow file must exist and parse: by default
@@ -64,13 +79,13 @@ export const lineLayer = (
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
-    Layer.provideMerge(NodeProcessControl.layer),
+    Layer.provideMerge(processControl(repoRoot, options.workflowPath)),
     // SWITCHYARD_KILL_AT: recovery tests only (docs/reliability.md); unset, every kill point is a no-op.
     Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
     Layer.provideMerge(workflow),
-    Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv })),
+    Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv, workflowPath: options.workflowPath })),
     Layer.provideMerge(NodeContext.layer)
   )
 }

@@ -240,6 +240,16 @@ export const OrchestratorConfig = Schema.Struct({
   max_runner_deaths: withDefault(PositiveInt, () => 3)
 })
 
+export const StoreConfig = Schema.Struct({
+  /**
+   * Where the tracker, leases, attempts, retries, events and evidence live: null (the default) is the embedded
+   * SQLite file under `<repo>/.switchyard/`; a `postgres://…` URL is a PostgreSQL database shared by runners on
+   * several hosts (docs/scale.md). `$VAR` and `${VAR}` are expanded, so a password can stay in the environment.
+   * `SWITCHYARD_DATABASE_URL` wins over it.
+   */
+  url: withDefault(Schema.NullOr(Schema.String), () => null)
+})
+
 export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig")({
   polling: withDefault(PollingConfig, () => PollingConfig.make({})),
   workspace: withDefault(WorkspaceConfig, () => WorkspaceConfig.make({})),
@@ -249,6 +259,7 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({})),
   integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({})),
   sandbox: withDefault(SandboxConfig, () => SandboxConfig.make({})),
+  store: withDefault(StoreConfig, () => StoreConfig.make({})),
   /** Named agent stations, each merged over `agent:` (docs/agents.md "Routing"). */
   agents: withDefault(
     Schema.Record({ key: Schema.String, value: AgentOverride }),

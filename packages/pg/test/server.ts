@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Pg from "pg"
 
 export interface PgServer {
   /** `postgres://test@127.0.0.1:<port>/postgres` (trust authentication, loopback only). */
@@ -110,4 +111,22 @@ export const startServer = async (): Promise<PgServer> => {
       fs.rmSync(root, { recursive: true, force: true })
     }
   }
+}
+
+/** Runs `statement` once on `url` (a new connection each call) and returns its rows: test assertions and setup. */
+export const query = async <R = Record<string, unknown>>(url: string, statement: string, params: ReadonlyArray<unknown> = []): Promise<Array<R>> => {
+  const client = new Pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const result = await client.query(statement, [...params])
+    return result.rows as Array<R>
+  } finally {
+    await client.end()
+  }
+}
+
+/** Creates database `name` on the server at `adminUrl` and returns its URL. */
+export const createDatabase = async (server: PgServer, name: string): Promise<string> => {
+  await query(server.url, `CREATE DATABASE ${name}`)
+  return server.urlOf(name)
 }
