@@ -1,6 +1,8 @@
 /**
  * A throwaway PostgreSQL server for tests and benches (../shared/reference/integrations.md §5): `initdb` into a
- * temp directory, `pg_ctl start` on a free loopback port with fsync off, stopped and removed by `stop()`.
+ * temp directory, `pg_ctl start` on a free loopback port with fsync off (what a killed server wrote stays in the OS
+ * cache; commits stay synchronous, so a server killed mid-run loses no committed decision), stopped and removed by
+ * `stop()`.
  * `initdb` refuses root, so as root it runs as the `postgres` user the Debian package creates.
  *
  * This is the edge of the test program (plain Node, synchronous child processes): nothing here runs in the product.
@@ -82,7 +84,7 @@ export const startServer = async (): Promise<PgServer> => {
   const log = path.join(root, "log")
   run("initdb", ["-D", dataDir, "-A", "trust", "-U", "test", "--no-sync", "-E", "UTF8"])
   const port = await freePort()
-  const options = `-k ${root} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`
+  const options = `-k ${root} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`
   const start = () => run("pg_ctl", ["-D", dataDir, "-w", "-l", log, "-o", options, "start"])
   start()
   const urlOf = (database: string) => `postgres://test@127.0.0.1:${port}/${database}`

@@ -26,6 +26,7 @@ import {
 import { type EvidenceBundle, IssueId, TerminalState } from "@switchyard/domain"
 import { SqliteEvidenceStore } from "@switchyard/sqlite"
 import { Clock, Effect, Either, Layer, Option, Schema } from "effect"
+import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError } from "../internal/rows.js"
 
 const { BundleJson, DIFF_PATCH, EVIDENCE_JSON, EVIDENCE_MARKDOWN, EvidenceSummaryRow, redactBundle, SEAL_CACHE_LIMIT, storedDocument } =
@@ -444,4 +445,4 @@ export const layer = (options: { readonly stateDir: string }): Layer.Layer<
   EvidenceStore,
   never,
   SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
-> => Layer.effect(EvidenceStore, make(options))
+> => Layer.effect(EvidenceStore, Effect.map(make(options), resilient))

@@ -26,6 +26,7 @@ import { FactoryEvent, type FactoryEventType, type IssueId, Lease, RetryEntry, R
 import { Clock, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import { SqliteOrchestrator } from "@switchyard/sqlite"
+import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError, JsonRecord, rawKey } from "../internal/rows.js"
 
 /** How many recorded events a slow `changes` subscriber may lag behind before the oldest are dropped. */
@@ -430,4 +431,4 @@ export const layer = (options: { readonly hostId?: string | undefined } = {}): L
   Orchestrator,
   OrchestratorError,
   SqlClient.SqlClient
-> => Layer.scoped(Orchestrator, make(options))
+> => Layer.scoped(Orchestrator, Effect.map(make(options), resilient))

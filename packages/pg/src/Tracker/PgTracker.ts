@@ -37,6 +37,7 @@ import {
 } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
 import { DateTime, Effect, Layer, type ParseResult, Predicate, PubSub, Schedule, Schema, Stream } from "effect"
+import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError, rawKey } from "../internal/rows.js"
 
 /** The channel a statement trigger on `issues` notifies on every write (migration 1). */
@@ -436,4 +437,4 @@ export const layer = (options?: { readonly prefix?: string | undefined }): Layer
   Tracker,
   TrackerError,
   SqlClient.SqlClient | PgClient.PgClient
-> => Layer.effect(Tracker, make(options))
+> => Layer.effect(Tracker, Effect.map(make(options), resilient))
