@@ -7,7 +7,8 @@
  *   same issue: it moves on) and inserts the lease in the same transaction, fenced by the next epoch;
  * - `holds` locks the lease row it checks (`FOR UPDATE`), so inside `atomically` a take-over cannot commit between
  *   the fence and the writes it guards;
- * - every runner upserts its row in `runners` (host, pid, heartbeat) when it starts and on every heartbeat.
+ * - a runner (a process that heartbeats: `switchyard run`, not `status` or `issue`) upserts its row in `runners`
+ *   (host, pid, heartbeat) on every heartbeat, so `status` on any host can show every runner.
  *
  * Times are epoch milliseconds from `Clock` (so tests drive them with `TestClock`).
  */
@@ -42,13 +43,12 @@ export const makeRunnerId = SqliteOrchestrator.makeRunnerId
 /**
  * Builds the orchestrator over the current `SqlClient` (migrated by `PgSql.layer`). The runner id is
  * `<hostId>:<pid>:<start-ms>`; `hostId` defaults to `os.hostname()` and must be what `ProcessControl.hostname`
- * says on the same machine (a lease of another host is only ever broken by expiry). Registers the runner in
- * `runners`; the in-process `changes` hub lives as long as the scope. Fails with `OrchestratorError` (operation
- * `init`) when the runner cannot be registered.
+ * says on the same machine (a lease of another host is only ever broken by expiry). The in-process `changes` hub
+ * lives as long as the scope.
  */
 export const make = (options: { readonly hostId?: string | undefined } = {}): Effect.Effect<
   OrchestratorShape,
-  OrchestratorError,
+  never,
   SqlClient.SqlClient | Scope.Scope
 > => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -393,8 +393,6 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
       return result
     })
 
-  yield* register(startedAt).pipe(Effect.mapError(sqlFailure("init")))
-
   return {
     runnerId,
     claim,
@@ -429,6 +427,6 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
  */
 export const layer = (options: { readonly hostId?: string | undefined } = {}): Layer.Layer<
   Orchestrator,
-  OrchestratorError,
+  never,
   SqlClient.SqlClient
 > => Layer.scoped(Orchestrator, Effect.map(make(options), resilient))
