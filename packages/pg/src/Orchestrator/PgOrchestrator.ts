@@ -24,7 +24,7 @@ import {
   type TerminalEvent
 } from "@switchyard/core"
 import { FactoryEvent, type FactoryEventType, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
-import { Clock, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import { SqliteOrchestrator } from "@switchyard/sqlite"
 import { resilient } from "../internal/resilient.js"
@@ -84,11 +84,24 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
       ON CONFLICT (issue_id) DO UPDATE SET epoch = issue_epochs.epoch + 1
       RETURNING epoch`.pipe(Effect.map((rows) => rows[0]?.epoch ?? 1))
 
+  /**
+   * The epoch row is what a claim locks, so it must exist before the claim's transaction: made here the first time,
+   * committed at once on a connection of its own (outside any transaction the caller is in). Inside the claim's
+   * transaction, a second runner inserting the same new key would wait for the first one's commit instead of
+   * skipping it.
+   */
+  const ensureEpochRow = (issueId: IssueId) =>
+    // The NOT EXISTS reads the committed row without touching it: a bare ON CONFLICT would wait for the runner
+    // whose claim holds that row locked.
+    sql`INSERT INTO issue_epochs (issue_id, epoch)
+      SELECT ${issueId}, 0 WHERE NOT EXISTS (SELECT 1 FROM issue_epochs WHERE issue_id = ${issueId})
+      ON CONFLICT (issue_id) DO NOTHING`.pipe(
+      Effect.mapInputContext((context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context))
+    )
+
   const claim = (issueId: IssueId, attempt: number, ttlMs: number) =>
-    immediate(Effect.gen(function*() {
+    ensureEpochRow(issueId).pipe(Effect.zipRight(immediate(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      // The epoch row is what a claim locks: it exists for every issue ever claimed (made here the first time).
-      yield* sql`INSERT INTO issue_epochs (issue_id, epoch) VALUES (${issueId}, 0) ON CONFLICT (issue_id) DO NOTHING`
       // Another runner claiming the same issue right now holds the row: skip it rather than wait (SKIP LOCKED).
       const free = yield* sql<{ epoch: number }>`
         SELECT e.epoch FROM issue_epochs e
@@ -119,7 +132,7 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
         RETURNING *`
       const leases = yield* decodeAll("claim", "lease", "issue_id", Lease)(rows)
       return Option.fromNullable(leases[0])
-    })).pipe(
+    })))).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("claim")(error))),
       Effect.withSpan("PgOrchestrator.claim", { attributes: { issueId, attempt } })
     )

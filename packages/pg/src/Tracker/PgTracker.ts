@@ -58,15 +58,17 @@ const RESOLVED = "('done', 'cancelled')"
 
 /**
  * A `todo` row `i` is readable for dispatch: every JSON column parses, the priority is one of the five and the
- * labels are an array of strings (what a ready ref decodes). Otherwise it is reported in `invalid`.
+ * labels are an array of strings (what a ready ref decodes), and `blocked_by` is an array. Otherwise it is reported
+ * in `invalid`. A CASE, because SQL does not promise to evaluate `AND` left to right: no cast of a text that does
+ * not parse.
  */
-const READABLE = `(
-  switchyard_json_valid(i.labels) AND switchyard_json_valid(i.blocked_by) AND switchyard_json_valid(i.validation)
-  AND switchyard_json_valid(i.scope) AND switchyard_json_valid(i.non_goals) AND switchyard_json_valid(i.comments)
-  AND i.priority IN ('critical', 'high', 'medium', 'low', 'none')
-  AND jsonb_typeof(i.labels::jsonb) = 'array'
-  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(i.labels::jsonb) l WHERE jsonb_typeof(l) <> 'string')
-  AND jsonb_typeof(i.blocked_by::jsonb) = 'array')`
+const READABLE = `(CASE
+  WHEN NOT (switchyard_json_valid(i.labels) AND switchyard_json_valid(i.blocked_by) AND switchyard_json_valid(i.validation)
+    AND switchyard_json_valid(i.scope) AND switchyard_json_valid(i.non_goals) AND switchyard_json_valid(i.comments)) THEN FALSE
+  WHEN i.priority NOT IN ('critical', 'high', 'medium', 'low', 'none') THEN FALSE
+  WHEN jsonb_typeof(i.labels::jsonb) <> 'array' OR jsonb_typeof(i.blocked_by::jsonb) <> 'array' THEN FALSE
+  WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(i.labels::jsonb) l WHERE jsonb_typeof(l) <> 'string') THEN FALSE
+  ELSE TRUE END)`
 
 /** A readable `todo` row `i` is ready: every blocker exists and is resolved, and no child is open. */
 const UNBLOCKED = `(
@@ -74,6 +76,12 @@ const UNBLOCKED = `(
     SELECT 1 FROM jsonb_array_elements_text(i.blocked_by::jsonb) b(id) LEFT JOIN issues r ON r.id = b.id
     WHERE r.id IS NULL OR r.status NOT IN ${RESOLVED})
   AND NOT EXISTS (SELECT 1 FROM issues c WHERE c.parent = i.id AND c.status NOT IN ${RESOLVED}))`
+
+/** A `todo` row `i` is ready: readable, then unblocked (only a readable row's `blocked_by` is cast). */
+const READY = `(CASE WHEN ${READABLE} THEN ${UNBLOCKED} ELSE FALSE END)`
+
+/** A `todo` row `i` is readable and waiting for a blocker or a child. */
+const WAITING = `(CASE WHEN ${READABLE} THEN NOT ${UNBLOCKED} ELSE FALSE END)`
 
 /** Dispatch order: priority rank, `created_at`, the id's prefix, the id's number (as SQLite's `dispatch_index`). */
 const DISPATCH_ORDER = `CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
@@ -364,7 +372,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`
       const rows = yield* sql<RawReadyRow>`
         SELECT i.id, i.priority, i.labels FROM issues i
-        WHERE i.status = 'todo' AND ${sql.literal(READABLE)} AND ${sql.literal(UNBLOCKED)}
+        WHERE i.status = 'todo' AND ${sql.literal(READY)}
         ORDER BY ${sql.literal(DISPATCH_ORDER)}`
       const invalid: Array<{ id: string; reason: string }> = []
       const refs = decodeRefs(rows, invalid)
@@ -380,12 +388,12 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
           yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`
           const counted = yield* sql<{ total: number; waiting: number }>`
             SELECT
-              COUNT(*) FILTER (WHERE ${sql.literal(UNBLOCKED)} AND NOT (i.id IN (SELECT jsonb_array_elements_text(${exclude}::jsonb)))) AS total,
-              COUNT(*) FILTER (WHERE NOT ${sql.literal(UNBLOCKED)}) AS waiting
-            FROM issues i WHERE i.status = 'todo' AND ${sql.literal(READABLE)}`
+              COUNT(*) FILTER (WHERE ${sql.literal(READY)} AND NOT (i.id IN (SELECT jsonb_array_elements_text(${exclude}::jsonb)))) AS total,
+              COUNT(*) FILTER (WHERE ${sql.literal(WAITING)}) AS waiting
+            FROM issues i WHERE i.status = 'todo'`
           const rows = limit === 0 ? [] : yield* sql<RawReadyRow>`
             SELECT i.id, i.priority, i.labels FROM issues i
-            WHERE i.status = 'todo' AND ${sql.literal(READABLE)} AND ${sql.literal(UNBLOCKED)}
+            WHERE i.status = 'todo' AND ${sql.literal(READY)}
               AND NOT (i.id IN (SELECT jsonb_array_elements_text(${exclude}::jsonb)))
             ORDER BY ${sql.literal(DISPATCH_ORDER)}
             LIMIT ${limit}`
