@@ -9,6 +9,7 @@ import { type DispatchResult, benchDispatch, dispatchTable } from "./dispatch.js
 import { benchFlood, type FloodRow, floodTable } from "./flood.js"
 import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
+import { benchPostgres, type PostgresResult, postgresTable } from "./postgres.js"
 import type { SeedResult } from "./seed.js"
 import { benchStatus, type StatusResult, statusTable } from "./status.js"
 import { benchTick, seededFile, type TickRow, tickTable } from "./tick.js"
@@ -39,6 +40,7 @@ const main = async () => {
   let confinement: ConfinementResult | null = null
   let flood: ReadonlyArray<FloodRow> | null = null
   let baseOnce: BaseOnceResult | null = null
+  let postgres: PostgresResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -67,6 +69,10 @@ const main = async () => {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
   }
+  if (settings.only.has("postgres")) {
+    console.error("PostgreSQL store vs SQLite vs raw SKIP LOCKED…")
+    postgres = await benchPostgres()
+  }
   if (tick !== null) {
     out.push("## 1. Tick read path (in process) vs raw `SELECT * FROM issues WHERE status = 'todo'`", "", tickTable(tick), "")
   }
@@ -77,6 +83,7 @@ const main = async () => {
     out.push(`## 5. An agent flooding stdout: the command station vs a bare Node read (median of ${settings.floodRuns})`, "", floodTable(flood), "")
   }
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
+  if (postgres !== null) out.push("## 8. PostgreSQL: claims, the ready read and dispatch, against SQLite and the raw query", "", postgresTable(postgres), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
   out.push(`total bench time: ${ms((performance.now() - started) / 1000)} s; load average ${load()} at the end`)
   console.log(out.join("\n"))

@@ -1,7 +1,7 @@
 /**
  * What the PostgreSQL stores do beyond the shared contract (contract.test.ts): the ready set, computed by one query
  * per read, equals MemoryTracker's and SqliteTracker's through seeded random writes; rows edited by hand into an
- * unreadable form are reported, never fatal; a claim skips an issue another runner is claiming right now instead of
+ * unreadable form are reported, never fatal (text that is not JSON is refused by the database); a claim skips an issue another runner is claiming right now instead of
  * waiting for it (`FOR UPDATE SKIP LOCKED`); runners register on heartbeat.
  */
 import { NodeContext } from "@effect/platform-node"
@@ -100,7 +100,10 @@ describe.skipIf(skipReason !== null)("PostgreSQL stores", () => {
       const b = yield* tracker.create(new IssueInput({ title: "labels broken" }))
       const c = yield* tracker.create(new IssueInput({ title: "priority broken" }))
       const d = yield* tracker.create(new IssueInput({ title: "blockers broken" }))
-      yield* sql`UPDATE issues SET labels = 'garbage' WHERE id = ${b.id}`
+      // Text that is not JSON at all is refused by the database (a CHECK), so no reader ever meets it.
+      const refused = yield* Effect.flip(sql`UPDATE issues SET labels = 'garbage' WHERE id = ${b.id}`)
+      expect(String(refused.cause)).toContain("invalid input syntax for type json")
+      yield* sql`UPDATE issues SET labels = '[1]' WHERE id = ${b.id}`
       yield* sql`UPDATE issues SET priority = 'urgent' WHERE id = ${c.id}`
       yield* sql`UPDATE issues SET blocked_by = '"SY-1"' WHERE id = ${d.id}`
       const ready = yield* tracker.ready

@@ -359,7 +359,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         const rows = yield* sql`
           SELECT e.issue_id, e.attempt, e.created_at,
                  CASE WHEN (k ->> 2)::int = 1 THEN e.bundle END AS bundle,
-                 CASE WHEN (k ->> 2)::int = 1 OR NOT switchyard_json_valid(e.bundle) THEN NULL
+                 CASE WHEN (k ->> 2)::int = 1 THEN NULL
                       ELSE jsonb_build_array(e.bundle::jsonb -> 'outcome', e.bundle::jsonb #> '{verdict,cause}',
                         e.bundle::jsonb #> '{fingerprint,commit}')::text END AS claims
           FROM jsonb_array_elements(${JSON.stringify(keys)}::jsonb) k

@@ -99,40 +99,34 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
       Effect.mapInputContext((context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context))
     )
 
+  /**
+   * One statement after the epoch row exists, so a claim is two round trips and needs no transaction of its own
+   * (inside a caller's `atomically` it joins that one): lock the issue's epoch row unless another runner's claim
+   * holds it (`FOR UPDATE SKIP LOCKED`) or a lease exists, give it the next epoch, insert the lease with that epoch.
+   */
   const claim = (issueId: IssueId, attempt: number, ttlMs: number) =>
-    ensureEpochRow(issueId).pipe(Effect.zipRight(immediate(Effect.gen(function*() {
+    Effect.gen(function*() {
+      yield* ensureEpochRow(issueId)
       const now = yield* Clock.currentTimeMillis
-      // Another runner claiming the same issue right now holds the row: skip it rather than wait (SKIP LOCKED).
-      const free = yield* sql<{ epoch: number }>`
-        SELECT e.epoch FROM issue_epochs e
-        WHERE e.issue_id = ${issueId} AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.issue_id = e.issue_id)
-        FOR UPDATE OF e SKIP LOCKED`
-      if (free.length === 0) return Option.none<Lease>()
-      const epoch = yield* nextEpoch(issueId)
       const rows = yield* sql<Row>`
-        INSERT INTO leases ${
-        sql.insert({
-          issue_id: issueId,
-          runner_id: runnerId,
-          host,
-          pid,
-          attempt,
-          stage: "claimed",
-          acquired_at: now,
-          heartbeat_at: now,
-          expires_at: now + ttlMs,
-          agent_pid: null,
-          agent_pgid: null,
-          sandbox_path: null,
-          last_output_at: null,
-          epoch
-        })
-      }
+        WITH free AS (
+          SELECT e.issue_id FROM issue_epochs e
+          WHERE e.issue_id = ${issueId} AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.issue_id = e.issue_id)
+          FOR UPDATE OF e SKIP LOCKED),
+        bumped AS (
+          UPDATE issue_epochs SET epoch = issue_epochs.epoch + 1 FROM free
+          WHERE issue_epochs.issue_id = free.issue_id
+          RETURNING issue_epochs.epoch)
+        INSERT INTO leases (issue_id, runner_id, host, pid, attempt, stage, acquired_at, heartbeat_at, expires_at,
+          agent_pid, agent_pgid, sandbox_path, last_output_at, epoch)
+        SELECT ${issueId}, ${runnerId}, ${host}, ${pid}, ${attempt}, 'claimed', ${now}, ${now}, ${now + ttlMs},
+          NULL, NULL, NULL, NULL, bumped.epoch
+        FROM bumped
         ON CONFLICT (issue_id) DO NOTHING
         RETURNING *`
       const leases = yield* decodeAll("claim", "lease", "issue_id", Lease)(rows)
       return Option.fromNullable(leases[0])
-    })))).pipe(
+    }).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("claim")(error))),
       Effect.withSpan("PgOrchestrator.claim", { attributes: { issueId, attempt } })
     )

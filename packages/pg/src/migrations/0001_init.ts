@@ -4,16 +4,16 @@
  * decode rows with the same Schemas:
  *
  * - `issues`: the tracker (array and comment fields are JSON text; times are ISO-8601 UTC text). `seq` is the
- *   insertion order (SQLite's `rowid`), the tie-break of `list`.
+ *   insertion order (SQLite's `rowid`), the tie-break of `list`. A CHECK refuses a JSON column that does not parse
+ *   (a hand edit gets an error instead of leaving a row no reader can decode); reading never has to test it.
  * - `id_counters`: the last issue number allocated per id prefix.
  * - `leases`, `issue_epochs`, `attempts`, `retries`, `events`, `stage_artifacts`: the orchestrator; times are
  *   epoch milliseconds (BIGINT, read back as numbers by `PgSql.layer`); `counted` is 0/1 as in SQLite.
- * - `evidence`: one row per (issue, attempt) with the signed bundle as JSON text, so every host reads it.
+ * - `evidence`: one row per (issue, attempt) with the signed bundle as JSON text (a CHECK keeps it JSON), so every
+ *   host reads it.
  * - `base_results`: the verification runs on a base commit (`BaseResults`).
  * - `runners`: one row per runner process (`<host>:<pid>:<start-ms>`), its host and last heartbeat, so `status`
  *   on any host shows every runner.
- * - `switchyard_json_valid(text)`: whether a text parses as JSON (PostgreSQL 15 has no `IS JSON`), for the ready
- *   query's poison-row check.
  * - A statement trigger on `issues` that `NOTIFY switchyard_issues` on every write: delivered at commit to every
  *   listening runner (the Tracker's `changes`, push dispatch).
  */
@@ -39,7 +39,10 @@ export default Effect.gen(function*() {
     non_goals TEXT NOT NULL DEFAULT '[]',
     comments TEXT NOT NULL DEFAULT '[]',
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    CONSTRAINT issues_json_columns CHECK (
+      labels::jsonb IS NOT NULL AND blocked_by::jsonb IS NOT NULL AND validation::jsonb IS NOT NULL
+      AND scope::jsonb IS NOT NULL AND non_goals::jsonb IS NOT NULL AND comments::jsonb IS NOT NULL)
   )`
   yield* sql`CREATE INDEX issues_status ON issues (status)`
   yield* sql`CREATE INDEX issues_parent ON issues (parent) WHERE parent IS NOT NULL`
@@ -121,7 +124,8 @@ export default Effect.gen(function*() {
     input_tokens BIGINT NOT NULL DEFAULT 0,
     output_tokens BIGINT NOT NULL DEFAULT 0,
     cost_usd DOUBLE PRECISION,
-    PRIMARY KEY (issue_id, attempt)
+    PRIMARY KEY (issue_id, attempt),
+    CONSTRAINT evidence_bundle_json CHECK (bundle::jsonb IS NOT NULL)
   )`
 
   yield* sql`CREATE TABLE stage_artifacts (
@@ -150,15 +154,6 @@ export default Effect.gen(function*() {
     started_at BIGINT NOT NULL,
     heartbeat_at BIGINT NOT NULL
   )`
-
-  yield* sql.unsafe(`CREATE FUNCTION switchyard_json_valid(t TEXT) RETURNS BOOLEAN
-    LANGUAGE plpgsql IMMUTABLE AS $$
-    BEGIN
-      PERFORM t::jsonb;
-      RETURN TRUE;
-    EXCEPTION WHEN others THEN
-      RETURN FALSE;
-    END $$`)
 
   yield* sql.unsafe(`CREATE FUNCTION switchyard_notify_issues() RETURNS TRIGGER
     LANGUAGE plpgsql AS $$
