@@ -7,11 +7,13 @@
 import { NodeContext } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { MemoryTracker, Orchestrator, Tracker, type TrackerShape } from "@switchyard/core"
+import { FileSystem } from "@effect/platform"
+import { EvidenceStore, MemoryTracker, Orchestrator, Tracker, type TrackerShape } from "@switchyard/core"
 import { IssueInput, type IssuePatch, type IssueStatus, issueStatuses, type Priority } from "@switchyard/domain"
-import { id, open as openSqlite, scratch } from "@switchyard/sqlite/test-helpers"
+import { Ed25519EvidenceSigner } from "@switchyard/node"
+import { id, open as openSqlite, sampleBundle, scratch } from "@switchyard/sqlite/test-helpers"
 import { Context, Deferred, Effect, Fiber, Option } from "effect"
-import { fresh, skipReason } from "./helpers.js"
+import { fresh, open, skipReason } from "./helpers.js"
 
 /** mulberry32, so a failing sequence replays from its seed. */
 const prng = (seed: number) => {
@@ -144,6 +146,35 @@ describe.skipIf(skipReason !== null)("PostgreSQL stores", () => {
       // After A committed, SY-1 is leased: B still cannot claim it.
       expect(Option.isNone(yield* b.claim(id("SY-1"), 2, 60_000))).toBe(true)
     })).pipe(Effect.provide(NodeContext.layer)), 60_000)
+
+  it.scoped("evidence stored on one host is read and written out as files on another; its seal checks where the key is shared", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const db = yield* fresh
+      const hostA = yield* db.connect()
+      const stored = yield* Context.get(hostA, EvidenceStore).put(sampleBundle({ issueId: "SY-7", attempt: 1, outcome: "ESCALATE" }))
+      // Host B: its own state directory, with a copy of the runners' evidence key (docs/scale.md, "Evidence").
+      const elsewhere = yield* scratch
+      const keyFile = `${elsewhere.stateDir}/${Ed25519EvidenceSigner.KEY_FILE}`
+      yield* fs.makeDirectory(`${elsewhere.stateDir}/keys`, { recursive: true })
+      yield* fs.copyFile(`${db.stateDir}/${Ed25519EvidenceSigner.KEY_FILE}`, keyFile)
+      yield* fs.chmod(keyFile, 0o600)
+      const hostB = Context.get(yield* open({ url: db.url, stateDir: elsewhere.stateDir }), EvidenceStore)
+      expect(Option.getOrThrow(yield* hostB.get(id("SY-7"), 1)).outcome).toBe("ESCALATE")
+      const where = yield* hostB.location(id("SY-7"), 1)
+      expect(where.dir.startsWith(elsewhere.stateDir)).toBe(true)
+      expect(JSON.parse(yield* fs.readFileString(where.json))).toEqual(JSON.parse(yield* fs.readFileString(stored.json)))
+      expect(yield* fs.readFileString(where.markdown)).toBe(yield* fs.readFileString(stored.markdown))
+      expect(yield* fs.readFileString(where.patch!)).toBe(yield* fs.readFileString(stored.patch!))
+      expect(Option.getOrThrow(yield* hostB.sealedFile(id("SY-7"), 1)).seal?.status).toBe("signed")
+      expect((yield* hostB.sealed([{ issueId: id("SY-7"), attempt: 1 }])).get("SY-7#1")?.seal?.status).toBe("signed")
+      expect(yield* hostB.location(id("SY-9"), 1)).toMatchObject({ patch: null })
+      // A host with a key of its own does not trust it: the key is the trust root, not the database.
+      const stranger = yield* scratch
+      const hostC = Context.get(yield* open({ url: db.url, stateDir: stranger.stateDir }), EvidenceStore)
+      yield* hostC.put(sampleBundle({ issueId: "SY-8", attempt: 1, outcome: "NO_OP" }))
+      expect((yield* hostC.sealed([{ issueId: id("SY-7"), attempt: 1 }])).get("SY-7#1")?.seal?.status).toBe("other_key")
+    }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("a runner registers with its host on heartbeat; other commands do not", () =>
     Effect.gen(function*() {
