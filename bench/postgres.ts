@@ -288,7 +288,7 @@ export const postgresTable = (r: PostgresResult): string => {
   const rate = (x: number) => `${x.toFixed(0)}/s`
   return [
     table(["claims (distinct ids, 3 claimers × 4 in flight)", "claims/s", "÷ raw"], [
-      ["PgOrchestrator.claim (SKIP LOCKED + lease, one transaction)", rate(r.claims.pg), ratio(r.claims.raw, r.claims.pg)],
+      ["PgOrchestrator.claim (SKIP LOCKED + epoch + lease, one statement)", rate(r.claims.pg), ratio(r.claims.raw, r.claims.pg)],
       ["SqliteOrchestrator.claim (BEGIN IMMEDIATE)", rate(r.claims.sqlite), ratio(r.claims.raw, r.claims.sqlite)],
       ["raw: `WITH … FOR UPDATE SKIP LOCKED LIMIT 1` UPDATE … RETURNING", rate(r.claims.raw), "1.0×"]
     ]),

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Orchestrator, Tracker } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
 import { scratch } from "@switchyard/sqlite/test-helpers"
-import { Context, Effect, Fiber, Option } from "effect"
+import { Context, Effect, Fiber, Option, Ref, Schedule, Stream } from "effect"
 import { isConnectionLost } from "../src/internal/resilient.js"
 import { open } from "./helpers.js"
 import { createDatabase, type PgServer, startServer, unavailable } from "./server.js"
@@ -59,5 +59,28 @@ describe.skipIf(skip !== null)("a restarted server", () => {
       expect((yield* tracker.get(a.id)).status).toBe("in_progress")
       expect((yield* orchestrator.leases).map((l) => [l.issue_id, l.epoch])).toEqual([[a.id, lease.epoch]])
       expect(Option.isNone(yield* orchestrator.claim(a.id, 2, 60_000))).toBe(true)
+    })).pipe(Effect.provide(NodeContext.layer)), 60_000)
+
+  it.live("push dispatch survives the restart: the LISTEN connection is opened again and another runner's write arrives", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const url = yield* Effect.promise(() => createDatabase(server!, `relisten_${process.pid}`))
+      const watcher = Context.get(yield* open({ url, stateDir: (yield* scratch).stateDir }), Tracker)
+      const writer = Context.get(yield* open({ url, stateDir: (yield* scratch).stateDir }), Tracker)
+      const seen = yield* Ref.make(0)
+      yield* Effect.forkScoped(Stream.runForEach(watcher.changes, () => Ref.update(seen, (n) => n + 1)))
+      const grows = (from: number, what: string) =>
+        Ref.get(seen).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (n) => n > from }),
+          Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => `no change notification: ${what}` })
+        )
+      yield* grows(0, "after listening")
+      yield* writer.create(IssueInput.make({ title: "before the restart" }))
+      yield* grows(1, "a write before the restart")
+      server!.restart()
+      // The connection is opened again (and says so once: notifications sent while it was gone are lost) ...
+      const reconnected = yield* grows(yield* Ref.get(seen), "the LISTEN connection opened again")
+      // ... and another runner's write after the restart reaches this one.
+      yield* writer.create(IssueInput.make({ title: "after the restart" }))
+      yield* grows(reconnected, "a write after the restart")
     })).pipe(Effect.provide(NodeContext.layer)), 60_000)
 })

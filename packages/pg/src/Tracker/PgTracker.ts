@@ -36,7 +36,8 @@ import {
   Priority as PrioritySchema
 } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
-import { DateTime, Effect, Layer, type ParseResult, Predicate, PubSub, Schedule, Schema, Stream } from "effect"
+import { DateTime, Deferred, Effect, Exit, Layer, type ParseResult, Predicate, PubSub, Redacted, Schedule, Schema, Stream } from "effect"
+import * as Pg from "pg"
 import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError, rawKey } from "../internal/rows.js"
 
@@ -87,6 +88,51 @@ const WAITING = `(CASE WHEN ${READABLE} THEN NOT ${UNBLOCKED} ELSE FALSE END)`
 const DISPATCH_ORDER = `CASE i.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
   i.created_at, split_part(i.id, '-', 1),
   CASE WHEN split_part(i.id, '-', 2) ~ '^[0-9]{1,15}$' THEN split_part(i.id, '-', 2)::BIGINT ELSE 0 END`
+
+/** How a lost `LISTEN` connection is opened again: 100 ms doubling, at most 5 s apart, for as long as someone listens. */
+export const relistenSchedule = Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))
+
+/**
+ * Other runners' writes, as `LISTEN switchyard_issues` on a connection of its own (`url`; without one, nothing).
+ * When that connection is lost (the server restarted, the network dropped) it is opened again with
+ * {@link relistenSchedule}; each (re)connection emits once, since notifications sent meanwhile are gone.
+ * (@effect/sql-pg's `listen` keeps a dead connection forever, so a restarted server would end push dispatch.)
+ */
+export const listenForChanges = (url: string | undefined): Stream.Stream<void> =>
+  url === undefined ? Stream.empty : Stream.asyncScoped<void>((emit) => {
+    /** One connection: emits on every notification (and once when listening starts), fails when it is lost. */
+    const listenOnce = Effect.scoped(Effect.gen(function*() {
+      const lost = yield* Deferred.make<never, Error>()
+      const onLoss = (error: Error) => Deferred.unsafeDone(lost, Exit.fail(error))
+      yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: async () => {
+            const client = new Pg.Client({ connectionString: url })
+            client.on("notification", () => void emit.single(undefined))
+            client.on("error", onLoss)
+            client.on("end", () => onLoss(new Error("the LISTEN connection ended")))
+            await client.connect().catch((error: unknown) => {
+              void client.end().catch(() => undefined)
+              throw error
+            })
+            await client.query(`LISTEN ${ISSUES_CHANNEL}`)
+            return client
+          },
+          catch: (cause) => cause instanceof Error ? cause : new Error(String(cause))
+        }),
+        (client) => Effect.promise(() => client.end().catch(() => undefined)).pipe(Effect.timeoutOption("1 second"))
+      )
+      void emit.single(undefined)
+      return yield* Deferred.await(lost)
+    }))
+    return Effect.forkScoped(
+      listenOnce.pipe(
+        Effect.tapError((error) => Effect.logDebug("the LISTEN connection is lost; listening again").pipe(Effect.annotateLogs({ reason: error.message }))),
+        Effect.retry(relistenSchedule),
+        Effect.ignore
+      )
+    )
+  })
 
 /**
  * Builds the tracker over the current `SqlClient`/`PgClient` (whose schema `PgSql.layer` migrated).
@@ -426,12 +472,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     // Own writes publish at once; every runner's commits (this one's included) arrive as a notification.
     const written = yield* PubSub.sliding<void>(1)
     const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
-    const external = pg.listen(ISSUES_CHANNEL).pipe(
-      Stream.as(undefined),
-      // A lost connection ends the listen: wait, listen again (with an emit, in case a write was missed meanwhile).
-      Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
-      Stream.catchAll(() => Stream.empty)
-    )
+    const external = listenForChanges(pg.config.url === undefined ? undefined : Redacted.value(pg.config.url))
     const changes = Stream.merge(Stream.fromPubSub(written), external)
 
     return {
