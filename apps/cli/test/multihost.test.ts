@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { createDatabase, type PgServer, query, startServer, unavailable } from "@switchyard/pg/test-server"
 import { spawn } from "node:child_process"
 import { readdirSync } from "node:fs"
-import { bin, exited, perTest, sleep, syAsync, type TestRepo, until } from "./harness.js"
+import { bin, exited, perTest, pidsMatching, sandboxBlock, sleep, syAsync, type TestRepo, until } from "./harness.js"
 
 const skip = unavailable()
 let server: PgServer | undefined
@@ -167,6 +167,49 @@ describe.skipIf(skip !== null)("runners on three hosts sharing one PostgreSQL da
     )
     expect(unbundled).toEqual([])
     expect(await query(url, "SELECT issue_id, attempt FROM attempts WHERE ended_at IS NULL")).toEqual([])
+  }, 240_000)
+
+  it("a host's returning runner kills the agent its dead predecessor left; a runner on another host never does", async () => {
+    const url = await database()
+    const r = repo()
+    // The first run sleeps (an orphan to find); a rerun ends at once.
+    const first = `${r.shared}/first-run`
+    const script = r.agent("orphan-agent.sh", `if [ ! -e ${JSON.stringify(first)} ]; then touch ${JSON.stringify(first)}; sleep 60; fi
+echo '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`)
+    // Unconfined: a bubblewrapped agent dies with its runner (--die-with-parent); only an unconfined one is orphaned.
+    r.writeWorkflow(`${sandboxBlock({ confinement: "none", readable: [r.agents], writable: [r.shared] })}agent:
+  command: ${JSON.stringify(script)}
+  max_attempts: 3
+polling:
+  interval_ms: 500
+orchestrator:
+  heartbeat_ms: 200
+  lease_ttl_ms: 30000
+`)
+    await createIssues(r, url, 1)
+    const a = runner(r, url, "host-a")
+    await until(() => pidsMatching("orphan-agent.sh").length > 0, 60_000, "the agent to start")
+    const orphans = pidsMatching("orphan-agent.sh")
+    a.child.kill("SIGKILL")
+    await exited(a.child)
+    // Another host sees a live lease (30 s TTL): it must leave the agent alone.
+    const b = runner(r, url, "host-b")
+    await sleep(3_000)
+    expect(orphans.filter((pid) => pidsMatching("orphan-agent.sh").includes(pid))).toEqual(orphans)
+    expect((await query<{ host: string }>(url, "SELECT host FROM leases")).map((l) => l.host)).toEqual(["host-a"])
+    // The same host's next runner finds its predecessor's pid dead: it takes the lease over and kills the agent group.
+    const again = runner(r, url, "host-a")
+    await until(() => pidsMatching("orphan-agent.sh").length === 0, 20_000, "the orphaned agent to be killed")
+    await drained(url, [a, b, again], 60_000)
+    const rows = await query<{ runner_id: string; cause: string | null; terminal_state: string | null }>(
+      url,
+      "SELECT runner_id, cause, terminal_state FROM attempts ORDER BY attempt"
+    )
+    expect(rows[0]).toMatchObject({ cause: "runner_died", terminal_state: "RETRYABLE_FAILURE" })
+    expect(hostOf(rows[0]!.runner_id)).toBe("host-a")
+    expect(rows.at(-1)?.terminal_state).toBe("NO_OP")
+    for (const x of [b, again]) x.child.kill("SIGTERM")
+    for (const x of [b, again]) await exited(x.child)
   }, 240_000)
 
   it("the server killed and restarted mid-run: runners keep going, nothing runs twice, nothing is lost", async () => {
