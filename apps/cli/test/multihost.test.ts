@@ -115,9 +115,18 @@ describe.skipIf(skip !== null)("runners on three hosts sharing one PostgreSQL da
     const hosts = await query<{ host: string }>(url, "SELECT DISTINCT host FROM runners ORDER BY host")
     expect(hosts.map((h) => h.host)).toEqual(["host-a", "host-b", "host-c"])
     expect(await query(url, "SELECT issue_id FROM leases")).toEqual([])
+    // `status` from any checkout shows every runner, on every host, with its workers.
+    const status = async () => {
+      const shown = await syAsync(r.dir, ["status", "--json"], { SWITCHYARD_DATABASE_URL: url })
+      expect(shown.code, shown.stderr).toBe(0)
+      return JSON.parse(shown.stdout).orchestrator.runners as Array<{ host: string; workers: number }>
+    }
+    expect((await status()).map((x) => [x.host, x.workers])).toEqual([["host-a", 0], ["host-b", 0], ["host-c", 0]])
 
     for (const x of runners) x.child.kill("SIGTERM")
     for (const x of runners) expect((await exited(x.child)).code, x.output()).toBe(143)
+    // A runner that stops cleanly takes its row with it.
+    expect(await status()).toEqual([])
   }, 240_000)
 
   it("a runner SIGKILLed mid-agent: its issues are requeued after the lease expires and finished on another host", async () => {

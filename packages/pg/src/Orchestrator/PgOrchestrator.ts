@@ -30,6 +30,9 @@ import { SqliteOrchestrator } from "@switchyard/sqlite"
 import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError, JsonRecord, rawKey } from "../internal/rows.js"
 
+/** A runner whose heartbeat is older than this (ms) is removed from `runners` when another one starts. */
+export const RUNNER_FORGOTTEN_AFTER_MS = 24 * 60 * 60 * 1_000
+
 /** How many recorded events a slow `changes` subscriber may lag behind before the oldest are dropped. */
 export const CHANGES_BUFFER = 1_024
 
@@ -131,12 +134,37 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
       Effect.withSpan("PgOrchestrator.claim", { attributes: { issueId, attempt } })
     )
 
-  /** Upserts this runner's row in `runners` with `now` as its heartbeat (epoch ms). */
+  /**
+   * Upserts this runner's row in `runners` with `now` as its heartbeat (epoch ms), and forgets runners silent for a
+   * day (killed ones: a runner that stops cleanly removes its own row).
+   */
   const register = (now: number) =>
-    sql`
-      INSERT INTO runners (runner_id, host, pid, started_at, heartbeat_at)
-      VALUES (${runnerId}, ${host}, ${pid}, ${startedAt}, ${now})
-      ON CONFLICT (runner_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
+    Effect.gen(function*() {
+      yield* sql`
+        INSERT INTO runners (runner_id, host, pid, started_at, heartbeat_at)
+        VALUES (${runnerId}, ${host}, ${pid}, ${startedAt}, ${now})
+        ON CONFLICT (runner_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`
+      if (!registered) {
+        registered = true
+        yield* sql`DELETE FROM runners WHERE heartbeat_at < ${now - RUNNER_FORGOTTEN_AFTER_MS}`
+      }
+    })
+  let registered = false
+  yield* Effect.addFinalizer(() =>
+    registered ? sql`DELETE FROM runners WHERE runner_id = ${runnerId}`.pipe(Effect.ignore) : Effect.void
+  )
+
+  const RunnerRow = Schema.Struct({
+    runner_id: RunnerId,
+    host: Schema.String,
+    pid: Schema.Int,
+    started_at: Schema.Number,
+    heartbeat_at: Schema.Number
+  })
+  const runners = sql<Row>`SELECT runner_id, host, pid, started_at, heartbeat_at FROM runners ORDER BY host, runner_id`.pipe(
+    Effect.mapError(sqlFailure("runners")),
+    Effect.flatMap(decodeAll("runners", "runner", "runner_id", RunnerRow))
+  )
 
   const heartbeat = (ttlMs: number) =>
     Effect.gen(function*() {
@@ -424,7 +452,8 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
     record,
     terminalEvents,
     events,
-    changes: Stream.fromPubSub(hub)
+    changes: Stream.fromPubSub(hub),
+    runners
   } satisfies OrchestratorShape
 })
 

@@ -23,13 +23,14 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, leases, retries, recent, usage, workflowProblems] = yield* Effect.all([
+    const [counts, leases, retries, recent, usage, workflowProblems, runners] = yield* Effect.all([
       tracker.counts,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
       evidence.usageTotals,
-      WorkflowProblems.list(statePaths(repoRoot).stateDir)
+      WorkflowProblems.list(statePaths(repoRoot).stateDir),
+      orchestrator.runners ?? Effect.succeed(null)
     ])
     // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
     // by the tracker's index instead of reading every ready issue.
@@ -98,6 +99,17 @@ export const statusSnapshot = (repoRoot: string) =>
          * the file, the error (`<path>[ (<key>)]: <reason> [<kind>]`), the process and since when (epoch ms).
          */
         workflowInvalid: workflowProblems.map((p) => ({ path: p.path, error: p.message, pid: p.pid, host: p.host, since: p.since })),
+        /**
+         * Every runner of a shared store (PostgreSQL), on any host, with how many workers (leases) it holds; null
+         * for a store that keeps no runner table (SQLite: see the leases).
+         */
+        runners: runners === null ? null : runners.map((r) => ({
+          runner: r.runner_id,
+          host: r.host,
+          pid: r.pid,
+          heartbeatAgeMs: now - r.heartbeat_at,
+          workers: leases.filter((l) => l.runner_id === r.runner_id).length
+        })),
         leases: leases.map((l) => ({
           issue: l.issue_id,
           runner: l.runner_id,
