@@ -8,8 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { createDatabase, type PgServer, query, startServer, unavailable } from "@switchyard/pg/test-server"
 import { spawn } from "node:child_process"
-import { readdirSync } from "node:fs"
-import { bin, exited, perTest, pidsMatching, sandboxBlock, sleep, syAsync, type TestRepo, until } from "./harness.js"
+import * as Crypto from "node:crypto"
+import { mkdirSync, readdirSync } from "node:fs"
+import { averageRepro, bin, exited, fixerScript, git, join, perTest, pidsMatching, repoRootOfThisProject, sandboxBlock, sleep, syAsync, type TestRepo, until, writeFileSync } from "./harness.js"
 
 const skip = unavailable()
 let server: PgServer | undefined
@@ -250,3 +251,76 @@ orchestrator:
   }, 240_000)
 })
 
+
+describe.skipIf(skip !== null)("two hosts, each with its own clone of one remote", () => {
+  it("PR_READY branches are pushed to the shared remote, and either host reads and trusts the other's evidence", async () => {
+    const url = await database()
+    const a = repo()
+    // The shared remote, and host B's own clone of it (its own sandboxes and state directory).
+    const remote = join(a.tmp, "remote.git")
+    git(a.tmp, "clone", "-q", "--bare", a.dir, remote)
+    git(a.dir, "remote", "add", "origin", remote)
+    const bDir = join(a.tmp, "host-b")
+    git(a.tmp, "clone", "-q", remote, bDir)
+    git(bDir, "config", "user.name", "Test Human")
+    git(bDir, "config", "user.email", "human@example.com")
+    // One evidence key for both hosts (docs/scale.md): made here, copied into each state directory.
+    const { privateKey } = Crypto.generateKeyPairSync("ed25519")
+    for (const dir of [a.dir, bDir]) {
+      mkdirSync(join(dir, ".switchyard/keys"), { recursive: true, mode: 0o700 })
+      writeFileSync(join(dir, ".switchyard/.gitignore"), "*\n")
+      writeFileSync(join(dir, ".switchyard/keys/evidence.ed25519"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 })
+    }
+    const frontMatter = (worktrees: string) =>
+      `workspace:\n  root: ${JSON.stringify(worktrees)}\n${
+        sandboxBlock({ readable: [a.agents, repoRootOfThisProject], writable: [a.shared] })
+      }agent:\n  command: ${JSON.stringify(a.agent("fixer.sh", fixerScript))}\n  max_concurrent_agents: 1\n` +
+      `polling:\n  interval_ms: 500\norchestrator:\n  heartbeat_ms: 200\n  lease_ttl_ms: 10000\nintegration:\n  push: true\n  remote: origin\n`
+    writeFileSync(join(a.dir, "WORKFLOW.md"), `---\n${frontMatter(join(a.tmp, "worktrees-a"))}---\nFix {{ issue.id }}: {{ issue.title }}\n`)
+    writeFileSync(join(bDir, "WORKFLOW.md"), `---\n${frontMatter(join(a.tmp, "worktrees-b"))}---\nFix {{ issue.id }}: {{ issue.title }}\n`)
+    for (let i = 1; i <= 4; i++) {
+      const made = await syAsync(a.dir, ["issue", "create", "--title", `average of nothing ${i}`, "--repro", averageRepro], { SWITCHYARD_DATABASE_URL: url })
+      expect(made.code, made.stderr).toBe(0)
+    }
+    const hostA = runner(a, url, "host-a")
+    const hostB = { ...runner({ ...a, dir: bDir }, url, "host-b") }
+    const start = Date.now()
+    while (Number((await query<{ n: number }>(url, "SELECT COUNT(*)::int AS n FROM issues WHERE status <> 'in_review'"))[0]!.n) > 0) {
+      if (Date.now() - start > 180_000) throw new Error(`not all in review:\n${hostA.output()}\n${hostB.output()}`)
+      await sleep(300)
+    }
+    const byHost = await query<{ issue_id: string; runner_id: string }>(
+      url,
+      "SELECT issue_id, runner_id FROM attempts WHERE terminal_state = 'PR_READY' ORDER BY issue_id"
+    )
+    expect(byHost).toHaveLength(4)
+    // Every PR_READY branch is on the remote, whichever host made it.
+    const onRemote = git(remote, "branch", "--list", "switchyard/*", "--format=%(refname:short)").split("\n").filter(Boolean)
+    expect(onRemote.sort()).toEqual(byHost.map((row) => `switchyard/${row.issue_id}`).sort())
+    // Each host's sandboxes stayed under its own workspace root.
+    const fromB = byHost.filter((row) => hostOf(row.runner_id) === "host-b").map((row) => row.issue_id)
+    const fromA = byHost.filter((row) => hostOf(row.runner_id) === "host-a").map((row) => row.issue_id)
+    const sandboxes = await query<{ issue_id: string; sandbox_path: string | null }>(url, "SELECT issue_id, sandbox_path FROM attempts")
+    for (const row of sandboxes) {
+      if (row.sandbox_path === null) continue
+      expect(row.sandbox_path.startsWith(join(a.tmp, fromB.includes(row.issue_id) ? "worktrees-b" : "worktrees-a"))).toBe(true)
+    }
+    // Host B shows, and trusts, a bundle host A stored (and the other way round), from the database.
+    for (const [dir, issue] of [[bDir, fromA[0]], [a.dir, fromB[0]]] as const) {
+      if (issue === undefined) continue
+      const shown = await syAsync(dir, ["evidence", issue, "--json"], { SWITCHYARD_DATABASE_URL: url })
+      expect(shown.code, shown.stderr).toBe(0)
+      expect(JSON.parse(shown.stdout)).toMatchObject({ issueId: issue, outcome: "PR_READY" })
+    }
+    expect(fromA.length + fromB.length).toBe(4)
+    // Both hosts check every bundle's signature as their own key's (the key is shared).
+    for (const dir of [a.dir, bDir]) {
+      const shown = await syAsync(dir, ["status", "--json"], { SWITCHYARD_DATABASE_URL: url })
+      expect(shown.code, shown.stderr).toBe(0)
+      const recent = JSON.parse(shown.stdout).human.recent as Array<{ issue: string; signature: string | null }>
+      expect(recent.map((r) => [r.issue, r.signature]).sort()).toEqual(byHost.map((row) => [row.issue_id, "signed"]).sort())
+    }
+    for (const x of [hostA, hostB]) x.child.kill("SIGTERM")
+    for (const x of [hostA, hostB]) await exited(x.child)
+  }, 300_000)
+})
