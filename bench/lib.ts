@@ -57,7 +57,7 @@ export const settings = {
   floodRuns: int("BENCH_FLOOD_RUNS", 3),
   /** Which benchmarks to run. */
   only: new Set(
-    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line,flood,confinement,base,monorepo").split(",").map((s) => s.trim()).filter((s) => s !== "")
+    (process.env.BENCH_ONLY ?? "tick,status,dispatch,line,flood,confinement,base,monorepo,postgres").split(",").map((s) => s.trim()).filter((s) => s !== "")
   ),
   /** Keep the temp directories (for poking at the seeded databases afterwards). */
   keep: process.env.BENCH_KEEP === "1"

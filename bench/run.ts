@@ -10,6 +10,7 @@ import { benchFlood, type FloodRow, floodTable } from "./flood.js"
 import { cleanupTemps, load, machine, ms, settings } from "./lib.js"
 import { benchLine, type LineResult, lineTable } from "./line.js"
 import { benchMonorepo, type MonorepoResult, monorepoTable } from "./monorepo.js"
+import { benchPostgres, type PostgresResult, postgresTable } from "./postgres.js"
 import type { SeedResult } from "./seed.js"
 import { benchStatus, type StatusResult, statusTable } from "./status.js"
 import { benchTelemetry, type TelemetryResult, telemetryTable } from "./telemetry.js"
@@ -45,6 +46,7 @@ const main = async () => {
   let flood: ReadonlyArray<FloodRow> | null = null
   let baseOnce: BaseOnceResult | null = null
   let monorepo: MonorepoResult | null = null
+  let postgres: PostgresResult | null = null
   if (settings.only.has("tick")) {
     console.error(`tick read path at ${settings.sizes.join(", ")} issues…`)
     tick = await benchTick(seeded)
@@ -77,6 +79,10 @@ const main = async () => {
     console.error("the base checked once: issues on one base with verify.base_cache on and off…")
     baseOnce = await benchBaseOnce()
   }
+  if (settings.only.has("postgres")) {
+    console.error("PostgreSQL store vs SQLite vs raw SKIP LOCKED…")
+    postgres = await benchPostgres()
+  }
   if (withTelemetry) {
     console.error("OpenTelemetry unset and exporting: spans in process, run --once as a process…")
     telemetry = await benchTelemetry()
@@ -92,6 +98,7 @@ const main = async () => {
   }
   if (confinement !== null) out.push("## 6. Starting a confined process vs a raw spawn", "", confinementTable(confinement), "")
   if (monorepo !== null) out.push("## 8. A real pnpm workspace: one issue through the factory against the same work by hand", "", monorepoTable(monorepo), "")
+  if (postgres !== null) out.push("## 10. PostgreSQL: claims, the ready read and dispatch, against SQLite and the raw query", "", postgresTable(postgres), "")
   if (baseOnce !== null) out.push("## 7. The base checked once: issues on one base, `verify.base_cache` on and off", "", baseOnceTable(baseOnce), "")
   if (telemetry !== null) {
     out.push("## 9. OpenTelemetry: nothing costs when `OTEL_*` is unset", "", telemetryTable(telemetry), "")

@@ -50,10 +50,11 @@ await build({
   target: "node20",
   sourcemap: "linked",
   logLevel: "warning",
+  // pg-native: the pg driver's optional native binding, required only when asked for (never here).
   // The OpenTelemetry SDK (loaded only when OTEL_* asks for export, src/telemetry.ts) is resolved from node_modules
   // like the addon, so the bundle every command parses does not carry it; @effect/opentelemetry is bundled (it must
   // share the bundle's one copy of effect).
-  external: ["better-sqlite3", "@opentelemetry/*"],
+  external: ["better-sqlite3", "@opentelemetry/*", "pg-native"],
   // `import()` of an external becomes `require` (the bundle runs as a vm.Script on Node 20, which has no dynamic
   // import callback).
   supported: { "dynamic-import": false },

@@ -1,13 +1,13 @@
 /**
  * How the `switchyard` binary composes the factory for one repo: SQLite (Tracker, Orchestrator, EvidenceStore)
- * under `<repo>/.switchyard/`, git worktrees under `workspace.root`, the routed agent station (command, claude-code
+ * under `<repo>/.switchyard/` or a shared PostgreSQL database (store.ts, docs/scale.md), git worktrees under `workspace.root`, the routed agent station (command, claude-code
  * and codex stations picked per issue by `routes:`), the process verifier,
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
 import { FetchHttpClient } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, PreflightFailed, Supervisor, trackerProblems, Workflow } from "@switchyard/core"
+import { FiberWorkerPool, PreflightFailed, ProcessControl, Supervisor, trackerProblems, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -21,7 +21,7 @@ import {
 } from "@switchyard/node"
 import { FpTracker, GitHubTracker } from "@switchyard/trackers"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
-import { statePaths, storeLayer } from "./store.js"
+import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
 
@@ -29,15 +29,28 @@ export { statePaths, storeLayer }
  * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
  * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
  * `tracker.token_env`, then the API: the repository and every required label), the fp mirror for `fp` after
- * `fp issue list` answered in the repository. A refusal is `PreflightFailed`
+ * `fp issue list` answered in the repository. An external kind on a PostgreSQL store is refused (its mirror and
+ * outbox are SQLite tables). A refusal is `PreflightFailed`
  * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
  */
-export const trackerLayer = (repoRoot: string, env: Readonly<Record<string, string | undefined>> | undefined) =>
+export const trackerLayer = (
+  repoRoot: string,
+  env: Readonly<Record<string, string | undefined>> | undefined,
+  workflowPath?: string | undefined
+) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
       const cfg = def.config.tracker
       if (cfg.kind === "switchyard") return Layer.empty
+      // The mirror and its outbox live in the embedded SQLite store (docs/trackers.md, "Consistency").
+      const store = yield* chooseStore(repoRoot, { workflowPath })
+      if (store.kind === "postgres") {
+        return yield* new PreflightFailed({
+          path: def.path,
+          problems: [{ key: "tracker.kind", reason: `${cfg.kind} needs the embedded SQLite store for its mirror; it does not run on a PostgreSQL store (store.url / SWITCHYARD_DATABASE_URL) yet` }]
+        })
+      }
       const problems = trackerProblems(cfg)
       if (problems.length > 0) return yield* new PreflightFailed({ path: def.path, problems })
       if (cfg.kind === "fp") {
@@ -69,6 +82,21 @@ export const trackerLayer = (repoRoot: string, env: Readonly<Record<string, stri
         Effect.provide(FetchHttpClient.layer)
       )
       return GitHubTracker.layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+    })
+  )
+
+/**
+ * `NodeProcessControl`, naming this host as the store's leases do: with a PostgreSQL store and `SWITCHYARD_HOST_ID`
+ * set, that id (a lease is "this host's", and its owner's pid checked, only when the host ids match); otherwise
+ * `os.hostname()`.
+ */
+const processControl = (repoRoot: string, workflowPath: string | undefined) =>
+  Layer.effect(
+    ProcessControl,
+    Effect.gen(function*() {
+      const base = yield* NodeProcessControl.make
+      const choice = yield* chooseStore(repoRoot, { workflowPath })
+      return choice.kind === "postgres" && choice.hostId !== undefined ? ProcessControl.of({ ...base, hostname: choice.hostId }) : base
     })
   )
 
@@ -113,15 +141,15 @@ export const lineLayer = (
   const services = Supervisor.layer.pipe(
     Layer.provideMerge(FiberWorkerPool.layer),
     Layer.provideMerge(stations),
-    Layer.provideMerge(NodeProcessControl.layer),
+    Layer.provideMerge(processControl(repoRoot, options.workflowPath)),
     // SWITCHYARD_KILL_AT: recovery tests only (docs/reliability.md); unset, every kill point is a no-op.
     Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
     // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
-    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv)),
+    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv, options.workflowPath)),
     Layer.provideMerge(workflow),
-    Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv })),
+    Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv, workflowPath: options.workflowPath })),
     Layer.provideMerge(NodeContext.layer)
   )
 }

@@ -54,7 +54,7 @@ const snapshot = (
       invalid: [],
       health: extra.health ?? []
     },
-    orchestrator: { runner, workflowInvalid: [], leases: [], retries: [] },
+    orchestrator: { runner, workflowInvalid: [], runners: null, leases: [], retries: [] },
     workers: leases.map((l) => ({
       issue: l.issue_id,
       stage: l.stage,
@@ -123,6 +123,26 @@ describe("status view", () => {
     expect(down[2]).toBe(
       "              ⚠ github: cannot be read (GitHub read issues failed (HTTP 503): down); last read 12s ago; nothing new is dispatched · rate limit left 4990 · 2 write-back(s) waiting"
     )
+  })
+
+  it("a shared store's runners, on every host, each with its workers, before the leases", () => {
+    const s = snapshot()
+    const shared: StatusSnapshot = {
+      ...s,
+      orchestrator: {
+        ...s.orchestrator,
+        runners: [
+          { runner, host: "host", pid: 5101, heartbeatAgeMs: 1_000, workers: 2 },
+          { runner: RunnerId.make("other:77:1796150500000"), host: "other", pid: 77, heartbeatAgeMs: 95_000, workers: 0 }
+        ]
+      }
+    }
+    const lines = renderStatus(shared).split("\n")
+    expect(lines.slice(2, 5)).toEqual([
+      "ORCHESTRATOR  2 lease(s)",
+      "              runner host:5101:1796150587059 · host · 2 worker(s) · heartbeat 1s ago",
+      "              runner other:77:1796150500000 · other · 0 worker(s) · heartbeat 1m35s ago"
+    ])
   })
 
   it("in colour: the outcome and warnings are coloured, and without the codes it is the plain text", () => {

@@ -281,6 +281,16 @@ export const TrackerConfig = Schema.Struct({
 })
 export type TrackerConfig = typeof TrackerConfig.Type
 
+export const StoreConfig = Schema.Struct({
+  /**
+   * Where the tracker, leases, attempts, retries, events and evidence live: null (the default) is the embedded
+   * SQLite file under `<repo>/.switchyard/`; a `postgres://…` URL is a PostgreSQL database shared by runners on
+   * several hosts (docs/scale.md). `$VAR` and `${VAR}` are expanded, so a password can stay in the environment.
+   * `SWITCHYARD_DATABASE_URL` wins over it.
+   */
+  url: withDefault(Schema.NullOr(Schema.String), () => null)
+})
+
 export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig")({
   tracker: withDefault(TrackerConfig, () => TrackerConfig.make({})),
   polling: withDefault(PollingConfig, () => PollingConfig.make({})),
@@ -291,6 +301,7 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   orchestrator: withDefault(OrchestratorConfig, () => OrchestratorConfig.make({})),
   integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({})),
   sandbox: withDefault(SandboxConfig, () => SandboxConfig.make({})),
+  store: withDefault(StoreConfig, () => StoreConfig.make({})),
   /** Named agent stations, each merged over `agent:` (docs/agents.md "Routing"). */
   agents: withDefault(
     Schema.Record({ key: Schema.String, value: AgentOverride }),

@@ -16,6 +16,8 @@ export * as SqliteBaseResults from "./BaseResults/SqliteBaseResults.js"
 export * as SqliteEvidenceStore from "./EvidenceStore/SqliteEvidenceStore.js"
 export * as SqliteOrchestrator from "./Orchestrator/SqliteOrchestrator.js"
 export * as Sql from "./Sql.js"
+/** Row decoding helpers, shared with the PostgreSQL stores (@switchyard/pg). */
+export * as Rows from "./internal/rows.js"
 export * as SqliteTracker from "./Tracker/SqliteTracker.js"
 export * as TrackerHealth from "./Tracker/TrackerHealth.js"
 /** Re-exported at the top level so the types of composed layers can be named by importers. */

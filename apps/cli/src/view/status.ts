@@ -63,6 +63,9 @@ export const statusView = (s: StatusSnapshot): View => {
   for (const w of s.orchestrator.workflowInvalid) {
     orchestrator.push(warning(`⚠ the workflow file is invalid (for ${human(Math.max(0, now - w.since))}); pid ${w.pid} keeps its last good version: ${w.error}`))
   }
+  for (const r of s.orchestrator.runners ?? []) {
+    orchestrator.push(text(`runner ${r.runner} · ${r.host} · ${r.workers} worker(s) · heartbeat ${human(r.heartbeatAgeMs)} ago`))
+  }
   for (const l of s._raw.leases) orchestrator.push(leaseLine(l, now))
   for (const r of s._raw.retries) orchestrator.push(retryLine(r, now))
 

@@ -49,6 +49,17 @@ export interface TerminalEvent {
   readonly seq: number
 }
 
+/** A runner process as a shared store records it (PostgreSQL: the `runners` table, upserted on every heartbeat). */
+export interface RunnerInfo {
+  readonly runner_id: RunnerId
+  readonly host: string
+  readonly pid: number
+  /** Epoch ms. */
+  readonly started_at: number
+  /** Epoch ms of its last heartbeat. */
+  readonly heartbeat_at: number
+}
+
 export interface OrchestratorShape {
   /** This process's runner id, `<host>:<pid>:<start-ms>`. */
   readonly runnerId: RunnerId
@@ -127,6 +138,11 @@ export interface OrchestratorShape {
   }) => Effect.Effect<ReadonlyArray<FactoryEvent>, OrchestratorError>
   /** Events recorded by this process, as they happen. */
   readonly changes: Stream.Stream<FactoryEvent>
+  /**
+   * Every runner that heartbeats into this store, on any host, oldest host first (for `status`). Absent on stores
+   * that keep no runner table (SQLite: its runners share one host, and `status` shows them through their leases).
+   */
+  readonly runners?: Effect.Effect<ReadonlyArray<RunnerInfo>, OrchestratorError>
 }
 
 export class Orchestrator extends Context.Tag("switchyard/Orchestrator")<Orchestrator, OrchestratorShape>() {}

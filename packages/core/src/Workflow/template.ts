@@ -172,6 +172,9 @@ integration:                    # after PR_READY (failures are recorded, never f
   push: false                   # push switchyard/<id> to the remote
   remote: origin                # the remote to push to
   pr_command: null              # e.g. gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}
+
+store:
+  url: null                     # null: SQLite in .switchyard/; postgres://… (or "\${VAR}"): a database runners on several hosts share (docs/scale.md)
 ---
 You are a careful engineer working on issue {{ issue.id }} in this repository: {{ issue.title }}
 {%- if attempt %}

@@ -6,7 +6,8 @@
 import { attemptKey, checkOutcomes, EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
 import { ProcessRunner, WorkflowProblems } from "@switchyard/node"
 import { TrackerHealth } from "@switchyard/sqlite"
-import { Clock, Effect } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect, Option } from "effect"
 import { statePaths } from "../../store.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
@@ -24,15 +25,20 @@ export const statusSnapshot = (repoRoot: string) =>
     const orchestrator = yield* Orchestrator
     const evidence = yield* EvidenceStore
     const now = yield* Clock.currentTimeMillis
-    const [counts, leases, retries, recent, usage, workflowProblems, health] = yield* Effect.all([
+    const [counts, leases, retries, recent, usage, workflowProblems, health, runners] = yield* Effect.all([
       tracker.counts,
       orchestrator.leases,
       orchestrator.retries,
       orchestrator.recentOutcomes(10),
       evidence.usageTotals,
       WorkflowProblems.list(statePaths(repoRoot).stateDir),
-      // External trackers' health (docs/trackers.md); a store older than migration 7 has none to show.
-      TrackerHealth.read.pipe(Effect.orElseSucceed(() => []))
+      // External trackers' health (docs/trackers.md): kept in the embedded SQLite store only; a store older than
+      // migration 7, or a PostgreSQL one, has none to show.
+      Effect.serviceOption(SqlClient.SqlClient).pipe(Effect.flatMap(Option.match({
+        onNone: () => Effect.succeed([]),
+        onSome: (sql) => TrackerHealth.read.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.orElseSucceed(() => []))
+      }))),
+      orchestrator.runners ?? Effect.succeed(null)
     ])
     // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
     // by the tracker's index instead of reading every ready issue.
@@ -103,6 +109,17 @@ export const statusSnapshot = (repoRoot: string) =>
          * the file, the error (`<path>[ (<key>)]: <reason> [<kind>]`), the process and since when (epoch ms).
          */
         workflowInvalid: workflowProblems.map((p) => ({ path: p.path, error: p.message, pid: p.pid, host: p.host, since: p.since })),
+        /**
+         * Every runner of a shared store (PostgreSQL), on any host, with how many workers (leases) it holds; null
+         * for a store that keeps no runner table (SQLite: see the leases).
+         */
+        runners: runners === null ? null : runners.map((r) => ({
+          runner: r.runner_id,
+          host: r.host,
+          pid: r.pid,
+          heartbeatAgeMs: now - r.heartbeat_at,
+          workers: leases.filter((l) => l.runner_id === r.runner_id).length
+        })),
         leases: leases.map((l) => ({
           issue: l.issue_id,
           runner: l.runner_id,
