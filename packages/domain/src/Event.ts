@@ -39,6 +39,12 @@ export const PlainEventType = Schema.Literal(
   "evidence.failed",
   "settle.fenced",
   "settle.failed",
+  // the trust ladder (Trust/ladder.ts: `switchyard trust`, `switchyard land`)
+  "trust.merged",
+  "trust.landed",
+  "trust.reverted",
+  "trust.reverified",
+  "trust.blocked",
   // the supervisor (Supervisor/)
   "lease.expired",
   "reconcile.canceled",
