@@ -34,6 +34,8 @@ export const PlainEventType = Schema.Literal(
   "agent.stalled",
   "agent.exited",
   "agent.revision",
+  "ci.passed",
+  "ci.failed",
   "package.failed",
   "integration.done",
   "evidence.failed",

@@ -136,7 +136,12 @@ export const AgentConfig = Schema.Struct({
   max_tokens: withDefault(stationFields.max_tokens, () => null),
   max_log_bytes: withDefault(stationFields.max_log_bytes, () => DEFAULT_MAX_LOG_BYTES),
   /** Continuation turns after a verifier rejection before the verdict is final (0: none). */
-  max_revisions: withDefault(NonNegativeInt, () => 2)
+  max_revisions: withDefault(NonNegativeInt, () => 2),
+  /**
+   * Continuation turns after a failing CI check of a PR_READY candidate (`integration.ci_command`) before the attempt
+   * escalates with `ci_failed` (0: the first failure escalates). Counted apart from `max_revisions`.
+   */
+  max_ci_revisions: withDefault(NonNegativeInt, () => 2)
 })
 export type AgentConfig = typeof AgentConfig.Type
 
@@ -229,7 +234,13 @@ export const IntegrationConfig = Schema.Struct({
    * `gh pr create --head {{ branch }} --title {{ title | shellquote }} --body-file {{ evidence_md }}`.
    * Its last stdout line that looks like a URL is recorded as the PR URL; a failure is recorded, never fatal.
    */
-  pr_command: withDefault(Schema.NullOr(Schema.String), () => null)
+  pr_command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * The CI check for repos without hosted CI: a shell command run after a candidate verified PR_READY, confined like
+   * verification in a clean checkout of it (`verify.env`, no network, `verify.timeout_ms`). A failure becomes a
+   * revision turn with its log, up to `agent.max_ci_revisions`, then ESCALATE `ci_failed` (docs/trust.md).
+   */
+  ci_command: withDefault(Schema.NullOr(Schema.String), () => null)
 })
 /** `integration:`: what `Integration.publish` does after PR_READY, passed in by the caller. */
 export type IntegrationConfig = typeof IntegrationConfig.Type
