@@ -58,6 +58,7 @@ describe("switchyard trust / land (built CLI)", () => {
     // A human merges SY-1: that is the history the class needed.
     git(r.dir, "merge", "--ff-only", "-q", "switchyard/SY-1")
     const earned = await syJson(r.dir, "trust")
+    expect(earned.changes).toEqual([])
     expect(earned.merged).toMatchObject([{ issueId: "SY-1", className: "small" }])
     expect(earned.classes[0]).toMatchObject({ rung: "auto_land", streak: 1, merged: 1 })
     expect(await syJson(r.dir, "issue", "show", "SY-1")).toMatchObject({ status: "done" })
@@ -65,6 +66,10 @@ describe("switchyard trust / land (built CLI)", () => {
     expect((await syJson(r.dir, "trust")).merged).toEqual([])
 
     await issue(r, 2)
+    const merged = git(r.dir, "rev-parse", "HEAD")
+    const ready = await syJson(r.dir, "trust")
+    expect(ready.changes).toMatchObject([{ issueId: "SY-2", decision: "ready", rule: expect.stringContaining("trust.classes.small") }])
+    expect(git(r.dir, "rev-parse", "HEAD")).toBe(merged)
     const landed = await syJson(r.dir, "land")
     expect(landed.changes).toMatchObject([{ issueId: "SY-2", decision: "landed", className: "small", rule: expect.stringContaining("trust.classes.small") }])
     const commit = (await syJson(r.dir, "evidence", "SY-2")).fingerprint.commit
@@ -135,5 +140,12 @@ import { existsSync } from "node:fs"\ntest("no SY-2", () => assert.equal(existsS
     expect(policy.changes).toMatchObject([{ issueId: "SY-3", decision: "review", className: "small" }])
     expect(policy.changes[0].reason).toContain("WORKFLOW.md never auto-land")
     expect(git(r.dir, "rev-parse", "HEAD")).toBe(head)
+
+    // Reopening a landed issue counts as a revert: the class is demoted.
+    expect((await sy(r.dir, "issue", "update", "SY-2", "--status", "todo")).code).toBe(0)
+    const reopened = await syJson(r.dir, "trust")
+    expect(reopened.reverted).toMatchObject([{ issueId: "SY-2", className: "small", reason: "the issue was reopened (todo)" }])
+    expect(reopened.classes[0]).toMatchObject({ rung: "review", streak: 0, reverted: 1 })
+    expect((await syJson(r.dir, "trust")).reverted).toEqual([])
   }, 180_000)
 })

@@ -53,7 +53,8 @@ export interface TrustReport {
     readonly issueId: string
     readonly attempt: number
     readonly className: string | null
-    readonly decision: "landed" | "review" | "stale" | "blocked"
+    /** `ready`/`stale`: what `land` would do (only from `switchyard trust`, which lands nothing). */
+    readonly decision: "landed" | "review" | "ready" | "stale" | "blocked"
     readonly reason: string
     readonly rule: string | null
     /** The commit landed on the base (the candidate, or its merge onto a moved base). */
@@ -199,7 +200,8 @@ export const trustTick = (options: TickOptions) =>
         continue
       }
       if (!options.land) {
-        note(decision._tag === "Stale" ? "stale" : "review", decision._tag === "Stale" ? `${decision.reason}: it will be verified again on the current base before it lands` : "ready to land")
+        if (decision._tag === "Stale") note("stale", `${decision.reason}: \`switchyard land\` verifies it again on the current base before it lands`)
+        else note("ready", `\`switchyard land\` lands it under ${decision.rule}`, decision.rule)
         continue
       }
       const distrust = yield* options.distrust(issue.id, bundle.attempt)
