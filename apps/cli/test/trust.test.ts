@@ -23,11 +23,15 @@ describe("switchyard trust / land (built CLI)", () => {
     for (const r of repos) r.cleanup()
     repos = []
   })
-  const setup = (promoteAfter: number, policyId = "none") => {
+  const setup = (promoteAfter: number, policyId = "none", push = false) => {
     const r = makeRepo()
     repos.push(r)
+    if (push) {
+      git(r.tmp, "init", "-q", "--bare", "remote.git")
+      git(r.dir, "remote", "add", "origin", join(r.tmp, "remote.git"))
+    }
     r.writeWorkflow(
-      `agent:\n  command: ${JSON.stringify(r.agent("adder.sh", agentScript(policyId)))}\n  max_attempts: 1\n  max_revisions: 0\nverify:\n  validation:\n    - node --test\n${trustBlock(promoteAfter)}`
+      `agent:\n  command: ${JSON.stringify(r.agent("adder.sh", agentScript(policyId)))}\n  max_attempts: 1\n  max_revisions: 0\nverify:\n  validation:\n    - node --test\n${trustBlock(promoteAfter)}${push ? "\nintegration:\n  push: true" : ""}`
     )
     git(r.dir, "add", "WORKFLOW.md")
     git(r.dir, "commit", "-q", "-m", "workflow")
@@ -47,8 +51,8 @@ describe("switchyard trust / land (built CLI)", () => {
     return rows.map((row) => row.type)
   }
 
-  it("a class earns auto_land after the required human merges, lands, and a revert demotes it", async () => {
-    const r = setup(1)
+  it("a class earns auto_land after the required human merges, lands (and pushes), and a revert demotes it", async () => {
+    const r = setup(1, "none", true)
     await issue(r, 1)
     const before = await syJson(r.dir, "land")
     expect(before.classes[0]).toMatchObject({ className: "small", rung: "review", streak: 0, needed: 1 })
@@ -74,6 +78,8 @@ describe("switchyard trust / land (built CLI)", () => {
     expect(landed.changes).toMatchObject([{ issueId: "SY-2", decision: "landed", className: "small", rule: expect.stringContaining("trust.classes.small") }])
     const commit = (await syJson(r.dir, "evidence", "SY-2")).fingerprint.commit
     expect(git(r.dir, "rev-parse", "HEAD")).toBe(commit)
+    expect(landed.changes[0].reason).toContain("pushed to origin")
+    expect(git(join(r.tmp, "remote.git"), "rev-parse", "refs/heads/main")).toBe(commit)
     expect(existsSync(join(r.dir, "src/SY-2.js"))).toBe(true)
     const record = JSON.parse(readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/landed.json"), "utf8"))
     expect(record).toMatchObject({ issueId: "SY-2", className: "small", landedBy: "switchyard", commit })

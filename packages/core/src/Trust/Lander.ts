@@ -36,6 +36,11 @@ export interface LanderShape {
    * included. Fails when the branch moved meanwhile, the work tree is in the way, or it is not a fast-forward.
    */
   readonly land: (commit: string, expectedBase: string) => Effect.Effect<{ readonly method: "fast-forward" }, LandError>
+  /**
+   * Publishes the landed base branch `branch` to `remote` (never forced: a remote that moved refuses it). Never
+   * fails: the result says what happened (`integration.push`).
+   */
+  readonly publish: (branch: string, remote: string) => Effect.Effect<{ readonly pushed: boolean; readonly error: string | null }>
 }
 
 export class Lander extends Context.Tag("switchyard/Lander")<Lander, LanderShape>() {}

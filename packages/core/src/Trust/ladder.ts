@@ -251,6 +251,8 @@ export const trustTick = (options: TickOptions) =>
         continue
       }
       const at = yield* Clock.currentTimeMillis
+      // With `integration.push`, the landed base branch goes to the remote too (never forced).
+      const published = cfg.integration.push ? yield* lander.publish(base.branch, cfg.integration.remote) : null
       yield* orchestrator.record("trust.landed", issue.id, `Switchyard landed ${issue.id} on ${base.branch} (${landed.right.method}) under ${rule}`, {
         attempt: bundle.attempt,
         className: c.className,
@@ -261,11 +263,14 @@ export const trustTick = (options: TickOptions) =>
         method: landed.right.method,
         rule,
         landedBy: "switchyard",
-        at
+        at,
+        pushed: published?.pushed ?? null,
+        pushError: published?.error ?? null
       })
       yield* tracker.transition(issue.id, ["in_review"], "done")
       yield* tracker.comment(issue.id, `Switchyard landed this change on ${base.branch} as ${target.slice(0, 10)} (${landed.right.method}) under ${rule}.`, "switchyard")
-      note("landed", `landed on ${base.branch} as ${target.slice(0, 10)}`, rule, target)
+      const pushNote = published === null ? "" : published.pushed ? `, pushed to ${cfg.integration.remote}` : `; the push to ${cfg.integration.remote} failed: ${published.error}`
+      note("landed", `landed on ${base.branch} as ${target.slice(0, 10)}${pushNote}`, rule, target)
       base = yield* lander.base
     }
     return {

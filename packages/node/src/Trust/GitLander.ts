@@ -7,8 +7,11 @@
  */
 import { CommandExecutor } from "@effect/platform"
 import { LandError, Lander, type LanderShape } from "@switchyard/core"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
+
+/** Wall-clock limit for pushing the landed base branch, in ms (as `GitIntegration`'s push). */
+export const PUSH_TIMEOUT_MS = 300_000
 
 /** How far back the base branch's log is read for reverts, in commits. */
 export const REVERT_SCAN_COMMITS = 5_000
@@ -93,7 +96,18 @@ export const make = (repoRoot: string): Effect.Effect<LanderShape, never, Comman
         return { method: "fast-forward" } as const
       })
 
-    return Lander.of({ base, contains, revertsOf, onBase, land })
+    const publish: LanderShape["publish"] = (branch, remote) =>
+      run(["push", "--porcelain", remote, `refs/heads/${branch}:refs/heads/${branch}`]).pipe(
+        Effect.timeoutFail({ duration: Duration.millis(PUSH_TIMEOUT_MS), onTimeout: () => new LandError({ reason: `git push to ${remote} timed out after ${PUSH_TIMEOUT_MS} ms` }) }),
+        Effect.map((out) =>
+          out.exitCode === 0
+            ? { pushed: true, error: null }
+            : { pushed: false, error: `git push ${remote} ${branch} exited ${out.exitCode}: ${out.stderr.trim().slice(-1_000)}` }
+        ),
+        Effect.catchAll((e) => Effect.succeed({ pushed: false, error: e.reason }))
+      )
+
+    return Lander.of({ base, contains, revertsOf, onBase, land, publish })
   })
 
 /** The local Lander layer for the repository at `repoRoot`. */
