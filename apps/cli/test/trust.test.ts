@@ -74,6 +74,20 @@ describe("switchyard trust / land (built CLI)", () => {
     const ready = await syJson(r.dir, "trust")
     expect(ready.changes).toMatchObject([{ issueId: "SY-2", decision: "ready", rule: expect.stringContaining("trust.classes.small") }])
     expect(git(r.dir, "rev-parse", "HEAD")).toBe(merged)
+
+    // Evidence edited behind the signer's back never lands.
+    const db = new Database(join(r.dir, ".switchyard/switchyard.db"))
+    const original = (db.prepare("SELECT bundle FROM evidence WHERE issue_id = 'SY-2'").get() as { bundle: string }).bundle
+    const forged = JSON.parse(original)
+    forged.summary = "trust me"
+    db.prepare("UPDATE evidence SET bundle = ? WHERE issue_id = 'SY-2'").run(JSON.stringify(forged))
+    const refused = await syJson(r.dir, "land")
+    expect(refused.changes).toMatchObject([{ issueId: "SY-2", decision: "blocked" }])
+    expect(refused.changes[0].reason).toContain("its evidence cannot be trusted")
+    expect(git(r.dir, "rev-parse", "HEAD")).toBe(merged)
+    db.prepare("UPDATE evidence SET bundle = ? WHERE issue_id = 'SY-2'").run(original)
+    db.close()
+
     const landed = await syJson(r.dir, "land")
     expect(landed.changes).toMatchObject([{ issueId: "SY-2", decision: "landed", className: "small", rule: expect.stringContaining("trust.classes.small") }])
     const commit = (await syJson(r.dir, "evidence", "SY-2")).fingerprint.commit
