@@ -30,6 +30,7 @@ import {
 import { runConfig, runDescription } from "./commands/run/options.js"
 import { serveConfig, serveDescription } from "./commands/serve/options.js"
 import { statusConfig, statusDescription } from "./commands/status/options.js"
+import { landConfig, landDescription, trustConfig, trustDescription } from "./commands/trust/options.js"
 import { verifyConfig, verifyDescription } from "./commands/verify/options.js"
 import { VERSION } from "./version.js"
 
@@ -75,6 +76,14 @@ const evidence = Command.make(
 const verify = Command.make("verify", verifyConfig, (o) => lazy(() => import("./commands/verify/handler.js"), (m) => m.verify(o)))
   .pipe(Command.withDescription(verifyDescription))
 
+const trustHandler = () => import("./commands/trust/handler.js")
+
+const trust = Command.make("trust", trustConfig, (o) => lazy(trustHandler, (m) => m.trust(o)))
+  .pipe(Command.withDescription(trustDescription))
+
+const land = Command.make("land", landConfig, (o) => lazy(trustHandler, (m) => m.land(o)))
+  .pipe(Command.withDescription(landDescription))
+
 const serve = Command.make("serve", serveConfig, (o) => lazy(() => import("./commands/serve/handler.js"), (m) => m.serve(o)))
   .pipe(Command.withDescription(serveDescription))
 
@@ -87,7 +96,7 @@ const demo = Command.make(
 /** The `switchyard` command with every subcommand. */
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Switchyard: issues in, validated change out"),
-  Command.withSubcommands([init, issue, run, status, evidence, verify, serve, demo])
+  Command.withSubcommands([init, issue, run, status, evidence, verify, trust, land, serve, demo])
 )
 
 /** Parses argv and runs the chosen command (see edge.ts `runCli`). */

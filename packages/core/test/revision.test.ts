@@ -1,10 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AgentReport, Verdict } from "@switchyard/domain"
 import { totalUsage } from "../src/Line/runAttempt.js"
-import { isRevisable, revisionFeedback } from "../src/Line/revision.js"
+import { ciFeedback, isRevisable, revisionFeedback } from "../src/Line/revision.js"
 import { result } from "./fixtures.js"
 
 const rejected = Verdict.make({ state: "ESCALATE", cause: "validation_failed", reasons: ["Validation failed"] })
+
+describe("CI revisions", () => {
+  it("the feedback names the failed step, how it ended and the last 40 lines of its log", () => {
+    const log = Array.from({ length: 60 }, (_, i) => `log ${i + 1}`).join("\n")
+    const text = ciFeedback(result("pnpm ci", 2, { outputTail: log }), 1, 2)
+    expect(text).toContain("its CI check failed (ci_failed; CI revision 1 of 2)")
+    expect(text).toContain("- Failed step: `pnpm ci` exited 2.")
+    expect(text).toContain("log 60")
+    expect(text).toContain("log 21")
+    expect(text).not.toContain("log 20\n")
+    expect(ciFeedback(result("pnpm ci", null, { timedOut: true }), 2, 2)).toContain("`pnpm ci` timed out.")
+    expect(isRevisable(Verdict.make({ state: "ESCALATE", cause: "ci_failed", reasons: [] }))).toBe(false)
+  })
+})
 
 describe("revisions", () => {
   it("only a verifier rejection of a diff is revisable", () => {

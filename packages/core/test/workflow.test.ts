@@ -147,7 +147,8 @@ Do {{ issue.title }}.
         max_cost_usd: null,
         max_tokens: null,
         max_log_bytes: 1_048_576,
-        max_revisions: 2
+        max_revisions: 2,
+        max_ci_revisions: 2
       })
       assert.deepStrictEqual(c.verify, {
         validation: ["pnpm -s tsc -b", "pnpm vitest run"],

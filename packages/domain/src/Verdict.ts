@@ -29,6 +29,8 @@ export const PlainVerdictCause = Schema.Literal(
   "reproduction_tool_missing",
   "reproduction_ran_no_tests",
   "validation_ran_no_tests",
+  // the CI check after PR_READY kept failing (`integration.ci_command`, `agent.max_ci_revisions`)
+  "ci_failed",
   "agent_timed_out",
   "agent_crashed",
   "agent_exit_nonzero",

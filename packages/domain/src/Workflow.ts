@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { ConfinementKind, SandboxNetwork } from "./Confinement.js"
+import { GuardRuleId } from "./Verification.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
@@ -135,7 +136,12 @@ export const AgentConfig = Schema.Struct({
   max_tokens: withDefault(stationFields.max_tokens, () => null),
   max_log_bytes: withDefault(stationFields.max_log_bytes, () => DEFAULT_MAX_LOG_BYTES),
   /** Continuation turns after a verifier rejection before the verdict is final (0: none). */
-  max_revisions: withDefault(NonNegativeInt, () => 2)
+  max_revisions: withDefault(NonNegativeInt, () => 2),
+  /**
+   * Continuation turns after a failing CI check of a PR_READY candidate (`integration.ci_command`) before the attempt
+   * escalates with `ci_failed` (0: the first failure escalates). Counted apart from `max_revisions`.
+   */
+  max_ci_revisions: withDefault(NonNegativeInt, () => 2)
 })
 export type AgentConfig = typeof AgentConfig.Type
 
@@ -228,10 +234,60 @@ export const IntegrationConfig = Schema.Struct({
    * `gh pr create --head {{ branch }} --title {{ title | shellquote }} --body-file {{ evidence_md }}`.
    * Its last stdout line that looks like a URL is recorded as the PR URL; a failure is recorded, never fatal.
    */
-  pr_command: withDefault(Schema.NullOr(Schema.String), () => null)
+  pr_command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * The CI check for repos without hosted CI: a shell command run after a candidate verified PR_READY, confined like
+   * verification in a clean checkout of it (`verify.env`, no network, `verify.timeout_ms`). A failure becomes a
+   * revision turn with its log, up to `agent.max_ci_revisions`, then ESCALATE `ci_failed` (docs/trust.md).
+   */
+  ci_command: withDefault(Schema.NullOr(Schema.String), () => null)
 })
 /** `integration:`: what `Integration.publish` does after PR_READY, passed in by the caller. */
 export type IntegrationConfig = typeof IntegrationConfig.Type
+
+/** The rungs of the trust ladder (docs/trust.md): `review` waits for a human; `auto_land` lets Switchyard land. */
+export const TrustRung = Schema.Literal("review", "auto_land")
+export type TrustRung = typeof TrustRung.Type
+
+/** A change-class name: lowercase letters, digits, `-` and `_` (it appears in events and branch-free text). */
+export const TrustClassName = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  Schema.annotations({ description: "a class name (lowercase letters, digits, - and _)" })
+)
+
+/**
+ * One change class under `trust.classes` (docs/trust.md). A change is in the class when ALL hold: every changed
+ * file matches one of `paths` (picomatch globs, `dot: true`); the issue carries one of `labels` (trimmed,
+ * case-insensitive; empty: no condition); at most `max_files` files and `max_lines` changed lines (added +
+ * removed; null: no limit); and every guard in `guards` ran on the candidate and passed. The first class that
+ * matches wins.
+ */
+export const TrustClass = Schema.Struct({
+  name: TrustClassName,
+  paths: withDefault(Schema.Array(Schema.String), () => ["**"]),
+  labels: withDefault(Schema.Array(Schema.String), () => []),
+  max_files: withDefault(Schema.NullOr(PositiveInt), () => null),
+  max_lines: withDefault(Schema.NullOr(PositiveInt), () => null),
+  guards: withDefault(Schema.Array(GuardRuleId), () => []),
+  /**
+   * The highest rung the policy allows: `review` (default) never lands by itself; `auto_land` lands once the class
+   * has earned it (`promote_after` consecutive human merges since its last revert).
+   */
+  rung: withDefault(TrustRung, () => "review" as const),
+  /** Consecutive PR_READY changes of this class merged by humans, without a revert, before it auto-lands; null: `trust.promote_after`. */
+  promote_after: withDefault(Schema.NullOr(PositiveInt), () => null)
+})
+export type TrustClass = typeof TrustClass.Type
+
+/** `trust:`: change classes and their rungs (docs/trust.md). Absent: every change waits for review (today's behaviour). */
+export const TrustConfig = Schema.Struct({
+  classes: withDefault(Schema.Array(TrustClass), () => []),
+  /** Default history a class needs before `auto_land` applies (consecutive human merges without revert). */
+  promote_after: withDefault(PositiveInt, () => 3),
+  /** Extra globs whose change never auto-lands, on top of the built-in list (the policy, CI config, protected paths). */
+  never_auto_land: withDefault(Schema.Array(Schema.String), () => [])
+})
+export type TrustConfig = typeof TrustConfig.Type
 
 export const OrchestratorConfig = Schema.Struct({
   /** How often a runner renews its leases, in ms. */
@@ -302,6 +358,8 @@ export class WorkflowConfig extends Schema.Class<WorkflowConfig>("WorkflowConfig
   integration: withDefault(IntegrationConfig, () => IntegrationConfig.make({})),
   sandbox: withDefault(SandboxConfig, () => SandboxConfig.make({})),
   store: withDefault(StoreConfig, () => StoreConfig.make({})),
+  /** The trust ladder: change classes, rungs and their history (docs/trust.md). */
+  trust: withDefault(TrustConfig, () => TrustConfig.make({})),
   /** Named agent stations, each merged over `agent:` (docs/agents.md "Routing"). */
   agents: withDefault(
     Schema.Record({ key: Schema.String, value: AgentOverride }),

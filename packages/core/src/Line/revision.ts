@@ -44,3 +44,25 @@ export const revisionFeedback = (
     "When done, write your claim to $SWITCHYARD_RESULT_FILE again."
   ].join("\n")
 }
+
+/** The cause a failing CI check records on its revision and, once the turns are spent, on the verdict. */
+export const CI_CAUSE = "ci_failed" as const
+
+/** How a command ended, in words: `exited 1`, `timed out`, `was killed by SIGKILL`. */
+const ending = (r: CommandResult): string =>
+  r.timedOut ? "timed out" : r.exitCode === null ? `was killed${r.signal === null ? "" : ` by ${r.signal}`}` : `exited ${r.exitCode}`
+
+/**
+ * The continuation prompt after the CI check (`integration.ci_command`) failed on a candidate that verified: the
+ * failed step, how it ended and the last `linesOfLog` lines (default 40) of its log (already redacted by the
+ * Verifier; the caller redacts again), as revision `turn` of `maxTurns` (`agent.max_ci_revisions`). Pure.
+ */
+export const ciFeedback = (result: CommandResult, turn: number, maxTurns: number, linesOfLog = 40): string => {
+  const tail = lastLines(result, linesOfLog)
+  return [
+    `Switchyard verified your change, then its CI check failed (${CI_CAUSE}; CI revision ${turn} of ${maxTurns}).`,
+    `- Failed step: \`${result.command}\` ${ending(result)}.${tail ? `\n\`\`\`\n${tail}\n\`\`\`` : ""}`,
+    "Fix the change in place so the check passes. Do not delete, skip or weaken tests, and do not edit the CI setup.",
+    "When done, write your claim to $SWITCHYARD_RESULT_FILE again."
+  ].join("\n")
+}

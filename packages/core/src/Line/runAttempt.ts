@@ -36,12 +36,13 @@ import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { Redactor } from "../Redactor/Redactor.js"
 import { keepsSandbox, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
+import { Verifier } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
 import { Workflow } from "../Workflow/Workflow.js"
 import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint, type StageArtifact } from "./artifacts.js"
 import * as Decide from "./decide.js"
 import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
-import { isRevisable, revisionFeedback } from "./revision.js"
+import { CI_CAUSE, ciFeedback, isRevisable, revisionFeedback } from "./revision.js"
 import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry, statusAfter } from "./settle.js"
 import * as Stages from "./stages.js"
 import { Attr, traced } from "../Telemetry/Telemetry.js"
@@ -152,14 +153,49 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           failedGuards: verified.verification.guards.filter((g) => !g.passed)
         })
         const revision = now.revisions.length + 1
-        if (!mayRevise || !isRevisable(verdict) || revision > cfg.agent.max_revisions) return verdict
-        const feedback = revisionFeedback(verdict, verified.verification, revision, cfg.agent.max_revisions)
+        // Verifier and CI revisions are counted apart (agent.max_revisions, agent.max_ci_revisions).
+        const ciTurns = now.revisions.filter((r) => r.cause === CI_CAUSE).length
+        if (verdict.state === "PR_READY" && cfg.integration.ci_command !== null) {
+          const ci = yield* ciCheck(ctx, p, made, cfg.integration.ci_command)
+          if (ci.passed) return verdict
+          const why = `The CI check \`${ci.command}\` ${ci.timedOut ? "timed out" : `exited ${ci.exitCode ?? ci.signal ?? "abnormally"}`} on the verified candidate${
+            ciTurns > 0 ? ` after ${ciTurns} CI ${ciTurns === 1 ? "revision" : "revisions"}` : ""
+          }.`
+          const failed = VerdictClass.make({ state: "ESCALATE", cause: CI_CAUSE, reasons: [why] })
+          if (!mayRevise || ciTurns + 1 > cfg.agent.max_ci_revisions) return failed
+          const feedback = redact(ciFeedback(ci, ciTurns + 1, cfg.agent.max_ci_revisions))
+          yield* persist(yield* Stages.revise(ctx, revision, CI_CAUSE, feedback, ciTurns + 1))
+          return yield* agentAndJudge(ctx, p, handle, prompt, turn.turn + 1, {
+            sessionId: turn.report.sessionId,
+            feedback,
+            turn: revision
+          })
+        }
+        if (!mayRevise || !isRevisable(verdict) || revision - ciTurns > cfg.agent.max_revisions) return verdict
+        const feedback = revisionFeedback(verdict, verified.verification, revision - ciTurns, cfg.agent.max_revisions)
         yield* persist(yield* Stages.revise(ctx, revision, verdict.cause, feedback))
         return yield* agentAndJudge(ctx, p, handle, prompt, turn.turn + 1, {
           sessionId: turn.report.sessionId,
           feedback,
           turn: revision
         })
+      })
+
+    /**
+     * The CI check (`integration.ci_command`) on a verified candidate, confined like verification in a clean
+     * checkout of it (`Verifier.reproduce`, never reused from a cache); recorded as `ci.passed` / `ci.failed`.
+     */
+    const ciCheck = (ctx: Stages.LineContext, p: Prepared, made: CandidateMade, command: string) =>
+      Effect.gen(function*() {
+        const verifier = yield* Verifier
+        const commit = made.candidate.commit ?? p.base
+        const result = yield* verifier.reproduce(issue.id, commit, command, cfg.verify.timeout_ms, cfg.verify.env, cfg.hooks, undefined, false)
+        yield* ctx.record(
+          result.passed ? "ci.passed" : "ci.failed",
+          `CI check \`${command}\` ${result.passed ? "passed" : result.timedOut ? "timed out" : `exited ${result.exitCode}`} on ${commit.slice(0, 10)}`,
+          { command, commit, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs }
+        )
+        return result
       })
 
     /** One agent turn, its candidate commit, and the judgement of it. */

@@ -471,12 +471,16 @@ export const revise = Effect.fn("Line.revise")(function*(
   ctx: LineContext,
   revision: number,
   cause: string,
-  feedback: string
+  feedback: string,
+  /** For a CI revision: its number among CI revisions (of `agent.max_ci_revisions`); verifier revisions omit it. */
+  ciTurn?: number
 ) {
   yield* ctx.record(
     "agent.revision",
-    `the verifier rejected the diff (${cause}); revision ${revision} of ${ctx.cfg.agent.max_revisions}`,
-    { turn: revision, cause }
+    ciTurn === undefined
+      ? `the verifier rejected the diff (${cause}); revision ${revision} of ${ctx.cfg.agent.max_revisions}`
+      : `the CI check failed (${cause}); CI revision ${ciTurn} of ${ctx.cfg.agent.max_ci_revisions}`,
+    { turn: revision, cause, ...(ciTurn === undefined ? {} : { ciTurn }) }
   )
   return new Revised({ turn: revision, cause, feedback })
 })

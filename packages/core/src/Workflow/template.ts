@@ -127,6 +127,7 @@ agent:
   stall_timeout_ms: 300000      # ms of silence before a run counts as stalled; 0 or less disables the check
   max_turns: 20                 # turns per agent session
   max_revisions: 2              # continuation turns after the verifier rejects a diff, before the verdict is final
+  max_ci_revisions: 2           # continuation turns after integration.ci_command fails, before ESCALATE ci_failed
   max_log_bytes: 8388608        # bytes of output one run may leave in agent.log / transcript.jsonl: first half, cut marker, last half
   # Keys for the claude-code and codex stations (docs/agents.md); the command station ignores them.
   model: null                   # model name passed to the agent CLI (--model / -m); null = the CLI's default
@@ -172,6 +173,12 @@ integration:                    # after PR_READY (failures are recorded, never f
   push: false                   # push switchyard/<id> to the remote
   remote: origin                # the remote to push to
   pr_command: null              # e.g. gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}
+  ci_command: null              # a CI check run confined on each verified candidate (repos without hosted CI); failures go back to the agent
+
+trust:                          # the trust ladder (docs/trust.md): which changes may land without a human
+  classes: []                   # e.g. [{name: docs, paths: ["docs/**"], max_lines: 200, rung: auto_land}]
+  promote_after: 3              # consecutive human merges without a revert before a class on auto_land lands by itself
+  never_auto_land: []           # extra globs that always wait for review (beyond WORKFLOW.md, CI config, protected paths)
 
 store:
   url: null                     # null: SQLite in .switchyard/; postgres://… (or "\${VAR}"): a database runners on several hosts share (docs/scale.md)
