@@ -322,5 +322,13 @@ describe.skipIf(skip !== null)("two hosts, each with its own clone of one remote
     }
     for (const x of [hostA, hostB]) x.child.kill("SIGTERM")
     for (const x of [hostA, hostB]) await exited(x.child)
+    // After a fetch, each host's status --check finds every PR_READY branch, the other host's as a remote-tracking
+    // branch (docs/scale.md): no false pr_ready_branch_missing.
+    for (const dir of [a.dir, bDir]) {
+      git(dir, "fetch", "-q", "origin")
+      const check = await syAsync(dir, ["status", "--check"], { SWITCHYARD_DATABASE_URL: url })
+      expect(check.stdout).not.toContain("pr_ready_branch_missing")
+      expect(check.code, check.stdout).toBe(0)
+    }
   }, 300_000)
 })

@@ -8,6 +8,7 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import type { ConfinedSpec, ConfinementShape } from "@switchyard/core"
 import { Effect, type Scope } from "effect"
 import * as Net from "node:net"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, Egress, ProcessRunner, Unconfined } from "../src/index.js"
 import { config, gitSync, makeRepo } from "./helpers.js"
@@ -97,10 +98,37 @@ describe("BwrapConfinement.profileFor", () => {
       expect((yield* refused({ writable: ["relative/dir"] })).message).toContain("is not an absolute path")
       expect((yield* refused({ readable: [NodePath.join(root, "gone")] })).message).toContain("does not exist")
       expect((yield* refused({ writable: [NodePath.join(repo, "src")] })).message).toContain("inside the repository")
-      const ok = yield* BwrapConfinement.profileFor({ repoRoot: repo, workspaceRoot: workspace, sandbox: config({}).sandbox })
+      const ok = yield* BwrapConfinement.profileFor({
+        repoRoot: repo,
+        workspaceRoot: workspace,
+        sandbox: config({ sandbox: { package_store: "none" } }).sandbox
+      })
       expect(ok.hiddenDirs).toContain(repo)
       expect(ok.hiddenDirs).toContain(workspace)
       expect(ok.readable).toEqual([NodePath.join(repo, ".git", "objects")])
+    }))
+
+  test("sandbox.package_store: the pnpm store read-only with a private projects dir, and the variables pointing at it", () =>
+    Effect.gen(function*() {
+      const { repo, root, workspace } = yield* makeRepo
+      const store = NodePath.join(root, "pnpm-store")
+      NodeFs.mkdirSync(NodePath.join(store, "v10", "files"), { recursive: true })
+      const profile = yield* BwrapConfinement.profileFor({
+        repoRoot: repo,
+        workspaceRoot: workspace,
+        sandbox: config({ sandbox: { package_store: store } }).sandbox
+      })
+      expect(profile.readable).toContain(store)
+      expect(profile.scratch).toEqual([NodePath.join(store, "v10", "projects")])
+      expect(profile.env?.["npm_config_store_dir"]).toBe(store)
+      const args = BwrapConfinement.bwrapArgs(profile, { cwd: workspace, writable: [], home: workspace, network: "none" }, "none")
+      const roAt = args.findIndex((a, i) => a === "--ro-bind" && args[i + 1] === store)
+      const tmpfsAt = args.findIndex((a, i) => a === "--tmpfs" && args[i + 1] === NodePath.join(store, "v10", "projects"))
+      expect(roAt).toBeGreaterThan(-1)
+      expect(tmpfsAt).toBeGreaterThan(roAt) // the private projects dir is mounted over the read-only store
+      expect(BwrapConfinement.packageStoreFor("none", {}, root)).toBeNull()
+      expect(BwrapConfinement.packageStoreFor("auto", { npm_config_store_dir: store }, root)).toBe(store)
+      expect(BwrapConfinement.packageStoreFor("auto", { XDG_DATA_HOME: NodePath.join(root, "none-here") }, root)).toBeNull()
     }))
 })
 

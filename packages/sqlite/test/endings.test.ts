@@ -152,6 +152,7 @@ describe("every ending has exactly one bundle", () => {
         list: Effect.succeed([]),
         branchHead: (b) => Effect.map(Ref.get(branches), (m) => Option.fromNullable(m.get(b))),
         branches: Ref.get(branches),
+        knownBranches: Ref.get(branches),
         integrity: Effect.succeed(integrity),
         restore: () => Effect.succeed([])
       })

@@ -58,6 +58,7 @@ const stubSandbox = (o: {
     )),
     branchHead: () => Effect.succeed(Option.none()),
     branches: Effect.succeed(new Map<string, string>()),
+    knownBranches: Effect.succeed(new Map<string, string>()),
     integrity: Effect.die("not used"),
     restore: () => Effect.die("not used")
   })

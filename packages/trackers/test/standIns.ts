@@ -131,6 +131,7 @@ export const standInLine = (
       list: Effect.succeed([]),
       branchHead: () => Effect.succeed(Option.none()),
       branches: Effect.succeed(new Map()),
+      knownBranches: Effect.succeed(new Map()),
       integrity: Effect.succeed(integrity),
       restore: () => Effect.succeed([])
     })

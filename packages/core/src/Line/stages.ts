@@ -463,7 +463,8 @@ export const prepareBase = (ctx: LineContext, opened: Opened) =>
       policy: verifyPolicy(ctx.issue, ctx.cfg),
       validation: opened.packet.validation,
       timeoutMs: ctx.cfg.verify.timeout_ms,
-      hooks: ctx.cfg.hooks
+      hooks: ctx.cfg.hooks,
+      observer: verifyObserver(ctx)
     }))
 
 /** Revise: the feedback for the next agent turn after the Verifier rejected the candidate of `turn`. */

@@ -175,6 +175,11 @@ export interface SandboxShape {
    */
   readonly branches: Effect.Effect<ReadonlyMap<string, string>, SandboxError>
   /**
+   * `branches`, plus the remote-tracking branches no local branch shadows, under their branch name: what the PR_READY
+   * branch checks read, so a branch pushed from another runner host and fetched here counts as present.
+   */
+  readonly knownBranches: Effect.Effect<ReadonlyMap<string, string>, SandboxError>
+  /**
    * What an agent could tamper with in the main repository, read now (refs, hooks, config, attributes, HEAD, work
    * tree status): taken before and after each agent run and compared with `compareIntegrity`.
    */

@@ -507,8 +507,7 @@ export const make = Effect.gen(function*() {
     const droppedRetries = yield* dropDepartedRetries
     const interrupted = yield* interruptUnleased(held)
     const removed = yield* sweepWorktrees(held, now, retention, Option.getOrUndefined(Option.map(cfg, (c) => c.hooks)))
-    // One `git for-each-ref` per tick at most, for the branch sweep and the PR_READY branch checks; a git failure
-    // skips both (no false violation).
+    // One `git for-each-ref` per tick at most for the branch sweep (local branches only); a git failure skips it.
     const branches = yield* Effect.cached(sandbox.branches.pipe(Effect.option))
     // Branches of ended attempts with no diff worth keeping: after a repair, else once a minute.
     const sweep = broken.length > 0 || requeued.length > 0 || lastSweepAt === null || now - lastSweepAt >= BRANCH_SWEEP_EVERY_MS
@@ -519,7 +518,8 @@ export const make = Effect.gen(function*() {
       })))
       : []
     if (sweep) lastSweepAt = now
-    const violations = yield* reportViolations(branches)
+    // The PR_READY branch checks also count remote-tracking branches (pushed from another host and fetched).
+    const violations = yield* reportViolations(sandbox.knownBranches.pipe(Effect.option))
     return {
       brokenLeases: broken,
       requeued,

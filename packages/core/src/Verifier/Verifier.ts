@@ -127,6 +127,8 @@ export interface VerifierShape {
     readonly validation: ReadonlyArray<string>
     readonly timeoutMs: number
     readonly hooks: HooksConfig
+    /** Told when each command starts and ends (phase `validation_base`), as `verify` would tell it. */
+    readonly observer?: VerifyObserver | undefined
   }) => Effect.Effect<void>
 }
 

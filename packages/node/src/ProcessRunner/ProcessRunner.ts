@@ -350,19 +350,34 @@ export const runGit = (
 /**
  * The local branches of the repo at `cwd` with the commit each points at: short name (`switchyard/SY-1`) → full
  * commit hash, from one `git for-each-ref` (refname + objectname): one process for any number of lookups, so a
- * caller can tell a missing branch from a rewritten one. Fails `SandboxError` like {@link runGit}.
+ * caller can tell a missing branch from a rewritten one. With `remotes`, a remote-tracking branch no local branch
+ * shadows counts too, under its branch name (`refs/remotes/origin/switchyard/SY-1` → `switchyard/SY-1`): on a
+ * runner host where a PR_READY branch was pushed from another host and only fetched (docs/scale.md). Fails
+ * `SandboxError` like {@link runGit}.
  */
 export const localBranches = (
-  cwd: string
+  cwd: string,
+  options: { readonly remotes?: boolean | undefined } = {}
 ): Effect.Effect<ReadonlyMap<string, string>, SandboxError, CommandExecutor.CommandExecutor> =>
   Effect.map(
-    runGit(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd),
-    (out) =>
-      new Map(
-        out.split("\n").flatMap((line) => {
-          const space = line.indexOf(" ")
-          const ref = line.slice(space + 1)
-          return space > 0 && ref.startsWith("refs/heads/") ? [[ref.slice("refs/heads/".length), line.slice(0, space)] as const] : []
-        })
-      )
+    runGit(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/", ...(options.remotes === true ? ["refs/remotes/"] : [])], cwd),
+    (out) => {
+      const local = new Map<string, string>()
+      const remote = new Map<string, string>()
+      for (const line of out.split("\n")) {
+        const space = line.indexOf(" ")
+        if (space <= 0) continue
+        const ref = line.slice(space + 1)
+        const commit = line.slice(0, space)
+        if (ref.startsWith("refs/heads/")) local.set(ref.slice("refs/heads/".length), commit)
+        else if (ref.startsWith("refs/remotes/")) {
+          // refs/remotes/<remote>/<branch>: the first remote seen names the branch (HEAD pointers skipped).
+          const rest = ref.slice("refs/remotes/".length)
+          const name = rest.slice(rest.indexOf("/") + 1)
+          if (rest.includes("/") && name !== "HEAD" && !remote.has(name)) remote.set(name, commit)
+        }
+      }
+      for (const [name, commit] of remote) if (!local.has(name)) local.set(name, commit)
+      return local
+    }
   )

@@ -406,11 +406,11 @@ export const make = (
           yield* fs.copyFile(path.join(dir, ".git", "index"), path.join(attemptDir, "index")).pipe(Effect.mapError(fsError("create")))
           yield* git(["update-ref", `refs/heads/${branch}`, baseCommit], repoRoot)
           const script = hooks.after_create
-          // One install per install key: the base's installed base (made now if the reproduction on the base did
-          // not make it already) is copied in, as independent files (never links into it or the package store).
-          // A hook that installs nothing into the tree (it does something else) runs in every new sandbox.
+          // One install per install key: the base's installed base, when the reproduction on the base (or an
+          // earlier issue) made one, is copied in, as independent files (never links into it or the package store).
+          // Otherwise, and for a hook that installs nothing into the tree (it does something else), the hook runs.
           const installed = script !== null && reuseInstalls
-            ? Option.filter(yield* installedBase(baseCommit, script, hooks.timeout_ms, verifyEnv), (i) => i.dirs.length > 0)
+            ? Option.filter(yield* installedBase(baseCommit, script, hooks.timeout_ms, verifyEnv, "lookup"), (i) => i.dirs.length > 0)
             : Option.none()
           if (Option.isSome(installed)) {
             for (const modules of installed.value.dirs) {
@@ -578,7 +578,13 @@ export const make = (
         return same ? mergeBase : null
       })
 
-    const installedBase = (commit: string, script: string, timeoutMs: number, env: ReadonlyArray<string>) =>
+    const installedBase = (
+      commit: string,
+      script: string,
+      timeoutMs: number,
+      env: ReadonlyArray<string>,
+      mode: "build" | "lookup" = "build"
+    ) =>
       Effect.gen(function*() {
         const inputs = yield* installInputs(commit)
         const key = installKey({ afterCreate: script, env: confinedEnv(env, process.env), inputs })
@@ -586,6 +592,7 @@ export const make = (
         const tree = path.join(dir, "tree")
         const found = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
         if (found !== null) return Option.map(decodeInstalled(found), (m) => ({ tree, dirs: m.dirs }))
+        if (mode === "lookup") return Option.none<{ readonly tree: string; readonly dirs: ReadonlyArray<string> }>()
         return yield* installLock.withPermits(1)(Effect.gen(function*() {
           const again = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
           if (again !== null) return Option.map(decodeInstalled(again), (m) => ({ tree, dirs: m.dirs }))
@@ -604,10 +611,13 @@ export const make = (
           // and network, like after_create in a new sandbox: it fills the package store offline installs read);
           // from the candidate's manifests only confined.
           const source = yield* trustedSource(commit, inputs)
-          yield* privateRepo(tree, source ?? commit, null)
-          const ran = source !== null
-            ? yield* runHookScript("after_create", script, tree, timeoutMs, { SWITCHYARD_WORKSPACE: tree }, null)
-            : yield* confinedAfterCreate(script, tree, home, timeoutMs, env)
+          // An interrupted build (the runner stopping) leaves nothing half-made behind.
+          const ran = yield* Effect.gen(function*() {
+            yield* privateRepo(tree, source ?? commit, null)
+            return source !== null
+              ? yield* runHookScript("after_create", script, tree, timeoutMs, { SWITCHYARD_WORKSPACE: tree }, null)
+              : yield* confinedAfterCreate(script, tree, home, timeoutMs, env)
+          }).pipe(Effect.onInterrupt(() => removeDir(dir).pipe(Effect.ignore)))
           if (!ran.passed) {
             yield* removeDir(dir).pipe(Effect.ignore)
             return Option.none()
@@ -684,6 +694,7 @@ export const make = (
       })
 
     const branches: SandboxShape["branches"] = withExecutor(ProcessRunner.localBranches(repoRoot))
+    const knownBranches: SandboxShape["knownBranches"] = withExecutor(ProcessRunner.localBranches(repoRoot, { remotes: true }))
 
     const remove: SandboxShape["remove"] = (target, removeOptions) =>
       Effect.gen(function*() {
@@ -816,6 +827,7 @@ export const make = (
       list,
       branchHead,
       branches,
+      knownBranches,
       integrity,
       restore
     })

@@ -487,8 +487,8 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
         const baseRun = Effect.gen(function*() {
           const base = yield* baseValidation({ ...input, change, redact, ahead: false })
           const observer = input.observer
-          // A run that was not made here now (reused, or run ahead while the agent worked) is reported as done.
-          if ((base.reusedFrom !== null || base.ranAhead) && observer !== undefined) {
+          // A reused run is reported as done (one run ahead for this issue reported itself as it ran).
+          if (base.reusedFrom !== null && observer !== undefined) {
             yield* Effect.forEach(base.results, (r, index) => {
               const result = redact.redactResult(r)
               return observer.done({
@@ -496,7 +496,7 @@ export const make: Effect.Effect<VerifierShape, never, Sandbox | Confinement | C
                 index,
                 result,
                 counts: Option.getOrNull(countsOf(result)),
-                reused: base.reusedFrom !== null
+                reused: true
               })
             }, { discard: true })
           }

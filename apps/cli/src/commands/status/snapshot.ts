@@ -48,7 +48,7 @@ export const statusSnapshot = (repoRoot: string) =>
     })
     // One `git for-each-ref` for all the PR_READY branches and their heads (not one git process per outcome), run
     // only if needed; as in the supervisor, a git failure skips the branch checks (no false violation).
-    const branches = yield* Effect.cached(Effect.option(ProcessRunner.localBranches(repoRoot)))
+    const branches = yield* Effect.cached(Effect.option(ProcessRunner.localBranches(repoRoot, { remotes: true })))
     const { sealed, violations } = yield* checkOutcomes(branches)
     const outcomes = yield* Effect.forEach(recent, (a) =>
       Effect.gen(function*() {
