@@ -216,8 +216,9 @@ export const SandboxConfig = Schema.Struct({
   hidden: withDefault(Schema.Array(Schema.String), () => []),
   /**
    * The runner's pnpm store and metadata cache, shown read-only to every confined process (with
-   * `npm_config_store_dir`/`npm_config_cache_dir` set to them and a private, empty `<store>/v10/projects`), so a confined `pnpm install --offline` (the agent's, or `after_create`
-   * in a verification checkout) copies packages from it instead of needing the network. `auto` (default): the
+   * `npm_config_store_dir`/`npm_config_cache_dir` set to them and a private, empty `<store>/v10/projects`), so a
+   * confined `pnpm install --offline` (the agent's, or `after_create` in a verification checkout) copies packages
+   * from it instead of needing the network. `auto` (default): the
    * store pnpm itself would use (`npm_config_store_dir`, else `$XDG_DATA_HOME/pnpm/store`, else
    * `~/.local/share/pnpm/store`) when it exists; `none`; or an absolute path. Read when `switchyard run` starts.
    */
