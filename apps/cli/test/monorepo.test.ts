@@ -164,7 +164,10 @@ ${oracle}`)
 
   it("a dependency added with a consistent lockfile (installed offline, confined) is PR_READY", async () => {
     const addDep = `node -e 'const f="packages/checkout/package.json";const p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.dependencies["@shop/text"]="workspace:*";require("fs").writeFileSync(f,JSON.stringify(p,null,2)+"\\n")'`
-    const r = shop(`set -e\n${addDep}\npnpm install --offline --lockfile-only\n${oracle}`)
+    // The lockfile entry pnpm writes for it (an offline `--lockfile-only` needs pnpm's metadata cache, which a fresh
+    // machine's frozen installs never fill).
+    const lock = `node -e 'const f="pnpm-lock.yaml";const s=require("fs").readFileSync(f,"utf8");const at=s.indexOf("version: link:../money\\n",s.indexOf("  packages/checkout:"))+"version: link:../money\\n".length;require("fs").writeFileSync(f,s.slice(0,at)+"      \\x27@shop/text\\x27:\\n        specifier: workspace:*\\n        version: link:../text\\n"+s.slice(at))'`
+    const r = shop(`set -e\n${addDep}\n${lock}\n${oracle}`)
     await file(r, "refunds print as $-1.-50")
     const run = await sy(r.dir, "run", "--once")
     expect(run.code, run.stderr).toBe(0)
