@@ -222,6 +222,51 @@ orchestrator:
     for (const x of [b, again]) await exited(x.child)
   }, 240_000)
 
+  it("an agent left behind when another host broke its lease by expiry is killed by its own host's next runner", async () => {
+    const url = await database()
+    const r = repo()
+    const first = `${r.shared}/first-run`
+    const script = r.agent("stray-agent.sh", `if [ ! -e ${JSON.stringify(first)} ]; then touch ${JSON.stringify(first)}; sleep 120; fi
+echo '{"claim":"NO_OP","summary":"nothing to do"}' > "$SWITCHYARD_RESULT_FILE"`)
+    // Unconfined (only an unconfined agent outlives its runner); a short lease so host b breaks it by expiry.
+    r.writeWorkflow(`${sandboxBlock({ confinement: "none", readable: [r.agents], writable: [r.shared] })}agent:
+  command: ${JSON.stringify(script)}
+  max_attempts: 3
+polling:
+  interval_ms: 300
+orchestrator:
+  heartbeat_ms: 200
+  lease_ttl_ms: 2000
+`)
+    await createIssues(r, url, 1)
+    const a = runner(r, url, "host-a")
+    await until(() => pidsMatching("stray-agent.sh").length > 0, 60_000, "the agent to start")
+    const strays = pidsMatching("stray-agent.sh")
+    a.child.kill("SIGKILL")
+    await exited(a.child)
+    // Host b breaks the lease once it expires, records the agent group for host a, and finishes the issue itself;
+    // the agent is host a's process: b never signals it.
+    const b = runner(r, url, "host-b")
+    await drained(url, [a, b], 60_000)
+    const recorded = await query<{ host: string; issue_id: string }>(url, "SELECT host, issue_id FROM orphans")
+    expect(recorded).toEqual([{ host: "host-a", issue_id: "SY-1" }])
+    expect(strays.filter((pid) => pidsMatching("stray-agent.sh").includes(pid))).toEqual(strays)
+    // Host a's next runner kills it on its first pass and forgets the record.
+    const again = runner(r, url, "host-a")
+    await until(() => pidsMatching("stray-agent.sh").length === 0, 20_000, "the stray agent to be killed")
+    for (let waited = 0; (await query(url, "SELECT id FROM orphans")).length > 0; waited += 100) {
+      if (waited > 10_000) throw new Error(`the orphan record was not forgotten\n${again.output()}`)
+      await sleep(100)
+    }
+    const events = await query<{ type: string; issue_id: string }>(url, "SELECT type, issue_id FROM events WHERE type = 'reconcile.orphan_killed'")
+    expect(events).toEqual([{ type: "reconcile.orphan_killed", issue_id: "SY-1" }])
+    const rows = await query<{ cause: string | null; terminal_state: string | null }>(url, "SELECT cause, terminal_state FROM attempts ORDER BY attempt")
+    expect(rows[0]).toMatchObject({ cause: "lease_expired", terminal_state: "RETRYABLE_FAILURE" })
+    expect(rows.at(-1)?.terminal_state).toBe("NO_OP")
+    for (const x of [b, again]) x.child.kill("SIGTERM")
+    for (const x of [b, again]) await exited(x.child)
+  }, 240_000)
+
   it("the server killed and restarted mid-run: runners keep going, nothing runs twice, nothing is lost", async () => {
     const url = await database()
     const r = repo()

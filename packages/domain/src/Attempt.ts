@@ -44,6 +44,24 @@ export class Lease extends Schema.Class<Lease>("Lease")({
   epoch: Schema.optionalWith(Schema.Int, { default: () => 0 })
 }) {}
 
+/**
+ * An agent process group left running on `host` when another host broke its runner's lease by expiry (issue 16,
+ * docs/scale.md): recorded in the same transaction as that take-over, for `host`'s next runner to kill (only a
+ * host may signal its own processes). `issue_id`/`attempt` name the attempt whose agent it was: the kill is guarded
+ * by them against pid reuse. Times are epoch milliseconds.
+ */
+export class OrphanGroup extends Schema.Class<OrphanGroup>("OrphanGroup")({
+  id: Schema.Int,
+  host: Schema.String,
+  pgid: Schema.Int,
+  issue_id: IssueId,
+  attempt: Schema.Int,
+  sandbox_path: Schema.NullOr(Schema.String),
+  /** The runner that broke the lease. */
+  recorded_by: RunnerId,
+  recorded_at: Schema.Number
+}) {}
+
 /** One try at an issue. Times are epoch milliseconds. */
 export class Attempt extends Schema.Class<Attempt>("Attempt")({
   issue_id: IssueId,

@@ -58,6 +58,7 @@ export const PlainEventType = Schema.Literal(
   "reconcile.worktree_removed",
   "reconcile.sandbox_removed",
   "reconcile.branch_deleted",
+  "reconcile.orphan_killed",
   "reconcile.violation"
 )
 export type PlainEventType = typeof PlainEventType.Type

@@ -11,10 +11,12 @@ import { Sql as SqliteSql } from "@switchyard/sqlite"
 import { Cause, Duration, Effect, FiberId, Layer, Redacted, Schema } from "effect"
 import * as Pg from "pg"
 import Migration0001 from "./migrations/0001_init.js"
+import Migration0002 from "./migrations/0002_orphans.js"
 
 /** Migrations by `<id>_<name>`, applied in id order (table `effect_sql_migrations`). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0001_init": Migration0001
+  "0001_init": Migration0001,
+  "0002_orphans": Migration0002
 }
 
 /** The newest migration id in {@link migrations}. */

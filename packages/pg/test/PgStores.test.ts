@@ -189,4 +189,32 @@ describe.skipIf(skipReason !== null)("PostgreSQL stores", () => {
       const lease = Option.getOrThrow(yield* orchestrator.claim(id("SY-1"), 1, 1_000))
       expect(lease.host).toBe("host-x")
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("a take-over of another host's lease records its agent group for that host's runners alone", () =>
+    Effect.gen(function*() {
+      const db = yield* fresh
+      const a = Context.get(yield* db.connect(undefined, "host-a"), Orchestrator)
+      const b = Context.get(yield* db.connect(undefined, "host-b"), Orchestrator)
+      const lease = Option.getOrThrow(yield* a.claim(id("SY-1"), 1, 1_000))
+      yield* a.updateLease(id("SY-1"), { stage: "agent", agent_pid: 4242, agent_pgid: 4242, sandbox_path: "/ws/SY-1" })
+      const held = (yield* b.leases)[0]!
+      expect(held.epoch).toBe(lease.epoch)
+      expect(Option.isSome(yield* b.takeOver(held, 5_000))).toBe(true)
+      // Host a's next runner sees it; host b's do not.
+      const again = Context.get(yield* db.connect(undefined, "host-a"), Orchestrator)
+      const orphans = yield* again.orphans
+      expect(orphans.map((o) => [o.host, o.pgid, o.issue_id, o.attempt, o.sandbox_path, o.recorded_by])).toEqual([
+        ["host-a", 4242, "SY-1", 1, "/ws/SY-1", b.runnerId]
+      ])
+      expect(yield* b.orphans).toEqual([])
+      // A same-host take-over records nothing (that host's supervisor kills the group itself).
+      yield* b.updateLease(id("SY-1"), { agent_pgid: 5151 })
+      const c = Context.get(yield* db.connect(undefined, "host-b"), Orchestrator)
+      const bHeld = (yield* c.leases)[0]!
+      expect(bHeld).toMatchObject({ host: "host-b", agent_pgid: 5151 })
+      expect(Option.isSome(yield* c.takeOver(bHeld, 5_000))).toBe(true)
+      expect(yield* c.orphans).toEqual([])
+      yield* again.forgetOrphan(orphans[0]!.id)
+      expect(yield* again.orphans).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -16,6 +16,7 @@ import Migration0004 from "./migrations/0004_evidence_usage_index.js"
 import Migration0005 from "./migrations/0005_fencing_stages.js"
 import Migration0006 from "./migrations/0006_base_results.js"
 import Migration0007 from "./migrations/0007_tracker_outbox.js"
+import Migration0008 from "./migrations/0008_orphans.js"
 
 /**
  * Milliseconds a statement waits for another process's lock before failing with `SQLITE_BUSY`
@@ -31,7 +32,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0004_evidence_usage_index": Migration0004,
   "0005_fencing_stages": Migration0005,
   "0006_base_results": Migration0006,
-  "0007_tracker_outbox": Migration0007
+  "0007_tracker_outbox": Migration0007,
+  "0008_orphans": Migration0008
 }
 
 /** The newest migration id in {@link migrations}. */

@@ -37,6 +37,7 @@ describe("Sql.layer", () => {
         "issue_epochs",
         "issues",
         "leases",
+        "orphans",
         "retries",
         "stage_artifacts",
         "tracker_health",
@@ -57,7 +58,8 @@ describe("Sql.layer", () => {
         { migration_id: 4, name: "evidence_usage_index" },
         { migration_id: 5, name: "fencing_stages" },
         { migration_id: 6, name: "base_results" },
-        { migration_id: 7, name: "tracker_outbox" }
+        { migration_id: 7, name: "tracker_outbox" },
+        { migration_id: 8, name: "orphans" }
       ])
     }).pipe(Effect.provide(NodeContext.layer)))
 

@@ -197,7 +197,8 @@ describe("every ending has exactly one bundle", () => {
         Layer.succeed(ProcessControl, ProcessControl.of({
           hostname: "this-host",
           isAlive: () => Effect.succeed(true),
-          killGroup: () => Effect.void
+          killGroup: () => Effect.void,
+          groupOf: () => Effect.succeed("gone" as const)
         })),
         Workflow.layerStatic(def, "/repo", paths.stateDir),
         redactorLayer

@@ -23,6 +23,7 @@ import {
 } from "@switchyard/core"
 import { AgentConfig, IssueId, IssueInput, RetryEntry, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Duration, Effect, Layer, Option, Ref, Stream, TestClock } from "effect"
+import * as NodeOs from "node:os"
 import { open, sampleBundle, type Scratch, scratch } from "./helpers.js"
 
 /**
@@ -69,6 +70,8 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
   const removed = yield* Ref.make<ReadonlyArray<string>>([])
   const deletedBranches = yield* Ref.make<ReadonlyArray<string>>([])
   const killed = yield* Ref.make<ReadonlyArray<number>>([])
+  /** What `ProcessControl.groupOf` says of each pgid (absent: `gone`). */
+  const groups = yield* Ref.make(new Map<number, "carries" | "foreign" | "gone" | "unknown">())
   const tracker = yield* MemoryTracker.make()
   const sandbox = stubSandbox({ removed, deletedBranches, worktrees: options.worktrees ?? [] })
 
@@ -80,7 +83,8 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     Context.add(ProcessControl, ProcessControl.of({
       hostname: "this-host",
       isAlive: () => Effect.succeed(true),
-      killGroup: (pgid) => Ref.update(killed, (xs) => [...xs, pgid])
+      killGroup: (pgid) => Ref.update(killed, (xs) => [...xs, pgid]),
+      groupOf: (pgid) => Ref.get(groups).pipe(Effect.map((g) => g.get(pgid) ?? "gone"))
     })),
     Context.add(WorkerPool, WorkerPool.of({
       dispatch: () => Effect.void,
@@ -95,11 +99,39 @@ const setupWith = (options: { readonly worktrees?: ReadonlyArray<string> } = {})
     Effect.provide(Layer.merge(Layer.succeedContext(services), Workflow.layerStatic(def, "/repo", paths.stateDir)))
   )
   const workflow = Workflow.layerStatic(def, "/repo", paths.stateDir)
-  return { paths, supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, workflow }
+  return { paths, supervisor, tracker, sql: Context.get(stores, SqlClient.SqlClient), orchestrator: Context.get(stores, Orchestrator), evidence: Context.get(stores, EvidenceStore), removed, deletedBranches, killed, groups, workflow }
 }).pipe(Effect.provide(NodeContext.layer))
 const setup = setupWith()
 
 describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
+  it.scoped("kills the agent groups other hosts left on this host, only while they are still that attempt's", () =>
+    Effect.gen(function*() {
+      const { supervisor, sql, orchestrator, killed, groups } = yield* setup
+      // Three records another host's take-overs left for this host, and one for a third host.
+      const host = NodeOs.hostname() // the SQLite orchestrator's host
+      yield* sql`INSERT INTO orphans (host, pgid, issue_id, attempt, sandbox_path, recorded_by, recorded_at) VALUES
+        (${host}, 501, 'SY-1', 1, '/ws/SY-1', 'b:1:0', 0),
+        (${host}, 502, 'SY-2', 3, '/ws/SY-2', 'b:1:0', 0),
+        (${host}, 503, 'SY-3', 1, '/ws/SY-3', 'b:1:0', 0),
+        ('third-host', 504, 'SY-4', 1, '/ws/SY-4', 'b:1:0', 0)`
+      yield* Ref.set(groups, new Map([[501, "carries" as const], [502, "foreign" as const], [503, "unknown" as const], [504, "carries" as const]]))
+      expect((yield* orchestrator.orphans).map((o) => o.pgid)).toEqual([501, 502, 503])
+
+      const report = yield* supervisor.reconcile
+      // 501 is still SY-1's agent: killed. 502's pgid was reused: left alone. 503 cannot be told: kept for later.
+      expect(report.killedOrphans).toEqual(["SY-1"])
+      expect(yield* Ref.get(killed)).toEqual([501])
+      expect((yield* orchestrator.orphans).map((o) => o.pgid)).toEqual([503])
+      const events = yield* orchestrator.events({ issueId: IssueId.make("SY-1") })
+      expect(events.map((e) => [e.type, e.data["pgid"]])).toEqual([["reconcile.orphan_killed", 501]])
+      // The third host's record is its own runners' business.
+      expect((yield* sql<{ pgid: number }>`SELECT pgid FROM orphans WHERE host = 'third-host'`).map((r) => r.pgid)).toEqual([504])
+
+      const again = yield* supervisor.reconcile
+      expect(again.killedOrphans).toEqual([])
+      expect(yield* Ref.get(killed)).toEqual([501])
+    }))
+
   it.scoped("breaks a lease only after it expires, then requeues the issue with a bundle for the lost attempt", () =>
     Effect.gen(function*() {
       const { supervisor, tracker, sql, orchestrator, evidence, removed, killed } = yield* setup
@@ -122,8 +154,12 @@ describe("Supervisor lease expiry and worktree retention (TestClock)", () => {
       expect(yield* orchestrator.leases).toEqual([])
       expect((yield* tracker.get(issue.id)).status).toBe("todo")
       expect(yield* Ref.get(removed)).toEqual(["/ws/SY-1"])
-      // Another host's process group is not ours to kill.
+      // Another host's process group is not ours to kill: it is recorded, in the take-over's transaction, for its host.
       expect(yield* Ref.get(killed)).toEqual([])
+      const recorded = yield* sql<{ host: string; pgid: number; issue_id: string; attempt: number; sandbox_path: string }>`
+        SELECT host, pgid, issue_id, attempt, sandbox_path FROM orphans`
+      expect(recorded).toEqual([{ host: "far-host", pgid: 4242, issue_id: issue.id, attempt: 1, sandbox_path: "/ws/SY-1" }])
+      expect(yield* orchestrator.orphans).toEqual([]) // this runner's host has none
       const [attempt] = yield* orchestrator.attempts(issue.id)
       expect(attempt).toMatchObject({ terminal_state: "RETRYABLE_FAILURE", cause: "lease_expired", counted: false, runner_deaths: 1 })
       const bundle = yield* evidence.get(issue.id, 1)
@@ -414,7 +450,7 @@ describe("two supervisors at once (fencing)", () => {
         Context.add(Orchestrator, Context.get(stores, Orchestrator)),
         Context.add(EvidenceStore, Context.get(stores, EvidenceStore)),
         Context.add(Sandbox, sandbox),
-        Context.add(ProcessControl, ProcessControl.of({ hostname: "this-host", isAlive: () => Effect.succeed(true), killGroup: () => Effect.void })),
+        Context.add(ProcessControl, ProcessControl.of({ hostname: "this-host", isAlive: () => Effect.succeed(true), killGroup: () => Effect.void, groupOf: () => Effect.succeed("gone") })),
         Context.add(WorkerPool, WorkerPool.of({
           dispatch: () => Effect.void,
           workers: Effect.succeed([]),

@@ -176,7 +176,8 @@ export const standInLine = (
       Layer.succeed(ProcessControl, ProcessControl.of({
         hostname: "this-host",
         isAlive: () => Effect.succeed(true),
-        killGroup: () => Effect.void
+        killGroup: () => Effect.void,
+        groupOf: () => Effect.succeed("gone" as const)
       })),
       Workflow.layerStatic(def, "/repo", stateDir),
       redactorLayer

@@ -8,6 +8,7 @@ import type {
   FactoryEventType,
   IssueId,
   Lease,
+  OrphanGroup,
   RetryEntry,
   RunnerId,
   Stage,
@@ -72,9 +73,15 @@ export interface OrchestratorShape {
   /**
    * Takes over `lease` (a dead or expired owner's) for this runner: a compare-and-set on its owner and epoch that
    * gives the lease the issue's next epoch and `now + ttlMs`. `None` when the lease changed meanwhile (another
-   * supervisor took it, or its owner released it): then the caller must not act on the attempt.
+   * supervisor took it, or its owner released it): then the caller must not act on the attempt. When `lease` is
+   * another host's and records an agent group (`agent_pgid`), an `OrphanGroup` for that host is inserted in the
+   * same transaction: only that host can kill it (docs/scale.md "Runner deaths").
    */
   readonly takeOver: (lease: Lease, ttlMs: number) => Effect.Effect<Option.Option<Lease>, OrchestratorError>
+  /** The agent groups other hosts' take-overs left on this runner's host, oldest first (`takeOver`). */
+  readonly orphans: Effect.Effect<ReadonlyArray<OrphanGroup>, OrchestratorError>
+  /** Forgets the orphan record `id` (its group was killed, or is gone). */
+  readonly forgetOrphan: (id: number) => Effect.Effect<void, OrchestratorError>
   /** True when this runner holds the lease on `issueId` at `epoch` (the fence every ending checks first). */
   readonly holds: (issueId: IssueId, epoch: number) => Effect.Effect<boolean, OrchestratorError>
   /**

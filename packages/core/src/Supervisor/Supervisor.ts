@@ -74,6 +74,8 @@ export interface ReconcileReport {
   readonly removedWorktrees: ReadonlyArray<string>
   /** Branches of ended attempts without a kept diff, deleted this pass. */
   readonly deletedBranches: ReadonlyArray<string>
+  /** Issues whose agent group, left on this host when another host broke the lease, was killed this pass. */
+  readonly killedOrphans: ReadonlyArray<IssueId>
   readonly violations: ReadonlyArray<Violation>
 }
 
@@ -338,6 +340,43 @@ export const make = Effect.gen(function*() {
     })
 
   /**
+   * Step 1b: agent groups other hosts left on this host when they broke its runners' leases by expiry
+   * (`Orchestrator.orphans`, recorded by `takeOver`; issue 16, docs/scale.md). Each is killed (SIGKILL to the
+   * group) only while it still carries its attempt's `SWITCHYARD_ISSUE_ID`/`SWITCHYARD_ATTEMPT` (a reused pgid is
+   * left alone), then forgotten; a platform that cannot tell keeps the record and says so once. Returns the issues
+   * whose agent was killed.
+   */
+  const killOrphans = Effect.gen(function*() {
+    const killed: Array<IssueId> = []
+    for (const orphan of yield* orchestrator.orphans) {
+      const state = yield* processes.groupOf(orphan.pgid, { issueId: orphan.issue_id, attempt: orphan.attempt })
+      if (state === "unknown") {
+        if (!reported.has(`orphan:${orphan.id}`)) {
+          reported.add(`orphan:${orphan.id}`)
+          yield* Effect.logWarning(
+            `cannot tell whether process group ${orphan.pgid} is still the agent of ${orphan.issue_id} attempt ${orphan.attempt} on this platform; kill it by hand if it is`
+          )
+        }
+        continue
+      }
+      if (state === "carries") {
+        yield* processes.killGroup(orphan.pgid, "SIGKILL")
+        killed.push(orphan.issue_id)
+        yield* orchestrator.record(
+          "reconcile.orphan_killed",
+          orphan.issue_id,
+          `killed the agent of attempt ${orphan.attempt} (process group ${orphan.pgid}) left on ${orphan.host} when ${orphan.recorded_by} broke its lease`,
+          { attempt: orphan.attempt, pgid: orphan.pgid, host: orphan.host, recorded_by: orphan.recorded_by }
+        )
+      } else {
+        yield* Effect.logDebug(`orphan group ${orphan.pgid} of ${orphan.issue_id} is ${state}: nothing to kill`)
+      }
+      yield* orchestrator.forgetOrphan(orphan.id)
+    }
+    return killed
+  })
+
+  /**
    * Step 2: issues in progress that no lease holds (a runner that died between its lease and the tracker, or a
    * worker whose ending failed on the store). The claim is the repair's compare-and-set: one supervisor wins.
    * `broken` are the issues step 1 repaired this pass (the `inProgress` list was read before them).
@@ -503,6 +542,7 @@ export const make = Effect.gen(function*() {
     const inProgress = yield* tracker.list({ status: "in_progress" })
     const broken = yield* repairDeadLeases(yield* orchestrator.leases, now, ttl)
     const requeued = yield* repairUnleased(inProgress, broken, ttl)
+    const killedOrphans = yield* killOrphans
     const held = new Map((yield* orchestrator.leases).map((l) => [l.issue_id as string, l]))
     const droppedRetries = yield* dropDepartedRetries
     const interrupted = yield* interruptUnleased(held)
@@ -527,6 +567,7 @@ export const make = Effect.gen(function*() {
       interrupted,
       removedWorktrees: removed,
       deletedBranches,
+      killedOrphans,
       violations
     }
   }).pipe(
@@ -539,6 +580,7 @@ export const make = Effect.gen(function*() {
           interrupted: [],
           removedWorktrees: [],
           deletedBranches: [],
+          killedOrphans: [],
           violations: []
         })
       )

@@ -88,3 +88,27 @@ export const waitGroupGone = (pgid: number, waitMs: number): Effect.Effect<boole
     }
     return true
   })
+
+/**
+ * What group `pgid` is now, judged by the environment its live members started with (`/proc/<pid>/environ`, which
+ * a process cannot rewrite): `carries` when some member started with every `marks` entry (`NAME=value`), `foreign`
+ * when it has live members and none does (the pgid was reused), `gone` when no live member is left, `unknown`
+ * where /proc cannot be read (not Linux): the caller must not signal then.
+ */
+export const groupCarries = (
+  pgid: number,
+  marks: ReadonlyArray<string>
+): Effect.Effect<"carries" | "foreign" | "gone" | "unknown"> =>
+  !signallable(pgid) ? Effect.succeed("gone") : Effect.try(() => NodeFs.readdirSync("/proc")).pipe(
+    Effect.flatMap((entries) =>
+      Effect.filter(entries.filter((name) => /^\d+$/.test(name)), (pid) => isLiveMember(pid, pgid))
+    ),
+    Effect.flatMap((members) =>
+      members.length === 0 ? Effect.succeed("gone" as const) : Effect.exists(members, (pid) =>
+        Effect.try(() => NodeFs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")).pipe(
+          Effect.map((environ) => marks.every((mark) => environ.includes(mark))),
+          Effect.orElseSucceed(() => false)
+        )).pipe(Effect.map((found) => found ? "carries" as const : "foreign" as const))
+    ),
+    Effect.orElseSucceed(() => "unknown" as const)
+  )

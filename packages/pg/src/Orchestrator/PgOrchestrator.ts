@@ -23,7 +23,7 @@ import {
   type OrchestratorShape,
   type TerminalEvent
 } from "@switchyard/core"
-import { FactoryEvent, type FactoryEventType, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
+import { FactoryEvent, type FactoryEventType, type IssueId, Lease, OrphanGroup, RetryEntry, RunnerId } from "@switchyard/domain"
 import { Clock, Context, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import { SqliteOrchestrator } from "@switchyard/sqlite"
@@ -214,11 +214,24 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
         WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}
         RETURNING *`
       const taken = yield* decodeAll("takeOver", "lease", "issue_id", Lease)(rows)
+      if (taken.length > 0 && lease.host !== host && lease.agent_pgid !== null) {
+        yield* sql`INSERT INTO orphans (host, pgid, issue_id, attempt, sandbox_path, recorded_by, recorded_at)
+          VALUES (${lease.host}, ${lease.agent_pgid}, ${lease.issue_id}, ${lease.attempt}, ${lease.sandbox_path},
+            ${runnerId}, ${now})`
+      }
       return Option.fromNullable(taken[0])
     })).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("takeOver")(error))),
       Effect.withSpan("PgOrchestrator.takeOver", { attributes: { issueId: lease.issue_id, epoch: lease.epoch } })
     )
+
+  const orphans = sql<Row>`SELECT * FROM orphans WHERE host = ${host} ORDER BY id`.pipe(
+    Effect.mapError(sqlFailure("orphans")),
+    Effect.flatMap(decodeAll("orphans", "orphan", "id", OrphanGroup))
+  )
+
+  const forgetOrphan = (id: number) =>
+    sql`DELETE FROM orphans WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(sqlFailure("forgetOrphan")))
 
   const holds = (issueId: IssueId, epoch: number) =>
     sql<{ issue_id: string }>`
@@ -436,6 +449,8 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
     release,
     breakLease,
     takeOver,
+    orphans,
+    forgetOrphan,
     holds,
     atomically,
     leases,

@@ -14,7 +14,7 @@ import {
   type OrchestratorShape,
   type TerminalEvent
 } from "@switchyard/core"
-import { Attempt, FactoryEvent, type FactoryEventType, type IssueId, Lease, RetryEntry, RunnerId } from "@switchyard/domain"
+import { Attempt, FactoryEvent, type FactoryEventType, type IssueId, Lease, OrphanGroup, RetryEntry, RunnerId } from "@switchyard/domain"
 import { Clock, Effect, Layer, Option, type ParseResult, Predicate, PubSub, Schema, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import { formatParseError, JsonRecord, rawKey, SqliteBoolean } from "../internal/rows.js"
@@ -160,11 +160,24 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
         WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}
         RETURNING *`
       const taken = yield* decodeAll("takeOver", "lease", "issue_id", Lease)(rows)
+      if (taken.length > 0 && lease.host !== host && lease.agent_pgid !== null) {
+        yield* sql`INSERT INTO orphans (host, pgid, issue_id, attempt, sandbox_path, recorded_by, recorded_at)
+          VALUES (${lease.host}, ${lease.agent_pgid}, ${lease.issue_id}, ${lease.attempt}, ${lease.sandbox_path},
+            ${runnerId}, ${now})`
+      }
       return Option.fromNullable(taken[0])
     })).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("takeOver")(error))),
       Effect.withSpan("SqliteOrchestrator.takeOver", { attributes: { issueId: lease.issue_id, epoch: lease.epoch } })
     )
+
+  const orphans = sql<Row>`SELECT * FROM orphans WHERE host = ${host} ORDER BY id`.pipe(
+    Effect.mapError(sqlFailure("orphans")),
+    Effect.flatMap(decodeAll("orphans", "orphan", "id", OrphanGroup))
+  )
+
+  const forgetOrphan = (id: number) =>
+    sql`DELETE FROM orphans WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(sqlFailure("forgetOrphan")))
 
   const holds = (issueId: IssueId, epoch: number) =>
     sql<{ n: number }>`
@@ -380,6 +393,8 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     release,
     breakLease,
     takeOver,
+    orphans,
+    forgetOrphan,
     holds,
     atomically,
     leases,
