@@ -37,22 +37,73 @@ export const FactoryEventFromRow = Schema.transform(
   { strict: true, decode: (row) => new FactoryEvent(row, { disableValidation: true }), encode: (event) => ({ ...event }) }
 )
 
-type Row = Record<string, unknown>
+/** A database row, before decoding. */
+export type Row = Record<string, unknown>
 
 /** This process's runner id: `<host>:<pid>:<start-ms>`. */
 export const makeRunnerId = (host: string, pid: number, startMs: number): RunnerId =>
   RunnerId.make(`${host}:${pid}:${startMs}`)
 
+/** What a claim statement gets: the claim's arguments, this runner, and `nextEpoch` (call it inside a transaction). */
+export interface ClaimContext {
+  readonly issueId: IssueId
+  readonly attempt: number
+  /** Epoch ms. */
+  readonly now: number
+  readonly ttlMs: number
+  readonly runnerId: RunnerId
+  readonly host: string
+  readonly pid: number
+  readonly nextEpoch: (issueId: IssueId) => Effect.Effect<number, SqlError>
+}
+
 /**
- * Builds the orchestrator over the current `SqlClient`. The runner id is taken from the host name, the pid and
- * the current time; the in-process `changes` hub lives as long as the scope.
+ * What differs between the SQL databases the orchestrator runs on (SQLite here, PostgreSQL in @switchyard/pg);
+ * everything else (leases, attempts, retries, events, orphans) is the same statements over the same tables.
  */
-export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
+export interface OrchestratorDialect {
+  /** The span prefix, e.g. `SqliteOrchestrator`. */
+  readonly name: string
+  /** This runner: `runnerId` is `<host>:<pid>:<start-ms>` ({@link makeRunnerId}). */
+  readonly runnerId: RunnerId
+  readonly host: string
+  readonly pid: number
+  /** A write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `withTransaction`). */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /** Whether the compare-and-set reads lock the lease row (`FOR UPDATE`; SQLite has one writer and no such clause). */
+  readonly lockRows: boolean
+  /** The column that orders attempts by insertion (`rowid` in SQLite, `seq` in PostgreSQL). */
+  readonly insertionOrder: "rowid" | "seq"
+  /** The `LIMIT` that means "no limit" (`-1` in SQLite, `ALL` in PostgreSQL). */
+  readonly noLimit: "-1" | "ALL"
+  /**
+   * The claim: inserts the lease (next epoch, `claimed`) unless a lease exists, returning the inserted rows (none:
+   * taken). `inTransaction`: the maker wraps it in {@link OrchestratorDialect.transaction}.
+   */
+  readonly claim: {
+    readonly inTransaction: boolean
+    readonly statement: (context: ClaimContext) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  }
+  /**
+   * The terminal events of `keys` (JSON text of `[issueId, attempt]` pairs), as rows of issue_id, attempt, type,
+   * cause (JSON value or null) and seq, in seq order.
+   */
+  readonly terminalEvents: (keys: string) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+  /** Runs on every heartbeat with its time (epoch ms), inside the heartbeat (PostgreSQL: the `runners` row). */
+  readonly onHeartbeat?: ((now: number) => Effect.Effect<void, SqlError>) | undefined
+  /** Fields the store adds to the shape (PostgreSQL: `runners`). */
+  readonly extra?: Pick<OrchestratorShape, "runners"> | undefined
+}
+
+/**
+ * Builds the orchestrator over the current `SqlClient` with a database's {@link OrchestratorDialect}; the
+ * in-process `changes` hub lives as long as the scope.
+ */
+export const makeWith = (dialect: OrchestratorDialect): Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient | Scope.Scope> => Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const immediate = immediateTransaction(sql)
-  const host = os.hostname()
-  const pid = process.pid
-  const runnerId = makeRunnerId(host, pid, yield* Clock.currentTimeMillis)
+  const immediate = dialect.transaction
+  const { host, pid, runnerId } = dialect
+  const lock = sql.literal(dialect.lockRows ? "FOR UPDATE" : "")
   const hub = yield* PubSub.sliding<FactoryEvent>(CHANGES_BUFFER)
   yield* Effect.addFinalizer(() => PubSub.shutdown(hub))
 
@@ -80,39 +131,18 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
       ON CONFLICT (issue_id) DO UPDATE SET epoch = issue_epochs.epoch + 1
       RETURNING epoch`.pipe(Effect.map((rows) => rows[0]?.epoch ?? 1))
 
-  const claim = (issueId: IssueId, attempt: number, ttlMs: number) =>
-    immediate(Effect.gen(function*() {
+  const claim = (issueId: IssueId, attempt: number, ttlMs: number) => {
+    const statement = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const taken = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM leases WHERE issue_id = ${issueId}`
-      if ((taken[0]?.n ?? 0) > 0) return Option.none<Lease>()
-      const epoch = yield* nextEpoch(issueId)
-      const rows = yield* sql<Row>`
-        INSERT INTO leases ${
-        sql.insert({
-          issue_id: issueId,
-          runner_id: runnerId,
-          host,
-          pid,
-          attempt,
-          stage: "claimed",
-          acquired_at: now,
-          heartbeat_at: now,
-          expires_at: now + ttlMs,
-          agent_pid: null,
-          agent_pgid: null,
-          sandbox_path: null,
-          last_output_at: null,
-          epoch
-        })
-      }
-        ON CONFLICT (issue_id) DO NOTHING
-        RETURNING *`
+      const rows = yield* dialect.claim.statement({ issueId, attempt, now, ttlMs, runnerId, host, pid, nextEpoch })
       const leases = yield* decodeAll("claim", "lease", "issue_id", Lease)(rows)
       return Option.fromNullable(leases[0])
-    })).pipe(
+    })
+    return (dialect.claim.inTransaction ? immediate(statement) : statement).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("claim")(error))),
-      Effect.withSpan("SqliteOrchestrator.claim", { attributes: { issueId, attempt } })
+      Effect.withSpan(`${dialect.name}.claim`, { attributes: { issueId, attempt } })
     )
+  }
 
   const heartbeat = (ttlMs: number) =>
     Effect.gen(function*() {
@@ -121,6 +151,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
         UPDATE leases SET heartbeat_at = ${now}, expires_at = ${now + ttlMs}
         WHERE runner_id = ${runnerId}
         RETURNING issue_id`
+      if (dialect.onHeartbeat !== undefined) yield* dialect.onHeartbeat(now)
       return renewed.length
     }).pipe(Effect.mapError(sqlFailure("heartbeat")))
 
@@ -149,10 +180,11 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
   const takeOver = (lease: Lease, ttlMs: number) =>
     immediate(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const current = yield* sql<{ n: number }>`
-        SELECT COUNT(*) AS n FROM leases
-        WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}`
-      if ((current[0]?.n ?? 0) === 0) return Option.none<Lease>()
+      const current = yield* sql<{ issue_id: string }>`
+        SELECT issue_id FROM leases
+        WHERE issue_id = ${lease.issue_id} AND runner_id = ${lease.runner_id} AND epoch = ${lease.epoch}
+        ${lock}`
+      if (current.length === 0) return Option.none<Lease>()
       const epoch = yield* nextEpoch(lease.issue_id)
       const rows = yield* sql<Row>`
         UPDATE leases SET runner_id = ${runnerId}, host = ${host}, pid = ${pid}, epoch = ${epoch},
@@ -168,7 +200,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
       return Option.fromNullable(taken[0])
     })).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("takeOver")(error))),
-      Effect.withSpan("SqliteOrchestrator.takeOver", { attributes: { issueId: lease.issue_id, epoch: lease.epoch } })
+      Effect.withSpan(`${dialect.name}.takeOver`, { attributes: { issueId: lease.issue_id, epoch: lease.epoch } })
     )
 
   const orphans = sql<Row>`SELECT * FROM orphans WHERE host = ${host} ORDER BY id`.pipe(
@@ -180,9 +212,10 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     sql`DELETE FROM orphans WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(sqlFailure("forgetOrphan")))
 
   const holds = (issueId: IssueId, epoch: number) =>
-    sql<{ n: number }>`
-      SELECT COUNT(*) AS n FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId} AND epoch = ${epoch}`.pipe(
-      Effect.map((rows) => (rows[0]?.n ?? 0) > 0),
+    sql<{ issue_id: string }>`
+      SELECT issue_id FROM leases WHERE issue_id = ${issueId} AND runner_id = ${runnerId} AND epoch = ${epoch}
+      ${lock}`.pipe(
+      Effect.map((rows) => rows.length > 0),
       Effect.mapError(sqlFailure("holds"))
     )
 
@@ -269,7 +302,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
   const recentOutcomes = (limit: number) =>
     sql<Row>`
       SELECT * FROM attempts WHERE ended_at IS NOT NULL
-      ORDER BY ended_at DESC, rowid DESC LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
+      ORDER BY ended_at DESC, ${sql.literal(dialect.insertionOrder)} DESC LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
       Effect.mapError(sqlFailure("recentOutcomes")),
       Effect.flatMap(decodeAll("recentOutcomes", "attempt", "issue_id", AttemptFromRow))
     )
@@ -348,7 +381,7 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
       ...(filter.issueId === undefined ? [] : [sql`issue_id = ${filter.issueId}`]),
       ...(filter.afterSeq === undefined ? [] : [sql`seq > ${filter.afterSeq}`])
     ]
-    const limit = filter.limit === undefined ? -1 : Math.max(0, Math.floor(filter.limit))
+    const limit = filter.limit === undefined ? sql.literal(dialect.noLimit) : sql`${Math.max(0, Math.floor(filter.limit))}`
     return sql<Row>`SELECT * FROM events WHERE ${sql.and(where)} ORDER BY seq LIMIT ${limit}`.pipe(
       Effect.mapError(sqlFailure("events")),
       Effect.flatMap(decodeAll("events", "event", "seq", FactoryEventFromRow))
@@ -358,20 +391,12 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
   const TerminalRow = Schema.Struct({ issue_id: Schema.String, attempt: Schema.Number, type: Schema.String, cause: Schema.Unknown, seq: Schema.Int })
   const decodeTerminalRows = Schema.decodeUnknown(Schema.Array(TerminalRow))
 
-  // One query for any number of attempts: the keys travel as one JSON array of [issueId, attempt] pairs; the
-  // events of each issue are found through events_issue, then filtered on type and the data's attempt.
   const terminalEvents = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
     Effect.gen(function*() {
       const result = new Map<string, TerminalEvent>()
       if (attempts.length === 0) return result
       const keys = [...new Map(attempts.map((a) => [`${a.issueId}#${a.attempt}`, [a.issueId, a.attempt]])).values()]
-      const raw = yield* sql`
-        SELECT e.issue_id AS issue_id, json_extract(e.data, '$.attempt') AS attempt, e.type AS type,
-               json_extract(e.data, '$.cause') AS cause, e.seq AS seq
-        FROM json_each(${JSON.stringify(keys)}) k
-        JOIN events e ON e.issue_id = json_extract(k.value, '$[0]')
-        WHERE e.type GLOB 'terminal.*' AND json_extract(e.data, '$.attempt') = json_extract(k.value, '$[1]')
-        ORDER BY e.seq`.pipe(Effect.mapError(sqlFailure("terminalEvents")))
+      const raw = yield* dialect.terminalEvents(JSON.stringify(keys)).pipe(Effect.mapError(sqlFailure("terminalEvents")))
       const rows = yield* decodeTerminalRows(raw).pipe(
         Effect.mapError((error) => new OrchestratorError({ operation: "terminalEvents", reason: formatParseError(error), cause: error }))
       )
@@ -411,8 +436,69 @@ export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient |
     record,
     terminalEvents,
     events,
-    changes: Stream.fromPubSub(hub)
+    changes: Stream.fromPubSub(hub),
+    ...dialect.extra
   } satisfies OrchestratorShape
+})
+
+/**
+ * Builds the SQLite orchestrator over the current `SqlClient`. The runner id is taken from the host name, the pid
+ * and the current time; the in-process `changes` hub lives as long as the scope.
+ */
+export const make: Effect.Effect<OrchestratorShape, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const host = os.hostname()
+  const pid = process.pid
+  return yield* makeWith({
+    name: "SqliteOrchestrator",
+    runnerId: makeRunnerId(host, pid, yield* Clock.currentTimeMillis),
+    host,
+    pid,
+    transaction: immediateTransaction(sql),
+    lockRows: false,
+    insertionOrder: "rowid",
+    noLimit: "-1",
+    claim: {
+      inTransaction: true,
+      statement: ({ attempt, host, issueId, nextEpoch, now, pid, runnerId, ttlMs }) =>
+        Effect.gen(function*() {
+          const taken = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM leases WHERE issue_id = ${issueId}`
+          if ((taken[0]?.n ?? 0) > 0) return []
+          const epoch = yield* nextEpoch(issueId)
+          return yield* sql<Row>`
+            INSERT INTO leases ${
+            sql.insert({
+              issue_id: issueId,
+              runner_id: runnerId,
+              host,
+              pid,
+              attempt,
+              stage: "claimed",
+              acquired_at: now,
+              heartbeat_at: now,
+              expires_at: now + ttlMs,
+              agent_pid: null,
+              agent_pgid: null,
+              sandbox_path: null,
+              last_output_at: null,
+              epoch
+            })
+          }
+            ON CONFLICT (issue_id) DO NOTHING
+            RETURNING *`
+        })
+    },
+    // One query for any number of attempts: the keys travel as one JSON array of [issueId, attempt] pairs; the
+    // events of each issue are found through events_issue, then filtered on type and the data's attempt.
+    terminalEvents: (keys) =>
+      sql<Row>`
+        SELECT e.issue_id AS issue_id, json_extract(e.data, '$.attempt') AS attempt, e.type AS type,
+               json_extract(e.data, '$.cause') AS cause, e.seq AS seq
+        FROM json_each(${keys}) k
+        JOIN events e ON e.issue_id = json_extract(k.value, '$[0]')
+        WHERE e.type GLOB 'terminal.*' AND json_extract(e.data, '$.attempt') = json_extract(k.value, '$[1]')
+        ORDER BY e.seq`
+  })
 })
 
 /** The `Orchestrator` service backed by SQLite; requires the `SqlClient` of `Sql.layer`. */
