@@ -15,6 +15,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import {
   attemptKey,
   canonicalJson,
@@ -124,10 +125,33 @@ export const redactBundle = (
   )
 
 /**
- * Builds the store. `stateDir` (e.g. `<repo>/.switchyard`) is resolved to an absolute path once, so the `dir`
- * recorded in SQLite does not depend on the current directory of a later reader.
+ * What differs between the SQL databases the evidence index runs on (SQLite here, PostgreSQL in @switchyard/pg):
+ * the two many-key reads (JSON functions differ) and whether a bundle's files are written again from its row.
  */
-export const make = (options: { readonly stateDir: string }): Effect.Effect<
+export interface EvidenceDialect {
+  /** The span prefix, e.g. `SqliteEvidenceStore`. */
+  readonly name: string
+  /** The `evidence` rows (issue_id, attempt) of `keys`, JSON text of `[issueId, attempt]` pairs. */
+  readonly stored: (keys: string) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>
+  /**
+   * The rows of `keys` (JSON text of `[issueId, attempt, verify]` triples, verify 0/1): issue_id, attempt,
+   * created_at, `bundle` (the stored text, only where verify is 1) and `claims` (JSON text of `[outcome,
+   * verdict.cause, fingerprint.commit]` read by the database, only where verify is 0 and the text is JSON).
+   */
+  readonly sealed: (keys: string) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError>
+  /**
+   * Whether `location` and `sealedFile` write a bundle's files from its row when this host has none (the bundle
+   * was stored on another host sharing the database). SQLite: false (one host; a missing file is reported).
+   */
+  readonly materialize: boolean
+}
+
+/**
+ * Builds the store over the current `SqlClient` with a database's {@link EvidenceDialect}. `stateDir` (e.g.
+ * `<repo>/.switchyard`) is resolved to an absolute path once, so the `dir` recorded in the database does not
+ * depend on the current directory of a later reader.
+ */
+export const makeWith = (options: { readonly stateDir: string }, dialect: EvidenceDialect): Effect.Effect<
   EvidenceStoreShape,
   never,
   SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
@@ -209,7 +233,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
             output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd`.pipe(Effect.mapError(failure("put")))
 
         return { dir, json: files.json, markdown: files.markdown, patch: patch === null ? null : files.patch }
-      }).pipe(Effect.withSpan("SqliteEvidenceStore.put", { attributes: { issueId: given.issueId, attempt: given.attempt } }))
+      }).pipe(Effect.withSpan(`${dialect.name}.put`, { attributes: { issueId: given.issueId, attempt: given.attempt } }))
 
     /** Decodes a stored bundle; one that no longer decodes fails naming its issue and attempt. */
     const decodeStored = (operation: string, row: { readonly attempt: unknown; readonly bundle: unknown }, issueId: IssueId) =>
@@ -307,10 +331,32 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
           ))
       })
 
+    /**
+     * Writes the files of a bundle stored by another host (its row is the source) when `dialect.materialize`:
+     * evidence.json is the stored document, indented; evidence.md and diff.patch are rendered from the decoded
+     * bundle. Files already here, or no row: nothing written.
+     */
+    const materialize = (issueId: IssueId, attempt: number, files: ReturnType<typeof filesOf>) =>
+      !dialect.materialize ? Effect.void : Effect.gen(function*() {
+        if (yield* fs.exists(files.json)) return
+        const rows = yield* sql<{ attempt: unknown; bundle: unknown }>`
+          SELECT attempt, bundle FROM evidence WHERE issue_id = ${issueId} AND attempt = ${attempt}`
+        const row = rows[0]
+        if (row === undefined || typeof row.bundle !== "string") return
+        const bundle = yield* decodeStored("location", row, issueId)
+        const document = parseDocument(row.bundle)
+        if (Either.isLeft(document)) return
+        yield* runDir(issueId, attempt)
+        yield* writeAtomic(files.json, `${JSON.stringify(document.right, null, 2)}\n`)
+        yield* writeAtomic(files.markdown, renderEvidenceMarkdown(bundle))
+        if (bundle.diff !== null && bundle.diff.patch !== "") yield* writeAtomic(files.patch, bundle.diff.patch)
+      }).pipe(Effect.mapError(failure("location")))
+
     const location = (issueId: IssueId, attempt: number) =>
       Effect.gen(function*() {
         const dir = yield* dirOf("location", issueId, attempt)
         const files = filesOf(dir)
+        yield* materialize(issueId, attempt, files)
         const hasPatch = yield* fs.exists(files.patch).pipe(Effect.mapError(failure("location")))
         return { dir, json: files.json, markdown: files.markdown, patch: hasPatch ? files.patch : null } satisfies
           StoredEvidence
@@ -344,11 +390,9 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
 
     // One query for any number of attempts: the keys travel as one JSON array of [issueId, attempt] pairs.
     const stored = (attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>) =>
-      sql<{ issue_id: string; attempt: number }>`
-        SELECT e.issue_id, e.attempt FROM json_each(${JSON.stringify(attempts.map((a) => [a.issueId, a.attempt]))}) k
-        JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
+      dialect.stored(JSON.stringify(attempts.map((a) => [a.issueId, a.attempt]))).pipe(
         Effect.mapError(failure("stored")),
-        Effect.map((rows) => new Set(rows.map((row) => `${row.issue_id}#${row.attempt}`)))
+        Effect.map((rows) => new Set(rows.map((row) => `${String(row.issue_id)}#${String(row.attempt)}`)))
       )
 
     /** The seal of one stored text (row or file) of `issueId`'s attempt, stored at `storedAt`. */
@@ -381,7 +425,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       created_at: Schema.Number,
       /** The stored text, only for the rows whose seal is checked. */
       bundle: Schema.NullOr(Schema.String),
-      /** `[outcome, verdict.cause, fingerprint.commit]` read by SQLite, for the others (null when not JSON). */
+      /** `[outcome, verdict.cause, fingerprint.commit]` read by the database, for the others (null when not JSON). */
       claims: Schema.NullOr(Schema.String)
     })
     const decodeSealRow = Schema.decodeUnknown(SealRow)
@@ -398,7 +442,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
     >()
 
     // One query for any number of attempts (the keys travel as one JSON array with a verify flag each). A row to
-    // verify brings its whole text, checked here; the others only the three fields SQLite extracts (no JSON is parsed
+    // verify brings its whole text, checked here; the others only the three fields the database extracts (no JSON is parsed
     // or canonicalised in JS for them: the cost of a status is the few bundles it verifies, not the window).
     const sealed = (
       attempts: ReadonlyArray<{ readonly issueId: IssueId; readonly attempt: number }>,
@@ -408,13 +452,7 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         const result = new Map<string, SealedEvidence>()
         if (attempts.length === 0) return result
         const keys = attempts.map((a) => [a.issueId, a.attempt, verify === undefined || verify.has(attemptKey(a.issueId, a.attempt)) ? 1 : 0])
-        const rows = yield* sql`
-          SELECT e.issue_id, e.attempt, e.created_at,
-                 CASE WHEN json_extract(k.value, '$[2]') = 1 THEN e.bundle END AS bundle,
-                 CASE WHEN json_extract(k.value, '$[2]') = 1 OR NOT json_valid(e.bundle) THEN NULL
-                      ELSE json_extract(e.bundle, '$.outcome', '$.verdict.cause', '$.fingerprint.commit') END AS claims
-          FROM json_each(${JSON.stringify(keys)}) k
-          JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`.pipe(
+        const rows = yield* dialect.sealed(JSON.stringify(keys)).pipe(
           Effect.mapError(failure("sealed"))
         )
         const created = yield* keyCreatedAt
@@ -459,7 +497,9 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
         )
         const row = rows[0]
         if (row === undefined) return Option.none<SealedEvidence>()
-        const file = filesOf(yield* dirOf("sealedFile", issueId, attempt)).json
+        const files = filesOf(yield* dirOf("sealedFile", issueId, attempt))
+        yield* materialize(issueId, attempt, files)
+        const file = files.json
         const text = yield* fs.readFileString(file).pipe(
           Effect.map(Option.some),
           Effect.catchIf((e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.succeed(Option.none<string>())),
@@ -484,6 +524,32 @@ export const make = (options: { readonly stateDir: string }): Effect.Effect<
       usageTotals
     } satisfies EvidenceStoreShape
   })
+
+/**
+ * Builds the SQLite store (see {@link makeWith}): the many-key reads use `json_each`/`json_extract`.
+ */
+export const make = (options: { readonly stateDir: string }): Effect.Effect<
+  EvidenceStoreShape,
+  never,
+  SqlClient.SqlClient | FileSystem.FileSystem | Path.Path | EvidenceSigner | Redactor
+> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    makeWith(options, {
+      name: "SqliteEvidenceStore",
+      stored: (keys) =>
+        sql`
+          SELECT e.issue_id, e.attempt FROM json_each(${keys}) k
+          JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`,
+      sealed: (keys) =>
+        sql`
+          SELECT e.issue_id, e.attempt, e.created_at,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 THEN e.bundle END AS bundle,
+                 CASE WHEN json_extract(k.value, '$[2]') = 1 OR NOT json_valid(e.bundle) THEN NULL
+                      ELSE json_extract(e.bundle, '$.outcome', '$.verdict.cause', '$.fingerprint.commit') END AS claims
+          FROM json_each(${keys}) k
+          JOIN evidence e ON e.issue_id = json_extract(k.value, '$[0]') AND e.attempt = json_extract(k.value, '$[1]')`,
+      materialize: false
+    }))
 
 /**
  * The `EvidenceStore` service: rows in the `SqlClient` of `Sql.layer`, files under `<stateDir>/runs/`, signed by
