@@ -421,7 +421,7 @@ describe("the persisted ready set (dispatch_index, maintained by triggers)", () 
       const { sql, tracker } = yield* stores(paths)
       const applied = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM effect_sql_migrations ORDER BY migration_id`
-      expect(applied.map((m) => m.name)).toEqual(["init", "ready_index", "evidence_usage", "evidence_usage_index", "fencing_stages", "base_results", "tracker_outbox"])
+      expect(applied.map((m) => m.name)).toEqual(["init", "ready_index", "evidence_usage", "evidence_usage_index", "fencing_stages", "base_results", "tracker_outbox", "orphans"])
       const ready = yield* expectMatchesOracle(tracker, sql, "after the backfill")
       expect(ready.refs.map((ref) => ref.id)).toEqual([
         "SY-17",
