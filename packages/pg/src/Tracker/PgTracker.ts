@@ -12,10 +12,6 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import {
   type CandidateSnapshot,
-  checkCommentBody,
-  checkIssueText,
-  InvalidIssueId,
-  IssueNotFound,
   type ReadyRef,
   type ReadySet,
   type ReadySummary,
@@ -25,18 +21,14 @@ import {
   type TrackerShape
 } from "@switchyard/core"
 import {
-  Issue,
-  IssueComment,
+  type Issue,
   IssueId,
-  type IssueInput,
-  IssuePatch,
   type IssueStatus,
-  issueStatuses,
   IssueStatus as IssueStatusSchema,
   Priority as PrioritySchema
 } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
-import { DateTime, Deferred, Effect, Exit, Layer, type ParseResult, Predicate, PubSub, Redacted, Schedule, Schema, Stream } from "effect"
+import { Deferred, Effect, Exit, Layer, Redacted, Schedule, Schema, Stream } from "effect"
 import * as Pg from "pg"
 import { resilient } from "../internal/resilient.js"
 import { describe, formatParseError, rawKey } from "../internal/rows.js"
@@ -45,12 +37,7 @@ import { describe, formatParseError, rawKey } from "../internal/rows.js"
 export const ISSUES_CHANNEL = "switchyard_issues"
 
 const decodeRow = Schema.decodeUnknown(SqliteTracker.IssueFromRow)
-const encodeRow = Schema.encode(SqliteTracker.IssueFromRow)
-const decodeIssue = Schema.decodeUnknown(Issue)
-const encodeIssue = Schema.encode(Issue)
-const encodePatch = Schema.encode(IssuePatch)
 const decodeStatus = Schema.decodeUnknown(IssueStatusSchema)
-const isStatus = Schema.is(IssueStatusSchema)
 
 type Row = Record<string, unknown>
 
@@ -152,15 +139,19 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       Effect.mapError((error) => new TrackerError({ operation: "init", reason: formatParseError(error) }))
     )
 
+    const issueRows = yield* SqliteTracker.makeIssueRows(prefix, {
+      name: "PgTracker",
+      transaction: (effect) => sql.withTransaction(effect),
+      lockRows: true,
+      insertionOrder: "seq",
+      // One query whatever the number of ids: they travel as one JSON array.
+      statuses: (ids) =>
+        sql<{ id: string; status: unknown }>`
+          SELECT id, status FROM issues WHERE id IN (SELECT jsonb_array_elements_text(${ids}::jsonb))`
+    })
+
     const sqlFailure = (operation: string) => (error: SqlError) =>
       new TrackerError({ operation, reason: describe(error), cause: error })
-    const invalidInput = (operation: string) => (error: ParseResult.ParseError) =>
-      new TrackerError({ operation, reason: `invalid issue: ${formatParseError(error)}`, cause: error })
-
-    const parseId = (input: string) =>
-      Schema.decodeUnknown(IssueId)(input).pipe(Effect.mapError(() => new InvalidIssueId({ input })))
-
-    const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
     /**
      * Starts a read: one consistent snapshot for the transaction's reads, and no JIT compilation. The ready query's
@@ -171,181 +162,6 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`,
       sql`SET LOCAL jit = off`
     )
-
-    /** Reads and decodes one issue (`forUpdate`: row-locked until the transaction ends, for read-modify-write). */
-    const load = (operation: string, id: IssueId, forUpdate = false) =>
-      Effect.gen(function*() {
-        const rows = yield* (forUpdate
-          ? sql<Row>`SELECT * FROM issues WHERE id = ${id} FOR UPDATE`
-          : sql<Row>`SELECT * FROM issues WHERE id = ${id}`).pipe(Effect.mapError(sqlFailure(operation)))
-        const row = rows[0]
-        if (row === undefined) return yield* new IssueNotFound({ id })
-        return yield* decodeRow(row).pipe(
-          Effect.mapError((error) =>
-            new TrackerError({
-              operation,
-              reason: `issue ${id} is stored in a form that no longer decodes (${formatParseError(error)})`,
-              cause: error
-            })
-          )
-        )
-      })
-
-    const ensureExist = (operation: string, ids: ReadonlyArray<IssueId>) =>
-      Effect.gen(function*() {
-        if (ids.length === 0) return
-        const unique = [...new Set(ids)]
-        const rows = yield* sql<{ id: string }>`SELECT id FROM issues WHERE ${sql.in("id", unique)}`.pipe(
-          Effect.mapError(sqlFailure(operation))
-        )
-        const found = new Set(rows.map((row) => row.id))
-        const missing = unique.find((id) => !found.has(id))
-        if (missing !== undefined) return yield* new IssueNotFound({ id: missing })
-      })
-
-    const ensureNoSelfReference = (operation: string, issue: Issue) =>
-      issue.parent === issue.id || issue.blocked_by.includes(issue.id)
-        ? Effect.fail(new TrackerError({ operation, reason: `issue ${issue.id} cannot be its own parent or blocker` }))
-        : Effect.void
-
-    const write = (operation: string, issue: Issue) =>
-      Effect.gen(function*() {
-        const row = yield* encodeRow(issue).pipe(Effect.mapError(invalidInput(operation)))
-        yield* sql`UPDATE issues SET ${sql.update(row, ["id"])} WHERE id = ${issue.id}`.pipe(
-          Effect.mapError(sqlFailure(operation))
-        )
-      })
-
-    const transaction = <A, E, R>(operation: string, effect: Effect.Effect<A, E, R>) =>
-      sql.withTransaction(effect).pipe(
-        Effect.mapError((error) => Predicate.isTagged(error, "SqlError") ? sqlFailure(operation)(error as SqlError) : error as E)
-      )
-
-    const create = (input: IssueInput) =>
-      transaction("create", Effect.gen(function*() {
-        yield* checkIssueText("create", input)
-        yield* ensureExist("create", [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])])
-        const counter = yield* sql<{ counter: number }>`
-          INSERT INTO id_counters (prefix, counter) VALUES (${prefix}, 1)
-          ON CONFLICT (prefix) DO UPDATE SET counter = id_counters.counter + 1
-          RETURNING counter`.pipe(Effect.mapError(sqlFailure("create")))
-        const n = counter[0]?.counter ?? 1
-        const at = yield* nowIso
-        const issue = yield* decodeIssue({
-          id: `${prefix}-${n}`,
-          title: input.title,
-          body: input.body,
-          status: input.status,
-          priority: input.priority,
-          labels: input.labels,
-          parent: input.parent,
-          blocked_by: input.blocked_by,
-          reproduction: input.reproduction,
-          validation: input.validation,
-          scope: input.scope,
-          non_goals: input.non_goals,
-          comments: [],
-          created_at: at,
-          updated_at: at
-        }).pipe(Effect.mapError(invalidInput("create")))
-        const row = yield* encodeRow(issue).pipe(Effect.mapError(invalidInput("create")))
-        yield* sql`INSERT INTO issues ${sql.insert(row)}`.pipe(Effect.mapError(sqlFailure("create")))
-        return issue
-      })).pipe(Effect.withSpan("PgTracker.create"))
-
-    const get = (input: string) =>
-      parseId(input).pipe(Effect.flatMap((id) => load("get", id)), Effect.withSpan("PgTracker.get"))
-
-    // One query whatever the number of ids: they travel as one text array.
-    const statuses = (ids: ReadonlyArray<string>) =>
-      sql<{ id: string; status: unknown }>`
-        SELECT id, status FROM issues WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`.pipe(
-        Effect.mapError(sqlFailure("statuses")),
-        Effect.map((rows) => {
-          const found = new Map<string, IssueStatus>()
-          for (const row of rows) if (isStatus(row.status)) found.set(row.id, row.status)
-          return found
-        }),
-        Effect.withSpan("PgTracker.statuses")
-      )
-
-    const list = Effect.fn("PgTracker.list")(function*(filter?: { readonly status?: IssueStatus | undefined }) {
-      const status = filter?.status
-      const rows = yield* (status === undefined
-        ? sql<Row>`SELECT * FROM issues ORDER BY created_at, seq`
-        : sql<Row>`SELECT * FROM issues WHERE status = ${status} ORDER BY created_at, seq`).pipe(
-          Effect.mapError(sqlFailure("list"))
-        )
-      const issues: Array<Issue> = []
-      for (const row of rows) {
-        const decoded = yield* Effect.either(decodeRow(row))
-        if (decoded._tag === "Right") {
-          issues.push(decoded.right)
-        } else {
-          yield* Effect.logWarning("skipping an issue row that does not decode").pipe(
-            Effect.annotateLogs({ id: rawKey(row, "id"), reason: formatParseError(decoded.left) })
-          )
-        }
-      }
-      return issues
-    })
-
-    const update = (input: string, patch: IssuePatch) =>
-      parseId(input).pipe(
-        Effect.flatMap((id) =>
-          transaction("update", Effect.gen(function*() {
-            yield* checkIssueText("update", patch)
-            const current = yield* load("update", id, true)
-            yield* ensureExist("update", [
-              ...(patch.blocked_by ?? []),
-              ...(patch.parent === undefined || patch.parent === null ? [] : [patch.parent])
-            ])
-            const encoded = yield* encodeIssue(current).pipe(Effect.mapError(invalidInput("update")))
-            const encodedPatch = yield* encodePatch(patch).pipe(Effect.mapError(invalidInput("update")))
-            const next = yield* decodeIssue({ ...encoded, ...encodedPatch, updated_at: yield* nowIso }).pipe(
-              Effect.mapError(invalidInput("update"))
-            )
-            yield* ensureNoSelfReference("update", next)
-            yield* write("update", next)
-            return next
-          }))
-        ),
-        Effect.withSpan("PgTracker.update")
-      )
-
-    const transition = Effect.fn("PgTracker.transition")(
-      function*(id: IssueId, from: ReadonlyArray<IssueStatus>, to: IssueStatus) {
-        if (from.length > 0) {
-          const at = yield* nowIso
-          const moved = yield* sql<{ id: string }>`
-            UPDATE issues SET status = ${to}, updated_at = ${at}
-            WHERE id = ${id} AND ${sql.in("status", from)}
-            RETURNING id`.pipe(Effect.mapError(sqlFailure("transition")))
-          if (moved.length > 0) return true
-        }
-        const exists = yield* sql<{ id: string }>`SELECT id FROM issues WHERE id = ${id}`.pipe(
-          Effect.mapError(sqlFailure("transition"))
-        )
-        if (exists.length === 0) return yield* new IssueNotFound({ id })
-        return false
-      }
-    )
-
-    const comment = (input: string, body: string, author: string) =>
-      parseId(input).pipe(
-        Effect.flatMap((id) =>
-          transaction("comment", Effect.gen(function*() {
-            yield* checkCommentBody(body)
-            const current = yield* load("comment", id, true)
-            const at = yield* DateTime.now
-            const note = new IssueComment({ author, body, created_at: at })
-            const next = new Issue({ ...current, comments: [...current.comments, note], updated_at: at })
-            yield* write("comment", next)
-            return next
-          }))
-        ),
-        Effect.withSpan("PgTracker.comment")
-      )
 
     /** Three reads in one REPEATABLE READ transaction (a consistent snapshot), as SQLite's `candidates`. */
     const candidates: Effect.Effect<CandidateSnapshot, TrackerError> = sql.withTransaction(Effect.gen(function*() {
@@ -460,33 +276,16 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         })).pipe(Effect.mapError(sqlFailure("readySummary")))
       }).pipe(Effect.withSpan("PgTracker.readySummary"))
 
-    const counts = Effect.gen(function*() {
-      const rows = yield* sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM issues GROUP BY status`
-      const result = Object.fromEntries(issueStatuses.map((status) => [status, 0])) as Record<IssueStatus, number>
-      for (const row of rows) {
-        if (Schema.is(IssueStatusSchema)(row.status)) result[row.status] = row.n
-      }
-      return result as Readonly<Record<IssueStatus, number>>
-    }).pipe(Effect.mapError(sqlFailure("counts")), Effect.withSpan("PgTracker.counts"))
-
-    // Own writes publish at once; every runner's commits (this one's included) arrive as a notification.
-    const written = yield* PubSub.sliding<void>(1)
-    const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
+    // Every runner's commits (this one's included) arrive as a notification.
     const external = listenForChanges(pg.config.url === undefined ? undefined : Redacted.value(pg.config.url))
-    const changes = Stream.merge(Stream.fromPubSub(written), external)
+    const changes = Stream.merge(issueRows.ownWrites, external)
+    const { ownWrites: _, ...writes } = issueRows
 
     return {
-      create: (input) => published(create(input)),
-      get,
-      statuses,
-      list,
-      update: (id, patch) => published(update(id, patch)),
-      transition: (id, from, to) => published(transition(id, from, to)),
-      comment: (id, body, author) => published(comment(id, body, author)),
+      ...writes,
       candidates,
       ready,
       readySummary,
-      counts,
       changes
     } satisfies TrackerShape
   })

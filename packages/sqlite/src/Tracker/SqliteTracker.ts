@@ -31,7 +31,7 @@ import {
   IssueStatus as IssueStatusSchema,
   Priority as PrioritySchema
 } from "@switchyard/domain"
-import { DateTime, Duration, Effect, Layer, type ParseResult, PubSub, Schedule, Schema, Stream } from "effect"
+import { DateTime, Duration, Effect, Layer, type ParseResult, Predicate, PubSub, Schedule, Schema, Stream } from "effect"
 import { formatParseError, rawKey } from "../internal/rows.js"
 import { describe, immediateTransaction } from "../Sql.js"
 
@@ -80,23 +80,33 @@ const isStatus = Schema.is(IssueStatusSchema)
 type Row = Record<string, unknown>
 
 /**
- * Builds the tracker over the current `SqlClient` (whose schema `Sql.layer` migrated).
- * `prefix` (default `SY`) names new ids `<prefix>-<n>`; `n` comes from a per-prefix counter, allocated in the
- * same `BEGIN IMMEDIATE` transaction as the insert, so concurrent processes never hand out the same id.
- * Fails with `TrackerError` (operation `init`) when the prefix is not a valid id prefix.
+ * What differs between the SQL databases the issue rows live in (SQLite here, PostgreSQL in @switchyard/pg) for
+ * the writes and the plain reads; the ready reads and `changes` are each store's own.
  */
-export const make = (options?: { readonly prefix?: string | undefined }): Effect.Effect<
-  TrackerShape,
-  TrackerError,
-  SqlClient.SqlClient
-> =>
+export interface IssueRowsDialect {
+  /** The span prefix, e.g. `SqliteTracker`. */
+  readonly name: string
+  /** A write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `withTransaction`). */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /** Whether a read-modify-write locks the row it reads (`FOR UPDATE`; SQLite has one writer and no such clause). */
+  readonly lockRows: boolean
+  /** The column that orders issues by insertion (`rowid` in SQLite, `seq` in PostgreSQL). */
+  readonly insertionOrder: "rowid" | "seq"
+  /** The id and status of the issues among `ids` (JSON text of an array of ids), one query whatever their number. */
+  readonly statuses: (ids: string) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly status: unknown }>, SqlError>
+}
+
+/**
+ * The issue rows' writes and plain reads over the current `SqlClient`, shared by the SQLite and PostgreSQL
+ * trackers: `create` (the id `<prefix>-<n>` from a per-prefix counter in the insert's transaction, so concurrent
+ * processes never hand out the same id), `get`, `statuses`, `list`, `update`, `transition`, `comment`, `counts`;
+ * every write publishes on `ownWrites`. Errors: `TrackerError`, `IssueNotFound`, `InvalidIssueId` as `TrackerShape`.
+ */
+export const makeIssueRows = (prefix: string, dialect: IssueRowsDialect) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const immediate = immediateTransaction(sql)
-    const prefix = yield* Schema.decodeUnknown(IssuePrefix)(options?.prefix ?? DEFAULT_PREFIX).pipe(
-      Effect.mapError((error) => new TrackerError({ operation: "init", reason: formatParseError(error) }))
-    )
-
+    const lock = sql.literal(dialect.lockRows ? "FOR UPDATE" : "")
+    const order = sql.literal(dialect.insertionOrder)
     const sqlFailure = (operation: string) => (error: SqlError) =>
       new TrackerError({ operation, reason: describe(error), cause: error })
     const invalidInput = (operation: string) => (error: ParseResult.ParseError) =>
@@ -111,7 +121,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     /** Reads and decodes one issue; a row that does not decode is a `TrackerError` naming the id. */
     const load = (operation: string, id: IssueId) =>
       Effect.gen(function*() {
-        const rows = yield* sql<Row>`SELECT * FROM issues WHERE id = ${id}`.pipe(Effect.mapError(sqlFailure(operation)))
+        const rows = yield* sql<Row>`SELECT * FROM issues WHERE id = ${id} ${lock}`.pipe(Effect.mapError(sqlFailure(operation)))
         const row = rows[0]
         if (row === undefined) return yield* new IssueNotFound({ id })
         return yield* decodeRow(row).pipe(
@@ -154,13 +164,19 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         )
       })
 
+    /** `effect` in a write transaction; a `SqlError` becomes a `TrackerError` of `operation`. */
+    const transaction = <A, E, R>(operation: string, effect: Effect.Effect<A, E, R>) =>
+      dialect.transaction(effect).pipe(
+        Effect.mapError((error) => Predicate.isTagged(error, "SqlError") ? sqlFailure(operation)(error as SqlError) : error as E)
+      )
+
     const create = (input: IssueInput) =>
-      immediate(Effect.gen(function*() {
+      transaction("create", Effect.gen(function*() {
         yield* checkIssueText("create", input)
         yield* ensureExist("create", [...input.blocked_by, ...(input.parent === null ? [] : [input.parent])])
         const counter = yield* sql<{ counter: number }>`
           INSERT INTO id_counters (prefix, counter) VALUES (${prefix}, 1)
-          ON CONFLICT (prefix) DO UPDATE SET counter = counter + 1
+          ON CONFLICT (prefix) DO UPDATE SET counter = id_counters.counter + 1
           RETURNING counter`.pipe(Effect.mapError(sqlFailure("create")))
         const n = counter[0]?.counter ?? 1
         const at = yield* nowIso
@@ -184,32 +200,27 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         const row = yield* encodeRow(issue).pipe(Effect.mapError(invalidInput("create")))
         yield* sql`INSERT INTO issues ${sql.insert(row)}`.pipe(Effect.mapError(sqlFailure("create")))
         return issue
-      })).pipe(
-        Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("create")(error))),
-        Effect.withSpan("SqliteTracker.create")
-      )
+      })).pipe(Effect.withSpan(`${dialect.name}.create`))
 
     const get = (input: string) =>
-      parseId(input).pipe(Effect.flatMap((id) => load("get", id)), Effect.withSpan("SqliteTracker.get"))
+      parseId(input).pipe(Effect.flatMap((id) => load("get", id)), Effect.withSpan(`${dialect.name}.get`))
 
-    // One query whatever the number of ids: they travel as one JSON array (SQLite binds at most 32,766 parameters).
     const statuses = (ids: ReadonlyArray<string>) =>
-      sql<{ id: string; status: unknown }>`
-        SELECT i.id, i.status FROM json_each(${JSON.stringify(ids)}) k JOIN issues i ON i.id = k.value`.pipe(
+      dialect.statuses(JSON.stringify(ids)).pipe(
         Effect.mapError(sqlFailure("statuses")),
         Effect.map((rows) => {
           const found = new Map<string, IssueStatus>()
           for (const row of rows) if (isStatus(row.status)) found.set(row.id, row.status)
           return found
         }),
-        Effect.withSpan("SqliteTracker.statuses")
+        Effect.withSpan(`${dialect.name}.statuses`)
       )
 
-    const list = Effect.fn("SqliteTracker.list")(function*(filter?: { readonly status?: IssueStatus | undefined }) {
+    const list = Effect.fn(`${dialect.name}.list`)(function*(filter?: { readonly status?: IssueStatus | undefined }) {
       const status = filter?.status
       const rows = yield* (status === undefined
-        ? sql<Row>`SELECT * FROM issues ORDER BY created_at, rowid`
-        : sql<Row>`SELECT * FROM issues WHERE status = ${status} ORDER BY created_at, rowid`).pipe(
+        ? sql<Row>`SELECT * FROM issues ORDER BY created_at, ${order}`
+        : sql<Row>`SELECT * FROM issues WHERE status = ${status} ORDER BY created_at, ${order}`).pipe(
           Effect.mapError(sqlFailure("list"))
         )
       const issues: Array<Issue> = []
@@ -229,7 +240,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     const update = (input: string, patch: IssuePatch) =>
       parseId(input).pipe(
         Effect.flatMap((id) =>
-          immediate(Effect.gen(function*() {
+          transaction("update", Effect.gen(function*() {
             yield* checkIssueText("update", patch)
             const current = yield* load("update", id)
             yield* ensureExist("update", [
@@ -244,12 +255,12 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
             yield* ensureNoSelfReference("update", next)
             yield* write("update", next)
             return next
-          })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("update")(error))))
+          }))
         ),
-        Effect.withSpan("SqliteTracker.update")
+        Effect.withSpan(`${dialect.name}.update`)
       )
 
-    const transition = Effect.fn("SqliteTracker.transition")(
+    const transition = Effect.fn(`${dialect.name}.transition`)(
       function*(id: IssueId, from: ReadonlyArray<IssueStatus>, to: IssueStatus) {
         if (from.length > 0) {
           const at = yield* nowIso
@@ -270,7 +281,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
     const comment = (input: string, body: string, author: string) =>
       parseId(input).pipe(
         Effect.flatMap((id) =>
-          immediate(Effect.gen(function*() {
+          transaction("comment", Effect.gen(function*() {
             yield* checkCommentBody(body)
             const current = yield* load("comment", id)
             const at = yield* DateTime.now
@@ -278,10 +289,67 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
             const next = new Issue({ ...current, comments: [...current.comments, note], updated_at: at })
             yield* write("comment", next)
             return next
-          })).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(sqlFailure("comment")(error))))
+          }))
         ),
-        Effect.withSpan("SqliteTracker.comment")
+        Effect.withSpan(`${dialect.name}.comment`)
       )
+
+    const counts = Effect.gen(function*() {
+      const rows = yield* sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM issues GROUP BY status`
+      const result = Object.fromEntries(issueStatuses.map((status) => [status, 0])) as Record<IssueStatus, number>
+      for (const row of rows) {
+        if (Schema.is(IssueStatusSchema)(row.status)) result[row.status] = Number(row.n)
+      }
+      return result as Readonly<Record<IssueStatus, number>>
+    }).pipe(Effect.mapError(sqlFailure("counts")), Effect.withSpan(`${dialect.name}.counts`))
+
+    // Own writes publish at once; the store merges in other processes' writes (its `changes`).
+    const written = yield* PubSub.sliding<void>(1)
+    const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
+
+    return {
+      create: (input: IssueInput) => published(create(input)),
+      get,
+      statuses,
+      list,
+      update: (id: string, patch: IssuePatch) => published(update(id, patch)),
+      transition: (id: IssueId, from: ReadonlyArray<IssueStatus>, to: IssueStatus) => published(transition(id, from, to)),
+      comment: (id: string, body: string, author: string) => published(comment(id, body, author)),
+      counts,
+      ownWrites: Stream.fromPubSub(written)
+    } satisfies Omit<TrackerShape, "candidates" | "ready" | "readySummary" | "changes"> & { readonly ownWrites: Stream.Stream<void> }
+  })
+
+/**
+ * Builds the tracker over the current `SqlClient` (whose schema `Sql.layer` migrated).
+ * `prefix` (default `SY`) names new ids `<prefix>-<n>`; `n` comes from a per-prefix counter, allocated in the
+ * same `BEGIN IMMEDIATE` transaction as the insert, so concurrent processes never hand out the same id.
+ * Fails with `TrackerError` (operation `init`) when the prefix is not a valid id prefix.
+ */
+export const make = (options?: { readonly prefix?: string | undefined }): Effect.Effect<
+  TrackerShape,
+  TrackerError,
+  SqlClient.SqlClient
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const prefix = yield* Schema.decodeUnknown(IssuePrefix)(options?.prefix ?? DEFAULT_PREFIX).pipe(
+      Effect.mapError((error) => new TrackerError({ operation: "init", reason: formatParseError(error) }))
+    )
+    const issueRows = yield* makeIssueRows(prefix, {
+      name: "SqliteTracker",
+      transaction: immediateTransaction(sql),
+      lockRows: false,
+      insertionOrder: "rowid",
+      // A join, not `id IN (?, ?, …)`: SQLite binds at most 32,766 parameters.
+      statuses: (ids) =>
+        sql<{ id: string; status: unknown }>`SELECT i.id, i.status FROM json_each(${ids}) k JOIN issues i ON i.id = k.value`
+    })
+
+    const sqlFailure = (operation: string) => (error: SqlError) =>
+      new TrackerError({ operation, reason: describe(error), cause: error })
+    const invalidInput = (operation: string) => (error: ParseResult.ParseError) =>
+      new TrackerError({ operation, reason: `invalid issue: ${formatParseError(error)}`, cause: error })
 
     /**
      * Three reads in one read transaction (a consistent snapshot): the `todo` rows; the status of every id they
@@ -425,18 +493,6 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         })).pipe(Effect.mapError(sqlFailure("readySummary")))
       }).pipe(Effect.withSpan("SqliteTracker.readySummary"))
 
-    const counts = Effect.gen(function*() {
-      const rows = yield* sql<{ status: string; n: number }>`SELECT status, COUNT(*) AS n FROM issues GROUP BY status`
-      const result = Object.fromEntries(issueStatuses.map((status) => [status, 0])) as Record<IssueStatus, number>
-      for (const row of rows) {
-        if (Schema.is(IssueStatusSchema)(row.status)) result[row.status] = row.n
-      }
-      return result as Readonly<Record<IssueStatus, number>>
-    }).pipe(Effect.mapError(sqlFailure("counts")), Effect.withSpan("SqliteTracker.counts"))
-
-    // Own writes publish at once; other processes' commits show up as a new `PRAGMA data_version`.
-    const written = yield* PubSub.sliding<void>(1)
-    const published = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tap(effect, () => PubSub.publish(written, undefined))
     const dataVersion = sql<{ data_version: number }>`PRAGMA data_version`.pipe(
       Effect.map((rows) => rows[0]?.data_version ?? 0),
       Effect.orElseSucceed(() => -1)
@@ -446,20 +502,15 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       Stream.drop(1),
       Stream.as(undefined)
     )
-    const changes = Stream.merge(Stream.fromPubSub(written), external)
+    // Other processes' commits show up as a new `PRAGMA data_version`.
+    const changes = Stream.merge(issueRows.ownWrites, external)
+    const { ownWrites: _, ...writes } = issueRows
 
     return {
-      create: (input) => published(create(input)),
-      get,
-      statuses,
-      list,
-      update: (id, patch) => published(update(id, patch)),
-      transition: (id, from, to) => published(transition(id, from, to)),
-      comment: (id, body, author) => published(comment(id, body, author)),
+      ...writes,
       candidates,
       ready,
       readySummary,
-      counts,
       changes
     } satisfies TrackerShape
   })
