@@ -117,6 +117,8 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
       // One statement after the epoch row exists, so a claim is two round trips and needs no transaction of its
       // own (inside a caller's `atomically` it joins that one): lock the issue's epoch row unless another runner's
       // claim holds it (`FOR UPDATE SKIP LOCKED`) or a lease exists, give it the next epoch, insert the lease.
+      // The ON CONFLICT: a claim whose statement began before another's commit, but reached the epoch row after
+      // it, still sees no lease in its snapshot (READ COMMITTED re-checks only the locked row); the key decides.
       inTransaction: false,
       statement: ({ attempt, issueId, now, ttlMs }) =>
         ensureEpochRow(issueId).pipe(Effect.zipRight(sql<Record<string, unknown>>`
@@ -133,6 +135,7 @@ export const make = (options: { readonly hostId?: string | undefined } = {}): Ef
           SELECT ${issueId}, ${runnerId}, ${host}, ${pid}, ${attempt}, 'claimed', ${now}, ${now}, ${now + ttlMs},
             NULL, NULL, NULL, NULL, bumped.epoch
           FROM bumped
+          ON CONFLICT (issue_id) DO NOTHING
           RETURNING *`))
     },
     terminalEvents: (keys) =>

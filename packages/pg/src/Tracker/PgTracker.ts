@@ -12,7 +12,6 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import {
   type CandidateSnapshot,
-  type ReadyRef,
   type ReadySet,
   type ReadySummary,
   summaryLimit,
@@ -22,10 +21,8 @@ import {
 } from "@switchyard/core"
 import {
   type Issue,
-  IssueId,
   type IssueStatus,
-  IssueStatus as IssueStatusSchema,
-  Priority as PrioritySchema
+  IssueStatus as IssueStatusSchema
 } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
 import { Deferred, Effect, Exit, Layer, Redacted, Schedule, Schema, Stream } from "effect"
@@ -196,33 +193,6 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
       return { todo, statusOf, openChildren, invalid } satisfies CandidateSnapshot
     })).pipe(Effect.mapError(sqlFailure("candidates")), Effect.withSpan("PgTracker.candidates"))
 
-    const ReadyRow = Schema.Struct({ id: IssueId, priority: PrioritySchema, labels: Schema.String })
-    const decodeReady = Schema.decodeUnknownEither(ReadyRow)
-    const decodeLabels = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Schema.String)))
-    type RawReadyRow = { id: unknown; priority: unknown; labels: unknown }
-    const decodeRefs = (rows: ReadonlyArray<RawReadyRow>, invalid: Array<{ id: string; reason: string }>) => {
-      const refs: Array<ReadyRef> = []
-      const labelsOf = new Map<string, ReturnType<typeof decodeLabels>>()
-      for (const row of rows) {
-        const decoded = decodeReady(row)
-        if (decoded._tag === "Left") {
-          invalid.push({ id: String(row.id), reason: formatParseError(decoded.left) })
-          continue
-        }
-        const text = decoded.right.labels
-        let labels = labelsOf.get(text)
-        if (labels === undefined) {
-          labels = decodeLabels(text)
-          labelsOf.set(text, labels)
-        }
-        if (labels._tag === "Left") {
-          invalid.push({ id: decoded.right.id, reason: `labels: ${formatParseError(labels.left)}` })
-          continue
-        }
-        refs.push({ id: decoded.right.id, priority: decoded.right.priority, labels: labels.right })
-      }
-      return refs
-    }
 
     /** The `todo` rows that are not readable for dispatch, each with the reason its full decode gives. */
     const unreadable = Effect.gen(function*() {
@@ -242,12 +212,12 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
 
     const ready: Effect.Effect<ReadySet, TrackerError> = sql.withTransaction(Effect.gen(function*() {
       yield* snapshot
-      const rows = yield* sql<RawReadyRow>`
+      const rows = yield* sql<SqliteTracker.RawReadyRow>`
         SELECT i.id, i.priority, i.labels FROM issues i
         WHERE i.status = 'todo' AND ${sql.literal(READY)}
         ORDER BY ${sql.literal(DISPATCH_ORDER)}`
       const invalid: Array<{ id: string; reason: string }> = []
-      const refs = decodeRefs(rows, invalid)
+      const refs = SqliteTracker.decodeReadyRefs(rows, invalid)
       invalid.push(...(yield* unreadable))
       return { refs, invalid } satisfies ReadySet
     })).pipe(Effect.mapError(sqlFailure("ready")), Effect.withSpan("PgTracker.ready"))
@@ -263,14 +233,14 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
               COUNT(*) FILTER (WHERE ${sql.literal(READY)} AND NOT (i.id IN (SELECT jsonb_array_elements_text(${exclude}::jsonb)))) AS total,
               COUNT(*) FILTER (WHERE ${sql.literal(WAITING)}) AS waiting
             FROM issues i WHERE i.status = 'todo'`
-          const rows = limit === 0 ? [] : yield* sql<RawReadyRow>`
+          const rows = limit === 0 ? [] : yield* sql<SqliteTracker.RawReadyRow>`
             SELECT i.id, i.priority, i.labels FROM issues i
             WHERE i.status = 'todo' AND ${sql.literal(READY)}
               AND NOT (i.id IN (SELECT jsonb_array_elements_text(${exclude}::jsonb)))
             ORDER BY ${sql.literal(DISPATCH_ORDER)}
             LIMIT ${limit}`
           const invalid: Array<{ id: string; reason: string }> = []
-          const head = decodeRefs(rows, invalid)
+          const head = SqliteTracker.decodeReadyRefs(rows, invalid)
           invalid.push(...(yield* unreadable))
           return { total: counted[0]?.total ?? 0, head, invalid, waiting: counted[0]?.waiting ?? 0 } satisfies ReadySummary
         })).pipe(Effect.mapError(sqlFailure("readySummary")))

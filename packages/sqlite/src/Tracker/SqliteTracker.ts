@@ -79,6 +79,44 @@ const isStatus = Schema.is(IssueStatusSchema)
 
 type Row = Record<string, unknown>
 
+const ReadyRow = Schema.Struct({ id: IssueId, priority: PrioritySchema, labels: Schema.String })
+// Synchronous Either decoding: this runs once per ready row on every tick (~3× cheaper than an Effect per row).
+const decodeReady = Schema.decodeUnknownEither(ReadyRow)
+const decodeLabels = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Schema.String)))
+/** A ready row as the database returns it. */
+export type RawReadyRow = { id: unknown; priority: unknown; labels: unknown }
+/**
+ * Decodes the ready rows (id, priority, labels as JSON text) into `ReadyRef`s in their order; a row that does not
+ * decode is appended to `invalid` with the reason, never fatal to the others. Pure but for `invalid`.
+ */
+export const decodeReadyRefs = (
+  rows: ReadonlyArray<RawReadyRow>,
+  invalid: Array<{ id: string; reason: string }>
+): Array<ReadyRef> => {
+  const refs: Array<ReadyRef> = []
+  // Few distinct label sets: each JSON text is decoded once per read (halves the decoding at 100k issues).
+  const labelsOf = new Map<string, ReturnType<typeof decodeLabels>>()
+  for (const row of rows) {
+    const decoded = decodeReady(row)
+    if (decoded._tag === "Left") {
+      invalid.push({ id: String(row.id), reason: formatParseError(decoded.left) })
+      continue
+    }
+    const text = decoded.right.labels
+    let labels = labelsOf.get(text)
+    if (labels === undefined) {
+      labels = decodeLabels(text)
+      labelsOf.set(text, labels)
+    }
+    if (labels._tag === "Left") {
+      invalid.push({ id: decoded.right.id, reason: `labels: ${formatParseError(labels.left)}` })
+      continue
+    }
+    refs.push({ id: decoded.right.id, priority: decoded.right.priority, labels: labels.right })
+  }
+  return refs
+}
+
 /**
  * What differs between the SQL databases the issue rows live in (SQLite here, PostgreSQL in @switchyard/pg) for
  * the writes and the plain reads; the ready reads and `changes` are each store's own.
@@ -402,35 +440,6 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
      * untouched. Every row is decoded; a row that does not decode is reported as invalid instead of failing the
      * read (a poison row never stops the others).
      */
-    const ReadyRow = Schema.Struct({ id: IssueId, priority: PrioritySchema, labels: Schema.String })
-    // Synchronous Either decoding: this runs once per ready row on every tick (~3× cheaper than an Effect per row).
-    const decodeReady = Schema.decodeUnknownEither(ReadyRow)
-    const decodeLabels = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(Schema.String)))
-    type RawReadyRow = { id: unknown; priority: unknown; labels: unknown }
-    const decodeRefs = (rows: ReadonlyArray<RawReadyRow>, invalid: Array<{ id: string; reason: string }>) => {
-      const refs: Array<ReadyRef> = []
-      // Few distinct label sets: each JSON text is decoded once per read (halves the decoding at 100k issues).
-      const labelsOf = new Map<string, ReturnType<typeof decodeLabels>>()
-      for (const row of rows) {
-        const decoded = decodeReady(row)
-        if (decoded._tag === "Left") {
-          invalid.push({ id: String(row.id), reason: formatParseError(decoded.left) })
-          continue
-        }
-        const text = decoded.right.labels
-        let labels = labelsOf.get(text)
-        if (labels === undefined) {
-          labels = decodeLabels(text)
-          labelsOf.set(text, labels)
-        }
-        if (labels._tag === "Left") {
-          invalid.push({ id: decoded.right.id, reason: `labels: ${formatParseError(labels.left)}` })
-          continue
-        }
-        refs.push({ id: decoded.right.id, priority: decoded.right.priority, labels: labels.right })
-      }
-      return refs
-    }
 
     /**
      * The `todo` rows the index marks unreadable (`valid = 0`: a JSON column does not parse, or the row would be
@@ -458,7 +467,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
         WHERE ready = 1
         ORDER BY priority_rank, created_at, id_prefix, id_number`
       const invalid: Array<{ id: string; reason: string }> = []
-      const refs = decodeRefs(rows, invalid)
+      const refs = decodeReadyRefs(rows, invalid)
       invalid.push(...(yield* unreadable))
       return { refs, invalid } satisfies ReadySet
     })).pipe(Effect.mapError(sqlFailure("ready")), Effect.withSpan("SqliteTracker.ready"))
@@ -487,7 +496,7 @@ export const make = (options?: { readonly prefix?: string | undefined }): Effect
             ORDER BY priority_rank, created_at, id_prefix, id_number
             LIMIT ${limit}`
           const invalid: Array<{ id: string; reason: string }> = []
-          const head = decodeRefs(rows, invalid)
+          const head = decodeReadyRefs(rows, invalid)
           invalid.push(...(yield* unreadable))
           return { total: counted[0]?.total ?? 0, head, invalid, waiting: counted[0]?.waiting ?? 0 } satisfies ReadySummary
         })).pipe(Effect.mapError(sqlFailure("readySummary")))
