@@ -29,16 +29,14 @@ import {
   Workflow
 } from "@switchyard/core"
 import {
-  AgentReport,
   CommandResult,
-  ConfinementRecord,
   IssueInput,
   TaskPacket,
   WorkflowConfig,
   WorkflowDefinition
 } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Ref, Schedule, Schema } from "effect"
-import { open, redactorLayer, sampleBundle, scratch } from "./helpers.js"
+import { open, redactorLayer, sampleBundle, scratch, standInConfinement as confinement, standInIntegrity as integrity, standInReport as report } from "./helpers.js"
 
 const result = (command: string, exitCode: number) =>
   new CommandResult({
@@ -51,41 +49,6 @@ const result = (command: string, exitCode: number) =>
     outputHead: "",
     outputTail: exitCode === 0 ? "ok" : "FAIL"
   })
-
-const report = (claim: "PR_READY" | "NO_OP" | "ESCALATE" | null, crashed = false) =>
-  new AgentReport({
-    kind: "command",
-    command: "stand-in",
-    exitCode: crashed ? null : 0,
-    signal: crashed ? "SIGSEGV" : null,
-    timedOut: false,
-    crashed,
-    durationMs: 1,
-    outputTail: "",
-    claim,
-    claimError: null,
-    summary: claim === null ? null : `claims ${claim}`,
-    plan: null,
-    question: claim === "ESCALATE" ? "which one?" : null,
-    residualRisk: null
-  })
-
-const integrity = {
-  refs: new Map(),
-  hooks: new Map(),
-  config: null,
-  attributes: null,
-  head: { symbolic: "refs/heads/main", commit: "b".repeat(40) },
-  status: ""
-}
-
-const confinement = Confinement.of({
-  kind: "none",
-  summary: "stand-in",
-  check: Effect.void,
-  wrap: (argv, env) => Effect.succeed({ argv, env, network: "host", egress: null }),
-  record: () => ConfinementRecord.make({ kind: "none", network: "host", egress: null, detail: "stand-in" })
-})
 
 describe("every ending has exactly one bundle", () => {
   it.live("worker, interrupt path and every supervisor repair; no issue over agent.max_attempts", () =>

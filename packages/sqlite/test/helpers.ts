@@ -3,6 +3,7 @@ import { FileSystem, Path } from "@effect/platform"
 import {
   AgentReport,
   CommandResult,
+  ConfinementRecord,
   DiffReport,
   EvidenceBundle,
   IssueId,
@@ -10,7 +11,7 @@ import {
   type TerminalState,
   Verdict
 } from "@switchyard/domain"
-import { staticRedactor } from "@switchyard/core"
+import { Confinement, staticRedactor } from "@switchyard/core"
 import { Ed25519EvidenceSigner } from "@switchyard/node"
 import { Effect, Layer, type Scope } from "effect"
 import * as NodePath from "node:path"
@@ -154,3 +155,41 @@ export const sampleBundle = (options: {
     timings: { startedAt: 1_000, endedAt: 61_000, stagesMs: { sandbox: 120, agent: 42_000, verify: 9_000 } }
   })
 }
+
+/** An agent report as a stand-in agent station gives it: `claim`, or a crash (SIGSEGV). */
+export const standInReport = (claim: "PR_READY" | "NO_OP" | "ESCALATE" | null, crashed = false) =>
+  new AgentReport({
+    kind: "command",
+    command: "stand-in",
+    exitCode: crashed ? null : 0,
+    signal: crashed ? "SIGSEGV" : null,
+    timedOut: false,
+    crashed,
+    durationMs: 1,
+    outputTail: "",
+    claim,
+    claimError: null,
+    summary: claim === null ? null : `claims ${claim}`,
+    plan: null,
+    question: claim === "ESCALATE" ? "which one?" : null,
+    residualRisk: null
+  })
+
+/** A repository integrity snapshot that never changes (stand-in sandboxes). */
+export const standInIntegrity = {
+  refs: new Map(),
+  hooks: new Map(),
+  config: null,
+  attributes: null,
+  head: { symbolic: "refs/heads/main", commit: "b".repeat(40) },
+  status: ""
+}
+
+/** No confinement, as a stand-in. */
+export const standInConfinement = Confinement.of({
+  kind: "none",
+  summary: "stand-in",
+  check: Effect.void,
+  wrap: (argv, env) => Effect.succeed({ argv, env, network: "host", egress: null }),
+  record: () => ConfinementRecord.make({ kind: "none", network: "host", egress: null, detail: "stand-in" })
+})

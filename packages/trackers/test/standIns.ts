@@ -21,8 +21,9 @@ import {
   Verifier,
   Workflow
 } from "@switchyard/core"
-import { AgentReport, CommandResult, ConfinementRecord, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
+import { CommandResult, WorkflowConfig, WorkflowDefinition } from "@switchyard/domain"
 import { Context, Effect, Layer, Option, Ref, Schema } from "effect"
+import { standInConfinement as confinement, standInIntegrity as integrity, standInReport as report } from "@switchyard/sqlite/test-helpers"
 import { redactorLayer } from "./helpers.js"
 
 const result = (command: string, exitCode: number) =>
@@ -36,41 +37,6 @@ const result = (command: string, exitCode: number) =>
     outputHead: "",
     outputTail: exitCode === 0 ? "ok" : "FAIL"
   })
-
-const report = (claim: "PR_READY" | "NO_OP" | "ESCALATE" | null) =>
-  new AgentReport({
-    kind: "command",
-    command: "stand-in",
-    exitCode: 0,
-    signal: null,
-    timedOut: false,
-    crashed: false,
-    durationMs: 1,
-    outputTail: "",
-    claim,
-    claimError: null,
-    summary: claim === null ? null : `claims ${claim}`,
-    plan: null,
-    question: claim === "ESCALATE" ? "which one?" : null,
-    residualRisk: null
-  })
-
-const integrity = {
-  refs: new Map(),
-  hooks: new Map(),
-  config: null,
-  attributes: null,
-  head: { symbolic: "refs/heads/main", commit: "b".repeat(40) },
-  status: ""
-}
-
-const confinement = Confinement.of({
-  kind: "none",
-  summary: "stand-in",
-  check: Effect.void,
-  wrap: (argv, env) => Effect.succeed({ argv, env, network: "host", egress: null }),
-  record: () => ConfinementRecord.make({ kind: "none", network: "host", egress: null, detail: "stand-in" })
-})
 
 /**
  * The line over `stores` (a built context holding Tracker, Orchestrator, EvidenceStore, BaseResults, SqlClient)
