@@ -68,6 +68,11 @@ export interface Remote {
   readonly kind: string
   /** The id prefix of its issues (`GH`): only these are dispatched, listed and written back. */
   readonly prefix: string
+  /**
+   * Every id prefix of its issues when there are several (Linear: the team keys of the project); default
+   * `[prefix]`.
+   */
+  readonly prefixes?: ReadonlyArray<string>
   /** Every issue in scope, or None when nothing changed since the last read (a 304). */
   readonly pull: Effect.Effect<Option.Option<RemoteRead>, TrackerError>
   /** One issue now (Some), or None when it is gone. Fails on a malformed record (Symphony SPEC §11.1). */
@@ -103,7 +108,8 @@ export const make = (remote: Remote) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const base = yield* SqliteTracker.make({ prefix: remote.prefix })
-    const own = (id: string) => id.startsWith(`${remote.prefix}-`)
+    const prefixes = remote.prefixes ?? [remote.prefix]
+    const own = (id: string) => prefixes.some((p) => id.startsWith(`${p}-`))
     const failure = (operation: string) => (error: unknown) =>
       new TrackerError({ operation, reason: error instanceof Error ? error.message : String(error), cause: error })
     // Optimistic until the first read (which `layer` makes before the first tick): an outage is then logged once.
@@ -243,10 +249,10 @@ export const make = (remote: Remote) =>
         for (const issue of issues) touched = (yield* upsert(issue)) || touched
       })).pipe(Effect.mapError(failure("sync")))
       // Issues we mirror as open that the remote no longer lists as open: closed, deleted or moved out of scope.
-      const open = yield* sql<{ id: string }>`
-        SELECT id FROM issues WHERE id GLOB ${`${remote.prefix}-*`} AND status NOT IN ('done', 'cancelled')`.pipe(
+      const open = (yield* sql<{ id: string }>`
+        SELECT id FROM issues WHERE status NOT IN ('done', 'cancelled') ORDER BY id`.pipe(
         Effect.mapError(failure("sync"))
-      )
+      )).filter((r) => own(r.id))
       for (const { id } of open) {
         if (seen.has(id)) continue
         const now = yield* remote.refresh(id as IssueId)
