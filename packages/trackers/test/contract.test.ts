@@ -1,6 +1,6 @@
 /**
  * One contract suite over every `Tracker`: MemoryTracker, SqliteTracker, the GitHub mirror on the GitHub twin (real
- * HTTP) and the fp mirror with the fake `fp` on PATH. The same eligibility and dispatch order, compare-and-set
+ * HTTP), the Linear mirror on the Linear twin (real HTTP) and the fp mirror with the fake `fp` on PATH. The same eligibility and dispatch order, compare-and-set
  * transitions, comments, blockers (where the tracker has them) and errors. Issues are seeded the tracker's own way
  * (created, opened on the twin, written into fp's state) and read back through the `Tracker` interface.
  */
@@ -10,13 +10,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { MemoryTracker, type TrackerShape } from "@switchyard/core"
 import { type IssueId, IssueInput, type Priority } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
-import { GitHubTwin } from "@switchyard/twin"
+import { GitHubTwin, LinearTwin } from "@switchyard/twin"
 import { Effect, Either, Layer, Redacted, type Scope } from "effect"
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { FpTracker, GitHubTracker, MirrorTracker } from "../src/index.js"
+import { FpTracker, GitHubTracker, LinearTracker, MirrorTracker } from "../src/index.js"
 import { open, scratch } from "./helpers.js"
 
 const bin = mkdtempSync(join(tmpdir(), "contract-fp-bin-"))
@@ -91,6 +91,42 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
         }),
       blockers: false,
       unknownId: "GH-999"
+    } satisfies Subject
+  })],
+  ["Linear (twin)", Effect.gen(function*() {
+    const stores = yield* open(yield* scratch)
+    const twin = yield* LinearTwin.make({})
+    const remote = yield* LinearTracker.remote({
+      apiUrl: twin.url,
+      apiKey: Redacted.make(twin.apiKey),
+      projectSlug: twin.projectSlug,
+      states: {
+        active: ["Todo", "In Progress"],
+        terminal: ["Closed", "Cancelled", "Canceled", "Duplicate", "Done"],
+        names: { todo: "Todo", running: "In Progress", review: "In Review", escalated: "Backlog", no_op: "Done" }
+      },
+      pollMs: 1000
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
+    const mirror = yield* MirrorTracker.make(remote).pipe(
+      Effect.provide(Layer.succeedContext(stores)),
+      Effect.provide(FetchHttpClient.layer),
+      Effect.orDie
+    )
+    const rank: Record<Priority, number> = { critical: 1, high: 2, medium: 3, low: 4, none: 0 }
+    return {
+      tracker: mirror.tracker,
+      seed: (issues) =>
+        Effect.gen(function*() {
+          const ids: Array<IssueId> = []
+          for (const s of issues) {
+            const blockedBy = s.blockedBy === undefined ? [] : [ids[s.blockedBy]!]
+            ids.push((yield* twin.create({ title: s.title, priority: rank[s.priority], blockedBy })) as IssueId)
+          }
+          yield* mirror.syncOnce
+          return ids
+        }),
+      blockers: true,
+      unknownId: "ENG-999"
     } satisfies Subject
   })],
   ["fp (fake CLI)", Effect.gen(function*() {

@@ -188,7 +188,11 @@ export const make = (options: LinearApiOptions) =>
         if (status === 401 || status === 403 || codes.includes("AUTHENTICATION_ERROR") || codes.includes("FORBIDDEN")) {
           return yield* fail(operation, "unauthorized", status, `the API key was refused (${said || "authentication required"})`)
         }
-        if (status >= 500) return yield* fail(operation, "status", status, said || "server error", throttleDelayMs(headers, now))
+        if (status >= 500) {
+          // Only `Retry-After` counts here: the rate-limit reset says nothing about when a failing server is back.
+          const after = headers["retry-after"]
+          return yield* fail(operation, "status", status, said || "server error", after !== undefined && /^\d+$/.test(after.trim()) ? Number(after) * 1000 : null)
+        }
         if (errors.length > 0) {
           return yield* fail(operation, /not found/i.test(said) ? "not_found" : "graphql", status === 200 ? null : status, said || "GraphQL errors")
         }
