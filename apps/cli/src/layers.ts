@@ -19,7 +19,7 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { FpTracker, GitHubTracker } from "@switchyard/trackers"
+import { FpTracker, GitHubTracker, LinearTracker } from "@switchyard/trackers"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { chooseStore, statePaths, storeLayer } from "./store.js"
 
@@ -28,7 +28,8 @@ export { statePaths, storeLayer }
 /**
  * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
  * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
- * `tracker.token_env`, then the API: the repository and every required label), the fp mirror for `fp` after
+ * `tracker.token_env`, then the API: the repository and every required label), the Linear mirror for `linear`
+ * after its preflight (the key, then the API: the project and every `tracker.state_names` state), the fp mirror for `fp` after
  * `fp issue list` answered in the repository. An external kind on a PostgreSQL store is refused (its mirror and
  * outbox are SQLite tables). A refusal is `PreflightFailed`
  * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
@@ -61,15 +62,31 @@ export const trackerLayer = (
         }
         return FpTracker.layer(fp)
       }
-      const tokenEnv = cfg.token_env ?? GitHubTracker.DEFAULT_TOKEN_ENV
+      const tokenEnv = cfg.token_env ?? (cfg.kind === "linear" ? LinearTracker.DEFAULT_TOKEN_ENV : GitHubTracker.DEFAULT_TOKEN_ENV)
       const raw = env === undefined
         ? Option.getOrUndefined(yield* Config.option(Config.string(tokenEnv)).pipe(Effect.orElseSucceed(() => Option.none())))
         : env[tokenEnv]
       if (raw === undefined || raw.trim() === "") {
         return yield* new PreflightFailed({
           path: def.path,
-          problems: [{ key: "tracker.token_env", reason: `$${tokenEnv} is not set (or empty); it must hold a GitHub token that can read and write issues` }]
+          problems: [{
+            key: "tracker.token_env",
+            reason: cfg.kind === "linear"
+              ? `$${tokenEnv} is not set (or empty); it must hold a Linear personal API key that can read and write the project's issues`
+              : `$${tokenEnv} is not set (or empty); it must hold a GitHub token that can read and write issues`
+          }]
         })
+      }
+      if (cfg.kind === "linear") {
+        const linear: LinearTracker.LinearTrackerOptions = {
+          apiUrl: cfg.api_url ?? LinearTracker.DEFAULT_API_URL,
+          apiKey: Redacted.make(raw.trim()),
+          projectSlug: (cfg.project_slug ?? "").trim(),
+          states: { active: cfg.active_states, terminal: cfg.terminal_states, names: cfg.state_names },
+          pollMs: def.config.polling.interval_ms
+        }
+        yield* LinearTracker.preflight({ ...linear, tokenEnv, path: def.path }).pipe(Effect.provide(FetchHttpClient.layer))
+        return LinearTracker.layer(linear).pipe(Layer.provide(FetchHttpClient.layer))
       }
       const options = {
         repo: cfg.repo ?? "",

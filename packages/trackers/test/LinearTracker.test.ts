@@ -12,7 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Orchestrator, runLine, Tracker } from "@switchyard/core"
 import { IssueId } from "@switchyard/domain"
 import { LinearTwin } from "@switchyard/twin"
-import { Context, Effect, Either, Layer, Option, Redacted, Ref, Schedule } from "effect"
+import { Context, Effect, Either, Layer, Option, Redacted, Ref, Schedule, type Scope } from "effect"
 import { LinearMapping, LinearTracker, MirrorTracker } from "../src/index.js"
 import { open, scratch } from "./helpers.js"
 import { standInLine } from "./standIns.js"
@@ -59,8 +59,11 @@ const commentsOf = (s: LinearTwin.LinearTwinState, id: string) => {
   return s.comments.filter((c) => c.issue === uuid).map((c) => c.body)
 }
 
-const live = (name: string, body: () => Effect.Effect<void, unknown, any>, timeout = 30_000) =>
-  it.live(name, () => body().pipe(Effect.provide(NodeContext.layer), Effect.scoped), timeout)
+const live = (
+  name: string,
+  body: () => Effect.Effect<void, unknown, NodeContext.NodeContext | Scope.Scope>,
+  timeout = 30_000
+) => it.live(name, () => body().pipe(Effect.provide(NodeContext.layer), Effect.scoped), timeout)
 
 describe("Linear tracker: mapping", () => {
   it("state names map to statuses, case-insensitively; polled states skip terminal ones", () => {
