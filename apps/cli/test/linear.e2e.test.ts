@@ -122,4 +122,18 @@ describe("switchyard run with tracker.kind linear (built CLI, Linear twin)", () 
       expect(s.comments).toEqual([])
       expect(() => readFileSync(join(r.shared, "ran"))).toThrow()
     }))
+
+  live("switchyard demo --tracker linear: labelled issues in, state changes and comments with evidence out", () =>
+    Effect.gen(function*() {
+      const r = repo()
+      const out = yield* Effect.promise(() => syAsync(r.tmp, ["demo", "--tracker", "linear", "--agent", "command"]))
+      expect(out.code, out.stderr).toBe(0)
+      const linear = out.stdout.slice(out.stdout.indexOf("── Linear (the twin)"))
+      expect(linear).toMatch(/ENG-1 .*\n\s+state: In Review/)
+      expect(linear).toContain("state: Done")
+      expect(linear).toContain("state: Backlog")
+      expect(linear).toContain("comment: **Switchyard verified a change**")
+      expect(linear).toContain("comment: Switchyard escalated attempt")
+      expect(out.stdout).toContain("evidence bundle of ENG-1")
+    }))
 })
