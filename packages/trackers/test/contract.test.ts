@@ -28,6 +28,8 @@ interface Seed {
   readonly priority: Priority
   /** Index (into the same seed list) of the issue that blocks this one. */
   readonly blockedBy?: number
+  /** Index (into the same seed list) of this issue's parent. */
+  readonly parent?: number
 }
 
 interface Subject {
@@ -47,7 +49,8 @@ const createWith = (tracker: TrackerShape) => (issues: ReadonlyArray<Seed>) =>
     const ids: Array<IssueId> = []
     for (const s of issues) {
       const blocked = s.blockedBy === undefined ? [] : [ids[s.blockedBy]!]
-      ids.push((yield* tracker.create(new IssueInput({ title: s.title, priority: s.priority, blocked_by: blocked }))).id)
+      const parent = s.parent === undefined ? null : ids[s.parent]!
+      ids.push((yield* tracker.create(new IssueInput({ title: s.title, priority: s.priority, blocked_by: blocked, parent }))).id)
     }
     return ids
   }).pipe(Effect.orDie)
@@ -83,13 +86,18 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
         Effect.gen(function*() {
           const ids: Array<IssueId> = []
           for (const s of issues) {
-            const n = yield* twin.open({ title: s.title, labels: [`priority:${s.priority}`] })
+            const n = yield* twin.open({
+              title: s.title,
+              labels: [`priority:${s.priority}`],
+              ...(s.blockedBy === undefined ? {} : { blockedBy: [Number(ids[s.blockedBy]!.slice(3))] }),
+              ...(s.parent === undefined ? {} : { parent: Number(ids[s.parent]!.slice(3)) })
+            })
             ids.push(`GH-${n}` as IssueId)
           }
           yield* mirror.syncOnce
           return ids
         }),
-      blockers: false,
+      blockers: true,
       unknownId: "GH-999"
     } satisfies Subject
   })],
@@ -120,7 +128,8 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
           const ids: Array<IssueId> = []
           for (const s of issues) {
             const blockedBy = s.blockedBy === undefined ? [] : [ids[s.blockedBy]!]
-            ids.push((yield* twin.create({ title: s.title, priority: rank[s.priority], blockedBy })) as IssueId)
+            const parent = s.parent === undefined ? {} : { parent: ids[s.parent]! }
+            ids.push((yield* twin.create({ title: s.title, priority: rank[s.priority], blockedBy, ...parent })) as IssueId)
           }
           yield* mirror.syncOnce
           return ids
@@ -152,7 +161,7 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
                 title: s.title,
                 status: "todo",
                 priority: s.priority === "none" ? null : s.priority,
-                parent: null,
+                parent: s.parent === undefined ? null : uuid(s.parent),
                 dependencies: s.blockedBy === undefined ? [] : [uuid(s.blockedBy)],
                 createdAt: new Date(at + i * 1000).toISOString(),
                 updatedAt: new Date(at).toISOString()
@@ -215,6 +224,18 @@ for (const [name, make] of subjects) {
         expect((yield* s.tracker.get(second!)).blocked_by).toEqual([first])
         yield* s.tracker.transition(first!, ["todo"], "done")
         expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([second])
+      }))
+
+    live("children: a parent waits until its children are done", (s) =>
+      Effect.gen(function*() {
+        const [parent, child] = yield* s.seed([
+          { title: "parent", priority: "critical" },
+          { title: "child", priority: "low", parent: 0 }
+        ])
+        expect((yield* s.tracker.get(child!)).parent).toEqual(parent)
+        expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([child])
+        yield* s.tracker.transition(child!, ["todo"], "done")
+        expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([parent])
       }))
 
     live("errors: an unknown id is IssueNotFound, text that is not an id is InvalidIssueId", (s) =>
