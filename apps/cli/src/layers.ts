@@ -5,9 +5,10 @@
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
-import { FetchHttpClient } from "@effect/platform"
+import { type CommandExecutor, FetchHttpClient } from "@effect/platform"
+import type { SqlClient } from "@effect/sql/SqlClient"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, PreflightFailed, ProcessControl, Supervisor, trackerProblems, Workflow } from "@switchyard/core"
+import { FiberWorkerPool, PreflightFailed, ProcessControl, Supervisor, Tracker, type TrackerError, trackerProblems, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -19,15 +20,19 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { FpTracker, GitHubTracker, LinearTracker } from "@switchyard/trackers"
+import { FpTracker, GitHubTracker, LinearTracker, MirrorTracker } from "@switchyard/trackers"
+import { SqliteTracker } from "@switchyard/sqlite"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
 
+/** Whether `id` is an embedded tracker's (`SY-<n>`), not a row mirrored from an external tracker. */
+export const isEmbeddedId = (id: string): boolean => id.startsWith(`${SqliteTracker.DEFAULT_PREFIX}-`)
+
 /**
- * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
- * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
+ * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: for `switchyard` the store's
+ * SqliteTracker, dispatching only its own `SY-` issues (not rows an external kind mirrored earlier), the GitHub mirror for `github` after its preflight (the keys, the token in
  * `tracker.token_env`, then the API: the repository and every required label), the Linear mirror for `linear`
  * after its preflight (the key, then the API: the project and every `tracker.state_names` state), the fp mirror for `fp` after
  * `fp issue list` answered in the repository. An external kind on a PostgreSQL store is refused (its mirror and
@@ -43,7 +48,14 @@ export const trackerLayer = (
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
       const cfg = def.config.tracker
-      if (cfg.kind === "switchyard") return Layer.empty
+      // The embedded tracker dispatches only its own `SY-` issues: rows an external kind mirrored earlier stay put.
+      if (cfg.kind === "switchyard") {
+        const embedded: Layer.Layer<Tracker, TrackerError, Tracker | SqlClient | CommandExecutor.CommandExecutor> = Layer.effect(
+          Tracker,
+          Effect.map(Tracker, (t) => MirrorTracker.dispatchOnly(t, isEmbeddedId))
+        )
+        return embedded
+      }
       // The mirror and its outbox live in the embedded SQLite store (docs/trackers.md, "Consistency").
       const store = yield* chooseStore(repoRoot, { workflowPath })
       if (store.kind === "postgres") {

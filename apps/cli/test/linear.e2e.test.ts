@@ -136,4 +136,37 @@ describe("switchyard run with tracker.kind linear (built CLI, Linear twin)", () 
       expect(linear).toContain("comment: Switchyard escalated attempt")
       expect(out.stdout).toContain("evidence bundle of ENG-1")
     }))
+
+  live("issue create refuses an external kind; status counts as the runner dispatches; switching back to the embedded kind leaves mirrored rows alone", () =>
+    Effect.gen(function*() {
+      const twin = yield* LinearTwin.make({})
+      const r = repo()
+      const ran = join(r.shared, "ran")
+      const agent = r.agent("never.sh", `touch ${JSON.stringify(ran)}`)
+      r.writeWorkflow(workflow(twin, agent))
+      const unlabelled = yield* twin.create({ title: "not labelled for Switchyard" })
+      const sync = yield* run(r.dir, twin.apiKey)
+      expect(sync.code, sync.stderr).toBe(0)
+      const eligible = () => Effect.promise(() => syAsync(r.dir, ["status", "--json"])).pipe(
+        Effect.map((o) => JSON.parse(o.stdout).tracker as { eligible: number; counts: { todo: number } })
+      )
+      // Mirrored as todo, but without the required label: not eligible.
+      const linearStatus = yield* eligible()
+      expect([linearStatus.counts.todo, linearStatus.eligible]).toEqual([1, 0])
+      const refused = yield* Effect.promise(() => syAsync(r.dir, ["issue", "create", "--title", "filed here by mistake"]))
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain("(tracker.kind): is linear: issues come from Linear, so open it there")
+
+      // Back to the embedded tracker: the mirrored Linear row is neither counted nor dispatched.
+      r.writeWorkflow(workflow(twin, agent).replace(/tracker:\n(  .*\n)+/, "tracker:\n  kind: switchyard\n"))
+      expect((yield* eligible()).eligible).toBe(0)
+      const embedded = yield* Effect.promise(() => syAsync(r.dir, ["run", "--once"]))
+      expect(embedded.code, embedded.stderr).toBe(0)
+      expect(() => readFileSync(ran)).toThrow()
+      const made = yield* Effect.promise(() => syAsync(r.dir, ["issue", "create", "--title", "an embedded issue"]))
+      expect(made.code, made.stderr).toBe(0)
+      expect(made.stdout.trim()).toBe("SY-1")
+      expect((yield* eligible()).eligible).toBe(1)
+      expect(stateOf(yield* twin.state, unlabelled)).toBe("Todo")
+    }))
 })

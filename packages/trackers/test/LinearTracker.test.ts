@@ -307,5 +307,7 @@ describe("Linear tracker: preflight", () => {
       expect(lines(yield* check(twin, { apiUrl: "http://127.0.0.1:9/graphql" }))).toContain(
         "(tracker.api_url): http://127.0.0.1:9/graphql cannot be reached"
       )
+      const clash = yield* LinearTwin.make({ teamKey: "GH" })
+      expect(lines(yield* check(clash))).toContain("(tracker.project_slug): team GH of project \"Widgets\" has a key whose ids (GH-<n>) are another tracker's")
     }))
 })

@@ -40,6 +40,9 @@ export interface LinearTrackerOptions {
   readonly pollMs: number
 }
 
+/** Id prefixes Switchyard's other trackers use (embedded, GitHub, fp): a Linear team with one of these keys is refused. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["SY", "GH", "GHX", "FP"])
+
 /** The marker line that makes a comment findable by its outbox row (Linear keeps it as text; so it is visible). */
 export const marker = (rowId: number): string => `switchyard:outbox:${rowId}`
 
@@ -217,6 +220,14 @@ export const preflight = (
       return yield* refused([{ key: "tracker.project_slug", reason: `project ${JSON.stringify(project.name)} belongs to no team` }])
     }
     const missing: Array<PreflightProblem> = []
+    for (const key of project.teams.nodes.map((t) => t.key)) {
+      if (RESERVED_KEYS.has(key)) {
+        missing.push({
+          key: "tracker.project_slug",
+          reason: `team ${key} of project ${JSON.stringify(project.name)} has a key whose ids (${key}-<n>) are another tracker's in Switchyard; rename the team key`
+        })
+      }
+    }
     for (const [key, states] of statesByTeam(project)) {
       const have = new Set(states.map((s) => s.name.trim().toLowerCase()))
       for (const [moment, name] of Object.entries(options.states.names)) {

@@ -21,6 +21,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import {
+  hasRequiredLabels,
   summarizeReady,
   Tracker,
   type TrackerEnding,
@@ -360,3 +361,27 @@ export const layer = (
       return Tracker.of(mirror.tracker)
     }) satisfies Effect.Effect<unknown, unknown, SqlClient.SqlClient | Scope.Scope>
   )
+
+/**
+ * `base` dispatching only the issues `own` accepts: `ready` and `readySummary` leave the others out (everything
+ * else is `base`'s). `tracker.kind: switchyard` wraps the store's SqliteTracker with it, so rows mirrored from an
+ * external tracker (`GH-`, `FP-`, a Linear team's ids) by an earlier run with another kind stay visible but are
+ * never dispatched as embedded issues, whose write-backs would go nowhere (docs/trackers.md). With
+ * `requiredLabels`, ready issues without every one of them are left out too (`status` counts "eligible now" so).
+ */
+export const dispatchOnly = (
+  base: TrackerShape,
+  own: (id: string) => boolean,
+  requiredLabels: ReadonlyArray<string> = []
+): TrackerShape => {
+  const ready: TrackerShape["ready"] = Effect.map(base.ready, (set) => ({
+    refs: set.refs.filter((r) => own(r.id) && hasRequiredLabels(r.labels, requiredLabels)),
+    invalid: set.invalid.filter((i) => own(i.id))
+  }))
+  return {
+    ...base,
+    ready,
+    readySummary: (options) =>
+      Effect.zipWith(ready, base.list({ status: "todo" }), (set, todo) => summarizeReady(set, options, todo.filter((i) => own(i.id)).length))
+  }
+}
