@@ -143,6 +143,38 @@ describe("Linear tracker: reading", () => {
       expect((yield* mirror.tracker.list()).length).toBe(51)
     }))
 
+  live("a GraphQL errors array fails the read with Linear's message; a slow answer is waited for", () =>
+    Effect.gen(function*() {
+      const { mirror, twin } = yield* setUp()
+      yield* twin.create({ title: "one" })
+      yield* twin.fault({ _tag: "Errors", message: "Query too complex" })
+      yield* mirror.syncOnce
+      expect((yield* mirror.health).lastError).toContain("Query too complex")
+      expect((yield* mirror.tracker.list()).length).toBe(0)
+      yield* twin.fault({ _tag: "Delay", ms: 300 })
+      yield* mirror.syncOnce
+      expect((yield* mirror.health).healthy).toBe(true)
+      expect((yield* mirror.tracker.list()).length).toBe(1)
+    }))
+
+  live("an issue that left the poll is read by identifier; a malformed record there fails the read (not skipped)", () =>
+    Effect.gen(function*() {
+      const { mirror, twin } = yield* setUp()
+      const id = yield* twin.create({ title: "one" })
+      yield* mirror.syncOnce
+      yield* twin.edit(id, { state: "Done" })
+      yield* mirror.syncOnce
+      expect((yield* mirror.tracker.get(id)).status).toBe("done")
+      const other = yield* twin.create({ title: "two" })
+      yield* mirror.syncOnce
+      yield* twin.edit(other, { state: "Triage", raw: { id: "x", identifier: other, title: null } })
+      yield* mirror.syncOnce
+      const health = yield* mirror.health
+      expect(health.healthy).toBe(false)
+      expect(health.lastError).toContain(`refresh ${other}`)
+      expect((yield* mirror.tracker.get(other)).status).toBe("todo")
+    }))
+
   live("a refused key is one clear error, and the key appears nowhere in it", () =>
     Effect.gen(function*() {
       const twin = yield* LinearTwin.make({})

@@ -17,7 +17,7 @@
  *
  * Failure modes, set through the handle: a wrong key (HTTP 400, `AUTHENTICATION_ERROR`, as Linear answers),
  * queued faults for the next requests (`RateLimited`: HTTP 400 with `RATELIMITED`, Linear's way; a status: 429 with
- * `Retry-After`, 5xx; a delay; a page that says it has a next one but gives no cursor), `down` (every request
+ * `Retry-After`, 5xx; a delay; a page that says it has a next one but gives no cursor; a GraphQL `errors` array), `down` (every request
  * 503), and raw nodes (a malformed issue served as given in polls and by id).
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
@@ -70,6 +70,8 @@ export type LinearFault =
   | { readonly _tag: "RateLimited" }
   | { readonly _tag: "Delay"; readonly ms: number }
   | { readonly _tag: "NoCursor" }
+  /** HTTP 200 with a GraphQL `errors` array and no data (e.g. a query Linear cannot answer). */
+  | { readonly _tag: "Errors"; readonly message: string }
 
 export interface LinearTwinState {
   readonly issues: ReadonlyArray<TwinLinearIssue>
@@ -218,6 +220,7 @@ export const make = (options: {
         yield* Ref.update(state, (s) => ({ ...s, faults: s.faults.slice(1) }))
         if (fault._tag === "Delay") yield* Effect.sleep(Duration.millis(fault.ms))
         else if (fault._tag === "NoCursor") noCursor = true
+        else if (fault._tag === "Errors") return gqlError(fault.message, "INTERNAL_ERROR", 200, rateHeaders(s0.remaining))
         else if (fault._tag === "RateLimited") {
           return gqlError("Rate limit exceeded", "RATELIMITED", 400, { ...rateHeaders(0), "x-ratelimit-requests-reset": String(now() + 1000) })
         } else {
