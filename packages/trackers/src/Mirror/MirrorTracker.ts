@@ -250,10 +250,11 @@ export const make = (remote: Remote) =>
         for (const issue of issues) touched = (yield* upsert(issue)) || touched
       })).pipe(Effect.mapError(failure("sync")))
       // Issues we mirror as open that the remote no longer lists as open: closed, deleted or moved out of scope.
-      const open = (yield* sql<{ id: string }>`
-        SELECT id FROM issues WHERE status NOT IN ('done', 'cancelled') ORDER BY id`.pipe(
+      const open = (yield* Effect.forEach(prefixes, (p) =>
+        sql<{ id: string }>`
+          SELECT id FROM issues WHERE id GLOB ${`${p}-*`} AND status NOT IN ('done', 'cancelled')`).pipe(
         Effect.mapError(failure("sync"))
-      )).filter((r) => own(r.id))
+      )).flat()
       for (const { id } of open) {
         if (seen.has(id)) continue
         const now = yield* remote.refresh(id as IssueId)
