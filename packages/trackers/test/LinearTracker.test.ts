@@ -175,6 +175,26 @@ describe("Linear tracker: reading", () => {
       expect((yield* mirror.tracker.get(other)).status).toBe("todo")
     }))
 
+  live("configured state names match Linear's spelling case-insensitively (Linear's own filter is exact)", () =>
+    Effect.gen(function*() {
+      const paths = yield* scratch
+      const stores = yield* open(paths)
+      const twin = yield* LinearTwin.make({})
+      const remote = yield* LinearTracker.remote({
+        apiUrl: twin.url,
+        apiKey: Redacted.make(twin.apiKey),
+        projectSlug: twin.projectSlug,
+        states: { ...states, active: ["todo"], names: { ...states.names, todo: "TODO", running: "in progress" } },
+        pollMs: 40
+      }).pipe(Effect.provide(FetchHttpClient.layer))
+      const mirror = yield* MirrorTracker.make(remote).pipe(Effect.provide(Layer.succeedContext(stores)))
+      const id = yield* twin.create({ title: "one" })
+      yield* mirror.syncOnce
+      expect((yield* mirror.tracker.get(id)).status).toBe("todo")
+      const poll = (yield* twin.state).requests.find((r) => r.startsWith("SymphonyLinearPoll"))!
+      expect(JSON.parse(poll.slice(poll.indexOf(" ") + 1)).stateNames).toEqual(["Todo", "In Progress", "In Review", "Backlog"])
+    }))
+
   live("a refused key is one clear error, and the key appears nowhere in it", () =>
     Effect.gen(function*() {
       const twin = yield* LinearTwin.make({})

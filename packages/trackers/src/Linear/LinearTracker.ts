@@ -95,6 +95,13 @@ export const remote = (options: LinearTrackerOptions) =>
       }))
     )
     const keys = project.teams.nodes.map((t) => t.key)
+    // Linear's `in` filter compares exactly; Symphony's state names compare case-insensitively: poll the teams' own
+    // spellings of the configured names (a name no team has is sent as written).
+    const spelled = project.teams.nodes.flatMap((t) => t.states.nodes.map((st) => st.name))
+    const stateNames = [...new Set(polledStates(options.states).flatMap((n) => {
+      const found = spelled.filter((a) => a.trim().toLowerCase() === n.trim().toLowerCase())
+      return found.length > 0 ? found : [n]
+    }))]
     const deliveryError = (reason: string) => ({ message: reason, retryAfterMs: null })
     const norm = (s: string) => s.trim().toLowerCase()
 
@@ -145,7 +152,7 @@ export const remote = (options: LinearTrackerOptions) =>
       kind: "linear",
       prefix: keys[0] ?? "LIN",
       prefixes: keys,
-      pull: api.poll(project.slugId, polledStates(options.states)).pipe(
+      pull: api.poll(project.slugId, stateNames).pipe(
         Effect.mapError(errorOf("read issues")),
         Effect.map((nodes) => {
           const issues = []
