@@ -16,6 +16,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Either, Option, Redacted, Ref, Schedule, Schema } from "effect"
 
+/** What went wrong talking to Linear, by Symphony SPEC §11.4's categories (see the module docstring). */
 export const LinearErrorCategory = Schema.Literal(
   "unauthorized",
   "not_found",
@@ -27,6 +28,7 @@ export const LinearErrorCategory = Schema.Literal(
   "pagination"
 )
 
+/** A failed Linear call: the operation, its category, the HTTP status if any, and why; never the key. */
 export class LinearError extends Schema.TaggedError<LinearError>()("LinearError", {
   operation: Schema.String,
   category: LinearErrorCategory,

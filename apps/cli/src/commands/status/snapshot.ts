@@ -8,10 +8,10 @@ import { ProcessRunner, WorkflowProblems } from "@switchyard/node"
 import { TrackerHealth } from "@switchyard/sqlite"
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option } from "effect"
+import { MirrorTracker } from "@switchyard/trackers"
 import { isEmbeddedId } from "../../layers.js"
 import { statePaths } from "../../store.js"
 import { workflowTracker } from "../shared.js"
-import { MirrorTracker } from "@switchyard/trackers"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
 export const STATUS_NEXT = 10
@@ -20,7 +20,8 @@ export const STATUS_NEXT = 10
  * One read of the four layers for the repo at `repoRoot`. Every bundle of the violation window (the newest 100
  * terminal attempts, which include the 10 shown) has its signature checked and is compared with its attempts row
  * and `terminal.*` event; git is asked, once, where the branches of PR_READY issues in review point. The workflow
- * problems are those live runners recorded (`WorkflowProblems`): status does not parse the workflow itself.
+ * problems are those live runners recorded (`WorkflowProblems`): of the workflow file status reads only `tracker:`
+ * (`workflowTracker`), to count eligible issues as the runner dispatches them.
  */
 export const statusSnapshot = (repoRoot: string) =>
   Effect.gen(function*() {
