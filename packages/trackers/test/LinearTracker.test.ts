@@ -247,6 +247,28 @@ describe("Linear tracker: the outbox", () => {
     }))
 })
 
+describe("Linear tracker: a long rate limit", () => {
+  live("a write-back refused until a reset an hour away waits in the outbox for it", () =>
+    Effect.gen(function*() {
+      const { mirror, sql, twin } = yield* setUp()
+      const id = IssueId.make(yield* twin.create({ title: "one" }))
+      yield* mirror.syncOnce
+      yield* mirror.tracker.transition(id, ["todo"], "in_progress")
+      const before = Date.now()
+      yield* twin.fault({ _tag: "RateLimited", resetInMs: 3_600_000 })
+      yield* mirror.syncOnce
+      const rows = yield* sql<{ failures: number; next_at: number; last_error: string }>`
+        SELECT failures, next_at, last_error FROM tracker_outbox`
+      expect(rows[0]?.failures).toBe(1)
+      expect(rows[0]?.last_error).toContain("Rate limit exceeded")
+      expect(rows[0]!.next_at).toBeGreaterThanOrEqual(before + 3_600_000 - 5_000)
+      expect(stateOf(yield* twin.state, id)).toBe("Todo")
+      yield* sql`UPDATE tracker_outbox SET next_at = 0`
+      yield* mirror.syncOnce
+      expect(stateOf(yield* twin.state, id)).toBe("In Progress")
+    }))
+})
+
 describe("Linear tracker: outage", () => {
   live("while Linear is down nothing is dispatched; it resumes when Linear answers", () =>
     Effect.gen(function*() {

@@ -67,7 +67,8 @@ export interface TwinLinearComment {
 
 export type LinearFault =
   | { readonly _tag: "Status"; readonly status: number; readonly headers?: Readonly<Record<string, string>> }
-  | { readonly _tag: "RateLimited" }
+  /** Linear's rate limit: HTTP 400, `RATELIMITED`, the reset `resetInMs` (default 1000) from now. */
+  | { readonly _tag: "RateLimited"; readonly resetInMs?: number }
   | { readonly _tag: "Delay"; readonly ms: number }
   | { readonly _tag: "NoCursor" }
   /** HTTP 200 with a GraphQL `errors` array and no data (e.g. a query Linear cannot answer). */
@@ -222,7 +223,7 @@ export const make = (options: {
         else if (fault._tag === "NoCursor") noCursor = true
         else if (fault._tag === "Errors") return gqlError(fault.message, "INTERNAL_ERROR", 200, rateHeaders(s0.remaining))
         else if (fault._tag === "RateLimited") {
-          return gqlError("Rate limit exceeded", "RATELIMITED", 400, { ...rateHeaders(0), "x-ratelimit-requests-reset": String(now() + 1000) })
+          return gqlError("Rate limit exceeded", "RATELIMITED", 400, { ...rateHeaders(0), "x-ratelimit-requests-reset": String(now() + (fault.resetInMs ?? 1000)) })
         } else {
           return HttpServerResponse.unsafeJson(
             { errors: [{ message: fault.status === 429 ? "Too many requests" : "Internal server error" }] },
