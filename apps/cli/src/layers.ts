@@ -5,9 +5,10 @@
  * the fiber worker pool and the supervisor. Users can build the same thing from the packages (see
  * examples/custom-layers.ts).
  */
-import { FetchHttpClient } from "@effect/platform"
+import { type CommandExecutor, FetchHttpClient } from "@effect/platform"
+import type { SqlClient } from "@effect/sql/SqlClient"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { FiberWorkerPool, PreflightFailed, ProcessControl, Supervisor, trackerProblems, Workflow } from "@switchyard/core"
+import { FiberWorkerPool, PreflightFailed, ProcessControl, Supervisor, Tracker, type TrackerError, trackerProblems, Workflow } from "@switchyard/core"
 import {
   BwrapConfinement,
   GitIntegration,
@@ -19,16 +20,21 @@ import {
   RoutedAgentStation,
   Unconfined
 } from "@switchyard/node"
-import { FpTracker, GitHubTracker } from "@switchyard/trackers"
+import { FpTracker, GitHubTracker, LinearTracker, MirrorTracker } from "@switchyard/trackers"
+import { SqliteTracker } from "@switchyard/sqlite"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
 
+/** Whether `id` is an embedded tracker's (`SY-<n>`), not a row mirrored from an external tracker. */
+export const isEmbeddedId = (id: string): boolean => id.startsWith(`${SqliteTracker.DEFAULT_PREFIX}-`)
+
 /**
- * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: nothing for `switchyard` (the
- * store's SqliteTracker stays), the GitHub mirror for `github` after its preflight (the keys, the token in
- * `tracker.token_env`, then the API: the repository and every required label), the fp mirror for `fp` after
+ * The `Tracker` of `tracker.kind` (docs/trackers.md), read once when the line starts: for `switchyard` the store's
+ * SqliteTracker, dispatching only its own `SY-` issues (not rows an external kind mirrored earlier), the GitHub mirror for `github` after its preflight (the keys, the token in
+ * `tracker.token_env`, then the API: the repository and every required label), the Linear mirror for `linear`
+ * after its preflight (the key, then the API: the project and every `tracker.state_names` state), the fp mirror for `fp` after
  * `fp issue list` answered in the repository. An external kind on a PostgreSQL store is refused (its mirror and
  * outbox are SQLite tables). A refusal is `PreflightFailed`
  * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
@@ -42,7 +48,14 @@ export const trackerLayer = (
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
       const cfg = def.config.tracker
-      if (cfg.kind === "switchyard") return Layer.empty
+      // The embedded tracker dispatches only its own `SY-` issues: rows an external kind mirrored earlier stay put.
+      if (cfg.kind === "switchyard") {
+        const embedded: Layer.Layer<Tracker, TrackerError, Tracker | SqlClient | CommandExecutor.CommandExecutor> = Layer.effect(
+          Tracker,
+          Effect.map(Tracker, (t) => MirrorTracker.dispatchOnly(t, isEmbeddedId))
+        )
+        return embedded
+      }
       // The mirror and its outbox live in the embedded SQLite store (docs/trackers.md, "Consistency").
       const store = yield* chooseStore(repoRoot, { workflowPath })
       if (store.kind === "postgres") {
@@ -61,15 +74,31 @@ export const trackerLayer = (
         }
         return FpTracker.layer(fp)
       }
-      const tokenEnv = cfg.token_env ?? GitHubTracker.DEFAULT_TOKEN_ENV
+      const tokenEnv = cfg.token_env ?? (cfg.kind === "linear" ? LinearTracker.DEFAULT_TOKEN_ENV : GitHubTracker.DEFAULT_TOKEN_ENV)
       const raw = env === undefined
         ? Option.getOrUndefined(yield* Config.option(Config.string(tokenEnv)).pipe(Effect.orElseSucceed(() => Option.none())))
         : env[tokenEnv]
       if (raw === undefined || raw.trim() === "") {
         return yield* new PreflightFailed({
           path: def.path,
-          problems: [{ key: "tracker.token_env", reason: `$${tokenEnv} is not set (or empty); it must hold a GitHub token that can read and write issues` }]
+          problems: [{
+            key: "tracker.token_env",
+            reason: cfg.kind === "linear"
+              ? `$${tokenEnv} is not set (or empty); it must hold a Linear personal API key that can read and write the project's issues`
+              : `$${tokenEnv} is not set (or empty); it must hold a GitHub token that can read and write issues`
+          }]
         })
+      }
+      if (cfg.kind === "linear") {
+        const linear: LinearTracker.LinearTrackerOptions = {
+          apiUrl: cfg.api_url ?? LinearTracker.DEFAULT_API_URL,
+          apiKey: Redacted.make(raw.trim()),
+          projectSlug: (cfg.project_slug ?? "").trim(),
+          states: { active: cfg.active_states, terminal: cfg.terminal_states, names: cfg.state_names },
+          pollMs: def.config.polling.interval_ms
+        }
+        yield* LinearTracker.preflight({ ...linear, tokenEnv, path: def.path }).pipe(Effect.provide(FetchHttpClient.layer))
+        return LinearTracker.layer(linear).pipe(Layer.provide(FetchHttpClient.layer))
       }
       const options = {
         repo: cfg.repo ?? "",

@@ -66,8 +66,17 @@ describe("trackerProblems (tracker:)", () => {
     )
     expect(trackerProblems(tracker({ kind: "github", repo: "a/b", api_url: "ftp://x" }))[0]?.key).toBe("tracker.api_url")
   })
-  it("linear cannot run yet: refused, not silently replaced by the embedded tracker", () => {
-    expect(trackerProblems(tracker({ kind: "linear" }))[0]?.reason).toContain("cannot run yet")
+  it("linear needs a project slug and at least one active state; plain http only on loopback", () => {
+    expect(trackerProblems(tracker({ kind: "linear" })).map((p) => p.key)).toEqual(["tracker.project_slug"])
+    expect(trackerProblems(tracker({ kind: "linear", project_slug: "web-1a2b3c" }))).toEqual([])
+    expect(trackerProblems(tracker({ kind: "linear", project_slug: "web-1a2b3c", active_states: [" "] })).map((p) => p.key))
+      .toEqual(["tracker.active_states"])
+    expect(trackerProblems(tracker({ kind: "linear", project_slug: "p", api_url: "http://linear.example.com/graphql" }))[0]?.key)
+      .toBe("tracker.api_url")
+  })
+  it("linear's state keys default to Symphony's names", () => {
+    const t = tracker({ kind: "linear", project_slug: "p", state_names: { review: "Human Review" } })
+    expect([t.active_states, t.state_names.review, t.state_names.running]).toEqual([["Todo", "In Progress"], "Human Review", "In Progress"])
   })
   it("fp runs, but required_labels cannot be met by fp issues (they carry no labels)", () => {
     expect(trackerProblems(tracker({ kind: "fp" }))).toEqual([])

@@ -171,6 +171,7 @@ Do {{ issue.title }}.
 tracker:
   kind: linear
   active_states: [Todo, In Progress]
+  assignee: me
   required_labels: [Symphony]
 codex:
   command: codex app-server
@@ -184,10 +185,11 @@ server:
 {{ issue.identifier }}`)
       assert.strictEqual(def.config.agent.max_concurrent_agents, 3)
       assert.isFalse("surprise" in def.config.agent)
-      // tracker.kind and required_labels are read (docs/trackers.md); Symphony's other tracker keys are ignored.
+      // Symphony's tracker keys are read (docs/trackers.md, "Linear"); unknown ones elsewhere are ignored.
       assert.strictEqual(def.config.tracker.kind, "linear")
       assert.deepStrictEqual(def.config.tracker.required_labels, ["Symphony"])
-      assert.isFalse("active_states" in def.config.tracker)
+      assert.deepStrictEqual(def.config.tracker.active_states, ["Todo", "In Progress"])
+      assert.isFalse("assignee" in def.config.tracker)
     }))
 
   it.effect("accepts CRLF line endings and a byte-order mark", () =>

@@ -334,7 +334,34 @@ export const TrackerConfig = Schema.Struct({
   /** `fp`: the fp binary (null: `fp` on PATH); it runs in the repository, where fp finds its project. */
   command: withDefault(Schema.NullOr(Schema.String), () => null),
   /** `github`: the prefix of the state labels Switchyard writes (`switchyard:running`, `switchyard:escalated`, ...). */
-  label_prefix: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "switchyard")
+  label_prefix: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "switchyard"),
+  /** `linear`: the project's slug (`slugId`, the last part of its URL), the scope of the issues read. */
+  project_slug: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * `linear`: the workflow state names whose issues are candidates (Symphony SPEC §5.3.1, checklist 25; its
+   * defaults), compared case-insensitively. An issue in one of these (and in none of `state_names`) is `todo`.
+   */
+  active_states: withDefault(Schema.Array(Schema.String), () => ["Todo", "In Progress"]),
+  /** `linear`: the workflow state names that end an issue (Symphony's defaults): `done`, or `cancelled`. */
+  terminal_states: withDefault(
+    Schema.Array(Schema.String),
+    () => ["Closed", "Cancelled", "Canceled", "Duplicate", "Done"]
+  ),
+  /**
+   * `linear`: the workflow state Switchyard moves an issue to, by moment (docs/trackers.md, "Linear"): `running`
+   * (claimed), `review` (PR_READY), `escalated` (ESCALATE), `no_op` (NO_OP), `todo` (back in the queue). Each
+   * must exist in the project's team(s); read back, a state named here is that Switchyard status.
+   */
+  state_names: withDefault(
+    Schema.Struct({
+      todo: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "Todo"),
+      running: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "In Progress"),
+      review: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "In Review"),
+      escalated: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "Backlog"),
+      no_op: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "Done")
+    }),
+    () => ({ todo: "Todo", running: "In Progress", review: "In Review", escalated: "Backlog", no_op: "Done" })
+  )
 })
 export type TrackerConfig = typeof TrackerConfig.Type
 

@@ -111,6 +111,31 @@ describe("fp tracker", () => {
       expect((yield* mirror.tracker.get("FP-1")).title).toBe("first, renamed")
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 30_000)
 
+  it.live("task-packet fields come from a ```switchyard block in the description; a bad block makes the issue malformed", () =>
+    Effect.gen(function*() {
+      const { mirror } = yield* setUp([
+        {
+          title: "fix the parser",
+          description: "It breaks.\n\n```switchyard\nreproduction: node test/parse.test.js\nvalidation: [pnpm typecheck]\nscope: [src/parse/**]\nnon_goals: [rewrite the lexer]\n```\n"
+        },
+        { title: "no block", description: "plain text" },
+        { title: "bad block", description: "```switchyard\nvalidation: 3\n```" }
+      ])
+      yield* mirror.syncOnce
+      const issue = yield* mirror.tracker.get("FP-1")
+      expect([issue.reproduction, issue.validation, issue.scope, issue.non_goals]).toEqual([
+        "node test/parse.test.js",
+        ["pnpm typecheck"],
+        ["src/parse/**"],
+        ["rewrite the lexer"]
+      ])
+      const plain = yield* mirror.tracker.get("FP-2")
+      expect([plain.reproduction, plain.validation]).toEqual([null, []])
+      const ready = yield* mirror.tracker.ready
+      expect(ready.refs.map((r) => r.id)).toEqual(["FP-1", "FP-2"])
+      expect(ready.invalid.map((i) => [i.id, i.reason.includes("switchyard")])).toEqual([["fp 00000003-aaaa-bbbb-cccc-dddddddddddd", true]])
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 30_000)
+
   it.live("an unregistered project or output that is not JSON: unhealthy, nothing dispatched, one clear preflight line", () =>
     Effect.gen(function*() {
       const { mirror, options, p } = yield* setUp([{ title: "one" }])

@@ -324,3 +324,30 @@ describe("GitHub tracker: create", () => {
       expect(Either.isLeft(made) && made.left.message).toContain("open the issue there")
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 30_000)
 })
+
+describe("GitHub tracker: issue dependencies and sub-issues", () => {
+  it.live("an issue blocked on GitHub waits until its blocker is closed there; sub-issues are children", () =>
+    Effect.gen(function*() {
+      const { mirror, twin } = yield* setUp()
+      const blocker = yield* twin.open({ title: "blocker", labels: ["priority:low"] })
+      const blocked = yield* twin.open({ title: "blocked", labels: ["priority:critical"], blockedBy: [blocker] })
+      const epic = yield* twin.open({ title: "epic", labels: ["priority:critical"] })
+      const part = yield* twin.open({ title: "part of the epic", parent: epic })
+      yield* mirror.syncOnce
+      expect((yield* mirror.tracker.get(`GH-${blocked}`)).blocked_by).toEqual([`GH-${blocker}`])
+      expect((yield* mirror.tracker.get(`GH-${part}`)).parent).toBe(`GH-${epic}`)
+      // The part (medium) before the blocker (low); the blocked issue and the epic wait.
+      expect((yield* mirror.tracker.ready).refs.map((r) => r.id)).toEqual([`GH-${part}`, `GH-${blocker}`])
+      // Only issues GitHub says have blockers or sub-issues cost a request.
+      const related = (yield* twin.state).requests.filter((r) => r.includes("/dependencies/") || r.includes("/sub_issues")).sort()
+      expect(related).toEqual([
+        `GET /repos/acme/widgets/issues/${blocked}/dependencies/blocked_by?per_page=100`,
+        `GET /repos/acme/widgets/issues/${epic}/sub_issues?per_page=100`
+      ])
+      yield* twin.edit(blocker, { state: "closed" })
+      yield* twin.edit(part, { state: "closed" })
+      yield* mirror.syncOnce
+      expect((yield* mirror.tracker.get(`GH-${blocked}`)).blocked_by).toEqual([])
+      expect((yield* mirror.tracker.ready).refs.map((r) => r.id)).toEqual([`GH-${blocked}`, `GH-${epic}`])
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 30_000)
+})

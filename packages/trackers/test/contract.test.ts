@@ -1,6 +1,6 @@
 /**
  * One contract suite over every `Tracker`: MemoryTracker, SqliteTracker, the GitHub mirror on the GitHub twin (real
- * HTTP) and the fp mirror with the fake `fp` on PATH. The same eligibility and dispatch order, compare-and-set
+ * HTTP), the Linear mirror on the Linear twin (real HTTP) and the fp mirror with the fake `fp` on PATH. The same eligibility and dispatch order, compare-and-set
  * transitions, comments, blockers (where the tracker has them) and errors. Issues are seeded the tracker's own way
  * (created, opened on the twin, written into fp's state) and read back through the `Tracker` interface.
  */
@@ -10,13 +10,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { MemoryTracker, type TrackerShape } from "@switchyard/core"
 import { type IssueId, IssueInput, type Priority } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
-import { GitHubTwin } from "@switchyard/twin"
+import { GitHubTwin, LinearTwin } from "@switchyard/twin"
 import { Effect, Either, Layer, Redacted, type Scope } from "effect"
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { FpTracker, GitHubTracker, MirrorTracker } from "../src/index.js"
+import { FpTracker, GitHubTracker, LinearTracker, MirrorTracker } from "../src/index.js"
 import { open, scratch } from "./helpers.js"
 
 const bin = mkdtempSync(join(tmpdir(), "contract-fp-bin-"))
@@ -28,6 +28,8 @@ interface Seed {
   readonly priority: Priority
   /** Index (into the same seed list) of the issue that blocks this one. */
   readonly blockedBy?: number
+  /** Index (into the same seed list) of this issue's parent. */
+  readonly parent?: number
 }
 
 interface Subject {
@@ -47,7 +49,8 @@ const createWith = (tracker: TrackerShape) => (issues: ReadonlyArray<Seed>) =>
     const ids: Array<IssueId> = []
     for (const s of issues) {
       const blocked = s.blockedBy === undefined ? [] : [ids[s.blockedBy]!]
-      ids.push((yield* tracker.create(new IssueInput({ title: s.title, priority: s.priority, blocked_by: blocked }))).id)
+      const parent = s.parent === undefined ? null : ids[s.parent]!
+      ids.push((yield* tracker.create(new IssueInput({ title: s.title, priority: s.priority, blocked_by: blocked, parent }))).id)
     }
     return ids
   }).pipe(Effect.orDie)
@@ -83,14 +86,56 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
         Effect.gen(function*() {
           const ids: Array<IssueId> = []
           for (const s of issues) {
-            const n = yield* twin.open({ title: s.title, labels: [`priority:${s.priority}`] })
+            const n = yield* twin.open({
+              title: s.title,
+              labels: [`priority:${s.priority}`],
+              ...(s.blockedBy === undefined ? {} : { blockedBy: [Number(ids[s.blockedBy]!.slice(3))] }),
+              ...(s.parent === undefined ? {} : { parent: Number(ids[s.parent]!.slice(3)) })
+            })
             ids.push(`GH-${n}` as IssueId)
           }
           yield* mirror.syncOnce
           return ids
         }),
-      blockers: false,
+      blockers: true,
       unknownId: "GH-999"
+    } satisfies Subject
+  })],
+  ["Linear (twin)", Effect.gen(function*() {
+    const stores = yield* open(yield* scratch)
+    const twin = yield* LinearTwin.make({})
+    const remote = yield* LinearTracker.remote({
+      apiUrl: twin.url,
+      apiKey: Redacted.make(twin.apiKey),
+      projectSlug: twin.projectSlug,
+      states: {
+        active: ["Todo", "In Progress"],
+        terminal: ["Closed", "Cancelled", "Canceled", "Duplicate", "Done"],
+        names: { todo: "Todo", running: "In Progress", review: "In Review", escalated: "Backlog", no_op: "Done" }
+      },
+      pollMs: 1000
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
+    const mirror = yield* MirrorTracker.make(remote).pipe(
+      Effect.provide(Layer.succeedContext(stores)),
+      Effect.provide(FetchHttpClient.layer),
+      Effect.orDie
+    )
+    const rank: Record<Priority, number> = { critical: 1, high: 2, medium: 3, low: 4, none: 0 }
+    return {
+      tracker: mirror.tracker,
+      seed: (issues) =>
+        Effect.gen(function*() {
+          const ids: Array<IssueId> = []
+          for (const s of issues) {
+            const blockedBy = s.blockedBy === undefined ? [] : [ids[s.blockedBy]!]
+            const parent = s.parent === undefined ? {} : { parent: ids[s.parent]! }
+            ids.push((yield* twin.create({ title: s.title, priority: rank[s.priority], blockedBy, ...parent })) as IssueId)
+          }
+          yield* mirror.syncOnce
+          return ids
+        }),
+      blockers: true,
+      unknownId: "ENG-999"
     } satisfies Subject
   })],
   ["fp (fake CLI)", Effect.gen(function*() {
@@ -116,7 +161,7 @@ const subjects: ReadonlyArray<readonly [string, Make]> = [
                 title: s.title,
                 status: "todo",
                 priority: s.priority === "none" ? null : s.priority,
-                parent: null,
+                parent: s.parent === undefined ? null : uuid(s.parent),
                 dependencies: s.blockedBy === undefined ? [] : [uuid(s.blockedBy)],
                 createdAt: new Date(at + i * 1000).toISOString(),
                 updatedAt: new Date(at).toISOString()
@@ -179,6 +224,18 @@ for (const [name, make] of subjects) {
         expect((yield* s.tracker.get(second!)).blocked_by).toEqual([first])
         yield* s.tracker.transition(first!, ["todo"], "done")
         expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([second])
+      }))
+
+    live("children: a parent waits until its children are done", (s) =>
+      Effect.gen(function*() {
+        const [parent, child] = yield* s.seed([
+          { title: "parent", priority: "critical" },
+          { title: "child", priority: "low", parent: 0 }
+        ])
+        expect((yield* s.tracker.get(child!)).parent).toEqual(parent)
+        expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([child])
+        yield* s.tracker.transition(child!, ["todo"], "done")
+        expect((yield* s.tracker.ready).refs.map((r) => r.id)).toEqual([parent])
       }))
 
     live("errors: an unknown id is IssueNotFound, text that is not an id is InvalidIssueId", (s) =>

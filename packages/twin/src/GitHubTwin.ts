@@ -14,6 +14,8 @@
  * - `POST /issues/{n}/labels` `{labels}` adds; `DELETE /issues/{n}/labels/{name}` removes (404 when absent).
  * - `GET /issues/{n}/comments?since` / `POST /issues/{n}/comments` `{body}`.
  * - `GET /pulls?head=owner:branch&state` / `POST /pulls` `{title, head, base, body}` (422 when one is open for head).
+ * - `GET /issues/{n}/dependencies/blocked_by` → the issues blocking it; `GET /issues/{n}/sub_issues` → its
+ *   sub-issues; every issue carries `issue_dependencies_summary` and `sub_issues_summary` (open blockers, sub-issues).
  * Every response carries `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
  *
  * Failure modes, set through the handle: a bad token (401 `Bad credentials`), queued faults for the next requests
@@ -43,6 +45,10 @@ export interface TwinIssue {
   readonly deleted: boolean
   /** Served verbatim in lists instead of the record built from these fields (a malformed record). */
   readonly raw: unknown | null
+  /** Numbers of the issues that block this one (GitHub's issue dependencies, `blocked_by`). */
+  readonly blockedBy?: ReadonlyArray<number>
+  /** The number of the issue this one is a sub-issue of. */
+  readonly parent?: number | null
 }
 
 export interface TwinComment {
@@ -88,7 +94,14 @@ export interface GitHubTwinShape {
   readonly token: string
   readonly state: Effect.Effect<GitHubTwinState>
   /** Opens an issue (or, with `isPull`, a pull request) and returns its number. */
-  readonly open: (issue: { title: string; body?: string; labels?: ReadonlyArray<string>; isPull?: boolean }) => Effect.Effect<number>
+  readonly open: (issue: {
+    title: string
+    body?: string
+    labels?: ReadonlyArray<string>
+    isPull?: boolean
+    blockedBy?: ReadonlyArray<number>
+    parent?: number
+  }) => Effect.Effect<number>
   /** Edits an issue as a person would (close, relabel, retitle); bumps `updated_at`. */
   readonly edit: (number: number, patch: Partial<Omit<TwinIssue, "number">>) => Effect.Effect<void>
   /** Adds a raw record to the issue list, served verbatim (e.g. without a title). */
@@ -177,7 +190,29 @@ export const make = (options: {
       type: "User",
       site_admin: false
     }
-    const issueJson = (i: TwinIssue) => ({
+    const issueJson = (i: TwinIssue, all: ReadonlyMap<number, TwinIssue> = new Map()) => {
+      const blockers = (i.blockedBy ?? []).flatMap((n) => {
+        const b = all.get(n)
+        return b === undefined || b.deleted ? [] : [b]
+      })
+      const children = [...all.values()].filter((c) => !c.deleted && c.parent === i.number)
+      const done = children.filter((c) => c.state === "closed").length
+      return {
+        ...issueFields(i),
+        issue_dependencies_summary: {
+          blocked_by: blockers.filter((b) => b.state === "open").length,
+          blocking: [...all.values()].filter((o) => !o.deleted && o.state === "open" && (o.blockedBy ?? []).includes(i.number)).length,
+          total_blocked_by: blockers.length,
+          total_blocking: [...all.values()].filter((o) => !o.deleted && (o.blockedBy ?? []).includes(i.number)).length
+        },
+        sub_issues_summary: {
+          total: children.length,
+          completed: done,
+          percent_completed: children.length === 0 ? 0 : Math.floor((done * 100) / children.length)
+        }
+      }
+    }
+    const issueFields = (i: TwinIssue) => ({
       id: 1000 + i.number,
       node_id: `I_${i.number}`,
       url: `${apiBase}/issues/${i.number}`,
@@ -304,7 +339,7 @@ export const make = (options: {
         const all = [...s.issues.values()]
           .filter((i) => !i.deleted && (want === "all" || i.state === want))
           .sort((a, b) => b.number - a.number)
-          .map((i) => i.raw ?? issueJson(i))
+          .map((i) => i.raw ?? issueJson(i, s.issues))
         const items = all.slice((page - 1) * perPage, page * perPage)
         const etag = `"${createHash("sha256").update(JSON.stringify(items)).digest("hex").slice(0, 32)}"`
         const links: Array<string> = []
@@ -330,7 +365,7 @@ export const make = (options: {
         const issue = (yield* Ref.get(state)).issues.get(n)
         if (issue === undefined) return notFound
         if (issue.deleted) return ghError(410, "This issue was deleted")
-        return json(issue.raw ?? issueJson(issue))
+        return json(issue.raw ?? issueJson(issue, (yield* Ref.get(state)).issues))
       })
     )
 
@@ -446,7 +481,29 @@ export const make = (options: {
       })
     )
 
+    /** `GET /issues/{n}/dependencies/blocked_by` and `GET /issues/{n}/sub_issues`: lists of issues. */
+    const related = (pick: (s: GitHubTwinState, issue: TwinIssue) => ReadonlyArray<TwinIssue>) =>
+      guarded(() =>
+        Effect.gen(function*() {
+          if (!(yield* ownRepo)) return notFound
+          const n = yield* numberParam
+          const s = yield* Ref.get(state)
+          const issue = s.issues.get(n)
+          if (issue === undefined || issue.deleted) return notFound
+          return json(pick(s, issue).map((i) => issueJson(i, s.issues)))
+        })
+      )
+    const blockedBy = related((s, issue) =>
+      (issue.blockedBy ?? []).flatMap((n) => {
+        const b = s.issues.get(n)
+        return b === undefined || b.deleted ? [] : [b]
+      })
+    )
+    const subIssues = related((s, issue) => [...s.issues.values()].filter((c) => !c.deleted && c.parent === issue.number))
+
     const router = HttpRouter.empty.pipe(
+      HttpRouter.get("/repos/:owner/:repo/issues/:number/dependencies/blocked_by", blockedBy),
+      HttpRouter.get("/repos/:owner/:repo/issues/:number/sub_issues", subIssues),
       HttpRouter.get("/repos/:owner/:repo", getRepo),
       HttpRouter.get("/repos/:owner/:repo/labels/:name", getLabel),
       HttpRouter.get("/repos/:owner/:repo/issues", listIssues),
@@ -484,7 +541,9 @@ export const make = (options: {
             closed_at: null,
             isPull: issue.isPull ?? false,
             deleted: false,
-            raw: null
+            raw: null,
+            blockedBy: [...(issue.blockedBy ?? [])],
+            parent: issue.parent ?? null
           }
           return [number, {
             ...s,

@@ -86,4 +86,33 @@ describe("GitHub twin payloads vs GitHub's OpenAPI description", () => {
       // The checker can fail: a record without a title is caught.
       expect(check(schema("issue"), { ...(issues[0] as object), title: undefined, state: 3 }).length).toBeGreaterThan(0)
     }).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
+
+  it.live("issue dependencies (blocked_by) and sub-issues conform, with their summaries", () =>
+    Effect.gen(function*() {
+      const twin = yield* GitHubTwin.make({})
+      const blocker = yield* twin.open({ title: "blocker" })
+      const parent = yield* twin.open({ title: "parent" })
+      const blocked = yield* twin.open({ title: "blocked", blockedBy: [blocker], parent })
+      const client = yield* HttpClient.HttpClient
+      const get = (path: string) =>
+        client.get(`${twin.url}/repos/${twin.owner}/${twin.repo}${path}`, { headers: { authorization: `Bearer ${twin.token}` } }).pipe(
+          Effect.flatMap((r) => r.json)
+        )
+      const blockers = (yield* get(`/issues/${blocked}/dependencies/blocked_by`)) as Array<{ number: number }>
+      expect(blockers.map((b) => b.number)).toEqual([blocker])
+      expect(blockers.flatMap((b) => check(schema("issue"), b))).toEqual([])
+      const children = (yield* get(`/issues/${parent}/sub_issues`)) as Array<{ number: number }>
+      expect(children.map((c) => c.number)).toEqual([blocked])
+      expect(children.flatMap((c) => check(schema("issue"), c))).toEqual([])
+      const one = (yield* get(`/issues/${blocked}`)) as Record<string, any>
+      expect(check(schema("issue"), one)).toEqual([])
+      expect(one["issue_dependencies_summary"]).toEqual({ blocked_by: 1, blocking: 0, total_blocked_by: 1, total_blocking: 0 })
+      expect(((yield* get(`/issues/${parent}`)) as Record<string, any>)["sub_issues_summary"]).toEqual({
+        total: 1,
+        completed: 0,
+        percent_completed: 0
+      })
+      yield* twin.edit(blocker, { state: "closed" })
+      expect(((yield* get(`/issues/${blocked}`)) as Record<string, any>)["issue_dependencies_summary"].blocked_by).toBe(0)
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
 })

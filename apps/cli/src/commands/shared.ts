@@ -1,6 +1,8 @@
 /** Helpers every command implementation shares: the repo root, the store, JSON output. */
-import { Issue } from "@switchyard/domain"
-import { GitSandbox } from "@switchyard/node"
+import { FileSystem } from "@effect/platform"
+import { parseWorkflow } from "@switchyard/core"
+import { Issue, TrackerConfig } from "@switchyard/domain"
+import { GitSandbox, NodeWorkflowFile } from "@switchyard/node"
 import { Console, Effect, Option, Schema } from "effect"
 import * as NodePath from "node:path"
 import { storeLayer } from "../store.js"
@@ -21,3 +23,18 @@ export const withStore = <A, E, R>(f: (root: string) => Effect.Effect<A, E, R>) 
 /** The absolute path `--workflow` names (resolved against the process cwd), or undefined for `<repo>/WORKFLOW.md`. */
 export const workflowPathOf = (flag: Option.Option<string>): string | undefined =>
   Option.match(flag, { onNone: () => undefined, onSome: (p) => NodePath.resolve(process.cwd(), p) })
+
+/**
+ * `tracker:` of the repo's workflow file (`<repo>/WORKFLOW.md`), for commands that do not load the workflow (issue
+ * create, status). An absent file, or one that does not parse (the command that loads it reports that), gives the
+ * defaults: the embedded tracker, no required labels. Never fails.
+ */
+export const workflowTracker = (root: string): Effect.Effect<TrackerConfig, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = NodeWorkflowFile.workflowPath(root)
+    const text = yield* fs.readFileString(path).pipe(Effect.option)
+    if (Option.isNone(text)) return TrackerConfig.make({})
+    const parsed = yield* Effect.option(parseWorkflow(path, text.value))
+    return Option.match(parsed, { onNone: () => TrackerConfig.make({}), onSome: (def) => def.config.tracker })
+  })

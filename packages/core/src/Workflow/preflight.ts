@@ -109,17 +109,20 @@ const notFound = (program: string, where: string) =>
 const LOOPBACK = new Set(["127.0.0.1", "[::1]", "localhost"])
 
 /**
- * The problems of `tracker:` that need no I/O (docs/trackers.md): a kind this version cannot run yet (`linear`),
+ * The problems of `tracker:` that need no I/O (docs/trackers.md): `linear` without `project_slug` or active states,
  * `fp` with `required_labels` (fp issues carry no labels), `github` without `repo: owner/name`, an `api_url` that is not a URL, or is plain `http://` on a host that
  * is not loopback (the token would cross the network in clear). Pure.
  */
 export const trackerProblems = (tracker: TrackerConfig): ReadonlyArray<PreflightProblem> => {
   const problems: Array<PreflightProblem> = []
-  if (tracker.kind === "linear") {
+  if (tracker.kind === "linear" && (tracker.project_slug === null || tracker.project_slug.trim() === "")) {
     problems.push({
-      key: "tracker.kind",
-      reason: `is ${JSON.stringify(tracker.kind)}, which this version cannot run yet (switchyard, github and fp can; docs/trackers.md)`
+      key: "tracker.project_slug",
+      reason: "is not set; tracker.kind linear needs the project's slug (the last part of its URL, e.g. my-project-0123abcd)"
     })
+  }
+  if (tracker.kind === "linear" && tracker.active_states.every((s) => s.trim() === "")) {
+    problems.push({ key: "tracker.active_states", reason: "names no state, so no issue could be dispatched" })
   }
   if (tracker.kind === "fp" && tracker.required_labels.length > 0) {
     problems.push({

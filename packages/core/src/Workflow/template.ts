@@ -100,6 +100,15 @@ tracker:                        # where issues come from (docs/trackers.md); run
   token_env: null               # the env var that holds the token; null = GITHUB_TOKEN / LINEAR_API_KEY
   command: null                 # fp: the fp binary; null = fp on PATH
   label_prefix: switchyard      # github: the state labels Switchyard writes are <prefix>:running, <prefix>:escalated, ...
+  project_slug: null            # linear: the project's slug (the last part of its URL); required for linear
+  active_states: [Todo, In Progress]                            # linear: states whose issues are candidates
+  terminal_states: [Closed, Cancelled, Canceled, Duplicate, Done] # linear: states that end an issue
+  state_names:                  # linear: the state Switchyard moves an issue to; each must exist in the team
+    todo: Todo                  #   back in the queue (a retry, a requeue)
+    running: In Progress        #   claimed
+    review: In Review           #   PR_READY
+    escalated: Backlog          #   ESCALATE: a person decides, then moves it back to Todo
+    no_op: Done                 #   NO_OP
 
 polling:
   interval_ms: 30000            # ms between scheduler ticks when nothing else wakes it

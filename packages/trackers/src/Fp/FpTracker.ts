@@ -14,6 +14,8 @@
  *   in-progress, not re-dispatched); NO_OP → `done` + `no-op`; back to todo → `todo`, the property cleared;
  *   comments with `fp comment add`, each carrying a marker so a retry does not post it twice.
  * fp issues carry no labels: `tracker.required_labels` cannot be met, so preflight refuses them with kind fp.
+ * Task-packet fields (reproduction, validation, scope, non_goals) come from a ```` ```switchyard ```` YAML block in
+ * the description, as on GitHub and Linear (not from properties: those are only in `show`, one call per issue).
  */
 import { Command, type CommandExecutor } from "@effect/platform"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -22,6 +24,7 @@ import { Issue, IssueId, type IssueStatus } from "@switchyard/domain"
 import { Chunk, Effect, Either, Layer, Option, ParseResult, Schema, Stream } from "effect"
 import * as MirrorTracker from "../Mirror/MirrorTracker.js"
 import { endingComment, marker } from "../GitHub/GitHubTracker.js"
+import { packetOf } from "../GitHub/mapping.js"
 
 export const FpStatus = Schema.Literal("todo", "in-progress", "done")
 
@@ -156,6 +159,9 @@ export const remote = (options: FpTrackerOptions) =>
           : STATE_OF[state] ?? "backlog"
         const title = item.title.trim()
         if (title === "") return Either.left({ id: item.id, reason: "its title is blank" })
+        // The task packet: the same ```switchyard YAML block in the description as on GitHub and Linear.
+        const packet = packetOf(item.description ?? "")
+        if (Either.isLeft(packet)) return Either.left({ id: item.id, reason: packet.left })
         return Either.right(
           new Issue({
             id,
@@ -166,10 +172,10 @@ export const remote = (options: FpTrackerOptions) =>
             labels: [],
             parent: item.parent === null ? null : yield* idOf(item.parent),
             blocked_by: yield* Effect.forEach(item.dependencies, idOf),
-            reproduction: null,
-            validation: [],
-            scope: [],
-            non_goals: [],
+            reproduction: packet.right.reproduction,
+            validation: packet.right.validation,
+            scope: packet.right.scope,
+            non_goals: packet.right.non_goals,
             comments: [],
             created_at: item.createdAt,
             updated_at: item.updatedAt

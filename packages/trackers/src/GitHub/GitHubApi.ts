@@ -172,6 +172,19 @@ export const make = (options: GitHubApiOptions) =>
         Effect.catchIf((e) => e.category === "not_found", () => Effect.succeed(Option.none()))
       )
 
+    /**
+     * A related list of issue `number` (`dependencies/blocked_by` or `sub_issues`), raw, the first 100 (a
+     * conditional GET: an unchanged list costs no rate limit).
+     */
+    const relatedOf = (what: "dependencies/blocked_by" | "sub_issues", number: number) =>
+      conditional(`read ${what} of #${number}`, `${repoUrl}/issues/${number}/${what}?per_page=${PER_PAGE}`).pipe(
+        Effect.flatMap((r) =>
+          Array.isArray(r.body)
+            ? Effect.succeed(r.body as ReadonlyArray<unknown>)
+            : Effect.fail(fail(`read ${what} of #${number}`, "response", null, "the answer is not a JSON array"))
+        )
+      )
+
     const json = (method: "post", url: string, body: unknown) =>
       HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson(body))
 
@@ -188,6 +201,10 @@ export const make = (options: GitHubApiOptions) =>
         ),
       listOpen,
       getIssue,
+      /** The issues blocking issue `number` (GitHub's issue dependencies), raw. */
+      blockedBy: (number: number) => relatedOf("dependencies/blocked_by", number),
+      /** The sub-issues of issue `number`, raw. */
+      subIssues: (number: number) => relatedOf("sub_issues", number),
       addLabels: (number: number, labels: ReadonlyArray<string>) =>
         call(`label issue #${number}`, json("post", `${repoUrl}/issues/${number}/labels`, { labels })).pipe(Effect.asVoid),
       /** Removes a label; one the issue does not have is not an error. */

@@ -22,11 +22,11 @@ import {
   type TrackerEnding,
   TrackerError
 } from "@switchyard/core"
-import type { IssueId } from "@switchyard/domain"
+import { Issue, type IssueId } from "@switchyard/domain"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as MirrorTracker from "../Mirror/MirrorTracker.js"
 import { GitHubError, make as makeApi } from "./GitHubApi.js"
-import { mapIssue, numberOf, stateLabelFor, stateLabels } from "./mapping.js"
+import { mapIssue, numberOf, openBlockerIds, stateLabelFor, stateLabels, subIssueNumbers } from "./mapping.js"
 
 /** The public API. */
 export const DEFAULT_API_URL = "https://api.github.com"
@@ -139,20 +139,33 @@ export const remote = (options: GitHubTrackerOptions) =>
     return {
       kind: "github",
       prefix: "GH",
-      pull: api.listOpen.pipe(
-        Effect.mapError(errorOf("read issues")),
-        Effect.map(({ changed, items }) => {
-          if (!changed) return Option.none()
-          const issues = []
-          const invalid = []
-          for (const raw of items) {
-            const mapped = mapIssue(raw, options.labelPrefix)
-            if (mapped._tag === "Issue") issues.push(mapped.issue)
-            else if (mapped._tag === "Malformed") invalid.push({ id: mapped.id, reason: mapped.reason })
-          }
-          return Option.some({ issues, invalid })
+      pull: Effect.gen(function*() {
+        const { changed, items } = yield* api.listOpen
+        if (!changed) return Option.none()
+        const mapped = []
+        const invalid = []
+        for (const raw of items) {
+          const m = mapIssue(raw, options.labelPrefix)
+          if (m._tag === "Issue") mapped.push(m)
+          else if (m._tag === "Malformed") invalid.push({ id: m.id, reason: m.reason })
+        }
+        // Blockers (issue dependencies) and sub-issues: read only for the issues GitHub says have them.
+        const repositoryUrl = api.repoUrl
+        const blockers = new Map<string, ReadonlyArray<IssueId>>()
+        const parents = new Map<number, IssueId>()
+        for (const m of mapped) {
+          const n = numberOf(m.issue.id)
+          if (n === null) continue
+          if (m.openBlockers) blockers.set(m.issue.id, openBlockerIds(yield* api.blockedBy(n), repositoryUrl))
+          if (m.subIssues) for (const child of subIssueNumbers(yield* api.subIssues(n), repositoryUrl)) parents.set(child, m.issue.id)
+        }
+        const issues = mapped.map(({ issue }) => {
+          const blockedBy = blockers.get(issue.id) ?? []
+          const parent = parents.get(numberOf(issue.id) ?? 0) ?? null
+          return blockedBy.length === 0 && parent === null ? issue : new Issue({ ...issue, blocked_by: blockedBy, parent })
         })
-      ),
+        return Option.some({ issues, invalid })
+      }).pipe(Effect.mapError(errorOf("read issues"))),
       refresh: (id: IssueId) =>
         Effect.gen(function*() {
           const number = numberOf(id)

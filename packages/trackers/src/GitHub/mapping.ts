@@ -11,6 +11,8 @@
  * - task-packet fields from a fenced block with the info string `switchyard` in the body, holding YAML:
  *   `reproduction` (string), `validation`, `scope`, `non_goals` (lists of strings).
  * - pull requests (the Issues API lists them, with a `pull_request` key) are not issues.
+ * - blockers and parent are not in the record: `relations` turns the `blocked_by` and `sub_issues` lists GitHub
+ *   serves for an issue into `blocked_by` ids and children's `parent`.
  */
 import { Issue, IssueId, type IssueStatus, Priority } from "@switchyard/domain"
 import { DateTime, Either, ParseResult, Schema } from "effect"
@@ -30,7 +32,11 @@ export const GitHubIssue = Schema.Struct({
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   pull_request: Schema.optional(Schema.Unknown),
-  html_url: Schema.optional(Schema.String)
+  html_url: Schema.optional(Schema.String),
+  repository_url: Schema.optional(Schema.String),
+  /** Open (`blocked_by`) and all blockers; present where GitHub has issue dependencies. */
+  issue_dependencies_summary: Schema.optional(Schema.Struct({ blocked_by: Schema.Int, total_blocked_by: Schema.Int })),
+  sub_issues_summary: Schema.optional(Schema.Struct({ total: Schema.Int }))
 })
 export type GitHubIssue = typeof GitHubIssue.Type
 
@@ -100,7 +106,14 @@ export const packetOf = (body: string): Either.Either<PacketSection, string> => 
 
 /** What a raw record of an issue list became: an issue, a pull request (not an issue), or malformed with a reason. */
 export type Mapped =
-  | { readonly _tag: "Issue"; readonly issue: Issue; readonly url: string | null }
+  | {
+    readonly _tag: "Issue"
+    readonly issue: Issue
+    readonly url: string | null
+    /** Whether GitHub says it has open blockers / sub-issues (then they are read: `relations`). */
+    readonly openBlockers: boolean
+    readonly subIssues: boolean
+  }
   | { readonly _tag: "PullRequest" }
   | { readonly _tag: "Malformed"; readonly id: string; readonly reason: string }
 
@@ -143,7 +156,13 @@ export const mapIssue = (raw: unknown, prefix: string): Mapped => {
     created_at: gh.created_at,
     updated_at: gh.updated_at
   })
-  return { _tag: "Issue", issue, url: gh.html_url ?? null }
+  return {
+    _tag: "Issue",
+    issue,
+    url: gh.html_url ?? null,
+    openBlockers: (gh.issue_dependencies_summary?.blocked_by ?? 0) > 0,
+    subIssues: (gh.sub_issues_summary?.total ?? 0) > 0
+  }
 }
 
 /** The next page's URL from a `Link` header (RFC 8288, as GitHub sends it), or null. */
@@ -169,3 +188,28 @@ export const throttleDelayMs = (headers: Readonly<Record<string, string | undefi
 
 /** Epoch ms of a `DateTime`, for rows. */
 export const epochMs = (d: DateTime.Utc): number => DateTime.toEpochMillis(d)
+
+/** Whether a record's `repository_url` is the tracker's repository (GitHub compares owner/name case-insensitively). */
+const sameRepository = (url: string | undefined, repositoryUrl: string | undefined): boolean =>
+  url === undefined || repositoryUrl === undefined || url.toLowerCase() === repositoryUrl.toLowerCase()
+
+/**
+ * The ids of the open issues among a raw `blocked_by` list of an issue of `repositoryUrl` (GitHub's issue
+ * dependencies). A blocker in another repository cannot be mirrored: it becomes `GHX-<number>`, an id no issue has,
+ * which blocks (an unknown blocker blocks) until GitHub counts no open blocker. Closed blockers do not block.
+ */
+export const openBlockerIds = (raw: ReadonlyArray<unknown>, repositoryUrl: string | undefined): ReadonlyArray<IssueId> =>
+  raw.flatMap((r) => {
+    const b = Schema.decodeUnknownOption(GitHubIssue)(r)
+    if (b._tag === "None" || b.value.state !== "open") return []
+    const same = sameRepository(b.value.repository_url, repositoryUrl)
+    return [IssueId.make(`${same ? "GH" : "GHX"}-${b.value.number}`)]
+  })
+
+/** The numbers of the issues in a raw `sub_issues` list that belong to the same repository. */
+export const subIssueNumbers = (raw: ReadonlyArray<unknown>, repositoryUrl: string | undefined): ReadonlyArray<number> =>
+  raw.flatMap((r) => {
+    const c = Schema.decodeUnknownOption(GitHubIssue)(r)
+    if (c._tag === "None") return []
+    return sameRepository(c.value.repository_url, repositoryUrl) ? [c.value.number] : []
+  })

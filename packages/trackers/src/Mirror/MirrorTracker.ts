@@ -21,6 +21,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import {
+  hasRequiredLabels,
   summarizeReady,
   Tracker,
   type TrackerEnding,
@@ -68,6 +69,11 @@ export interface Remote {
   readonly kind: string
   /** The id prefix of its issues (`GH`): only these are dispatched, listed and written back. */
   readonly prefix: string
+  /**
+   * Every id prefix of its issues when there are several (Linear: the team keys of the project); default
+   * `[prefix]`.
+   */
+  readonly prefixes?: ReadonlyArray<string>
   /** Every issue in scope, or None when nothing changed since the last read (a 304). */
   readonly pull: Effect.Effect<Option.Option<RemoteRead>, TrackerError>
   /** One issue now (Some), or None when it is gone. Fails on a malformed record (Symphony SPEC §11.1). */
@@ -103,7 +109,8 @@ export const make = (remote: Remote) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const base = yield* SqliteTracker.make({ prefix: remote.prefix })
-    const own = (id: string) => id.startsWith(`${remote.prefix}-`)
+    const prefixes = remote.prefixes ?? [remote.prefix]
+    const own = (id: string) => prefixes.some((p) => id.startsWith(`${p}-`))
     const failure = (operation: string) => (error: unknown) =>
       new TrackerError({ operation, reason: error instanceof Error ? error.message : String(error), cause: error })
     // Optimistic until the first read (which `layer` makes before the first tick): an outage is then logged once.
@@ -243,10 +250,11 @@ export const make = (remote: Remote) =>
         for (const issue of issues) touched = (yield* upsert(issue)) || touched
       })).pipe(Effect.mapError(failure("sync")))
       // Issues we mirror as open that the remote no longer lists as open: closed, deleted or moved out of scope.
-      const open = yield* sql<{ id: string }>`
-        SELECT id FROM issues WHERE id GLOB ${`${remote.prefix}-*`} AND status NOT IN ('done', 'cancelled')`.pipe(
+      const open = (yield* Effect.forEach(prefixes, (p) =>
+        sql<{ id: string }>`
+          SELECT id FROM issues WHERE id GLOB ${`${p}-*`} AND status NOT IN ('done', 'cancelled')`).pipe(
         Effect.mapError(failure("sync"))
-      )
+      )).flat()
       for (const { id } of open) {
         if (seen.has(id)) continue
         const now = yield* remote.refresh(id as IssueId)
@@ -354,3 +362,27 @@ export const layer = (
       return Tracker.of(mirror.tracker)
     }) satisfies Effect.Effect<unknown, unknown, SqlClient.SqlClient | Scope.Scope>
   )
+
+/**
+ * `base` dispatching only the issues `own` accepts: `ready` and `readySummary` leave the others out (everything
+ * else is `base`'s). `tracker.kind: switchyard` wraps the store's SqliteTracker with it, so rows mirrored from an
+ * external tracker (`GH-`, `FP-`, a Linear team's ids) by an earlier run with another kind stay visible but are
+ * never dispatched as embedded issues, whose write-backs would go nowhere (docs/trackers.md). With
+ * `requiredLabels`, ready issues without every one of them are left out too (`status` counts "eligible now" so).
+ */
+export const dispatchOnly = (
+  base: TrackerShape,
+  own: (id: string) => boolean,
+  requiredLabels: ReadonlyArray<string> = []
+): TrackerShape => {
+  const ready: TrackerShape["ready"] = Effect.map(base.ready, (set) => ({
+    refs: set.refs.filter((r) => own(r.id) && hasRequiredLabels(r.labels, requiredLabels)),
+    invalid: set.invalid.filter((i) => own(i.id))
+  }))
+  return {
+    ...base,
+    ready,
+    readySummary: (options) =>
+      Effect.zipWith(ready, base.list({ status: "todo" }), (set, todo) => summarizeReady(set, options, todo.filter((i) => own(i.id)).length))
+  }
+}

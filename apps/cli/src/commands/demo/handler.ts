@@ -13,7 +13,7 @@ import { Command, type CommandExecutor, FileSystem, Path } from "@effect/platfor
 import { EvidenceStore, Orchestrator, renderEvidenceMarkdown, runLine, Tracker } from "@switchyard/core"
 import { IssueInput } from "@switchyard/domain"
 import { BwrapConfinement, ProcessRunner } from "@switchyard/node"
-import { GitHubTwin, Playbook, Twin } from "@switchyard/twin"
+import { GitHubTwin, LinearTwin, Playbook, Twin } from "@switchyard/twin"
 import { Config, Console, Duration, Effect, Option, Schema } from "effect"
 import { fileURLToPath } from "node:url"
 import { lineLayer, statePaths } from "../../layers.js"
@@ -131,6 +131,32 @@ const githubTrackerKeys = (twin: GitHubTwin.GitHubTwinShape) => `tracker:
   api_url: ${JSON.stringify(twin.url)}
   required_labels: [ready]
 `
+
+/** The `tracker:` block of the Linear demo: the twin's project, only issues labelled `ready`. */
+const linearTrackerKeys = (twin: LinearTwin.LinearTwinShape) => `tracker:
+  kind: linear
+  project_slug: ${twin.projectSlug}
+  # The local Linear twin; remove api_url to use api.linear.app with a real key in $LINEAR_API_KEY.
+  api_url: ${JSON.stringify(twin.url)}
+  required_labels: [ready]
+`
+
+/** Linear's priority number (1 urgent … 4 low, 0 none) of a demo priority. */
+const linearPriority = (p: string | undefined): number =>
+  p === "critical" ? 1 : p === "high" ? 2 : p === "medium" ? 3 : p === "low" ? 4 : 0
+
+/** What the Linear twin holds now: each issue's state and comments. */
+const showLinear = (twin: LinearTwin.LinearTwinShape) =>
+  Effect.gen(function*() {
+    const s = yield* twin.state
+    yield* rule(`Linear (the twin): what Switchyard wrote back to project ${twin.projectSlug}`)
+    for (const issue of s.issues) {
+      yield* Console.log(`  ${issue.team}-${issue.number} ${issue.title}\n      state: ${issue.state}`)
+      for (const c of s.comments.filter((c) => c.issue === issue.uuid)) {
+        yield* Console.log(`      comment: ${c.body.split("\n").find((l) => l.trim() !== "") ?? ""}`)
+      }
+    }
+  })
 
 /** The body of a demo issue on GitHub: its text, then the task-packet fields in a ```switchyard block (YAML). */
 const githubBody = (d: DemoIssue): string => {
@@ -381,6 +407,7 @@ export const runDemo = (
       ? Option.some(yield* Twin.make(yield* Playbook.decode(demoPlaybook).pipe(Effect.orDie)))
       : Option.none()
     const github = options.tracker === "github" ? Option.some(yield* GitHubTwin.make({ labels: ["ready"] })) : Option.none()
+    const linear = options.tracker === "linear" ? Option.some(yield* LinearTwin.make({})) : Option.none()
     const agentHome = path.join(base, "agent-home")
     yield* fs.makeDirectory(agentHome)
     // Confine when bubblewrap works here, and say which it did (docs/security.md).
@@ -395,7 +422,7 @@ export const runDemo = (
         worktrees,
         unconfinedBecause === null ? "bwrap" : "none",
         Option.toArray(root),
-        Option.match(github, { onNone: () => "", onSome: githubTrackerKeys })
+        Option.match(github, { onNone: () => Option.match(linear, { onNone: () => "", onSome: linearTrackerKeys }), onSome: githubTrackerKeys })
       )
     )
     const git = (...args: Array<string>) => ProcessRunner.runGit(args, repo)
@@ -438,13 +465,29 @@ export const runDemo = (
     // Claude Code gets a dummy key (the twin checks none) and a private HOME: nothing from this machine's
     // ~/.claude is read, and no real key is sent anywhere, even to the local twin.
     // The GitHub demo's token is the twin's (never passed to an agent or a verification command).
-    const runnerEnv = Option.isSome(claude) || Option.isSome(github)
+    const runnerEnv = Option.isSome(claude) || Option.isSome(github) || Option.isSome(linear)
       ? {
         ...process.env,
         ...(Option.isSome(claude) ? { ANTHROPIC_API_KEY: "sk-test", HOME: agentHome } : {}),
-        ...(Option.isSome(github) ? { GITHUB_TOKEN: github.value.token } : {})
+        ...(Option.isSome(github) ? { GITHUB_TOKEN: github.value.token } : {}),
+        ...(Option.isSome(linear) ? { LINEAR_API_KEY: linear.value.apiKey } : {})
       }
       : undefined
+    // Linear: the five issues are created in the twin's project (labelled `ready`) before the line starts.
+    if (Option.isSome(linear)) {
+      yield* Console.log(`  tracker       Linear on a local Linear twin at ${linear.value.url} (project ${linear.value.projectSlug}):
+                issues labelled \`ready\` in Todo come in; state changes and comments go out`)
+      yield* rule("creating 5 issues in Linear (the twin)")
+      for (const d of demoIssues) {
+        const id = yield* linear.value.create({
+          title: d.input.title,
+          description: githubBody(d),
+          labels: ["ready", ...(d.input.labels ?? [])],
+          priority: linearPriority(d.input.priority)
+        })
+        yield* print(row(`  ${id}  `, cell(d.input.title, 42), ` expect ${d.expect}`))
+      }
+    }
     // GitHub: the five issues are opened on the twin (labelled `ready`) before the line starts and reads them.
     if (Option.isSome(github)) {
       yield* Console.log(`  tracker       GitHub Issues on a local GitHub twin at ${github.value.url} (repository ${github.value.owner}/${github.value.repo}):
@@ -462,7 +505,7 @@ export const runDemo = (
 
     yield* Effect.gen(function*() {
       const tracker = yield* Tracker
-      if (Option.isNone(github)) {
+      if (Option.isNone(github) && Option.isNone(linear)) {
         yield* rule("filing 5 issues")
         for (const d of demoIssues) {
           const issue = yield* tracker.create(new IssueInput(d.input))
@@ -499,9 +542,11 @@ export const runDemo = (
     }).pipe(Effect.scoped, Effect.provide(lineLayer(repo, { runnerEnv })))
     // The line's layer is released (its outbox flushed): what GitHub now holds.
     if (Option.isSome(github)) yield* showGitHub(github.value)
+    if (Option.isSome(linear)) yield* showLinear(linear.value)
 
-    // The same five issues in the same order: GH-1..5 on GitHub, SY-1..5 in the embedded tracker.
-    const ids = (text: string) => Option.isSome(github) ? text.replaceAll("SY-", "GH-") : text
+    // The same five issues in the same order: GH-1..5 on GitHub, ENG-1..5 on Linear, SY-1..5 in the embedded tracker.
+    const ids = (text: string) =>
+      Option.isSome(github) ? text.replaceAll("SY-", "GH-") : Option.isSome(linear) ? text.replaceAll("SY-", `${linear.value.team.key}-`) : text
     yield* rule("what just happened")
     yield* Console.log(ids(`Every terminal state above was decided by Switchyard, not by the agent: it ran the reproduction
 before and after, ran \`node --test\` in a clean checkout, and read the diff. SY-5's agent said

@@ -5,8 +5,8 @@ import { type Command, Options } from "@effect/cli"
 export const demoAgents = ["command", "claude-code"] as const
 export type DemoAgent = (typeof demoAgents)[number]
 
-/** `--tracker` for the demo: the embedded tracker, or GitHub Issues on a local GitHub twin. */
-export const demoTrackers = ["switchyard", "github"] as const
+/** `--tracker` for the demo: the embedded tracker, or GitHub Issues / Linear on a local twin. */
+export const demoTrackers = ["switchyard", "github", "linear"] as const
 export type DemoTracker = (typeof demoTrackers)[number]
 
 export const demoConfig = {
@@ -17,7 +17,7 @@ export const demoConfig = {
   ),
   tracker: Options.choice("tracker", demoTrackers).pipe(
     Options.withDefault("switchyard" as const),
-    Options.withDescription("where the issues come from: the embedded tracker, or GitHub Issues on a local GitHub twin")
+    Options.withDescription("where the issues come from: the embedded tracker, or GitHub Issues / Linear on a local twin")
   )
 }
 export type DemoOptions = Command.Command.ParseConfig<typeof demoConfig>

@@ -1,10 +1,11 @@
 /** `switchyard issue create|list|show|update|comment`: the tracker from the command line. */
-import { EvidenceStore, Orchestrator, Tracker } from "@switchyard/core"
+import { EvidenceStore, Orchestrator, PreflightFailed, Tracker } from "@switchyard/core"
+import { NodeWorkflowFile } from "@switchyard/node"
 import { IssueInput, IssuePatch } from "@switchyard/domain"
 import { Console, Effect, Option, ParseResult, Schema } from "effect"
 import { print } from "../../view/doc.js"
 import { issueDetail, issueTable } from "../../view/issue.js"
-import { encodeIssue, printJson, withStore } from "../shared.js"
+import { encodeIssue, printJson, withStore, workflowTracker } from "../shared.js"
 import type { IssueCommentOptions, IssueCreateOptions, IssueListOptions, IssueShowOptions, IssueUpdateOptions } from "./options.js"
 
 /** The command-line option of each IssueInput / IssuePatch field. */
@@ -45,10 +46,22 @@ const decodeOptions = <A, I>(schema: Schema.Schema<A, I>, input: unknown): Effec
 /**
  * Files an issue (decoded with `IssueInput`); prints its id, or the issue with `--json`. A refused value (e.g. an
  * empty title, a title over `MAX_TITLE_BYTES`) fails with `InvalidIssueOption`, one line naming the option.
+ * With an external `tracker.kind` (github, linear, fp) it refuses (`PreflightFailed`, exit 2): the issue would
+ * land in the embedded tracker, which that kind does not read; it must be opened in the tracker.
  */
 export const create = (o: IssueCreateOptions) =>
-  withStore(() =>
+  withStore((root) =>
     Effect.gen(function*() {
+      const kind = (yield* workflowTracker(root)).kind
+      if (kind !== "switchyard") {
+        return yield* new PreflightFailed({
+          path: NodeWorkflowFile.workflowPath(root),
+          problems: [{
+            key: "tracker.kind",
+            reason: `is ${kind}: issues come from ${kind === "github" ? "GitHub" : kind === "linear" ? "Linear" : "fp"}, so open it there (switchyard issue create files into the embedded tracker, which ${kind} does not read)`
+          }]
+        })
+      }
       const input = yield* decodeOptions(IssueInput, {
         title: o.title,
         body: Option.getOrUndefined(o.body),

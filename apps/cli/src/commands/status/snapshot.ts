@@ -8,7 +8,10 @@ import { ProcessRunner, WorkflowProblems } from "@switchyard/node"
 import { TrackerHealth } from "@switchyard/sqlite"
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option } from "effect"
+import { MirrorTracker } from "@switchyard/trackers"
+import { isEmbeddedId } from "../../layers.js"
 import { statePaths } from "../../store.js"
+import { workflowTracker } from "../shared.js"
 
 /** How many of the eligible issues `status` names (the rest are counted). */
 export const STATUS_NEXT = 10
@@ -17,7 +20,8 @@ export const STATUS_NEXT = 10
  * One read of the four layers for the repo at `repoRoot`. Every bundle of the violation window (the newest 100
  * terminal attempts, which include the 10 shown) has its signature checked and is compared with its attempts row
  * and `terminal.*` event; git is asked, once, where the branches of PR_READY issues in review point. The workflow
- * problems are those live runners recorded (`WorkflowProblems`): status does not parse the workflow itself.
+ * problems are those live runners recorded (`WorkflowProblems`): of the workflow file status reads only `tracker:`
+ * (`workflowTracker`), to count eligible issues as the runner dispatches them.
  */
 export const statusSnapshot = (repoRoot: string) =>
   Effect.gen(function*() {
@@ -42,7 +46,23 @@ export const statusSnapshot = (repoRoot: string) =>
     ])
     // Eligible = ready minus claimed minus waiting for a retry (the same rule as the tick's `eligibleRefs`), counted
     // by the tracker's index instead of reading every ready issue.
-    const ready = yield* tracker.readySummary({
+    // As the runner dispatches: the embedded kind only its own `SY-` issues, an external kind only mirrored ones, and
+    // only issues with every `tracker.required_labels` label. The embedded kind without required labels and without
+    // foreign rows (mirrored by an earlier run with another kind; two index range probes) is counted by the index.
+    const cfg = yield* workflowTracker(repoRoot)
+    const own = cfg.kind === "switchyard" ? isEmbeddedId : (id: string) => !isEmbeddedId(id)
+    const foreign = cfg.kind !== "switchyard" || (yield* Effect.serviceOption(SqlClient.SqlClient).pipe(Effect.flatMap(Option.match({
+      onNone: () => Effect.succeed(false),
+      onSome: (sql) =>
+        sql<{ id: string }>`SELECT id FROM issues WHERE id < 'SY-' UNION ALL SELECT id FROM issues WHERE id >= 'SY.' LIMIT 1`.pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.orElseSucceed(() => true)
+        )
+    }))))
+    const counted = !foreign && cfg.required_labels.length === 0
+      ? tracker
+      : MirrorTracker.dispatchOnly(tracker, own, cfg.required_labels)
+    const ready = yield* counted.readySummary({
       exclude: [...leases.map((l) => l.issue_id), ...retries.filter((r) => r.due_at > now).map((r) => r.issue_id)],
       limit: STATUS_NEXT
     })
