@@ -2,10 +2,10 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Verifier } from "@switchyard/core"
 import { Effect, Layer, type Scope } from "effect"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, utimesSync } from "node:fs"
 import * as NodePath from "node:path"
 import { BwrapConfinement, EnvRedactor, GitSandbox, ProcessVerifier } from "../src/index.js"
-import { INSTALLS_DIR, installOutputs, isInstallInput } from "../src/Sandbox/installs.js"
+import { INSTALL_IDLE_MS, INSTALLS_DIR, installOutputs, installsToPrune, isInstallInput, KEEP_INSTALLS } from "../src/Sandbox/installs.js"
 import { commitOnTop, config, makeRepo } from "./helpers.js"
 
 /** An "install": node_modules with a file naming the tree it was installed in. */
@@ -83,9 +83,63 @@ describe("installs are reused (verify.reuse_install)", () => {
       }).pipe(Effect.provide(layersFor(repo, `${workspace}-off`, false)))
       assert.isFalse(existsSync(NodePath.join(`${workspace}-off`, INSTALLS_DIR)))
     }))
+  test("old installed bases are pruned once a new one is built: the few most recently used and any used within a day stay", () =>
+    Effect.gen(function*() {
+      const { repo, workspace, base } = yield* makeRepo
+      const installs = NodePath.join(workspace, INSTALLS_DIR)
+      // Six install keys, one commit each (a different manifest).
+      const commits = Array.from({ length: 7 }, (_, i) => commitOnTop(repo, base, { "package.json": `{"name":"demo-${i}"}\n` }))
+      const dayAgo = (days: number) => new Date(Date.now() - days * 24 * 60 * 60 * 1000 - 60_000)
+      yield* Effect.gen(function*() {
+        const from = new Map<string, string>()
+        for (const commit of commits.slice(0, 6)) from.set(commit, (yield* probe(commit, INSTALL))[0]!)
+        const keyOf = (commit: string) => NodePath.relative(installs, NodePath.dirname(from.get(commit)!)).split(NodePath.sep)[0]!
+        assert.strictEqual(readdirSync(installs).length, 6)
+        // All six used within the day: a seventh removes none of them.
+        const seventh = (yield* probe(commits[6]!, INSTALL))[0]!
+        assert.strictEqual(readdirSync(installs).length, 7)
+        // Five of them last used days ago (the first the longest); using the third again marks it used now.
+        commits.slice(0, 5).forEach((commit, i) => {
+          const marker = NodePath.join(installs, keyOf(commit), "installed.json")
+          utimesSync(marker, dayAgo(10 - i), dayAgo(10 - i))
+        })
+        yield* probe(commits[2]!, INSTALL)
+        // A new key: the four most recently used stay (the new one, the seventh, the sixth, the third), and of the
+        // others the ones unused for over a day go.
+        const eighth = commitOnTop(repo, base, { "package.json": "{\"name\":\"demo-8\"}\n" })
+        const newest = (yield* probe(eighth, INSTALL))[0]!
+        const left = new Set(readdirSync(installs))
+        const kept = [newest, seventh, from.get(commits[5]!)!, from.get(commits[2]!)!]
+          .map((f) => NodePath.relative(installs, f).split(NodePath.sep)[0]!)
+        assert.deepStrictEqual([...left].sort(), kept.sort())
+        // A pruned key is built again when it is needed.
+        const again = (yield* probe(commits[0]!, INSTALL))[0]!
+        assert.include(again, `/${INSTALLS_DIR}/`)
+      }).pipe(Effect.provide(layersFor(repo, workspace)))
+    }))
 })
 
 describe("installs helpers", () => {
+  it("prune order: the most recently used few are kept whatever their age, the others once unused for a day", () => {
+    const now = 10 * INSTALL_IDLE_MS
+    const at = (ms: number) => now - ms
+    const installs = [
+      { key: "a", lastUsedMs: at(5 * INSTALL_IDLE_MS) },
+      { key: "b", lastUsedMs: at(4 * INSTALL_IDLE_MS) },
+      { key: "c", lastUsedMs: at(3 * INSTALL_IDLE_MS) },
+      { key: "d", lastUsedMs: at(2 * INSTALL_IDLE_MS) },
+      { key: "e", lastUsedMs: at(INSTALL_IDLE_MS / 2) },
+      { key: "new", lastUsedMs: now }
+    ]
+    assert.strictEqual(KEEP_INSTALLS, 4)
+    // Kept: new, e, d, c (the four most recent); a and b are older than a day.
+    assert.deepStrictEqual([...installsToPrune(installs, "new", now)].sort(), ["a", "b"])
+    // Recent ones beyond the four stay.
+    const recent = installs.map((i) => ({ ...i, lastUsedMs: at(1_000) }))
+    assert.deepStrictEqual(installsToPrune(recent, "new", now), [])
+    // The key just built is never pruned, however old its marker says it is.
+    assert.notInclude(installsToPrune(installs.map((i) => ({ ...i, lastUsedMs: 0 })), "new", now), "new")
+  })
   it("install inputs are manifests, lockfiles and package-manager config, never under node_modules", () => {
     for (const f of ["package.json", "packages/a/package.json", "pnpm-lock.yaml", ".npmrc", "yarn.lock", "bun.lock"]) {
       assert.isTrue(isInstallInput(f), f)

@@ -28,7 +28,7 @@ import { Clock, Effect, Exit, Layer, Option, Random, Schema } from "effect"
 import * as NodeFs from "node:fs"
 import { confinedEnv } from "../AgentStation/AgentEnv.js"
 import * as ProcessRunner from "../ProcessRunner/ProcessRunner.js"
-import { INSTALLED_FILE, installKey, installOutputs, INSTALLS_DIR, isInstallInput, NOT_REUSABLE_FILE, SCRATCH_DIRS } from "./installs.js"
+import { INSTALLED_FILE, installKey, installOutputs, INSTALLS_DIR, installsToPrune, isInstallInput, NOT_REUSABLE_FILE, SCRATCH_DIRS } from "./installs.js"
 
 /** What `installed.json` holds: the `node_modules` directories the install produced, relative to its tree. */
 const InstalledJson = Schema.parseJson(Schema.Struct({ dirs: Schema.Array(Schema.String) }))
@@ -578,6 +578,37 @@ export const make = (
         return same ? mergeBase : null
       })
 
+    /** Records that the installed base in `dir` was used now (its marker file's mtime: the age pruning reads). */
+    const markUsed = (dir: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        fs.utimes(path.join(dir, INSTALLED_FILE), new Date(now), new Date(now))).pipe(Effect.ignore)
+
+    /**
+     * Removes the installed bases `installsToPrune` names once `keep` was built: finished ones (a marker file)
+     * beyond the most recently used few that went unused for a day. Bases being built (no marker) are left to
+     * their builder. Failures are logged, never fatal.
+     */
+    const pruneInstalls = (keep: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const keys = yield* fs.readDirectory(installsRoot)
+        const finished: Array<{ key: string; lastUsedMs: number }> = []
+        for (const key of keys) {
+          for (const marker of [INSTALLED_FILE, NOT_REUSABLE_FILE]) {
+            const info = yield* fs.stat(path.join(installsRoot, key, marker)).pipe(Effect.option)
+            if (Option.isSome(info)) {
+              finished.push({ key, lastUsedMs: Option.getOrElse(info.value.mtime, () => new Date(0)).getTime() })
+              break
+            }
+          }
+        }
+        const stale = installsToPrune(finished, keep, now)
+        for (const key of stale) yield* removeDir(path.join(installsRoot, key))
+        if (stale.length > 0) {
+          yield* Effect.logInfo("removed installed bases unused for a day").pipe(Effect.annotateLogs({ removed: stale.length }))
+        }
+      }).pipe(Effect.catchAll((e) => Effect.logWarning(`could not prune installed bases: ${e.message}`)))
+
     const installedBase = (
       commit: string,
       script: string,
@@ -591,7 +622,10 @@ export const make = (
         const dir = path.join(installsRoot, key)
         const tree = path.join(dir, "tree")
         const found = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
-        if (found !== null) return Option.map(decodeInstalled(found), (m) => ({ tree, dirs: m.dirs }))
+        if (found !== null) {
+          yield* markUsed(dir)
+          return Option.map(decodeInstalled(found), (m) => ({ tree, dirs: m.dirs }))
+        }
         if (mode === "lookup") return Option.none<{ readonly tree: string; readonly dirs: ReadonlyArray<string> }>()
         return yield* installLock.withPermits(1)(Effect.gen(function*() {
           const again = (yield* readOptional(path.join(dir, INSTALLED_FILE))) ?? null
@@ -632,6 +666,7 @@ export const make = (
             yield* removeDir(tree).pipe(Effect.ignore)
             yield* fs.writeFileString(path.join(dir, NOT_REUSABLE_FILE), JSON.stringify({ others: outputs.others }))
               .pipe(Effect.mapError(fsError("install")))
+            yield* pruneInstalls(key)
             return Option.none()
           }
           for (const modules of outputs.dirs) {
@@ -642,6 +677,7 @@ export const make = (
           yield* fs.writeFileString(path.join(dir, INSTALLED_FILE), JSON.stringify({ dirs: outputs.dirs }))
             .pipe(Effect.mapError(fsError("install")))
           yield* Effect.logInfo("installed base ready").pipe(Effect.annotateLogs({ key: key.slice(0, 12), dirs: outputs.dirs.length }))
+          yield* pruneInstalls(key)
           return Option.some({ tree, dirs: outputs.dirs })
         }))
       })

@@ -83,3 +83,29 @@ export const installOutputs = (untracked: ReadonlyArray<string>):
     ? { reusable: true, dirs: untracked.map((e) => e.slice(0, -1)).sort() }
     : { reusable: false, others }
 }
+
+/** How many installed bases are kept whatever their age: the most recently used ones. */
+export const KEEP_INSTALLS = 4
+
+/**
+ * How long (ms) an installed base beyond the {@link KEEP_INSTALLS} most recently used must have gone unused before
+ * it is removed (1 day): far longer than any verification that may have it bound in.
+ */
+export const INSTALL_IDLE_MS = 24 * 60 * 60 * 1000
+
+/**
+ * The installed bases to remove once `keep` (the key just built) exists: every finished one (`lastUsedMs`, epoch ms,
+ * of its marker file) past the {@link KEEP_INSTALLS} most recently used (`keep` first) that has not been used for
+ * {@link INSTALL_IDLE_MS} at `now`. Bases still being built are not listed by the caller. Pure.
+ */
+export const installsToPrune = (
+  installs: ReadonlyArray<{ readonly key: string; readonly lastUsedMs: number }>,
+  keep: string,
+  now: number
+): ReadonlyArray<string> =>
+  installs
+    .filter((i) => i.key !== keep)
+    .sort((a, b) => b.lastUsedMs - a.lastUsedMs || (a.key < b.key ? -1 : 1))
+    .slice(KEEP_INSTALLS - 1)
+    .filter((i) => now - i.lastUsedMs > INSTALL_IDLE_MS)
+    .map((i) => i.key)
