@@ -307,3 +307,20 @@ export const useShop = (r: TestRepo) => {
 
 /** The reproduction of the shop's open bug (refunds print as `$-1.-50`). */
 export const shopRepro = "pnpm exec vitest run -c vitest.repro.config.ts repro/money-negative.test.ts"
+
+/**
+ * What `switchyard status --json` says of the external tracker's health, one `[kind, read ok, typeof rate limit
+ * left, write-backs waiting]` row per kind (the e2e tests of the GitHub and Linear trackers).
+ */
+export const trackerHealthRows = async (dir: string): Promise<ReadonlyArray<readonly [string, boolean, string, number]>> => {
+  const status = await syAsync(dir, ["status", "--json"])
+  const health = JSON.parse(status.stdout).tracker.health as ReadonlyArray<Record<string, unknown>>
+  return health.map((h) => [String(h["kind"]), h["lastOkAt"] !== null, typeof h["rateLimitRemaining"], Number(h["pendingWriteBacks"])] as const)
+}
+
+/** The agent's recorded environment (`envFile`) holds neither the variable `name` nor the secret `value`. */
+export const expectKeptFromAgent = (envFile: string, name: string, value: string) => {
+  const agentEnv = readFileSync(envFile, "utf8")
+  if (agentEnv.includes(name) || agentEnv.includes(value)) throw new Error(`the agent's environment holds ${name} or its value`)
+}
+
