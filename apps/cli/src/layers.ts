@@ -35,14 +35,13 @@ export const isEmbeddedId = (id: string): boolean => id.startsWith(`${SqliteTrac
  * SqliteTracker, dispatching only its own `SY-` issues (not rows an external kind mirrored earlier), the GitHub mirror for `github` after its preflight (the keys, the token in
  * `tracker.token_env`, then the API: the repository and every required label), the Linear mirror for `linear`
  * after its preflight (the key, then the API: the project and every `tracker.state_names` state), the fp mirror for `fp` after
- * `fp issue list` answered in the repository. An external kind on a PostgreSQL store is refused (its mirror and
- * outbox are SQLite tables). A refusal is `PreflightFailed`
+ * `fp issue list` answered in the repository. The mirror and its outbox are the store's tables, SQLite or
+ * PostgreSQL. A refusal is `PreflightFailed`
  * (exit 2, nothing claimed). `env` is where the token is read from (default `process.env`); it is never passed on.
  */
 export const trackerLayer = (
   repoRoot: string,
-  env: Readonly<Record<string, string | undefined>> | undefined,
-  workflowPath?: string | undefined
+  env: Readonly<Record<string, string | undefined>> | undefined
 ) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
@@ -56,14 +55,8 @@ export const trackerLayer = (
         )
         return embedded
       }
-      // The mirror and its outbox live in the embedded SQLite store (docs/trackers.md, "Consistency").
-      const store = yield* chooseStore(repoRoot, { workflowPath })
-      if (store.kind === "postgres") {
-        return yield* new PreflightFailed({
-          path: def.path,
-          problems: [{ key: "tracker.kind", reason: `${cfg.kind} needs the embedded SQLite store for its mirror; it does not run on a PostgreSQL store (store.url / SWITCHYARD_DATABASE_URL) yet` }]
-        })
-      }
+      // The mirror and its outbox live in the store (SQLite or PostgreSQL), written in its transactions
+      // (docs/trackers.md, "Consistency").
       const problems = trackerProblems(cfg)
       if (problems.length > 0) return yield* new PreflightFailed({ path: def.path, problems })
       if (cfg.kind === "fp") {
@@ -176,7 +169,7 @@ export const lineLayer = (
   )
   return services.pipe(
     // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
-    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv, options.workflowPath)),
+    Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv)),
     Layer.provideMerge(workflow),
     Layer.provideMerge(storeLayer(repoRoot, { runnerEnv: options.runnerEnv, workflowPath: options.workflowPath })),
     Layer.provideMerge(NodeContext.layer)

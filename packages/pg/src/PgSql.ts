@@ -12,11 +12,13 @@ import { Cause, Duration, Effect, FiberId, Layer, Redacted, Schema } from "effec
 import * as Pg from "pg"
 import Migration0001 from "./migrations/0001_init.js"
 import Migration0002 from "./migrations/0002_orphans.js"
+import Migration0003 from "./migrations/0003_tracker_outbox.js"
 
 /** Migrations by `<id>_<name>`, applied in id order (table `effect_sql_migrations`). */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_init": Migration0001,
-  "0002_orphans": Migration0002
+  "0002_orphans": Migration0002,
+  "0003_tracker_outbox": Migration0003
 }
 
 /** The newest migration id in {@link migrations}. */

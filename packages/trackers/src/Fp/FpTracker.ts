@@ -284,7 +284,7 @@ export const remote = (options: FpTrackerOptions) =>
 /** The fp tracker as the `Tracker` service (see `MirrorTracker.layer`). */
 export const layer = (
   options: FpTrackerOptions
-): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | CommandExecutor.CommandExecutor> =>
+): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker | CommandExecutor.CommandExecutor> =>
   Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layer(r, { pollMs: options.pollMs })))
 
 /** `run`'s check: fp runs here and knows the project (`fp issue list` succeeds). The one line to show, or null. */

@@ -201,7 +201,7 @@ export const remote = (options: GitHubTrackerOptions) =>
   })
 
 /** The GitHub tracker as the `Tracker` service (see `MirrorTracker.layer`). */
-export const layer = (options: GitHubTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | HttpClient.HttpClient> =>
+export const layer = (options: GitHubTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker | HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layer(r, { pollMs: options.pollMs })))
 
 /**

@@ -191,7 +191,7 @@ export const remote = (options: LinearTrackerOptions) =>
   })
 
 /** The Linear tracker as the `Tracker` service (see `MirrorTracker.layer`). */
-export const layer = (options: LinearTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | HttpClient.HttpClient> =>
+export const layer = (options: LinearTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker | HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layer(r, { pollMs: options.pollMs })))
 
 /**

@@ -94,6 +94,9 @@ export interface Health {
   readonly lastError: string | null
 }
 
+/** How long (ms) a runner holds an outbox row it is delivering before another may try it (1 min). */
+export const DELIVERY_LEASE_MS = 60_000
+
 /** A failed outbox row waits `min(1 s · 2^failures, 5 min)`, or the remote's `Retry-After` when longer. */
 export const outboxBackoffMs = (failures: number, retryAfterMs: number | null): number =>
   Math.max(Math.min(1_000 * 2 ** Math.max(0, failures - 1), 300_000), retryAfterMs ?? 0)
@@ -102,13 +105,16 @@ const IssueRowCodec = Schema.encode(SqliteTracker.IssueFromRow)
 const decodeIssueRow = Schema.decodeUnknown(SqliteTracker.IssueFromRow)
 
 /**
- * Builds the mirror tracker over the `SqlClient` (migrated by `Sql.layer`) for `remote`. Returns the `Tracker`
- * and `syncOnce` (deliver the outbox, then pull), which `layer` repeats every `pollMs`.
+ * Builds the mirror tracker for `remote` over the store's `Tracker` and `SqlClient` (SQLite's `Sql.layer` or
+ * PostgreSQL's `PgSql.layer`, migrated): the mirrored rows are that store's issues, and the outbox rows are written
+ * in its transactions. Returns the `Tracker` and `syncOnce` (deliver the outbox, then pull), which `layer`
+ * repeats every `pollMs`.
  */
 export const make = (remote: Remote) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const base = yield* SqliteTracker.make({ prefix: remote.prefix })
+    // The store's own tracker (SQLite or PostgreSQL) over the same database: the mirror's rows are its rows.
+    const base = yield* Tracker
     const prefixes = remote.prefixes ?? [remote.prefix]
     const own = (id: string) => prefixes.some((p) => id.startsWith(`${p}-`))
     const failure = (operation: string) => (error: unknown) =>
@@ -251,8 +257,13 @@ export const make = (remote: Remote) =>
       })).pipe(Effect.mapError(failure("sync")))
       // Issues we mirror as open that the remote no longer lists as open: closed, deleted or moved out of scope.
       const open = (yield* Effect.forEach(prefixes, (p) =>
-        sql<{ id: string }>`
-          SELECT id FROM issues WHERE id GLOB ${`${p}-*`} AND status NOT IN ('done', 'cancelled')`).pipe(
+        sql.onDialectOrElse({
+          // SQLite: GLOB is case-sensitive and reads an index range; PostgreSQL: LIKE is (a prefix, `_`-free).
+          pg: () => sql<{ id: string }>`
+            SELECT id FROM issues WHERE id LIKE ${`${p}-%`} AND status NOT IN ('done', 'cancelled')`,
+          orElse: () => sql<{ id: string }>`
+            SELECT id FROM issues WHERE id GLOB ${`${p}-*`} AND status NOT IN ('done', 'cancelled')`
+        })).pipe(
         Effect.mapError(failure("sync"))
       )).flat()
       for (const { id } of open) {
@@ -265,7 +276,12 @@ export const make = (remote: Remote) =>
       if (touched) yield* PubSub.publish(changed, undefined)
     })
 
-    /** Delivers the due outbox rows, oldest first; an issue's later rows wait for its failed one. */
+    /**
+     * Delivers the due outbox rows, oldest first; an issue's later rows wait for its failed one. Each row is taken
+     * first by a compare-and-set on its `next_at` that pushes it {@link DELIVERY_LEASE_MS} ahead, so of several
+     * runners sharing the store (PostgreSQL) one delivers it; a runner that dies while delivering leaves it due
+     * again after the lease.
+     */
     const deliver = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const rows = yield* sql<OutboxRow & { next_at: number }>`
@@ -278,7 +294,23 @@ export const make = (remote: Remote) =>
           stuck.add(row.issue_id)
           continue
         }
-        const sent = yield* Effect.either(remote.deliver(row))
+        const taken = yield* sql<{ id: number }>`
+          UPDATE tracker_outbox SET next_at = ${now + DELIVERY_LEASE_MS}
+          WHERE id = ${row.id} AND next_at = ${row.next_at} AND delivered_at IS NULL RETURNING id`.pipe(
+          Effect.mapError(failure("outbox"))
+        )
+        if (taken.length === 0) {
+          // Another runner is delivering it (or did): this issue's later rows wait for it.
+          stuck.add(row.issue_id)
+          continue
+        }
+        // Interrupted mid-delivery (the run is ending): the row is due again at once, for the final flush.
+        const sent = yield* Effect.either(remote.deliver(row)).pipe(
+          Effect.onInterrupt(() =>
+            sql`UPDATE tracker_outbox SET next_at = ${row.next_at}
+                WHERE id = ${row.id} AND next_at = ${now + DELIVERY_LEASE_MS} AND delivered_at IS NULL`.pipe(Effect.ignore)
+          )
+        )
         const at = yield* Clock.currentTimeMillis
         if (sent._tag === "Right") {
           yield* sql`UPDATE tracker_outbox SET delivered_at = ${at}, last_error = NULL WHERE id = ${row.id}`.pipe(
@@ -344,7 +376,7 @@ export const make = (remote: Remote) =>
 export const layer = (
   remote: Remote,
   options: { readonly pollMs: number }
-): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient> =>
+): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker> =>
   Layer.scoped(
     Tracker,
     Effect.gen(function*() {
@@ -360,7 +392,7 @@ export const layer = (
         Effect.forkScoped
       )
       return Tracker.of(mirror.tracker)
-    }) satisfies Effect.Effect<unknown, unknown, SqlClient.SqlClient | Scope.Scope>
+    }) satisfies Effect.Effect<unknown, unknown, SqlClient.SqlClient | Tracker | Scope.Scope>
   )
 
 /**
