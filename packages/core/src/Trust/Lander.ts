@@ -16,6 +16,26 @@ export class LandError extends Schema.TaggedError<LandError>()("LandError", { re
 /** A candidate carried onto the current base: the commit to verify and land, or why it cannot be carried. */
 export type OnBase = { readonly _tag: "Carried"; readonly commit: string } | { readonly _tag: "Conflict"; readonly reason: string }
 
+/** The change being landed, for a Lander that lands through its pull request (the GitHub one). */
+export interface LandingChange {
+  readonly issueId: string
+  /** The candidate's branch, `switchyard/<id>` (the pull request's head). */
+  readonly branch: string
+  /** The verified candidate commit (the pull request's head must still be it). */
+  readonly candidate: string
+  /** The rule it lands under, for the merge commit's message. */
+  readonly rule: string
+}
+
+/** How a change landed: the method, and the commit the base branch moved to when the Lander made a new one. */
+export interface Landed {
+  readonly method: "fast-forward" | "merge" | "squash" | "rebase"
+  /** The base branch's new head when it is not the commit asked for (a hosted merge); absent: that commit. */
+  readonly commit?: string
+  /** Where a person sees the landing (the merged pull request), when there is one. */
+  readonly url?: string
+}
+
 export interface LanderShape {
   /** The base branch (the one the repository's HEAD is on) and its head commit. Fails when HEAD is detached. */
   readonly base: Effect.Effect<{ readonly branch: string; readonly commit: string }, LandError>
@@ -33,9 +53,11 @@ export interface LanderShape {
   readonly onBase: (commit: string, base: string, message: string) => Effect.Effect<OnBase, LandError>
   /**
    * Moves the base branch from `expectedBase` to `commit` (a fast-forward: `commit` must descend from it), work tree
-   * included. Fails when the branch moved meanwhile, the work tree is in the way, or it is not a fast-forward.
+   * included. Fails when the branch moved meanwhile, the work tree is in the way, or it is not a fast-forward. A
+   * hosted Lander merges `change`'s pull request instead (its head must still be `change.candidate`), and says
+   * which commit the base moved to.
    */
-  readonly land: (commit: string, expectedBase: string) => Effect.Effect<{ readonly method: "fast-forward" }, LandError>
+  readonly land: (commit: string, expectedBase: string, change: LandingChange) => Effect.Effect<Landed, LandError>
   /**
    * Publishes the landed base branch `branch` to `remote` (never forced: a remote that moved refuses it). Never
    * fails: the result says what happened (`integration.push`).

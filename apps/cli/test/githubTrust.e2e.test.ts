@@ -1,0 +1,161 @@
+/**
+ * The GitHub half of the trust ladder end to end (docs/trust.md): the built CLI against the GitHub twin, whose
+ * storage is a real bare repository (the checkout's `origin`). A pull request a person merges with squash counts as
+ * merged-without-revert and earns the class its rung; `switchyard land` then merges the next change's pull request
+ * through `PUT /pulls/{n}/merge` with the verified head sha (a head pushed to since is refused, 409, and nothing
+ * lands); a revert of the squash commit on GitHub's main demotes the class.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { GitHubTwin } from "@switchyard/twin"
+import Database from "better-sqlite3"
+import { Effect, type Scope } from "effect"
+import { git, join, perTest, readFileSync, syAsync, type TestRepo } from "./harness.js"
+
+const { repo } = perTest()
+
+const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 240_000)
+
+/** Adds `src/<issue id>.js`, then claims PR_READY. */
+const agentScript = `set -e
+echo "export const id = '$SWITCHYARD_ISSUE_ID'" > "src/$SWITCHYARD_ISSUE_ID.js"
+echo '{"claim":"PR_READY","summary":"add the file"}' > "$SWITCHYARD_RESULT_FILE"`
+
+const workflow = (twin: GitHubTwin.GitHubTwinShape, agentPath: string) => `tracker:
+  kind: github
+  repo: ${twin.owner}/${twin.repo}
+  api_url: ${twin.url}
+  required_labels: [ready]
+agent:
+  command: ${JSON.stringify(agentPath)}
+  max_attempts: 1
+  max_revisions: 0
+verify:
+  validation:
+    - node --test
+integration:
+  push: true
+polling:
+  interval_ms: 200
+trust:
+  classes:
+    - name: small
+      paths: ["src/**"]
+      max_files: 2
+      rung: auto_land
+      promote_after: 1
+`
+
+/** A checkout whose origin is a bare repository the twin serves as GitHub's storage; main pushed. */
+const setUp = (r: TestRepo) => {
+  const bare = join(r.tmp, "remote.git")
+  git(r.tmp, "init", "-q", "--bare", "-b", "main", "remote.git")
+  git(r.dir, "remote", "add", "origin", bare)
+  return bare
+}
+
+const events = (r: TestRepo, id: string) => {
+  const db = new Database(join(r.dir, ".switchyard/switchyard.db"), { readonly: true })
+  const rows = db.prepare("SELECT type, data FROM events WHERE issue_id = ? ORDER BY seq").all(id) as Array<{ type: string; data: string }>
+  db.close()
+  return rows.map((row) => ({ type: row.type, data: JSON.parse(row.data) as Record<string, unknown> }))
+}
+
+describe("trust ladder through GitHub (built CLI, GitHub twin over a bare repository)", () => {
+  live("a squash merge by a person earns the rung; land merges the pull request through the API at the verified head; a revert of the squash demotes", () =>
+    Effect.gen(function*() {
+      const r = repo()
+      const bare = setUp(r)
+      const twin = yield* GitHubTwin.make({ labels: ["ready"], git: bare })
+      const env = { GITHUB_TOKEN: twin.token }
+      const sy = (...args: Array<string>) => Effect.promise(() => syAsync(r.dir, args, env))
+      const syJson = (...args: Array<string>) =>
+        Effect.map(sy(...args, "--json"), (out) => {
+          expect(out.code, out.stderr).toBe(0)
+          return JSON.parse(out.stdout)
+        })
+      r.writeWorkflow(workflow(twin, r.agent("adder.sh", agentScript)))
+      git(r.dir, "add", "WORKFLOW.md")
+      git(r.dir, "commit", "-q", "-m", "workflow")
+      git(r.dir, "push", "-q", "origin", "main")
+      const issue = (title: string) =>
+        Effect.gen(function*() {
+          const n = yield* twin.open({ title, labels: ["ready"] })
+          yield* twin.edit(n, { body: `\`\`\`switchyard\nreproduction: "test -f src/GH-${n}.js"\n\`\`\`\n` })
+          const ran = yield* sy("run", "--once")
+          expect(ran.code, ran.stderr).toBe(0)
+          const pull = (yield* twin.state).pulls.find((p) => p.head === `switchyard/GH-${n}`)
+          expect(pull, "the pull request of the PR_READY change").toBeDefined()
+          return { n, pull: pull!.number }
+        })
+
+      // 1. The first change waits for review: the class has no history yet.
+      const first = yield* issue("add file one")
+      const before = yield* syJson("land")
+      expect(before.changes).toMatchObject([{ issueId: `GH-${first.n}`, decision: "review", className: "small" }])
+      expect((yield* twin.hosting).mergeRequests).toEqual([])
+
+      // 2. A person squash-merges its pull request on GitHub: merged without revert, though the candidate commit
+      //    never becomes part of main.
+      const squash = yield* twin.mergeByHand(first.pull, "squash")
+      expect(squash._tag).toBe("Merged")
+      const squashSha = squash._tag === "Merged" ? squash.sha : ""
+      const candidate1 = git(r.dir, "rev-parse", `switchyard/GH-${first.n}`)
+      expect(() => git(r.tmp, "--git-dir", bare, "merge-base", "--is-ancestor", candidate1, "main")).toThrow()
+      const earned = yield* syJson("trust")
+      expect(earned.merged).toMatchObject([{ issueId: `GH-${first.n}`, className: "small" }])
+      expect(earned.classes[0]).toMatchObject({ className: "small", rung: "auto_land", merged: 1 })
+
+      // 3. The next change: the checkout follows GitHub's main first, so its evidence is fresh.
+      git(r.dir, "pull", "-q", "--ff-only", "origin", "main")
+      const second = yield* issue("add file two")
+      const candidate2 = git(r.dir, "rev-parse", `switchyard/GH-${second.n}`)
+
+      // Someone pushes to the pull request's branch after verification: GitHub refuses the merge (409), nothing lands.
+      const other = join(r.tmp, "other")
+      git(r.tmp, "clone", "-q", bare, "other")
+      git(other, "checkout", "-q", `switchyard/GH-${second.n}`)
+      git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "unverified")
+      git(other, "push", "-q", "origin", `switchyard/GH-${second.n}`)
+      const refused = yield* syJson("land")
+      expect(refused.changes).toMatchObject([{ issueId: `GH-${second.n}`, decision: "blocked" }])
+      expect(refused.changes[0].reason).toContain(`no longer the verified ${candidate2.slice(0, 10)}`)
+      expect((yield* twin.hosting).mergeRequests.filter((m) => m.number === second.pull)).toMatchObject([{ sha: candidate2, status: 409 }])
+      expect((yield* twin.hosting).merges.has(second.pull)).toBe(false)
+      git(other, "push", "-q", "-f", "origin", `${candidate2}:refs/heads/switchyard/GH-${second.n}`)
+
+      // 4. Landed through the API, at the verified head, and recorded: who, what, under which rule.
+      const mainBefore = git(r.tmp, "--git-dir", bare, "rev-parse", "main")
+      const landed = yield* syJson("land")
+      expect(landed.changes).toMatchObject([{ issueId: `GH-${second.n}`, decision: "landed", rule: expect.stringContaining("trust.classes.small") }])
+      const merge = (yield* twin.hosting).merges.get(second.pull)
+      expect(merge).toMatchObject({ headSha: candidate2, method: "merge", by: "switchyard-bot" })
+      expect(git(r.tmp, "--git-dir", bare, "rev-parse", "main")).toBe(merge!.sha)
+      expect(git(r.tmp, "--git-dir", bare, "rev-parse", "main^1")).toBe(mainBefore)
+      expect(git(r.tmp, "--git-dir", bare, "rev-parse", "main^2")).toBe(candidate2)
+      const landedEvent = events(r, `GH-${second.n}`).find((e) => e.type === "trust.landed")
+      expect(landedEvent?.data).toMatchObject({
+        landedBy: "switchyard",
+        method: "merge",
+        commit: candidate2,
+        landedCommit: merge!.sha,
+        className: "small",
+        url: expect.stringContaining(`/pull/${second.pull}`)
+      })
+      const record = JSON.parse(readFileSync(join(r.dir, `.switchyard/runs/GH-${second.n}/1/landed.json`), "utf8"))
+      expect(record).toMatchObject({ landedBy: "switchyard", commit: merge!.sha, url: expect.stringContaining(`/pull/${second.pull}`) })
+      const comments = (yield* twin.state).comments.filter((c) => c.issue === second.n).map((c) => c.body)
+      expect(comments.some((c) => c.includes("Switchyard landed this change") && c.includes("trust.classes.small"))).toBe(true)
+
+      // 5. A person reverts the squash commit on GitHub's main: the class is demoted.
+      git(other, "checkout", "-q", "main")
+      git(other, "pull", "-q", "--ff-only", "origin", "main")
+      git(other, "-c", "user.name=x", "-c", "user.email=x@x", "revert", "--no-edit", squashSha)
+      git(other, "push", "-q", "origin", "main")
+      const demoted = yield* syJson("trust")
+      expect(demoted.reverted).toMatchObject([{ issueId: `GH-${first.n}`, className: "small" }])
+      expect(demoted.reverted[0].reason).toContain("reverts")
+      expect(demoted.classes[0]).toMatchObject({ rung: "review", reverted: 1 })
+    }))
+})
