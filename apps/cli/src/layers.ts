@@ -21,6 +21,7 @@ import {
 } from "@switchyard/node"
 import { FpTracker, GitHubTracker } from "@switchyard/trackers"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { hostedCiLayer } from "./github.js"
 import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
@@ -146,6 +147,8 @@ export const lineLayer = (
     Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
+    // Hosted CI (`integration.ci: github`), read by the line when present (docs/trust.md).
+    Layer.provideMerge(hostedCiLayer(repoRoot, options.runnerEnv)),
     // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
     Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv, options.workflowPath)),
     Layer.provideMerge(workflow),
