@@ -158,4 +158,68 @@ describe("trust ladder through GitHub (built CLI, GitHub twin over a bare reposi
       expect(demoted.reverted[0].reason).toContain("reverts")
       expect(demoted.classes[0]).toMatchObject({ rung: "review", reverted: 1 })
     }))
+
+  live("a \"changes requested\" review sends the change back for one more turn with the review; an approval is recorded with the evidence", () =>
+    Effect.gen(function*() {
+      const r = repo()
+      const bare = setUp(r)
+      const twin = yield* GitHubTwin.make({ labels: ["ready"], git: bare })
+      const env = { GITHUB_TOKEN: twin.token }
+      const sy = (...args: Array<string>) => Effect.promise(() => syAsync(r.dir, args, env))
+      const syJson = (...args: Array<string>) =>
+        Effect.map(sy(...args, "--json"), (out) => {
+          expect(out.code, out.stderr).toBe(0)
+          return JSON.parse(out.stdout)
+        })
+      const reviewed = join(r.shared, "review-prompts")
+      const agent = r.agent(
+        "reviewed.sh",
+        `set -e
+echo "export const id = '$SWITCHYARD_ISSUE_ID'" > "src/$SWITCHYARD_ISSUE_ID.js"
+if grep -q "Review feedback on your previous change" "$SWITCHYARD_PROMPT_FILE"; then
+  cat "$SWITCHYARD_PROMPT_FILE" >> ${JSON.stringify(reviewed)}
+  echo "// addressed the review" >> "src/$SWITCHYARD_ISSUE_ID.js"
+fi
+echo '{"claim":"PR_READY","summary":"add the file"}' > "$SWITCHYARD_RESULT_FILE"`
+      )
+      r.writeWorkflow(workflow(twin, agent))
+      git(r.dir, "add", "WORKFLOW.md")
+      git(r.dir, "commit", "-q", "-m", "workflow")
+      git(r.dir, "push", "-q", "origin", "main")
+      const n = yield* twin.open({ title: "add a file", labels: ["ready"] })
+      yield* twin.edit(n, { body: `\`\`\`switchyard\nreproduction: "test -f src/GH-${n}.js"\n\`\`\`\n` })
+      expect((yield* sy("run", "--once")).code).toBe(0)
+      const pull = (yield* twin.state).pulls.find((p) => p.head === `switchyard/GH-${n}`)!.number
+
+      yield* twin.review(pull, {
+        user: "alice",
+        state: "CHANGES_REQUESTED",
+        body: "Please mark the change as reviewed (REVIEW-MARKER).",
+        comments: [{ path: `src/GH-${n}.js`, line: 1, body: "say what this file is for (COMMENT-MARKER)" }]
+      })
+      const sent = yield* syJson("trust")
+      expect(sent.reviews.changesRequested).toMatchObject([{ issueId: `GH-${n}`, reviewer: "alice", sentBack: true }])
+      expect(yield* syJson("issue", "show", `GH-${n}`)).toMatchObject({ status: "todo" })
+      // Recorded once: a second look (a poll after a webhook) sends nothing back again.
+      expect((yield* syJson("trust")).reviews.changesRequested).toEqual([])
+
+      expect((yield* sy("run", "--once")).code).toBe(0)
+      const prompts = readFileSync(reviewed, "utf8")
+      expect(prompts.split("Review feedback on your previous change").length - 1).toBe(1)
+      expect(prompts).toContain("A reviewer (alice) requested changes on pull request")
+      expect(prompts).toContain("REVIEW-MARKER")
+      expect(prompts).toContain(`src/GH-${n}.js:1: say what this file is for (COMMENT-MARKER)`)
+      const evidence = JSON.parse((yield* sy("evidence", `GH-${n}`, "--json")).stdout)
+      expect(evidence).toMatchObject({ outcome: "PR_READY", attempt: 2 })
+      expect(events(r, `GH-${n}`).filter((e) => e.type === "agent.revision" && e.data["cause"] === "review_changes_requested")).toHaveLength(1)
+      // Nothing more to do: one turn per review.
+      expect((yield* sy("run", "--once")).code).toBe(0)
+      expect(events(r, `GH-${n}`).filter((e) => e.type === "agent.started")).toHaveLength(2)
+
+      yield* twin.review(pull, { user: "bob", state: "APPROVED", body: "LGTM" })
+      const ok = yield* syJson("trust")
+      expect(ok.reviews.approved).toMatchObject([{ issueId: `GH-${n}`, attempt: 2, reviewer: "bob", pull: expect.stringContaining(`/pull/${pull}`) }])
+      const recorded = JSON.parse(readFileSync(join(r.dir, `.switchyard/runs/GH-${n}/2/reviews.json`), "utf8"))
+      expect(recorded).toMatchObject([{ reviewer: "bob", at: expect.any(String), commit: git(r.tmp, "--git-dir", bare, "rev-parse", `switchyard/GH-${n}`) }])
+    }))
 })

@@ -43,6 +43,7 @@ import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint
 import * as Decide from "./decide.js"
 import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
 import { HostedCi } from "../Integration/HostedCi.js"
+import { pendingReviewFeedback } from "../Trust/reviews.js"
 import { CI_CAUSE, ciFeedback, hostedCiFeedback, isRevisable, revisionFeedback } from "./revision.js"
 import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry, statusAfter } from "./settle.js"
 import * as Stages from "./stages.js"
@@ -289,7 +290,16 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           restore(timings.timed("sandbox", Stages.prepare(ctx, opened))).pipe(Effect.flatMap(persist))
         )
         const handle = handleOf(p, issue.id, attempt)
-        const prompt = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
+        const rendered = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
+        // A reviewer's "changes requested" that sent the issue back is this attempt's feedback (Trust/reviews.ts).
+        const review = yield* pendingReviewFeedback(issue.id).pipe(Effect.orElseSucceed(() => Option.none()))
+        const prompt = Option.match(review, {
+          onNone: () => rendered,
+          onSome: (r) => `${rendered}\n\n## Review feedback on your previous change\n\n${redact(r.feedback)}`
+        })
+        if (Option.isSome(review)) {
+          yield* record("agent.revision", `${issue.id}'s agent gets the review that requested changes`, { cause: "review_changes_requested", reviewId: review.value.reviewId })
+        }
         return yield* agentAndJudge(ctx, p, handle, prompt, 1, null)
       })
 

@@ -4,7 +4,7 @@
  * hosted one (the GitHub tracker: merge the pull request through the API, `integration.land`) plugs in behind the
  * same Tag (docs/trust.md, "What the GitHub half adds").
  */
-import { Context, type Effect, Schema } from "effect"
+import { Context, type Effect, type Option, Schema } from "effect"
 
 /** A git or hosting operation of the Lander failed (one sentence). */
 export class LandError extends Schema.TaggedError<LandError>()("LandError", { reason: Schema.String }) {
@@ -36,6 +36,24 @@ export interface Landed {
   readonly url?: string
 }
 
+/** A pull request's reviews as a hosted Lander reads them (docs/trust.md, "Review feedback"). */
+export interface PullReviews {
+  readonly number: number
+  readonly url: string
+  /** The pull request's head commit now. */
+  readonly headSha: string | null
+  readonly reviews: ReadonlyArray<{
+    readonly id: number
+    readonly reviewer: string
+    readonly state: string
+    readonly body: string
+    readonly submittedAt: string | null
+    readonly commitId: string | null
+    readonly url: string | null
+  }>
+  readonly comments: ReadonlyArray<{ readonly reviewId: number | null; readonly reviewer: string; readonly path: string; readonly line: number | null; readonly body: string }>
+}
+
 export interface LanderShape {
   /** The base branch (the one the repository's HEAD is on) and its head commit. Fails when HEAD is detached. */
   readonly base: Effect.Effect<{ readonly branch: string; readonly commit: string }, LandError>
@@ -63,6 +81,11 @@ export interface LanderShape {
    * fails: the result says what happened (`integration.push`).
    */
   readonly publish: (branch: string, remote: string) => Effect.Effect<{ readonly pushed: boolean; readonly error: string | null }>
+  /**
+   * The reviews of the pull request from `branch`, when the Lander is a hosted one (None: no pull request). Absent
+   * on a local Lander: there is nobody to review.
+   */
+  readonly reviewsOf?: (branch: string) => Effect.Effect<Option.Option<PullReviews>, LandError>
 }
 
 export class Lander extends Context.Tag("switchyard/Lander")<Lander, LanderShape>() {}

@@ -127,5 +127,28 @@ export const make = (options: GitHubLanderOptions): LanderShape => {
       Effect.catchAll((e) => Effect.succeed({ pushed: true, error: `merged on GitHub; fetching it back failed: ${e.reason}` }))
     )
 
-  return Lander.of({ base, contains, revertsOf, onBase, land, publish })
+  const reviewsOf: NonNullable<LanderShape["reviewsOf"]> = (branch) =>
+    Effect.gen(function*() {
+      const pull = yield* api.pullOfBranch(options.owner, branch)
+      if (Option.isNone(pull)) return Option.none()
+      const p = pull.value
+      const [reviews, comments] = yield* Effect.all([api.reviews(p.number), api.reviewComments(p.number)], { concurrency: 2 })
+      return Option.some({
+        number: p.number,
+        url: p.html_url,
+        headSha: p.head.sha,
+        reviews: reviews.map((r) => ({
+          id: r.id,
+          reviewer: r.user?.login ?? "(ghost)",
+          state: r.state,
+          body: r.body ?? "",
+          submittedAt: r.submitted_at,
+          commitId: r.commit_id,
+          url: r.html_url
+        })),
+        comments: comments.map((c) => ({ reviewId: c.pull_request_review_id, reviewer: c.user?.login ?? "(ghost)", path: c.path, line: c.line, body: c.body }))
+      })
+    }).pipe(Effect.mapError(landError))
+
+  return Lander.of({ base, contains, revertsOf, onBase, land, publish, reviewsOf })
 }

@@ -5,11 +5,11 @@
  * (a comment naming the rule) and the run directory of its evidence (`landed.json`).
  */
 import { CommandExecutor, FetchHttpClient, FileSystem } from "@effect/platform"
-import { EvidenceStore, LandError, Lander, Orchestrator, trustTick, type TrustReport, Workflow } from "@switchyard/core"
+import { EvidenceStore, LandError, Lander, Orchestrator, reviewTick, trustTick, type TrustReport, Workflow } from "@switchyard/core"
 import type { IssueId } from "@switchyard/domain"
 import { GitLander, ProcessRunner } from "@switchyard/node"
 import { GitHubApi, GitHubLander, GitHubTracker } from "@switchyard/trackers"
-import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Console, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as NodePath from "node:path"
 import { lineLayer } from "../../layers.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
@@ -79,6 +79,8 @@ const tick = (o: TrustOptions, land: boolean) =>
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
       const services = yield* Effect.context<EvidenceStore | Orchestrator>()
+      // Reviews first: a "changes requested" sends its issue back to the line before anything could land it.
+      const reviews = yield* reviewTick
       const report = yield* trustTick({
         cfg: def.config,
         workflowPath: NodePath.relative(root, def.path).split(NodePath.sep).join("/"),
@@ -97,7 +99,22 @@ const tick = (o: TrustOptions, land: boolean) =>
         const record = { issueId: c.issueId, attempt: c.attempt, className: c.className, rule: c.rule, landedBy: "switchyard", base: report.base, commit: c.landedCommit, url: c.url }
         yield* fs.writeFileString(NodePath.join(dir, "landed.json"), `${JSON.stringify(record, null, 2)}\n`)
       }
-      yield* Console.log(o.json ? JSON.stringify(report, null, 2) : textOf(report))
+      // An approval is recorded next to the evidence it approved (reviewer, time, commit, pull request).
+      for (const a of reviews.approved) {
+        const file = NodePath.join(yield* store.runDir(a.issueId as IssueId, a.attempt), "reviews.json")
+        const before = (yield* fs.exists(file))
+          ? yield* fs.readFileString(file).pipe(
+            Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(Schema.Array(Schema.Unknown)))),
+            Effect.orElseSucceed(() => [] as ReadonlyArray<unknown>)
+          )
+          : []
+        yield* fs.writeFileString(file, `${JSON.stringify([...before, a], null, 2)}\n`)
+      }
+      const reviewLines = [
+        ...reviews.approved.map((a) => `approved: ${a.issueId} by ${a.reviewer}${a.at === null ? "" : ` at ${a.at}`}`),
+        ...reviews.changesRequested.map((c) => `changes requested: ${c.issueId} by ${c.reviewer}${c.sentBack ? " (sent back to the line)" : ""}`)
+      ]
+      yield* Console.log(o.json ? JSON.stringify({ ...report, reviews }, null, 2) : [textOf(report), ...reviewLines].join("\n"))
     }).pipe(
       Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
     )
