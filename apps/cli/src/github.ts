@@ -55,3 +55,12 @@ export const hostedCiLayer = (repoRoot: string, env?: Readonly<Record<string, st
       pushBranch(repoRoot)(commit, branch, remote).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
     return Layer.succeed(HostedCi, GitHubCi.make({ api: api.right, push }))
   }).pipe(Effect.orElseSucceed(() => Layer.empty)))
+
+/** The webhook secret: the value of the variable `tracker.webhook_secret_env` names, trimmed; null when unset or empty. */
+export const webhookSecret = (cfg: WorkflowConfig) =>
+  Effect.gen(function*() {
+    const name = cfg.tracker.webhook_secret_env
+    if (name === null) return null
+    const raw = Option.getOrUndefined(yield* Config.option(Config.string(name)).pipe(Effect.orElseSucceed(() => Option.none())))
+    return raw === undefined || raw.trim() === "" ? null : raw.trim()
+  })

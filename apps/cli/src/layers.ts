@@ -82,7 +82,8 @@ export const trackerLayer = (
       yield* GitHubTracker.preflight({ ...options, tokenEnv, requiredLabels: cfg.required_labels, path: def.path }).pipe(
         Effect.provide(FetchHttpClient.layer)
       )
-      return GitHubTracker.layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+      // With TrackerSync: a GitHub webhook makes the mirror read GitHub at once (docs/trust.md).
+      return GitHubTracker.layerWithSync(options).pipe(Layer.provide(FetchHttpClient.layer))
     })
   )
 

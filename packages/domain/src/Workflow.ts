@@ -348,6 +348,11 @@ export const TrackerConfig = Schema.Struct({
   api_url: withDefault(Schema.NullOr(Schema.String), () => null),
   /** The name of the environment variable that holds the token (null: `GITHUB_TOKEN` / `LINEAR_API_KEY`). */
   token_env: withDefault(Schema.NullOr(EnvName), () => null),
+  /**
+   * `github`: the name of the environment variable that holds the webhook secret; null (default): `switchyard serve`
+   * and `run --port` refuse GitHub webhooks (404). Deliveries are checked with HMAC SHA-256 under it (docs/trust.md).
+   */
+  webhook_secret_env: withDefault(Schema.NullOr(EnvName), () => null),
   /** `fp`: the fp binary (null: `fp` on PATH); it runs in the repository, where fp finds its project. */
   command: withDefault(Schema.NullOr(Schema.String), () => null),
   /** `github`: the prefix of the state labels Switchyard writes (`switchyard:running`, `switchyard:escalated`, ...). */

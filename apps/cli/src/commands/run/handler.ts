@@ -1,11 +1,13 @@
 /** `switchyard run [--once] [--concurrency N] [--workflow PATH]`: the factory line, with one progress line per stage change. */
-import { Confinement, preflight, runLine, Sandbox, Workflow } from "@switchyard/core"
+import { Confinement, preflight, runLine, Sandbox, TrackerSync, Workflow } from "@switchyard/core"
 import { ProgramProbe } from "@switchyard/node"
 import { Console, Effect, Option } from "effect"
 import { startServer } from "../../server/start.js"
 import { telemetryLayer } from "../../telemetry.js"
 import { apiToken } from "../../server/token.js"
+import { webhookSecret } from "../../github.js"
 import { lineLayer } from "../../layers.js"
+import { reviewsNow } from "../trust/handler.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
 import type { RunOptions } from "./options.js"
@@ -34,7 +36,12 @@ export const run = (o: RunOptions) =>
         ? (yield* startServer({
           repoRoot: root,
           listen: { host: o.host, port: o.port.value, token: yield* apiToken },
-          operations: ["poll", "reconcile"]
+          operations: ["poll", "reconcile"],
+          webhook: {
+            secret: yield* webhookSecret(def.config),
+            reviews: reviewsNow(root, workflowPathOf(o.workflow)),
+            sync: Option.match(yield* Effect.serviceOption(TrackerSync), { onNone: () => Effect.void, onSome: (s) => s.syncNow })
+          }
         })).refreshes
         : undefined
       const line = confinementLine(confinement.kind, confinement.summary)

@@ -11,6 +11,7 @@ import { GitLander, ProcessRunner } from "@switchyard/node"
 import { GitHubApi, GitHubLander, GitHubTracker } from "@switchyard/trackers"
 import { Config, Console, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as NodePath from "node:path"
+import { NodeContext } from "@effect/platform-node"
 import { lineLayer } from "../../layers.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
 import { evidenceTrust } from "../verify/handler.js"
@@ -119,6 +120,18 @@ const tick = (o: TrustOptions, land: boolean) =>
       Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
     )
   ))
+
+/**
+ * The review tick alone, with the same layers as `switchyard trust` (for `pull_request_review` webhooks): reads the
+ * reviews of the pull requests waiting in review and records them once. Never fails: a problem is logged.
+ */
+export const reviewsNow = (root: string, workflowPath: string | undefined) =>
+  reviewTick.pipe(
+    Effect.asVoid,
+    Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath }))),
+    Effect.catchAllCause((cause) => Effect.logWarning("the review tick after a webhook failed", cause)),
+    Effect.provide(NodeContext.layer)
+  )
 
 /** `switchyard trust`: records human merges and reverts, then shows the ladder. */
 export const trust = (o: TrustOptions) => tick(o, false)

@@ -1,0 +1,106 @@
+/**
+ * GitHub webhooks in `switchyard run --port` (docs/trust.md "Webhooks", docs/api.md): the built CLI against the
+ * GitHub twin, polling set to 10 minutes so only a webhook (or an explicit refresh) can make the line see a new
+ * issue. A forged delivery (bad or missing signature) and an unknown event type are refused and change nothing
+ * (GitHub is not even read); a signed `issues` `labeled` delivery makes the line read GitHub and dispatch at once;
+ * the same delivery again, and a poll afterwards, dispatch nothing more.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { GitHubTwin } from "@switchyard/twin"
+import Database from "better-sqlite3"
+import { Effect, Schedule, type Scope } from "effect"
+import { createHmac } from "node:crypto"
+import { join, perTest } from "./harness.js"
+import { serving } from "./serverHarness.js"
+
+const { repo, track } = perTest()
+
+const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
+  it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 120_000)
+
+const SECRET = "whsec-test-0123456789abcdef"
+
+const agentScript = `set -e
+echo "export const id = '$SWITCHYARD_ISSUE_ID'" > "src/$SWITCHYARD_ISSUE_ID.js"
+echo '{"claim":"PR_READY","summary":"add the file"}' > "$SWITCHYARD_RESULT_FILE"`
+
+const sign = (body: string, secret = SECRET) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
+
+const post = (url: string, body: string, headers: Record<string, string>) =>
+  Effect.promise(async () => {
+    const r = await fetch(`${url}/webhooks/github`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+    return { status: r.status, json: await r.json() as Record<string, unknown> }
+  })
+
+const events = (dir: string, id: string) => {
+  const db = new Database(join(dir, ".switchyard/switchyard.db"), { readonly: true })
+  const rows = db.prepare("SELECT type FROM events WHERE issue_id = ? ORDER BY seq").all(id) as Array<{ type: string }>
+  db.close()
+  return rows.map((row) => row.type)
+}
+
+describe("POST /webhooks/github (built CLI, GitHub twin)", () => {
+  live("a forged or unknown delivery changes nothing; a signed issues.labeled dispatches at once, and a repeat or a poll does not again", () =>
+    Effect.gen(function*() {
+      const twin = yield* GitHubTwin.make({ labels: ["ready"] })
+      const r = repo()
+      r.writeWorkflow(`tracker:
+  kind: github
+  repo: ${twin.owner}/${twin.repo}
+  api_url: ${twin.url}
+  required_labels: [ready]
+  webhook_secret_env: SY_WEBHOOK_SECRET
+agent:
+  command: ${JSON.stringify(r.agent("adder.sh", agentScript))}
+  max_attempts: 1
+verify:
+  validation:
+    - node --test
+polling:
+  interval_ms: 600000
+`)
+      const server = yield* Effect.promise(() =>
+        serving(r.dir, ["run", "--port", "0"], track, { GITHUB_TOKEN: twin.token, SY_WEBHOOK_SECRET: SECRET })
+      )
+      const n = yield* twin.open({ title: "add a file", labels: ["ready"], body: "```switchyard\nreproduction: \"test -f src/GH-1.js\"\n```\n" })
+      const id = `GH-${n}`
+      const reads = Effect.map(twin.state, (s) => s.requests.filter((q) => q.startsWith("GET /repos/acme/widgets/issues?")).length)
+      const labeled = JSON.stringify({ action: "labeled", issue: { number: n }, label: { name: "ready" }, repository: { full_name: "acme/widgets" } })
+      const readsBefore = yield* reads
+
+      // Forged: a wrong signature, a signature under another secret, none at all; and a signed unknown event type.
+      const forged = yield* post(server.url, labeled, { "x-github-event": "issues", "x-github-delivery": "d-forged", "x-hub-signature-256": `sha256=${"0".repeat(64)}` })
+      expect(forged.status).toBe(401)
+      expect((yield* post(server.url, labeled, { "x-github-event": "issues", "x-github-delivery": "d-other", "x-hub-signature-256": sign(labeled, "another-secret") })).status).toBe(401)
+      expect((yield* post(server.url, labeled, { "x-github-event": "issues", "x-github-delivery": "d-unsigned" })).status).toBe(401)
+      const tampered = labeled.replace(`"number":${n}`, `"number":${n + 1}`)
+      expect((yield* post(server.url, tampered, { "x-github-event": "issues", "x-github-delivery": "d-tampered", "x-hub-signature-256": sign(labeled) })).status).toBe(401)
+      const unknown = yield* post(server.url, labeled, { "x-github-event": "push", "x-github-delivery": "d-push", "x-hub-signature-256": sign(labeled) })
+      expect(unknown.status).toBe(400)
+      expect(unknown.json).toMatchObject({ error: { code: "unknown_event" } })
+      yield* Effect.sleep("1500 millis")
+      expect(yield* reads).toBe(readsBefore)
+      expect(events(r.dir, id)).toEqual([])
+      expect((yield* twin.state).issues.get(n)?.labels).toEqual(["ready"])
+
+      // Signed: the line reads GitHub now and dispatches.
+      const accepted = yield* post(server.url, labeled, { "x-github-event": "issues", "x-github-delivery": "d-1", "x-hub-signature-256": sign(labeled) })
+      expect(accepted.status).toBe(202)
+      expect(accepted.json).toMatchObject({ delivery: "d-1", event: "issues", action: "labeled", triggered: ["wake"], duplicate: false })
+      yield* Effect.sync(() => events(r.dir, id)).pipe(
+        Effect.repeat({ until: (types) => types.includes("terminal.PR_READY"), schedule: Schedule.spaced("100 millis") }),
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`the webhook did not dispatch ${id}:\n${server.out.stderr()}`) })
+      )
+
+      // The same delivery again, then a poll: nothing is dispatched twice.
+      const again = yield* post(server.url, labeled, { "x-github-event": "issues", "x-github-delivery": "d-1", "x-hub-signature-256": sign(labeled) })
+      expect(again.status).toBe(200)
+      expect(again.json).toMatchObject({ duplicate: true, triggered: [] })
+      const refreshed = yield* Effect.promise(() => fetch(`${server.url}/api/v1/refresh`, { method: "POST" }))
+      expect(refreshed.status).toBe(202)
+      yield* Effect.sleep("2 seconds")
+      expect(events(r.dir, id).filter((t) => t === "agent.started")).toHaveLength(1)
+      expect(events(r.dir, id).filter((t) => t === "claim.acquired")).toHaveLength(1)
+    }))
+})
