@@ -14,6 +14,11 @@
  * - `POST /issues/{n}/labels` `{labels}` adds; `DELETE /issues/{n}/labels/{name}` removes (404 when absent).
  * - `GET /issues/{n}/comments?since` / `POST /issues/{n}/comments` `{body}`.
  * - `GET /pulls?head=owner:branch&state` / `POST /pulls` `{title, head, base, body}` (422 when one is open for head).
+ * - With `git` (a bare repository standing for GitHub's storage; GitHubHosting.ts): `GET /pulls/{n}` (head and base
+ *   sha, merged, merge_commit_sha, mergeable), `PUT /pulls/{n}/merge` `{sha, merge_method}` (409 head moved, 405 not
+ *   mergeable or already merged; merges with real git), `GET /pulls/{n}/reviews`, `GET /pulls/{n}/comments`,
+ *   `GET /commits?sha`, `GET /commits/{ref}/check-runs`, `GET /commits/{ref}/status`, `GET /commits/{sha}/pulls`,
+ *   `GET /branches/{b}`, `GET /compare/{base}...{head}`; checks and reviews are set through the handle.
  * Every response carries `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
  *
  * Failure modes, set through the handle: a bad token (401 `Bad credentials`), queued faults for the next requests
