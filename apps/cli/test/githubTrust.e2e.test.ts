@@ -3,7 +3,9 @@
  * storage is a real bare repository (the checkout's `origin`). A pull request a person merges with squash counts as
  * merged-without-revert and earns the class its rung; `switchyard land` then merges the next change's pull request
  * through `PUT /pulls/{n}/merge` with the verified head sha (a head pushed to since is refused, 409, and nothing
- * lands); a revert of the squash commit on GitHub's main demotes the class.
+ * lands); a change verified on a base GitHub moved past is verified again on GitHub's main before its pull request is
+ * merged; a revert of the squash commit on GitHub's main demotes the class. A "changes requested" review sends the
+ * change back for one more turn with the review; an approval is recorded next to the evidence.
  */
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -148,7 +150,24 @@ describe("trust ladder through GitHub (built CLI, GitHub twin over a bare reposi
       const comments = (yield* twin.state).comments.filter((c) => c.issue === second.n).map((c) => c.body)
       expect(comments.some((c) => c.includes("Switchyard landed this change") && c.includes("trust.classes.small"))).toBe(true)
 
-      // 5. A person reverts the squash commit on GitHub's main: the class is demoted.
+      // 5. A change verified on a base GitHub has moved past (the checkout did not pull the landing): it is carried
+      //    onto GitHub's main and verified again before its pull request is merged, and GitHub's merge has the tree
+      //    that was verified.
+      const third = yield* issue("add file three")
+      const candidate3 = git(r.dir, "rev-parse", `switchyard/GH-${third.n}`)
+      const stale = yield* syJson("land")
+      expect(stale.changes).toMatchObject([{ issueId: `GH-${third.n}`, decision: "landed" }])
+      const types3 = events(r, `GH-${third.n}`)
+      const reverified = types3.find((e) => e.type === "trust.reverified")
+      expect(reverified?.data).toMatchObject({ base: merge!.sha })
+      const landed3 = types3.find((e) => e.type === "trust.landed")!.data
+      expect(landed3).toMatchObject({ commit: candidate3, verifiedCommit: reverified!.data["commit"], base: merge!.sha })
+      const merge3 = (yield* twin.hosting).merges.get(third.pull)!
+      expect(merge3.headSha).toBe(candidate3)
+      expect(git(r.tmp, "--git-dir", bare, "rev-parse", "main")).toBe(merge3.sha)
+      expect(git(r.dir, "rev-parse", `${String(landed3["verifiedCommit"])}^{tree}`)).toBe(git(r.tmp, "--git-dir", bare, "rev-parse", `${merge3.sha}^{tree}`))
+
+      // 6. A person reverts the squash commit on GitHub's main: the class is demoted.
       git(other, "checkout", "-q", "main")
       git(other, "pull", "-q", "--ff-only", "origin", "main")
       git(other, "-c", "user.name=x", "-c", "user.email=x@x", "revert", "--no-edit", squashSha)
