@@ -8,7 +8,22 @@ import { HostedCi, Workflow } from "@switchyard/core"
 import type { WorkflowConfig } from "@switchyard/domain"
 import { ProcessRunner } from "@switchyard/node"
 import { GitHubApi, GitHubCi, GitHubTracker } from "@switchyard/trackers"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Deferred, Effect, Layer, Option, Redacted, Ref } from "effect"
+
+/**
+ * A signal that the hosted CI of running attempts may have changed (a `check_suite` `completed` webhook): `fire`
+ * ends every wait between two reads of the checks at once (GitHubCi's `woken`).
+ */
+export class CiWake extends Context.Tag("switchyard/cli/CiWake")<CiWake, { readonly fire: Effect.Effect<void>; readonly woken: Effect.Effect<void> }>() {}
+
+/** A fresh `CiWake`: `woken` waits for the next `fire`. */
+export const makeCiWake = Effect.gen(function*() {
+  const current = yield* Ref.make(yield* Deferred.make<void>())
+  return CiWake.of({
+    woken: Effect.flatMap(Ref.get(current), Deferred.await),
+    fire: Effect.flatMap(Deferred.make<void>(), (next) => Effect.flatMap(Ref.getAndSet(current, next), (d) => Deferred.succeed(d, undefined)))
+  })
+})
 
 /**
  * The GitHub API client of `tracker:` (repo, api_url, the token in `tracker.token_env` read from `env` or the
@@ -53,7 +68,10 @@ export const hostedCiLayer = (repoRoot: string, env?: Readonly<Record<string, st
     const executor = yield* CommandExecutor.CommandExecutor
     const push = (commit: string, branch: string, remote: string) =>
       pushBranch(repoRoot)(commit, branch, remote).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
-    return Layer.succeed(HostedCi, GitHubCi.make({ api: api.right, push }))
+    const wake = yield* makeCiWake
+    return Layer.succeedContext(
+      Context.make(HostedCi, GitHubCi.make({ api: api.right, push, woken: wake.woken })).pipe(Context.add(CiWake, wake))
+    )
   }).pipe(Effect.orElseSucceed(() => Layer.empty)))
 
 /** The webhook secret: the value of the variable `tracker.webhook_secret_env` names, trimmed; null when unset or empty. */

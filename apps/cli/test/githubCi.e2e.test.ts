@@ -9,10 +9,12 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { type GitHubHosting, GitHubTwin } from "@switchyard/twin"
 import Database from "better-sqlite3"
-import { Effect, type Scope } from "effect"
+import { Effect, Fiber, Schedule, type Scope } from "effect"
+import { createHmac } from "node:crypto"
 import { averageRepro, existsSync, git, join, perTest, readFileSync, syAsync, type TestRepo } from "./harness.js"
+import { serving } from "./serverHarness.js"
 
-const { repo } = perTest()
+const { repo, track } = perTest()
 
 const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 180_000)
@@ -141,5 +143,57 @@ describe("integration.ci: github (built CLI, GitHub twin over a bare repository)
       expect(bundle.revisions).toHaveLength(1)
       expect(readFileSync(join(r.shared, "feedback-1.txt"), "utf8")).toContain("GH-CI-LOG-MARKER")
       expect(ciEvents(r, `GH-${n}`).filter((e) => e.type === "ci.failed")).toHaveLength(2)
+    }))
+
+  live("a check_suite webhook ends the wait for pending checks at once (with ci_poll_ms at 10 minutes)", () =>
+    Effect.gen(function*() {
+      const r = repo()
+      const bare = setUp(r)
+      const twin = yield* GitHubTwin.make({ labels: ["ready"], git: bare })
+      const pending: GitHubHosting.TwinChecks = { checkRuns: [{ name: "build", status: "in_progress", conclusion: null }], statuses: [] }
+      yield* twin.queueChecks(pending)
+      r.writeWorkflow(
+        workflow(twin, r.agent("ci.sh", agentScript(r.shared, false)), 1)
+          .replace("ci_poll_ms: 100", "ci_poll_ms: 600000")
+          .replace("  required_labels: [ready]", "  required_labels: [ready]\n  webhook_secret_env: SY_WEBHOOK_SECRET")
+      )
+      git(r.dir, "add", "WORKFLOW.md")
+      git(r.dir, "commit", "-q", "-m", "workflow")
+      git(r.dir, "push", "-q", "origin", "main")
+      const n = yield* twin.open({
+        title: "average of an empty list is NaN",
+        body: `\`\`\`switchyard\nreproduction: ${JSON.stringify(averageRepro)}\n\`\`\`\n`,
+        labels: ["ready"]
+      })
+      const secret = "whsec-ci-0123456789"
+      const server = yield* Effect.promise(() =>
+        serving(r.dir, ["run", "--once", "--port", "0"], track, { GITHUB_TOKEN: twin.token, SY_WEBHOOK_SECRET: secret })
+      )
+      const exited = Effect.promise(() => new Promise<number | null>((resolve) => server.child.once("exit", (code) => resolve(code))))
+      const exit = yield* Effect.fork(exited)
+      // The line pushed the candidate and reads its (pending) checks.
+      const asked = yield* twin.state.pipe(
+        Effect.map((s) => s.requests.map((q) => /\/commits\/([0-9a-f]{40})\/check-runs/.exec(q)?.[1]).find((x) => x !== undefined)),
+        Effect.flatMap((sha) => (sha === undefined ? Effect.fail("not yet") : Effect.succeed(sha))),
+        Effect.retry(Schedule.spaced("100 millis")),
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`the line never read its checks:\n${server.out.stderr()}`) })
+      )
+      yield* Effect.sleep("1 second")
+      yield* twin.setChecks(asked, passing)
+      const body = JSON.stringify({ action: "completed", check_suite: { head_sha: asked, conclusion: "success" } })
+      const sig = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
+      const answer = yield* Effect.promise(() =>
+        fetch(`${server.url}/webhooks/github`, {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json", "x-github-event": "check_suite", "x-github-delivery": "cs-1", "x-hub-signature-256": sig }
+        })
+      )
+      expect(answer.status).toBe(202)
+      const code = yield* Fiber.join(exit).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("the wait did not end") }))
+      expect(code).toBe(0)
+      const shown = yield* Effect.promise(() => syAsync(r.dir, ["evidence", `GH-${n}`, "--json"], { GITHUB_TOKEN: twin.token }))
+      expect(JSON.parse(shown.stdout)).toMatchObject({ outcome: "PR_READY" })
+      expect(ciEvents(r, `GH-${n}`).filter((e) => e.type === "ci.passed")).toHaveLength(1)
     }))
 })

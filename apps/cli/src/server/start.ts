@@ -30,6 +30,8 @@ export const startServer = (options: {
     readonly reviews: Effect.Effect<void>
     /** Reads the remote tracker now (`TrackerSync`), before the line is woken. */
     readonly sync?: Effect.Effect<void>
+    /** Ends the waits for hosted CI (`CiWake`), for `check_suite` deliveries. */
+    readonly ci?: Effect.Effect<void>
   }
 }) =>
   Effect.gen(function*() {
@@ -51,6 +53,7 @@ export const startServer = (options: {
     const webhook = yield* makeWebhookHandler({
       secret: options.webhook?.secret ?? null,
       reviews: options.webhook?.reviews ?? Effect.void,
+      ci: options.webhook?.ci ?? Effect.void,
       wake: Effect.zipRight(options.webhook?.sync ?? Effect.void, Effect.asVoid(refresher.request))
     })
     const url = yield* listen(options.listen, (lifecycle) =>

@@ -7,7 +7,7 @@
  * (400), a route without a configured secret (404: `tracker.webhook_secret_env` unset or empty). A `ping` is
  * answered. Accepted deliveries (202):
  * - `issues` `labeled`: wakes the line (the same poll and dispatch a refresh does);
- * - `check_suite` `completed`: wakes the line;
+ * - `check_suite` `completed`: running attempts waiting for hosted CI read their checks now; wakes the line;
  * - `pull_request_review` `submitted`: reads the reviews (the same review tick `switchyard trust` runs), then wakes
  *   the line.
  * Other actions of those events are accepted and ignored. A delivery id (`X-GitHub-Delivery`) seen before is
@@ -75,6 +75,8 @@ export interface WebhookOptions {
   readonly wake: Effect.Effect<void>
   /** The review tick (`reviewTick` with the hosted Lander), run in the background. */
   readonly reviews: Effect.Effect<void>
+  /** Ends the running attempts' waits for hosted CI, so they read the checks now (`check_suite`). */
+  readonly ci: Effect.Effect<void>
 }
 
 const refuse = (status: number, code: string, message: string) =>
@@ -118,6 +120,7 @@ export const makeWebhookHandler = (options: WebhookOptions) =>
         ids.includes(delivery) ? [true, ids] as const : [false, [...ids, delivery].slice(-DELIVERIES_REMEMBERED)] as const)
       const triggered: Array<"wake" | "reviews"> = []
       if (!duplicate) {
+        if (event.value === "check_suite" && action === "completed") yield* options.ci
         if ((event.value === "issues" && action === "labeled") || (event.value === "check_suite" && action === "completed")) triggered.push("wake")
         if (event.value === "pull_request_review" && action === "submitted") triggered.push("reviews", "wake")
         yield* Effect.logInfo(`webhook ${event.value}${action === null ? "" : `.${action}`} (${delivery}): ${triggered.join(", ") || "nothing to do"}`)

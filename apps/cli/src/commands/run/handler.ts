@@ -5,7 +5,7 @@ import { Console, Effect, Option } from "effect"
 import { startServer } from "../../server/start.js"
 import { telemetryLayer } from "../../telemetry.js"
 import { apiToken } from "../../server/token.js"
-import { webhookSecret } from "../../github.js"
+import { CiWake, webhookSecret } from "../../github.js"
 import { lineLayer } from "../../layers.js"
 import { reviewsNow } from "../trust/handler.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
@@ -40,7 +40,8 @@ export const run = (o: RunOptions) =>
           webhook: {
             secret: yield* webhookSecret(def.config),
             reviews: reviewsNow(root, workflowPathOf(o.workflow)),
-            sync: Option.match(yield* Effect.serviceOption(TrackerSync), { onNone: () => Effect.void, onSome: (s) => s.syncNow })
+            sync: Option.match(yield* Effect.serviceOption(TrackerSync), { onNone: () => Effect.void, onSome: (s) => s.syncNow }),
+            ci: Option.match(yield* Effect.serviceOption(CiWake), { onNone: () => Effect.void, onSome: (w) => w.fire })
           }
         })).refreshes
         : undefined
