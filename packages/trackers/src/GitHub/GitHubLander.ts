@@ -55,14 +55,14 @@ export const make = (options: GitHubLanderOptions): LanderShape => {
 
   const contains: LanderShape["contains"] = (commit) =>
     Effect.gen(function*() {
+      // Merged by a person in any way (merge, squash, rebase): a merged pull request had it as head.
       if ((yield* mergedPullsOf(commit)).length > 0) return true
-      const b = yield* base.pipe(Effect.mapError((e) => e))
-      const cmp = yield* api.compare(b.commit, commit).pipe(
+      const b = yield* base
+      return yield* api.compare(b.commit, commit).pipe(
         Effect.map((c) => c.status === "behind" || c.status === "identical"),
         // A commit GitHub does not have is not merged.
         Effect.catchIf((e) => e.category === "not_found", () => Effect.succeed(false))
       )
-      return cmp
     }).pipe(Effect.mapError((e) => (e instanceof LandError ? e : landError(e))))
 
   const revertsOf: LanderShape["revertsOf"] = (commits) =>
