@@ -11,10 +11,11 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { GitHubTwin } from "@switchyard/twin"
 import Database from "better-sqlite3"
-import { Effect, type Scope } from "effect"
-import { git, join, perTest, readFileSync, syAsync, type TestRepo } from "./harness.js"
+import { Effect, Schedule, type Scope } from "effect"
+import { spawn } from "node:child_process"
+import { bin, git, join, perTest, readFileSync, syAsync, type TestRepo } from "./harness.js"
 
-const { repo } = perTest()
+const { repo, track } = perTest()
 
 const live = (name: string, body: () => Effect.Effect<void, unknown, Scope.Scope | NodeContext.NodeContext>) =>
   it.live(name, () => body().pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 240_000)
@@ -240,5 +241,41 @@ echo '{"claim":"PR_READY","summary":"add the file"}' > "$SWITCHYARD_RESULT_FILE"
       expect(ok.reviews.approved).toMatchObject([{ issueId: `GH-${n}`, attempt: 2, reviewer: "bob", pull: expect.stringContaining(`/pull/${pull}`) }])
       const recorded = JSON.parse(readFileSync(join(r.dir, `.switchyard/runs/GH-${n}/2/reviews.json`), "utf8"))
       expect(recorded).toMatchObject([{ reviewer: "bob", at: expect.any(String), commit: git(r.tmp, "--git-dir", bare, "rev-parse", `switchyard/GH-${n}`) }])
+    }))
+
+  live("without webhooks, a running `switchyard run` polls the reviews: changes requested sends the change back and the line runs it again", () =>
+    Effect.gen(function*() {
+      const r = repo()
+      const bare = setUp(r)
+      const twin = yield* GitHubTwin.make({ labels: ["ready"], git: bare })
+      const env = { GITHUB_TOKEN: twin.token }
+      const reviewed = join(r.shared, "review-prompts")
+      const agent = r.agent(
+        "reviewed.sh",
+        `set -e
+echo "export const id = '$SWITCHYARD_ISSUE_ID'" > "src/$SWITCHYARD_ISSUE_ID.js"
+if grep -q "Review feedback on your previous change" "$SWITCHYARD_PROMPT_FILE"; then cat "$SWITCHYARD_PROMPT_FILE" >> ${JSON.stringify(reviewed)}; fi
+echo '{"claim":"PR_READY","summary":"add the file"}' > "$SWITCHYARD_RESULT_FILE"`
+      )
+      r.writeWorkflow(workflow(twin, agent).replace("interval_ms: 200", "interval_ms: 500"))
+      git(r.dir, "add", "WORKFLOW.md")
+      git(r.dir, "commit", "-q", "-m", "workflow")
+      git(r.dir, "push", "-q", "origin", "main")
+      const n = yield* twin.open({ title: "add a file", labels: ["ready"], body: `\`\`\`switchyard\nreproduction: "test -f src/GH-1.js"\n\`\`\`\n` })
+      const once = yield* Effect.promise(() => syAsync(r.dir, ["run", "--once"], env))
+      expect(once.code, once.stderr).toBe(0)
+      const pull = (yield* twin.state).pulls.find((p) => p.head === `switchyard/GH-${n}`)!.number
+      yield* twin.review(pull, { user: "carol", state: "CHANGES_REQUESTED", body: "Polled review (POLL-MARKER)" })
+      const child = track(spawn(process.execPath, [bin, "run"], { cwd: r.dir, env: { ...process.env, SWITCHYARD_LOG: "warning", ...env } }))
+      const started = () => events(r, `GH-${n}`).filter((e) => e.type === "terminal.PR_READY").length
+      yield* Effect.sync(started).pipe(
+        Effect.repeat({ until: (c) => c === 2, schedule: Schedule.spaced("200 millis") }),
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("the polled review never sent the change back") })
+      )
+      yield* Effect.sleep("2 seconds")
+      child.kill("SIGTERM")
+      expect(events(r, `GH-${n}`).filter((e) => e.type === "review.changes_requested")).toHaveLength(1)
+      expect(events(r, `GH-${n}`).filter((e) => e.type === "agent.started")).toHaveLength(2)
+      expect(readFileSync(reviewed, "utf8")).toContain("POLL-MARKER")
     }))
 })

@@ -38,7 +38,7 @@ const textOf = (r: TrustReport): string => {
  * `tracker.token_env` and carries candidates onto a moved base with the local one after `git fetch
  * <integration.remote>`. A missing token is a `LandError` naming the variable.
  */
-const landerLayer = (root: string) =>
+export const landerLayer = (root: string) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const cfg = (yield* (yield* Workflow).current).config
     const local = GitLander.layer(root)
@@ -131,6 +131,18 @@ export const reviewsNow = (root: string, workflowPath: string | undefined) =>
     Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath }))),
     Effect.catchAllCause((cause) => Effect.logWarning("the review tick after a webhook failed", cause)),
     Effect.provide(NodeContext.layer)
+  )
+
+/**
+ * The review tick inside a running line (`switchyard run`), with the hosted Lander built over the line's services:
+ * the polling fallback of `pull_request_review` webhooks, and what such a webhook runs under `run --port`. Never
+ * fails: a problem is logged and the next round tries again.
+ */
+export const reviewsInLine = (root: string) =>
+  reviewTick.pipe(
+    Effect.asVoid,
+    Effect.provide(landerLayer(root)),
+    Effect.catchAllCause((cause) => Effect.logWarning("reading the pull requests' reviews failed", cause))
   )
 
 /** `switchyard trust`: records human merges and reverts, then shows the ladder. */
