@@ -146,6 +146,14 @@ polling:
       expect(once.code, once.stderr).toBe(0)
       const pull = (yield* twin.state).pulls.find((p) => p.head === `switchyard/${id}`)!.number
       const server = yield* Effect.promise(() => serving(r.dir, ["run", "--port", "0"], track, env))
+      // The line's own review poll reads the reviews once at start (then every 10 minutes): let it, so what follows
+      // can only come from the webhook.
+      yield* twin.state.pipe(
+        Effect.flatMap((s) => (s.requests.some((q) => q.startsWith(`GET /repos/acme/widgets/pulls/${pull}/reviews`)) ? Effect.void : Effect.fail("not yet"))),
+        Effect.retry(Schedule.spaced("100 millis")),
+        Effect.timeout("30 seconds")
+      )
+      yield* Effect.sleep("500 millis")
       const review = yield* twin.review(pull, { user: "alice", state: "CHANGES_REQUESTED", body: "Needs a comment (WEBHOOK-REVIEW)" })
       const body = JSON.stringify({ action: "submitted", review: { id: review.id, state: "changes_requested" }, pull_request: { number: pull } })
       const forged = yield* post(server.url, body, { "x-github-event": "pull_request_review", "x-github-delivery": "r-forged", "x-hub-signature-256": sign(body, "nope") })
