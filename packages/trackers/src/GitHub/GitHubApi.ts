@@ -179,10 +179,16 @@ export const make = (options: GitHubApiOptions) =>
     /** Decodes a response body with `schema`; a mismatch is a `response` error naming the operation. */
     const decoded = <A, I>(operation: string, schema: Schema.Schema<A, I>) => (r: { readonly body: unknown }) =>
       Schema.decodeUnknown(schema)(r.body).pipe(Effect.mapError((e) => fail(operation, "response", null, `GitHub's answer cannot be read: ${e.message.split("\n").slice(-2).join(" ").trim()}`)))
+    /**
+     * A conditional GET (an unchanged answer is a 304 that costs no rate limit: reviews and checks are read every poll
+     * interval), decoded with `schema`.
+     */
     const getDecoded = <A, I>(operation: string, url: string, schema: Schema.Schema<A, I>, params?: Record<string, string>) =>
-      call(operation, params === undefined ? HttpClientRequest.get(url) : HttpClientRequest.get(url).pipe(HttpClientRequest.setUrlParams(params))).pipe(
-        Effect.flatMap(decoded(operation, schema))
-      )
+      Effect.suspend(() => {
+        const full = new URL(url)
+        for (const [k, v] of Object.entries(params ?? {})) full.searchParams.set(k, v)
+        return conditional(operation, full.href)
+      }).pipe(Effect.flatMap(decoded(operation, schema)))
 
     /** The hosting calls (docs/trust.md, "The GitHub half"): merges, CI, reviews, the base branch's history. */
     /** Pull request `n` (head and base sha, merged, merge commit, mergeable). */
