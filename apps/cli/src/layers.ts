@@ -23,6 +23,7 @@ import {
 import { FpTracker, GitHubTracker, LinearTracker, MirrorTracker } from "@switchyard/trackers"
 import { SqliteTracker } from "@switchyard/sqlite"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { hostedCiLayer } from "./github.js"
 import { chooseStore, statePaths, storeLayer } from "./store.js"
 
 export { statePaths, storeLayer }
@@ -103,7 +104,8 @@ export const trackerLayer = (
       yield* GitHubTracker.preflight({ ...options, tokenEnv, requiredLabels: cfg.required_labels, path: def.path }).pipe(
         Effect.provide(FetchHttpClient.layer)
       )
-      return GitHubTracker.layer(options).pipe(Layer.provide(FetchHttpClient.layer))
+      // With TrackerSync: a GitHub webhook makes the mirror read GitHub at once (docs/trust.md).
+      return GitHubTracker.layerWithSync(options).pipe(Layer.provide(FetchHttpClient.layer))
     })
   )
 
@@ -168,6 +170,8 @@ export const lineLayer = (
     Layer.provideMerge(NodeKillPoints.layer)
   )
   return services.pipe(
+    // Hosted CI (`integration.ci: github`), read by the line when present (docs/trust.md).
+    Layer.provideMerge(hostedCiLayer(repoRoot, options.runnerEnv)),
     // The tracker of `tracker.kind` replaces the store's SqliteTracker for the whole line (the outermost wins).
     Layer.provideMerge(trackerLayer(repoRoot, options.runnerEnv)),
     Layer.provideMerge(workflow),

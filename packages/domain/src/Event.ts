@@ -47,6 +47,9 @@ export const PlainEventType = Schema.Literal(
   "trust.reverted",
   "trust.reverified",
   "trust.blocked",
+  // review feedback from a hosted pull request (Trust/reviews.ts)
+  "review.approved",
+  "review.changes_requested",
   // the supervisor (Supervisor/)
   "lease.expired",
   "reconcile.canceled",

@@ -241,7 +241,24 @@ export const IntegrationConfig = Schema.Struct({
    * verification in a clean checkout of it (`verify.env`, no network, `verify.timeout_ms`). A failure becomes a
    * revision turn with its log, up to `agent.max_ci_revisions`, then ESCALATE `ci_failed` (docs/trust.md).
    */
-  ci_command: withDefault(Schema.NullOr(Schema.String), () => null)
+  ci_command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * How `switchyard land` lands (docs/trust.md): `local` fast-forwards the checkout's base branch; `github` merges
+   * the change's pull request through the API (`tracker.kind: github`); `auto` (default): `github` when the tracker
+   * is GitHub, else `local`.
+   */
+  land: withDefault(Schema.Literal("auto", "local", "github"), () => "auto" as const),
+  /** `github` landing: the pull request merge method (GitHub's `merge_method`). */
+  merge_method: withDefault(Schema.Literal("merge", "squash", "rebase"), () => "merge" as const),
+  /**
+   * Hosted CI (docs/trust.md): `github` reads the check runs and combined status of a verified candidate (pushed
+   * to `remote` as its branch) from GitHub; a failure is a revision turn like `ci_command`'s. `none` (default).
+   */
+  ci: withDefault(Schema.Literal("none", "github"), () => "none" as const),
+  /** Hosted CI: how long to wait for every check to complete, in ms, before the attempt escalates `ci_failed`. */
+  ci_timeout_ms: withDefault(PositiveInt, () => 1_800_000),
+  /** Hosted CI: how often the checks are read while some are pending, in ms. */
+  ci_poll_ms: withDefault(PositiveInt, () => 15_000)
 })
 /** `integration:`: what `Integration.publish` does after PR_READY, passed in by the caller. */
 export type IntegrationConfig = typeof IntegrationConfig.Type
@@ -331,6 +348,11 @@ export const TrackerConfig = Schema.Struct({
   api_url: withDefault(Schema.NullOr(Schema.String), () => null),
   /** The name of the environment variable that holds the token (null: `GITHUB_TOKEN` / `LINEAR_API_KEY`). */
   token_env: withDefault(Schema.NullOr(EnvName), () => null),
+  /**
+   * `github`: the name of the environment variable that holds the webhook secret; null (default): `switchyard serve`
+   * and `run --port` refuse GitHub webhooks (404). Deliveries are checked with HMAC SHA-256 under it (docs/trust.md).
+   */
+  webhook_secret_env: withDefault(Schema.NullOr(EnvName), () => null),
   /** `fp`: the fp binary (null: `fp` on PATH); it runs in the repository, where fp finds its project. */
   command: withDefault(Schema.NullOr(Schema.String), () => null),
   /** `github`: the prefix of the state labels Switchyard writes (`switchyard:running`, `switchyard:escalated`, ...). */

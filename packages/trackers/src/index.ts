@@ -4,6 +4,9 @@
  * SQLite whatever the kind.
  */
 export * as GitHubApi from "./GitHub/GitHubApi.js"
+export * as GitHubHosting from "./GitHub/hosting.js"
+export * as GitHubLander from "./GitHub/GitHubLander.js"
+export * as GitHubCi from "./GitHub/GitHubCi.js"
 export * as GitHubMapping from "./GitHub/mapping.js"
 export * as GitHubTracker from "./GitHub/GitHubTracker.js"
 export * as MirrorTracker from "./Mirror/MirrorTracker.js"

@@ -16,6 +16,11 @@
  * - `GET /pulls?head=owner:branch&state` / `POST /pulls` `{title, head, base, body}` (422 when one is open for head).
  * - `GET /issues/{n}/dependencies/blocked_by` → the issues blocking it; `GET /issues/{n}/sub_issues` → its
  *   sub-issues; every issue carries `issue_dependencies_summary` and `sub_issues_summary` (open blockers, sub-issues).
+ * - With `git` (a bare repository standing for GitHub's storage; GitHubHosting.ts): `GET /pulls/{n}` (head and base
+ *   sha, merged, merge_commit_sha, mergeable), `PUT /pulls/{n}/merge` `{sha, merge_method}` (409 head moved, 405 not
+ *   mergeable or already merged; merges with real git), `GET /pulls/{n}/reviews`, `GET /pulls/{n}/comments`,
+ *   `GET /commits?sha`, `GET /commits/{ref}/check-runs`, `GET /commits/{ref}/status`, `GET /commits/{sha}/pulls`,
+ *   `GET /branches/{b}`, `GET /compare/{base}...{head}`; checks and reviews are set through the handle.
  * Every response carries `X-RateLimit-Remaining` and `X-RateLimit-Reset`.
  *
  * Failure modes, set through the handle: a bad token (401 `Bad credentials`), queued faults for the next requests
@@ -27,6 +32,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Duration, Effect, Layer, Option, Ref, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Http from "node:http"
+import * as Hosting from "./GitHubHosting.js"
 
 /** One issue (or pull request) as the twin keeps it. */
 export interface TwinIssue {
@@ -112,6 +118,21 @@ export interface GitHubTwinShape {
   readonly setDown: (down: boolean) => Effect.Effect<void>
   /** Epoch seconds at which the rate limit resets (as in `X-RateLimit-Reset`). */
   readonly rateReset: number
+  /** Merges, checks and reviews (the hosting half, `GitHubHosting.ts`). */
+  readonly hosting: Effect.Effect<Hosting.TwinHostingState>
+  /** Sets what CI says about commit `ref` (a sha, or a branch of the git repository). */
+  readonly setChecks: (ref: string, checks: Hosting.TwinChecks) => Effect.Effect<void>
+  /** Queues CI results for the next commits asked about that have none, in order. */
+  readonly queueChecks: (...checks: ReadonlyArray<Hosting.TwinChecks>) => Effect.Effect<void>
+  /** Submits a review of pull request `number` (on its current head), with review comments. */
+  readonly review: (number: number, review: {
+    readonly user?: string
+    readonly state: Hosting.TwinReview["state"]
+    readonly body: string
+    readonly comments?: ReadonlyArray<{ readonly path: string; readonly line: number; readonly body: string }>
+  }) => Effect.Effect<Hosting.TwinReview>
+  /** A person merges pull request `number` on GitHub with `method`; the new base commit, or why it was refused. */
+  readonly mergeByHand: (number: number, method: Hosting.TwinMerge["method"]) => Effect.Effect<Hosting.MergeOutcome>
 }
 
 export class GitHubTwin extends Context.Tag("switchyard/twin/GitHubTwin")<GitHubTwin, GitHubTwinShape>() {}
@@ -133,6 +154,11 @@ export const make = (options: {
   readonly labels?: ReadonlyArray<string>
   /** Clock for `created_at`/`updated_at` (epoch ms); default `Date.now`. */
   readonly now?: () => number
+  /**
+   * A bare git repository standing for GitHub's storage (the test's `origin`): pull request heads and bases are
+   * its branches, merges are made in it. Without it the hosting routes answer 404.
+   */
+  readonly git?: string
 }): Effect.Effect<GitHubTwinShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const owner = options.owner ?? "acme"
@@ -501,9 +527,251 @@ export const make = (options: {
     )
     const subIssues = related((s, issue) => [...s.issues.values()].filter((c) => !c.deleted && c.parent === issue.number))
 
+    // --- The hosting half: merges, checks, statuses, reviews (GitHubHosting.ts) ---
+    const hosting = yield* Ref.make(Hosting.emptyHosting())
+    const gitDir = options.git ?? null
+    const headOf = (p: TwinPull, h: Hosting.TwinHostingState): string | null =>
+      h.merges.get(p.number)?.headSha ?? (gitDir === null ? null : Hosting.resolve(gitDir, p.head))
+    const fullPullJson = (p: TwinPull, h: Hosting.TwinHostingState) => {
+      const merged = h.merges.get(p.number)
+      const head = headOf(p, h)
+      const baseSha = gitDir === null ? null : Hosting.resolve(gitDir, p.base)
+      const mergeable = merged !== undefined || p.state === "closed" || head === null || baseSha === null
+        ? null
+        : Hosting.gitIn(gitDir!, ["merge-tree", "--write-tree", baseSha, head]).code === 0
+      return {
+        ...pullJson(p),
+        head: { ref: p.head, label: `${owner}:${p.head}`, sha: head },
+        base: { ref: p.base, label: `${owner}:${p.base}`, sha: baseSha },
+        merged: merged !== undefined,
+        merged_at: merged?.at ?? null,
+        merged_by: merged === undefined ? null : { login: merged.by },
+        merge_commit_sha: merged?.sha ?? null,
+        mergeable,
+        mergeable_state: mergeable === false ? "dirty" : mergeable === true ? "clean" : "unknown"
+      }
+    }
+    const pullParam = Effect.gen(function*() {
+      const n = yield* numberParam
+      return (yield* Ref.get(state)).pulls.find((p) => p.number === n)
+    })
+    /** Merges pull `p` (the API's and a person's merge): 405 refused, 409 head moved, 200 merged. */
+    const doMerge = (p: TwinPull, method: Hosting.TwinMerge["method"], sha: string | null, by: string, title: string | null) =>
+      Effect.gen(function*() {
+        const h = yield* Ref.get(hosting)
+        const head = headOf(p, h)
+        const refuse = (status: number, message: string) =>
+          Effect.as(
+            Ref.update(hosting, (st) => ({ ...st, mergeRequests: [...st.mergeRequests, { number: p.number, sha, method, status }] })),
+            { status, message, sha: null as string | null }
+          )
+        if (gitDir === null || head === null) return yield* refuse(404, "Not Found")
+        if (p.state !== "open" || h.merges.has(p.number)) return yield* refuse(405, "Pull Request is not mergeable")
+        if (sha !== null && sha !== head) return yield* refuse(409, "Head branch was modified. Review and try the merge again.")
+        const message = method === "squash"
+          ? `${title ?? p.title} (#${p.number})`
+          : `Merge pull request #${p.number} from ${owner}/${p.head}\n\n${title ?? p.title}`
+        const out = Hosting.merge(gitDir, p.base, head, method, message)
+        if (out._tag === "Refused") return yield* refuse(405, out.reason)
+        const at = iso()
+        yield* Ref.update(hosting, (st) => ({
+          ...st,
+          merges: new Map(st.merges).set(p.number, { sha: out.sha, headSha: head, method, at, by }),
+          mergeRequests: [...st.mergeRequests, { number: p.number, sha, method, status: 200 }]
+        }))
+        yield* Ref.update(state, (st) => ({
+          ...st,
+          pulls: st.pulls.map((q) => (q.number === p.number ? { ...q, state: "closed" as const } : q))
+        }))
+        yield* touch(p.number, (i) => ({ ...i, state: "closed", closed_at: at, state_reason: null }))
+        // As on GitHub: a merge into the default branch closes the issues the body says it closes.
+        if (p.base === "main") {
+          for (const m of p.body.matchAll(/\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?) #(\d+)/gi)) {
+            yield* touch(Number(m[1]), (i) => (i.state === "open" ? { ...i, state: "closed", closed_at: at, state_reason: "completed" } : i))
+          }
+        }
+        return { status: 200, message: "Pull Request successfully merged", sha: out.sha as string | null }
+      })
+
+    const getPull = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const p = yield* pullParam
+        return p === undefined ? notFound : json(fullPullJson(p, yield* Ref.get(hosting)))
+      })
+    )
+
+    const mergePull = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const p = yield* pullParam
+        if (p === undefined) return notFound
+        const b = yield* body
+        const method = b["merge_method"] === undefined ? "merge" : b["merge_method"]
+        if (method !== "merge" && method !== "squash" && method !== "rebase") return ghError(422, "Validation Failed")
+        const sha = typeof b["sha"] === "string" ? b["sha"] : null
+        const title = typeof b["commit_title"] === "string" ? b["commit_title"] : null
+        const out = yield* doMerge(p, method, sha, "switchyard-bot", title)
+        return out.status === 200 ? json({ sha: out.sha, merged: true, message: out.message }) : ghError(out.status, out.message)
+      })
+    )
+
+    const reviewJson = (r: Hosting.TwinReview, n: number) => ({
+      id: r.id,
+      user: { ...user, login: r.user },
+      body: r.body,
+      state: r.state,
+      html_url: `${url}/${owner}/${repo}/pull/${n}#pullrequestreview-${r.id}`,
+      submitted_at: r.submitted_at,
+      commit_id: r.commit_id
+    })
+    const listReviews = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const p = yield* pullParam
+        if (p === undefined) return notFound
+        return json(((yield* Ref.get(hosting)).reviews.get(p.number) ?? []).map((r) => reviewJson(r, p.number)))
+      })
+    )
+    const listReviewComments = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const p = yield* pullParam
+        if (p === undefined) return notFound
+        return json(((yield* Ref.get(hosting)).reviewComments.get(p.number) ?? []).map((c) => ({
+          id: c.id,
+          pull_request_review_id: c.review_id,
+          user: { ...user, login: c.user },
+          path: c.path,
+          line: c.line,
+          body: c.body,
+          created_at: c.created_at,
+          html_url: `${url}/${owner}/${repo}/pull/${p.number}#discussion_r${c.id}`
+        })))
+      })
+    )
+
+    /** The checks of `ref`: set ones, else the next queued result (kept for that commit), else none. */
+    const checksOf = (ref: string) =>
+      Effect.gen(function*() {
+        const sha = gitDir === null ? ref : Hosting.resolve(gitDir, ref) ?? ref
+        return yield* Ref.modify(hosting, (h): readonly [{ sha: string; checks: Hosting.TwinChecks }, Hosting.TwinHostingState] => {
+          const set = h.checks.get(sha)
+          if (set !== undefined) return [{ sha, checks: set }, h]
+          const next = h.checkQueue[0]
+          if (next === undefined) return [{ sha, checks: { checkRuns: [], statuses: [] } }, h]
+          return [{ sha, checks: next }, { ...h, checkQueue: h.checkQueue.slice(1), checks: new Map(h.checks).set(sha, next) }]
+        })
+      })
+    const refParam = Effect.map(HttpRouter.params, (p) => decodeURIComponent(p["ref"] ?? ""))
+    const listCheckRuns = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const { checks, sha } = yield* checksOf(yield* refParam)
+        return json({
+          total_count: checks.checkRuns.length,
+          check_runs: checks.checkRuns.map((c, i) => ({
+            id: 70_000 + i,
+            head_sha: sha,
+            name: c.name,
+            status: c.status,
+            conclusion: c.conclusion,
+            html_url: `${url}/${owner}/${repo}/runs/${70_000 + i}`,
+            details_url: `${url}/${owner}/${repo}/actions/runs/${80_000 + i}/job/${70_000 + i}`,
+            started_at: iso(),
+            completed_at: c.status === "completed" ? iso() : null,
+            output: { title: c.name, summary: c.summary ?? null, text: c.text ?? null, annotations_count: 0 }
+          }))
+        })
+      })
+    )
+    const combinedStatus = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const { checks, sha } = yield* checksOf(yield* refParam)
+        const st = checks.statuses
+        const combined = st.length === 0
+          ? "pending"
+          : st.some((x) => x.state === "failure" || x.state === "error")
+          ? "failure"
+          : st.some((x) => x.state === "pending")
+          ? "pending"
+          : "success"
+        return json({
+          state: combined,
+          sha,
+          total_count: st.length,
+          statuses: st.map((x, i) => ({
+            id: 60_000 + i,
+            context: x.context,
+            state: x.state,
+            description: x.description ?? null,
+            target_url: `${url}/${owner}/${repo}/ci/${60_000 + i}`,
+            created_at: iso(),
+            updated_at: iso()
+          }))
+        })
+      })
+    )
+    const pullsOfCommit = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo)) return notFound
+        const ref = yield* refParam
+        const h = yield* Ref.get(hosting)
+        const s = yield* Ref.get(state)
+        return json(s.pulls.filter((p) => headOf(p, h) === ref).map((p) => fullPullJson(p, h)))
+      })
+    )
+    const listCommits = guarded((_request, parsed) =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo) || gitDir === null) return notFound
+        const ref = parsed.searchParams.get("sha") ?? "main"
+        const perPage = Math.min(100, Math.max(1, Number(parsed.searchParams.get("per_page") ?? "30")))
+        const sha = Hosting.resolve(gitDir, ref)
+        if (sha === null) return notFound
+        return json(Hosting.log(gitDir, sha, perPage).map((c) => ({ sha: c.sha, commit: { message: c.message } })))
+      })
+    )
+    const getBranch = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo) || gitDir === null) return notFound
+        const name = decodeURIComponent((yield* HttpRouter.params)["branch"] ?? "")
+        const sha = Hosting.gitIn(gitDir, ["rev-parse", "--verify", "-q", `refs/heads/${name}`])
+        return sha.code === 0 ? json({ name, commit: { sha: sha.stdout } }) : ghError(404, "Branch not found")
+      })
+    )
+    const compare = guarded(() =>
+      Effect.gen(function*() {
+        if (!(yield* ownRepo) || gitDir === null) return notFound
+        const [baseRef, headRef] = decodeURIComponent((yield* HttpRouter.params)["basehead"] ?? "").split("...")
+        const b = baseRef === undefined ? null : Hosting.resolve(gitDir, baseRef)
+        const hd = headRef === undefined ? null : Hosting.resolve(gitDir, headRef)
+        if (b === null || hd === null) return notFound
+        const status = b === hd
+          ? "identical"
+          : Hosting.isAncestor(gitDir, hd, b)
+          ? "behind"
+          : Hosting.isAncestor(gitDir, b, hd)
+          ? "ahead"
+          : "diverged"
+        return json({ status, base_commit: { sha: b }, merge_base_commit: { sha: Hosting.gitIn(gitDir, ["merge-base", b, hd]).stdout } })
+      })
+    )
+
     const router = HttpRouter.empty.pipe(
       HttpRouter.get("/repos/:owner/:repo/issues/:number/dependencies/blocked_by", blockedBy),
       HttpRouter.get("/repos/:owner/:repo/issues/:number/sub_issues", subIssues),
+      HttpRouter.get("/repos/:owner/:repo/pulls/:number", getPull),
+      HttpRouter.put("/repos/:owner/:repo/pulls/:number/merge", mergePull),
+      HttpRouter.get("/repos/:owner/:repo/pulls/:number/reviews", listReviews),
+      HttpRouter.get("/repos/:owner/:repo/pulls/:number/comments", listReviewComments),
+      HttpRouter.get("/repos/:owner/:repo/commits", listCommits),
+      HttpRouter.get("/repos/:owner/:repo/commits/:ref/check-runs", listCheckRuns),
+      HttpRouter.get("/repos/:owner/:repo/commits/:ref/status", combinedStatus),
+      HttpRouter.get("/repos/:owner/:repo/commits/:ref/pulls", pullsOfCommit),
+      HttpRouter.get("/repos/:owner/:repo/branches/:branch", getBranch),
+      HttpRouter.get("/repos/:owner/:repo/compare/:basehead", compare)
+    ).pipe(
       HttpRouter.get("/repos/:owner/:repo", getRepo),
       HttpRouter.get("/repos/:owner/:repo/labels/:name", getLabel),
       HttpRouter.get("/repos/:owner/:repo/issues", listIssues),
@@ -592,7 +860,40 @@ export const make = (options: {
         }),
       createLabel: (name) => Ref.update(state, (s) => ({ ...s, labels: new Set([...s.labels, name]) })),
       fault: (...faults) => Ref.update(state, (s) => ({ ...s, faults: [...s.faults, ...faults] })),
-      setDown: (down) => Ref.update(state, (s) => ({ ...s, down }))
+      setDown: (down) => Ref.update(state, (s) => ({ ...s, down })),
+      hosting: Ref.get(hosting),
+      setChecks: (ref, checks) =>
+        Ref.update(hosting, (h) => ({ ...h, checks: new Map(h.checks).set(gitDir === null ? ref : Hosting.resolve(gitDir, ref) ?? ref, checks) })),
+      queueChecks: (...checks) => Ref.update(hosting, (h) => ({ ...h, checkQueue: [...h.checkQueue, ...checks] })),
+      review: (number, r) =>
+        Effect.gen(function*() {
+          const h = yield* Ref.get(hosting)
+          const p = (yield* Ref.get(state)).pulls.find((q) => q.number === number)
+          const id = 40_000 + [...h.reviews.values()].reduce((n, rs) => n + rs.length, 0)
+          const at = iso()
+          const review: Hosting.TwinReview = {
+            id,
+            user: r.user ?? "reviewer",
+            state: r.state,
+            body: r.body,
+            submitted_at: at,
+            commit_id: (p === undefined ? null : headOf(p, h)) ?? ""
+          }
+          const comments = (r.comments ?? []).map((c, i) => ({ id: id * 10 + i, review_id: id, user: review.user, created_at: at, ...c }))
+          yield* Ref.update(hosting, (st) => ({
+            ...st,
+            reviews: new Map(st.reviews).set(number, [...(st.reviews.get(number) ?? []), review]),
+            reviewComments: new Map(st.reviewComments).set(number, [...(st.reviewComments.get(number) ?? []), ...comments])
+          }))
+          return review
+        }),
+      mergeByHand: (number, method) =>
+        Effect.gen(function*() {
+          const p = (yield* Ref.get(state)).pulls.find((q) => q.number === number)
+          if (p === undefined) return { _tag: "Refused", reason: "Not Found" } as const
+          const out = yield* doMerge(p, method, null, "octocat", null)
+          return out.sha === null ? { _tag: "Refused", reason: out.message } as const : { _tag: "Merged", sha: out.sha } as const
+        })
     } satisfies GitHubTwinShape
   })
 

@@ -17,6 +17,7 @@ import { createServer, type Server } from "node:http"
 import { type ErrorCode, ErrorResponse, EventMessage, EvidenceResponse, IssueResponse, OutcomesResponse, RefreshResponse, StateResponse } from "./api.js"
 import { type Feed, KEEPALIVE, type Refresher } from "./feed.js"
 import { pageRoutes } from "./page.js"
+import { WEBHOOK_PATH } from "./webhooks.js"
 import { OUTCOMES_DEFAULT, OUTCOMES_MAX, readEvidence, readIssue } from "./state.js"
 
 /** How long (ms) closing waits for the event streams' responses to finish once they are told to end. */
@@ -96,6 +97,7 @@ const API_PATHS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^\/api\/v1\/outcomes$/, "GET"],
   [/^\/api\/v1\/events$/, "GET"],
   [/^\/api\/v1\/refresh$/, "POST"],
+  [/^\/webhooks\/github$/, "POST"],
   [/^\/api\/v1\/issues\/[^/]+$/, "GET"],
   [/^\/api\/v1\/issues\/[^/]+\/evidence(\/[^/]+)?$/, "GET"]
 ]
@@ -132,6 +134,8 @@ export const makeApp = <E1, R1, E2, R2>(options: {
   readonly refresher: Refresher
   readonly operations: ReadonlyArray<"poll" | "reconcile" | "snapshot">
   readonly lifecycle: Lifecycle
+  /** `POST /webhooks/github` (webhooks.ts): authenticated by its HMAC signature, not by the API token. */
+  readonly webhook?: Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest>
 }) => {
   const { feed, refresher } = options
   const idOr400 = <A, E, R>(f: (id: IssueId) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
@@ -239,6 +243,10 @@ export const makeApp = <E1, R1, E2, R2>(options: {
   }
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    // GitHub cannot send the API token: a webhook delivery proves itself with its signature instead.
+    if (options.webhook !== undefined && request.method === "POST" && new URL(request.url, "http://x").pathname === WEBHOOK_PATH) {
+      return yield* options.webhook
+    }
     if (options.token !== null && !tokenOk(options.token, request)) {
       return yield* errorResponse(401, "unauthorized", "missing or wrong token: send Authorization: Bearer <SWITCHYARD_API_TOKEN>")
     }

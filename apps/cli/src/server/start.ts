@@ -7,6 +7,7 @@ import { Duration, Effect, Stream } from "effect"
 import { startFeed, startRefresher } from "./feed.js"
 import { OUTCOMES_MAX, readOutcomes, readState } from "./state.js"
 import { type ListenOptions, listen, makeApp } from "./server.js"
+import { makeWebhookHandler } from "./webhooks.js"
 
 /** How long (ms) one read of the state answers `GET /api/v1/state` requests. */
 export const STATE_TTL_MS = 250
@@ -23,6 +24,15 @@ export const startServer = (options: {
   readonly repoRoot: string
   readonly listen: ListenOptions
   readonly operations: ReadonlyArray<"poll" | "reconcile" | "snapshot">
+  /** GitHub webhooks (`POST /webhooks/github`): the secret (null: refused) and the review tick. */
+  readonly webhook?: {
+    readonly secret: string | null
+    readonly reviews: Effect.Effect<void>
+    /** Reads the remote tracker now (`TrackerSync`), before the line is woken. */
+    readonly sync?: Effect.Effect<void>
+    /** Ends the waits for hosted CI (`CiWake`), for `check_suite` deliveries. */
+    readonly ci?: Effect.Effect<void>
+  }
 }) =>
   Effect.gen(function*() {
     const feed = yield* startFeed
@@ -40,7 +50,13 @@ export const startServer = (options: {
       Stream.runForEach((e) => Effect.zipRight(stateChanged, e.type.startsWith("terminal.") ? outcomesChanged : Effect.void)),
       Effect.forkScoped
     )
+    const webhook = yield* makeWebhookHandler({
+      secret: options.webhook?.secret ?? null,
+      reviews: options.webhook?.reviews ?? Effect.void,
+      ci: options.webhook?.ci ?? Effect.void,
+      wake: Effect.zipRight(options.webhook?.sync ?? Effect.void, Effect.asVoid(refresher.request))
+    })
     const url = yield* listen(options.listen, (lifecycle) =>
-      makeApp({ state, outcomes, token: options.listen.token, feed, refresher, operations: options.operations, lifecycle }))
+      makeApp({ state, outcomes, token: options.listen.token, feed, refresher, operations: options.operations, lifecycle, webhook }))
     return { url, refreshes: refresher.requests }
   })

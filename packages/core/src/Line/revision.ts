@@ -66,3 +66,27 @@ export const ciFeedback = (result: CommandResult, turn: number, maxTurns: number
     "When done, write your claim to $SWITCHYARD_RESULT_FILE again."
   ].join("\n")
 }
+
+/** The hosted CI failure a revision turn is about (`HostedCiResult`'s `Failed`). */
+export interface HostedCiFailure {
+  readonly step: string
+  readonly conclusion: string
+  readonly log: string
+  readonly url: string | null
+}
+
+/**
+ * The continuation prompt after hosted CI (GitHub check runs or statuses, `integration.ci: github`) failed on a
+ * candidate that verified: the failed step, its conclusion, the last `linesOfLog` lines (default 40) of its output
+ * (the caller redacts) and the run's URL, as CI revision `turn` of `maxTurns` (`agent.max_ci_revisions`). Pure.
+ */
+export const hostedCiFeedback = (failure: HostedCiFailure, turn: number, maxTurns: number, linesOfLog = 40): string => {
+  const tail = failure.log.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0).slice(-linesOfLog).join("\n")
+  return [
+    `Switchyard verified your change, then its CI on GitHub failed (${CI_CAUSE}; CI revision ${turn} of ${maxTurns}).`,
+    `- Failed step: \`${failure.step}\` (${failure.conclusion}).${tail ? `\n\`\`\`\n${tail}\n\`\`\`` : ""}`,
+    ...(failure.url === null ? [] : [`- Run: ${failure.url}`]),
+    "Fix the change in place so the check passes. Do not delete, skip or weaken tests, and do not edit the CI setup.",
+    "When done, write your claim to $SWITCHYARD_RESULT_FILE again."
+  ].join("\n")
+}

@@ -34,7 +34,7 @@ import * as KillPoints from "../KillPoints/KillPoints.js"
 import { LeaseFenced } from "../Orchestrator/errors.js"
 import { Orchestrator } from "../Orchestrator/Orchestrator.js"
 import { Redactor } from "../Redactor/Redactor.js"
-import { keepsSandbox, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
+import { branchFor, keepsSandbox, Sandbox, type SandboxHandle } from "../Sandbox/Sandbox.js"
 import { Tracker } from "../Tracker/Tracker.js"
 import { Verifier } from "../Verifier/Verifier.js"
 import { buildTaskPacket } from "../Workflow/packet.js"
@@ -42,7 +42,9 @@ import { Workflow } from "../Workflow/Workflow.js"
 import { type AgentTurn, type CandidateMade, type Prepared, Resumed, resumePoint, type StageArtifact } from "./artifacts.js"
 import * as Decide from "./decide.js"
 import { advance, emptyProgress, handleOf, type Progress, progressOf } from "./progress.js"
-import { CI_CAUSE, ciFeedback, isRevisable, revisionFeedback } from "./revision.js"
+import { HostedCi } from "../Integration/HostedCi.js"
+import { pendingReviewFeedback } from "../Trust/reviews.js"
+import { CI_CAUSE, ciFeedback, hostedCiFeedback, isRevisable, revisionFeedback } from "./revision.js"
 import { endingOf, SETTLE_RETRY, settleInterrupted, settleWithRetry, statusAfter } from "./settle.js"
 import * as Stages from "./stages.js"
 import { Attr, traced } from "../Telemetry/Telemetry.js"
@@ -155,9 +157,61 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
         const revision = now.revisions.length + 1
         // Verifier and CI revisions are counted apart (agent.max_revisions, agent.max_ci_revisions).
         const ciTurns = now.revisions.filter((r) => r.cause === CI_CAUSE).length
+        /**
+         * Hosted CI (`integration.ci: github`) on the verified candidate: passed or not configured, the verdict
+         * stands; a failure is a CI revision turn like `ci_command`'s (its step, log and run URL), counted by
+         * `agent.max_ci_revisions`; CI that cannot be read or never finishes escalates `ci_failed`.
+         */
+        const hostedOrPass = (): Effect.Effect<Verdict, Decide.LineFailure | LeaseFenced, Stages.LineServices> =>
+          Effect.gen(function*() {
+            if (cfg.integration.ci !== "github" || made.candidate.commit === null) return verdict
+            const hosted = yield* Effect.serviceOption(HostedCi)
+            const commit = made.candidate.commit
+            const result = Option.isNone(hosted)
+              ? { _tag: "Unavailable" as const, reason: "integration.ci is github but this line has no hosted CI (tracker.kind must be github)" }
+              : yield* hosted.value.check({
+                issueId: issue.id,
+                branch: branchFor(issue.id),
+                commit,
+                remote: cfg.integration.remote,
+                timeoutMs: cfg.integration.ci_timeout_ms,
+                pollMs: cfg.integration.ci_poll_ms
+              })
+            yield* ctx.record(
+              result._tag === "Passed" ? "ci.passed" : "ci.failed",
+              result._tag === "Passed"
+                ? `CI on GitHub passed on ${commit.slice(0, 10)} (${result.checks} checks)`
+                : result._tag === "Failed"
+                ? `CI on GitHub failed on ${commit.slice(0, 10)}: ${result.step} (${result.conclusion})`
+                : `CI on GitHub could not be read for ${commit.slice(0, 10)}: ${result.reason}`,
+              {
+                source: "github",
+                commit,
+                step: result._tag === "Failed" ? result.step : null,
+                conclusion: result._tag === "Failed" ? result.conclusion : null,
+                url: result._tag === "Failed" ? result.url : null,
+                reason: result._tag === "Unavailable" ? redact(result.reason) : null
+              }
+            )
+            if (result._tag === "Passed") return verdict
+            const why = result._tag === "Failed"
+              ? `The CI check ${result.step} on GitHub ended ${result.conclusion} on the verified candidate${result.url === null ? "" : ` (${result.url})`}${
+                ciTurns > 0 ? ` after ${ciTurns} CI ${ciTurns === 1 ? "revision" : "revisions"}` : ""
+              }.`
+              : `CI on GitHub could not be read: ${result.reason}.`
+            const failed = VerdictClass.make({ state: "ESCALATE", cause: CI_CAUSE, reasons: [redact(why)] })
+            if (result._tag !== "Failed" || !mayRevise || ciTurns + 1 > cfg.agent.max_ci_revisions) return failed
+            const feedback = redact(hostedCiFeedback(result, ciTurns + 1, cfg.agent.max_ci_revisions))
+            yield* persist(yield* Stages.revise(ctx, revision, CI_CAUSE, feedback, ciTurns + 1))
+            return yield* agentAndJudge(ctx, p, handle, prompt, turn.turn + 1, {
+              sessionId: turn.report.sessionId,
+              feedback,
+              turn: revision
+            })
+          })
         if (verdict.state === "PR_READY" && cfg.integration.ci_command !== null) {
           const ci = yield* ciCheck(ctx, p, made, cfg.integration.ci_command)
-          if (ci.passed) return verdict
+          if (ci.passed) return yield* hostedOrPass()
           const why = `The CI check \`${ci.command}\` ${ci.timedOut ? "timed out" : `exited ${ci.exitCode ?? ci.signal ?? "abnormally"}`} on the verified candidate${
             ciTurns > 0 ? ` after ${ciTurns} CI ${ciTurns === 1 ? "revision" : "revisions"}` : ""
           }.`
@@ -171,6 +225,7 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
             turn: revision
           })
         }
+        if (verdict.state === "PR_READY") return yield* hostedOrPass()
         if (!mayRevise || !isRevisable(verdict) || revision - ciTurns > cfg.agent.max_revisions) return verdict
         const feedback = revisionFeedback(verdict, verified.verification, revision - ciTurns, cfg.agent.max_revisions)
         yield* persist(yield* Stages.revise(ctx, revision, verdict.cause, feedback))
@@ -235,7 +290,16 @@ export const runAttempt = (stored: Issue, lease: Lease, observer: Stages.Attempt
           restore(timings.timed("sandbox", Stages.prepare(ctx, opened))).pipe(Effect.flatMap(persist))
         )
         const handle = handleOf(p, issue.id, attempt)
-        const prompt = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
+        const rendered = yield* timings.timed("hooks", Stages.beforeAgent(ctx, p, handle))
+        // A reviewer's "changes requested" that sent the issue back is this attempt's feedback (Trust/reviews.ts).
+        const review = yield* pendingReviewFeedback(issue.id).pipe(Effect.orElseSucceed(() => Option.none()))
+        const prompt = Option.match(review, {
+          onNone: () => rendered,
+          onSome: (r) => `${rendered}\n\n## Review feedback on your previous change\n\n${redact(r.feedback)}`
+        })
+        if (Option.isSome(review)) {
+          yield* record("agent.revision", `${issue.id}'s agent gets the review that requested changes`, { cause: "review_changes_requested", reviewId: review.value.reviewId })
+        }
         return yield* agentAndJudge(ctx, p, handle, prompt, 1, null)
       })
 

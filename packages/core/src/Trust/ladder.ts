@@ -57,8 +57,10 @@ export interface TrustReport {
     readonly decision: "landed" | "review" | "ready" | "stale" | "blocked"
     readonly reason: string
     readonly rule: string | null
-    /** The commit landed on the base (the candidate, or its merge onto a moved base). */
+    /** The commit landed on the base (the candidate, or its merge onto a moved base, or GitHub's merge commit). */
     readonly landedCommit: string | null
+    /** Where a person sees the landing (the merged pull request), when the Lander said. */
+    readonly url?: string | null
   }>
   /** The full history, oldest first. */
   readonly history: ReadonlyArray<TrustRecord>
@@ -174,15 +176,25 @@ export const trustTick = (options: TickOptions) =>
       return cls === undefined ? null : rungOf(cls, trust.promote_after, records())
     }
     let base = base0
-    for (const issue of yield* tracker.list({ status: "in_review" })) {
+    // A merge on a hosting service can close the issue before the ladder sees it ("Closes #n"): done issues are
+    // read for human merges too (never landed).
+    const waiting = yield* tracker.list({ status: "in_review" })
+    const closed = (yield* tracker.list({ status: "done" })).filter((i) => !waiting.some((w) => w.id === i.id))
+    for (const issue of [...waiting, ...closed]) {
+      const isClosed = issue.status === "done"
       const latest = yield* store.latest(issue.id)
       if (Option.isNone(latest)) continue
       const bundle = latest.value
       const fp = bundle.fingerprint
       if (bundle.outcome !== "PR_READY" || fp === null || done.has(key(issue.id, fp.commit))) continue
       const c = classify(trust, factsOf(issue, bundle), pinned)
-      const note = (decision: TrustReport["changes"][number]["decision"], reason: string, rule: string | null = null, landedCommit: string | null = null) =>
-        changes.push({ issueId: issue.id, attempt: bundle.attempt, className: c.className, decision, reason, rule, landedCommit })
+      const note = (
+        decision: TrustReport["changes"][number]["decision"],
+        reason: string,
+        rule: string | null = null,
+        landedCommit: string | null = null,
+        url: string | null = null
+      ) => changes.push({ issueId: issue.id, attempt: bundle.attempt, className: c.className, decision, reason, rule, landedCommit, url })
       if (yield* lander.contains(fp.commit)) {
         merged.push({ issueId: issue.id, className: c.className, commit: fp.commit })
         yield* orchestrator.record("trust.merged", issue.id, `${issue.id} was merged into ${base.branch} by a human${c.className ? ` (class ${c.className})` : ""}`, {
@@ -191,9 +203,10 @@ export const trustTick = (options: TickOptions) =>
           commit: fp.commit,
           base: base.commit
         })
-        yield* tracker.transition(issue.id, ["in_review"], "done")
+        if (!isClosed) yield* tracker.transition(issue.id, ["in_review"], "done")
         continue
       }
+      if (isClosed) continue
       const decision = decideLanding(c, rungFor(c), base.commit === fp.baseCommit ? null : `the base moved from ${fp.baseCommit.slice(0, 10)} to ${base.commit.slice(0, 10)}`)
       if (decision._tag === "Review") {
         note("review", decision.reason)
@@ -244,12 +257,15 @@ export const trustTick = (options: TickOptions) =>
         target = carried.commit
       }
       const rule = decision._tag === "Land" ? decision.rule : `trust.classes.${c.className}`
-      const landed = yield* lander.land(target, base.commit).pipe(Effect.either)
+      const landed = yield* lander.land(target, base.commit, { issueId: issue.id, branch: fp.branch, candidate: fp.commit, rule }).pipe(Effect.either)
       if (landed._tag === "Left") {
         note("blocked", landed.left.reason)
         yield* orchestrator.record("trust.blocked", issue.id, `${issue.id} not landed: ${landed.left.reason}`, { attempt: bundle.attempt })
         continue
       }
+      // A hosted Lander (a pull request merged through the API) moves the base to a commit of its own.
+      const verifiedCommit = target
+      target = landed.right.commit ?? target
       const at = yield* Clock.currentTimeMillis
       // With `integration.push`, the landed base branch goes to the remote too (never forced).
       const published = cfg.integration.push ? yield* lander.publish(base.branch, cfg.integration.remote) : null
@@ -261,6 +277,8 @@ export const trustTick = (options: TickOptions) =>
         base: base.commit,
         branch: base.branch,
         method: landed.right.method,
+        verifiedCommit,
+        url: landed.right.url ?? null,
         rule,
         landedBy: "switchyard",
         at,
@@ -270,7 +288,7 @@ export const trustTick = (options: TickOptions) =>
       yield* tracker.transition(issue.id, ["in_review"], "done")
       yield* tracker.comment(issue.id, `Switchyard landed this change on ${base.branch} as ${target.slice(0, 10)} (${landed.right.method}) under ${rule}.`, "switchyard")
       const pushNote = published === null ? "" : published.pushed ? `, pushed to ${cfg.integration.remote}` : `; the push to ${cfg.integration.remote} failed: ${published.error}`
-      note("landed", `landed on ${base.branch} as ${target.slice(0, 10)}${pushNote}`, rule, target)
+      note("landed", `landed on ${base.branch} as ${target.slice(0, 10)}${landed.right.url === undefined ? "" : ` (${landed.right.url})`}${pushNote}`, rule, target, landed.right.url ?? null)
       base = yield* lander.base
     }
     return {

@@ -109,6 +109,7 @@ tracker:                        # where issues come from (docs/trackers.md); run
     review: In Review           #   PR_READY
     escalated: Backlog          #   ESCALATE: a person decides, then moves it back to Todo
     no_op: Done                 #   NO_OP
+  webhook_secret_env: null      # github: the env var with the webhook secret for POST /webhooks/github; null = webhooks refused
 
 polling:
   interval_ms: 30000            # ms between scheduler ticks when nothing else wakes it
@@ -183,6 +184,11 @@ integration:                    # after PR_READY (failures are recorded, never f
   remote: origin                # the remote to push to
   pr_command: null              # e.g. gh pr create --head {{ branch }} --title {{ title }} --body-file {{ evidence_md }}
   ci_command: null              # a CI check run confined on each verified candidate (repos without hosted CI); failures go back to the agent
+  ci: none                      # github: read the candidate's check runs and statuses on GitHub; failures go back to the agent
+  ci_timeout_ms: 1800000        # hosted CI: ms to wait for every check to complete, then ESCALATE ci_failed
+  ci_poll_ms: 15000             # hosted CI: ms between reads while checks are pending
+  land: auto                    # switchyard land: local (fast-forward) | github (merge the PR through the API) | auto
+  merge_method: merge           # github landing: merge | squash | rebase
 
 trust:                          # the trust ladder (docs/trust.md): which changes may land without a human
   classes: []                   # e.g. [{name: docs, paths: ["docs/**"], max_lines: 200, rung: auto_land}]

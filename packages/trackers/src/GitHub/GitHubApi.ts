@@ -8,6 +8,7 @@
  */
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Duration, Effect, Option, Redacted, Ref, Schedule, Schema } from "effect"
+import * as Hosting from "./hosting.js"
 import { nextLink, throttleDelayMs } from "./mapping.js"
 
 /** What went wrong talking to GitHub, by Symphony SPEC §11.4's categories. */
@@ -188,7 +189,71 @@ export const make = (options: GitHubApiOptions) =>
     const json = (method: "post", url: string, body: unknown) =>
       HttpClientRequest.post(url).pipe(HttpClientRequest.bodyUnsafeJson(body))
 
+    /** Decodes a response body with `schema`; a mismatch is a `response` error naming the operation. */
+    const decoded = <A, I>(operation: string, schema: Schema.Schema<A, I>) => (r: { readonly body: unknown }) =>
+      Schema.decodeUnknown(schema)(r.body).pipe(Effect.mapError((e) => fail(operation, "response", null, `GitHub's answer cannot be read: ${e.message.split("\n").slice(-2).join(" ").trim()}`)))
+    /**
+     * A conditional GET (an unchanged answer is a 304 that costs no rate limit: reviews and checks are read every poll
+     * interval), decoded with `schema`.
+     */
+    const getDecoded = <A, I>(operation: string, url: string, schema: Schema.Schema<A, I>, params?: Record<string, string>) =>
+      Effect.suspend(() => {
+        const full = new URL(url)
+        for (const [k, v] of Object.entries(params ?? {})) full.searchParams.set(k, v)
+        return conditional(operation, full.href)
+      }).pipe(Effect.flatMap(decoded(operation, schema)))
+
+    /** The hosting calls (docs/trust.md, "The GitHub half"): merges, CI, reviews, the base branch's history. */
+    /** Pull request `n` (head and base sha, merged, merge commit, mergeable). */
+    const getPull = (n: number) => getDecoded(`read pull request #${n}`, `${repoUrl}/pulls/${n}`, Hosting.PullRequest)
+
+    const hosting = {
+      getPull,
+      /** The pull requests whose head is (or was, when merged) commit `sha`. */
+      pullsOfCommit: (sha: string) =>
+        getDecoded(`find the pull requests of ${sha.slice(0, 10)}`, `${repoUrl}/commits/${sha}/pulls`, Schema.Array(Hosting.PullRequest)),
+      /** The pull request from `branch` (any state), decoded, if one exists. */
+      pullOfBranch: (owner: string, branch: string) =>
+        getDecoded(`find the pull request of ${branch}`, `${repoUrl}/pulls`, Schema.Array(Schema.Struct({ number: Schema.Number })), {
+          head: `${owner}:${branch}`,
+          state: "all"
+        }).pipe(
+          // The list's records are abridged (no mergeability): the pull request itself is read.
+          Effect.flatMap((ps) => ps[0] === undefined ? Effect.succeed(Option.none()) : Effect.map(getPull(ps[0].number), Option.some))
+        ),
+      /**
+       * `PUT /pulls/{n}/merge` with the head `sha` it must still have (409 otherwise) and `merge_method`; 405 when
+       * GitHub refuses (not mergeable, a branch protection). The new base commit.
+       */
+      mergePull: (n: number, input: { readonly sha: string; readonly method: "merge" | "squash" | "rebase"; readonly title: string; readonly message: string }) =>
+        call(
+          `merge pull request #${n}`,
+          HttpClientRequest.put(`${repoUrl}/pulls/${n}/merge`).pipe(
+            HttpClientRequest.bodyUnsafeJson({ sha: input.sha, merge_method: input.method, commit_title: input.title, commit_message: input.message })
+          )
+        ).pipe(Effect.flatMap(decoded(`merge pull request #${n}`, Hosting.MergeResult))),
+      /** The check runs of commit `ref` (first page of 100). */
+      checkRuns: (ref: string) =>
+        getDecoded(`read the check runs of ${ref.slice(0, 10)}`, `${repoUrl}/commits/${ref}/check-runs`, Hosting.CheckRuns, { per_page: String(PER_PAGE) }),
+      /** The combined status of commit `ref`. */
+      combinedStatus: (ref: string) =>
+        getDecoded(`read the status of ${ref.slice(0, 10)}`, `${repoUrl}/commits/${ref}/status`, Hosting.CombinedStatus, { per_page: String(PER_PAGE) }),
+      /** The reviews of pull request `n`, oldest first. */
+      reviews: (n: number) => getDecoded(`read the reviews of #${n}`, `${repoUrl}/pulls/${n}/reviews`, Schema.Array(Hosting.Review), { per_page: String(PER_PAGE) }),
+      /** The review comments of pull request `n`. */
+      reviewComments: (n: number) =>
+        getDecoded(`read the review comments of #${n}`, `${repoUrl}/pulls/${n}/comments`, Schema.Array(Hosting.ReviewComment), { per_page: String(PER_PAGE) }),
+      /** The newest `limit` (≤ 100) commits of `branch`, newest first. */
+      commits: (branch: string, limit: number) =>
+        getDecoded(`read the history of ${branch}`, `${repoUrl}/commits`, Schema.Array(Hosting.Commit), { sha: branch, per_page: String(Math.min(limit, PER_PAGE)) }),
+      /** Branch `name` and its head commit. */
+      branch: (name: string) => getDecoded(`read branch ${name}`, `${repoUrl}/branches/${encodeURIComponent(name)}`, Hosting.Branch),
+      /** How `head` relates to `base` (`behind`/`identical`: head is part of base). */
+      compare: (base: string, head: string) => getDecoded(`compare ${head.slice(0, 10)} with ${base.slice(0, 10)}`, `${repoUrl}/compare/${base}...${head}`, Hosting.Comparison)
+    }
+
     return {
+      ...hosting,
       repoUrl,
       rate: Ref.get(rate),
       /** The repository (`default_branch`, ...); not_found when it does not exist or the token cannot see it. */

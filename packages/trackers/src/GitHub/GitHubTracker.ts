@@ -20,7 +20,8 @@ import {
   renderEvidenceMarkdown,
   type Tracker,
   type TrackerEnding,
-  TrackerError
+  TrackerError,
+  type TrackerSync
 } from "@switchyard/core"
 import { Issue, type IssueId } from "@switchyard/domain"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
@@ -203,6 +204,12 @@ export const remote = (options: GitHubTrackerOptions) =>
 /** The GitHub tracker as the `Tracker` service (see `MirrorTracker.layer`). */
 export const layer = (options: GitHubTrackerOptions): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker | HttpClient.HttpClient> =>
   Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layer(r, { pollMs: options.pollMs })))
+
+/** The GitHub tracker with `TrackerSync` (a webhook's "read GitHub now", docs/trust.md). */
+export const layerWithSync = (
+  options: GitHubTrackerOptions
+): Layer.Layer<Tracker | TrackerSync, TrackerError, SqlClient.SqlClient | Tracker | HttpClient.HttpClient> =>
+  Layer.unwrapEffect(Effect.map(remote(options), (r) => MirrorTracker.layerWithSync(r, { pollMs: options.pollMs })))
 
 /**
  * What `switchyard run` checks against GitHub before it claims anything (docs/trackers.md, "Preflight"): the API

@@ -26,11 +26,12 @@ import {
   Tracker,
   type TrackerEnding,
   TrackerError,
-  type TrackerShape
+  type TrackerShape,
+  TrackerSync
 } from "@switchyard/core"
 import { Issue, type IssueId, type IssueStatus, resolvedStatuses } from "@switchyard/domain"
 import { SqliteTracker } from "@switchyard/sqlite"
-import { Clock, DateTime, Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, DateTime, Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Schema, type Scope, Stream } from "effect"
 
 /** One queued write-back. `op`: `state` (`{status}`), `comment` (`{body}`), `pull` (`{branch, title, body}`). */
 export interface OutboxRow {
@@ -379,21 +380,42 @@ export const layer = (
 ): Layer.Layer<Tracker, TrackerError, SqlClient.SqlClient | Tracker> =>
   Layer.scoped(
     Tracker,
+    Effect.map(makeSynced(remote, options), (m) => Tracker.of(m.tracker))
+  )
+
+/**
+ * The mirror as `Tracker` and `TrackerSync` (a webhook's "read the remote now"): as `layer`, with every sync round
+ * serialized, the background ones and the ones asked for.
+ */
+export const layerWithSync = (
+  remote: Remote,
+  options: { readonly pollMs: number }
+): Layer.Layer<Tracker | TrackerSync, TrackerError, SqlClient.SqlClient | Tracker> =>
+  Layer.scopedContext(
+    Effect.map(makeSynced(remote, options), (m) =>
+      Context.make(Tracker, Tracker.of(m.tracker)).pipe(
+        Context.add(TrackerSync, TrackerSync.of({ syncNow: m.syncNow }))
+      ))
+  )
+
+const makeSynced = (remote: Remote, options: { readonly pollMs: number }) =>
     Effect.gen(function*() {
       const mirror = yield* make(remote)
+      const lock = yield* Effect.makeSemaphore(1)
+      const round = lock.withPermits(1)(mirror.syncOnce)
       yield* mirror.syncOnce
       // Runs after the sync fiber is interrupted (finalizers run in reverse): the write-backs of the last endings of
       // a `run --once` go out before it exits; what cannot go out now waits in the outbox for the next run.
       yield* Effect.addFinalizer(() => mirror.flush.pipe(Effect.timeout("10 seconds"), Effect.ignore))
-      yield* mirror.syncOnce.pipe(
+      yield* round.pipe(
         // A defect in one round is logged and the next round runs: the sync never stops while the line runs.
         Effect.catchAllCause((cause) => Effect.logError(`${remote.kind} sync round failed`, cause)),
         Effect.repeat(Schedule.spaced(Duration.millis(options.pollMs))),
         Effect.forkScoped
       )
-      return Tracker.of(mirror.tracker)
+      const syncNow = round.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`${remote.kind} sync asked for failed`, cause)))
+      return { tracker: mirror.tracker, syncNow }
     }) satisfies Effect.Effect<unknown, unknown, SqlClient.SqlClient | Tracker | Scope.Scope>
-  )
 
 /**
  * `base` dispatching only the issues `own` accepts: `ready` and `readySummary` leave the others out (everything

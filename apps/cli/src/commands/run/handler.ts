@@ -1,11 +1,14 @@
 /** `switchyard run [--once] [--concurrency N] [--workflow PATH]`: the factory line, with one progress line per stage change. */
-import { Confinement, preflight, runLine, Sandbox, Workflow } from "@switchyard/core"
+import type { CommandExecutor } from "@effect/platform"
+import { Confinement, EvidenceStore, Orchestrator, preflight, runLine, Sandbox, Tracker, TrackerSync, Workflow } from "@switchyard/core"
 import { ProgramProbe } from "@switchyard/node"
-import { Console, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option, Schedule } from "effect"
 import { startServer } from "../../server/start.js"
 import { telemetryLayer } from "../../telemetry.js"
 import { apiToken } from "../../server/token.js"
+import { CiWake, webhookSecret } from "../../github.js"
 import { lineLayer } from "../../layers.js"
+import { reviewsInLine } from "../trust/handler.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
 import type { RunOptions } from "./options.js"
@@ -29,12 +32,29 @@ export const run = (o: RunOptions) =>
       yield* (yield* Sandbox).resolveBase
       const confinement = yield* Confinement
       yield* confinement.check
+      const services = yield* Effect.context<Tracker | Orchestrator | EvidenceStore | Workflow | CommandExecutor.CommandExecutor>()
+      // With the GitHub Lander, reviews of the pull requests are read every poll interval (the fallback of
+      // `pull_request_review` webhooks; docs/trust.md "Review feedback").
+      const hosted = def.config.integration.land === "github" || (def.config.integration.land === "auto" && def.config.tracker.kind === "github")
+      if (hosted) {
+        yield* reviewsInLine(root).pipe(
+          Effect.provide(services),
+          Effect.repeat(Schedule.spaced(Duration.millis(def.config.polling.interval_ms))),
+          Effect.forkScoped
+        )
+      }
       // `--port`: the API and the page, served while the line runs (the first line on stdout says where).
       const refresh = Option.isSome(o.port)
         ? (yield* startServer({
           repoRoot: root,
           listen: { host: o.host, port: o.port.value, token: yield* apiToken },
-          operations: ["poll", "reconcile"]
+          operations: ["poll", "reconcile"],
+          webhook: {
+            secret: yield* webhookSecret(def.config),
+            reviews: reviewsInLine(root).pipe(Effect.provide(services)),
+            sync: Option.match(yield* Effect.serviceOption(TrackerSync), { onNone: () => Effect.void, onSome: (s) => s.syncNow }),
+            ci: Option.match(yield* Effect.serviceOption(CiWake), { onNone: () => Effect.void, onSome: (w) => w.fire })
+          }
         })).refreshes
         : undefined
       const line = confinementLine(confinement.kind, confinement.summary)

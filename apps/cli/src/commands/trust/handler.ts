@@ -4,12 +4,14 @@
  * does the same and lands what has earned it. A landing is recorded in the event log (`trust.landed`), the tracker
  * (a comment naming the rule) and the run directory of its evidence (`landed.json`).
  */
-import { FileSystem } from "@effect/platform"
-import { EvidenceStore, Orchestrator, trustTick, type TrustReport, Workflow } from "@switchyard/core"
+import { CommandExecutor, FetchHttpClient, FileSystem } from "@effect/platform"
+import { EvidenceStore, LandError, Lander, Orchestrator, reviewTick, trustTick, type TrustReport, Workflow } from "@switchyard/core"
 import type { IssueId } from "@switchyard/domain"
-import { GitLander } from "@switchyard/node"
-import { Console, Effect, Layer } from "effect"
+import { GitLander, ProcessRunner } from "@switchyard/node"
+import { GitHubApi, GitHubLander, GitHubTracker } from "@switchyard/trackers"
+import { Config, Console, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as NodePath from "node:path"
+import { NodeContext } from "@effect/platform-node"
 import { lineLayer } from "../../layers.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
 import { evidenceTrust } from "../verify/handler.js"
@@ -30,11 +32,56 @@ const textOf = (r: TrustReport): string => {
   return lines.join("\n")
 }
 
+/**
+ * The Lander `integration.land` names (docs/trust.md): the local `GitLander`, or with `github` (or `auto` and
+ * `tracker.kind: github`) the `GitHubLander`, which merges pull requests through the API with the token in
+ * `tracker.token_env` and carries candidates onto a moved base with the local one after `git fetch
+ * <integration.remote>`. A missing token is a `LandError` naming the variable.
+ */
+export const landerLayer = (root: string) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const cfg = (yield* (yield* Workflow).current).config
+    const local = GitLander.layer(root)
+    const hosted = cfg.integration.land === "github" || (cfg.integration.land === "auto" && cfg.tracker.kind === "github")
+    if (!hosted) return local
+    const tokenEnv = cfg.tracker.token_env ?? GitHubTracker.DEFAULT_TOKEN_ENV
+    const token = Option.getOrUndefined(yield* Config.option(Config.string(tokenEnv)).pipe(Effect.orElseSucceed(() => Option.none())))
+    if (token === undefined || token.trim() === "" || cfg.tracker.repo === null) {
+      return yield* new LandError({
+        reason: token === undefined || token.trim() === ""
+          ? `integration.land is github but $${tokenEnv} is not set (tracker.token_env): it must hold a token that can merge pull requests`
+          : "integration.land is github but tracker.repo is not set"
+      })
+    }
+    return Layer.effect(
+      Lander,
+      Effect.gen(function*() {
+        const api = yield* GitHubApi.make({ apiUrl: cfg.tracker.api_url ?? GitHubTracker.DEFAULT_API_URL, repo: cfg.tracker.repo!, token: Redacted.make(token.trim()) })
+        const executor = yield* CommandExecutor.CommandExecutor
+        const fetch = ProcessRunner.git(["fetch", "-q", cfg.integration.remote], root).pipe(
+          Effect.provideService(CommandExecutor.CommandExecutor, executor),
+          Effect.mapError((e) => new LandError({ reason: e.message })),
+          Effect.flatMap((out) =>
+            out.exitCode === 0 ? Effect.void : Effect.fail(new LandError({ reason: `git fetch ${cfg.integration.remote} failed: ${out.stderr.trim()}` })))
+        )
+        return GitHubLander.make({
+          api,
+          owner: cfg.tracker.repo!.split("/")[0] ?? "",
+          local: yield* GitLander.make(root),
+          fetch,
+          method: cfg.integration.merge_method
+        })
+      })
+    ).pipe(Layer.provide(FetchHttpClient.layer))
+  }))
+
 const tick = (o: TrustOptions, land: boolean) =>
   repoRoot.pipe(Effect.flatMap((root) =>
     Effect.gen(function*() {
       const def = yield* (yield* Workflow).current
       const services = yield* Effect.context<EvidenceStore | Orchestrator>()
+      // Reviews first: a "changes requested" sends its issue back to the line before anything could land it.
+      const reviews = yield* reviewTick
       const report = yield* trustTick({
         cfg: def.config,
         workflowPath: NodePath.relative(root, def.path).split(NodePath.sep).join("/"),
@@ -50,14 +97,53 @@ const tick = (o: TrustOptions, land: boolean) =>
       const fs = yield* FileSystem.FileSystem
       for (const c of report.changes.filter((c) => c.decision === "landed")) {
         const dir = yield* store.runDir(c.issueId as IssueId, c.attempt)
-        const record = { issueId: c.issueId, attempt: c.attempt, className: c.className, rule: c.rule, landedBy: "switchyard", base: report.base, commit: c.landedCommit }
+        const record = { issueId: c.issueId, attempt: c.attempt, className: c.className, rule: c.rule, landedBy: "switchyard", base: report.base, commit: c.landedCommit, url: c.url }
         yield* fs.writeFileString(NodePath.join(dir, "landed.json"), `${JSON.stringify(record, null, 2)}\n`)
       }
-      yield* Console.log(o.json ? JSON.stringify(report, null, 2) : textOf(report))
+      // An approval is recorded next to the evidence it approved (reviewer, time, commit, pull request).
+      for (const a of reviews.approved) {
+        const file = NodePath.join(yield* store.runDir(a.issueId as IssueId, a.attempt), "reviews.json")
+        const before = (yield* fs.exists(file))
+          ? yield* fs.readFileString(file).pipe(
+            Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(Schema.Array(Schema.Unknown)))),
+            Effect.orElseSucceed(() => [] as ReadonlyArray<unknown>)
+          )
+          : []
+        yield* fs.writeFileString(file, `${JSON.stringify([...before, a], null, 2)}\n`)
+      }
+      const reviewLines = [
+        ...reviews.approved.map((a) => `approved: ${a.issueId} by ${a.reviewer}${a.at === null ? "" : ` at ${a.at}`}`),
+        ...reviews.changesRequested.map((c) => `changes requested: ${c.issueId} by ${c.reviewer}${c.sentBack ? " (sent back to the line)" : ""}`)
+      ]
+      yield* Console.log(o.json ? JSON.stringify({ ...report, reviews }, null, 2) : [textOf(report), ...reviewLines].join("\n"))
     }).pipe(
-      Effect.provide(Layer.provideMerge(GitLander.layer(root), lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
+      Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
     )
   ))
+
+/**
+ * The review tick alone, with the same layers as `switchyard trust` (for `pull_request_review` webhooks): reads the
+ * reviews of the pull requests waiting in review and records them once. Never fails: a problem is logged.
+ */
+export const reviewsNow = (root: string, workflowPath: string | undefined) =>
+  reviewTick.pipe(
+    Effect.asVoid,
+    Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath }))),
+    Effect.catchAllCause((cause) => Effect.logWarning("the review tick after a webhook failed", cause)),
+    Effect.provide(NodeContext.layer)
+  )
+
+/**
+ * The review tick inside a running line (`switchyard run`), with the hosted Lander built over the line's services:
+ * the polling fallback of `pull_request_review` webhooks, and what such a webhook runs under `run --port`. Never
+ * fails: a problem is logged and the next round tries again.
+ */
+export const reviewsInLine = (root: string) =>
+  reviewTick.pipe(
+    Effect.asVoid,
+    Effect.provide(landerLayer(root)),
+    Effect.catchAllCause((cause) => Effect.logWarning("reading the pull requests' reviews failed", cause))
+  )
 
 /** `switchyard trust`: records human merges and reverts, then shows the ladder. */
 export const trust = (o: TrustOptions) => tick(o, false)
