@@ -6,7 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { createDatabase, type PgServer, query, startServer, unavailable } from "@switchyard/pg/test-server"
-import { existsSync, join, perTest, syAsync } from "./harness.js"
+import { NodeContext } from "@effect/platform-node"
+import { GitHubTwin } from "@switchyard/twin"
+import { Effect } from "effect"
+import { averageRepro, existsSync, fixerScript, join, perTest, syAsync } from "./harness.js"
 
 const skip = unavailable()
 let server: PgServer | undefined
@@ -68,4 +71,46 @@ describe.skipIf(skip !== null)("a PostgreSQL store", () => {
       `switchyard: SWITCHYARD_DATABASE_URL: "mysql://db/x" is not a PostgreSQL URL (postgres://user:password@host:5432/database); leave it unset for the embedded SQLite store`
     )
   }, 60_000)
+
+  it("tracker.kind github on a PostgreSQL store: the mirror and its outbox are the database's; a labelled issue becomes a pull request", async () => {
+    const url = await database()
+    const twin = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const twin = yield* GitHubTwin.make({ labels: ["ready"] })
+      const r = repo()
+      const agent = r.agent("fixer.sh", fixerScript)
+      r.writeWorkflow(`tracker:
+  kind: github
+  repo: ${twin.owner}/${twin.repo}
+  api_url: ${twin.url}
+  required_labels: [ready]
+agent:
+  command: ${JSON.stringify(agent)}
+  max_attempts: 1
+verify:
+  validation:
+    - node --test
+polling:
+  interval_ms: 200
+`)
+      const fix = yield* twin.open({
+        title: "average of an empty list is NaN",
+        body: `average([]) should be 0.\n\n\`\`\`switchyard\nreproduction: ${JSON.stringify(averageRepro)}\n\`\`\`\n`,
+        labels: ["ready"]
+      })
+      const result = yield* Effect.promise(() => syAsync(r.dir, ["run", "--once"], { GITHUB_TOKEN: twin.token, SWITCHYARD_DATABASE_URL: url }))
+      expect(result.code, result.stderr).toBe(0)
+      expect(existsSync(join(r.dir, ".switchyard/switchyard.db"))).toBe(false)
+      return { state: yield* twin.state, fix }
+    }).pipe(Effect.provide(NodeContext.layer))))
+    expect(twin.state.pulls.map((p) => p.head)).toEqual([`switchyard/GH-${twin.fix}`])
+    expect([...(twin.state.issues.get(twin.fix)?.labels ?? [])].sort()).toEqual(["ready", "switchyard:in-review"])
+    // The mirror row, the attempt and the delivered write-backs are in PostgreSQL.
+    expect(await query(url, "SELECT id, status FROM issues")).toEqual([{ id: `GH-${twin.fix}`, status: "in_review" }])
+    expect(await query(url, "SELECT terminal_state FROM attempts")).toEqual([{ terminal_state: "PR_READY" }])
+    const outbox = await query<{ op: string; delivered: boolean }>(url, "SELECT op, delivered_at IS NOT NULL AS delivered FROM tracker_outbox ORDER BY id")
+    expect(outbox.length).toBeGreaterThan(0)
+    expect(outbox.filter((row) => !row.delivered)).toEqual([])
+    expect(outbox.map((row) => row.op)).toContain("pull")
+  }, 120_000)
 })
+
