@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { existsSync } from "node:fs"
-import { git, join, makeRepo, readFileSync, sy, syJson, type TestRepo, writeFileSync } from "./harness.js"
+import { spawn } from "node:child_process"
+import { bin, exited, git, join, makeRepo, readFileSync, sy, syJson, type TestRepo, until, writeFileSync } from "./harness.js"
 
 /** Adds `src/<issue id>.js` (and, for issue `policyId`, a line to WORKFLOW.md), then claims PR_READY. */
 const agentScript = (policyId: string) => `set -e
@@ -168,4 +169,36 @@ import { existsSync } from "node:fs"\ntest("no SY-2", () => assert.equal(existsS
     expect(reopened.classes[0]).toMatchObject({ rung: "review", streak: 0, reverted: 1 })
     expect((await syJson(r.dir, "trust")).reverted).toEqual([])
   }, 180_000)
+
+  it("a running line lands what has earned auto_land by itself, every poll interval, without `switchyard land`", async () => {
+    const r = setup(1)
+    await issue(r, 1)
+    git(r.dir, "merge", "--ff-only", "-q", "switchyard/SY-1")
+    expect((await syJson(r.dir, "trust")).classes[0]).toMatchObject({ rung: "auto_land" })
+    writeFileSync(join(r.dir, "WORKFLOW.md"), readFileSync(join(r.dir, "WORKFLOW.md"), "utf8").replace("---\n", "---\npolling:\n  interval_ms: 200\n"))
+    git(r.dir, "commit", "-q", "-am", "poll fast")
+    expect((await sy(r.dir, "issue", "create", "--title", "add file 2", "--repro", "test -f src/SY-2.js")).code).toBe(0)
+    const line = spawn(process.execPath, [bin, "run"], { cwd: r.dir, env: { ...process.env, SWITCHYARD_LOG: "warning" } })
+    let output = ""
+    line.stdout.setEncoding("utf8").on("data", (c: string) => (output += c))
+    line.stderr.setEncoding("utf8").on("data", (c: string) => (output += c))
+    try {
+      // Landed by the line, not by a command: the record next to its evidence is written last.
+      await until(() => existsSync(join(r.dir, ".switchyard/runs/SY-2/1/landed.json")), 120_000, `SY-2 to land\n${output}`)
+    } finally {
+      line.kill("SIGTERM")
+      await exited(line)
+    }
+    // The fast-forward brought SY-2's file into the work tree.
+    expect(git(r.dir, "rev-parse", "HEAD")).toBe(git(r.dir, "rev-parse", "switchyard/SY-2"))
+    expect(existsSync(join(r.dir, "src/SY-2.js"))).toBe(true)
+    expect(events(r, "SY-2")).toContain("trust.landed")
+    expect(JSON.parse(readFileSync(join(r.dir, ".switchyard/runs/SY-2/1/landed.json"), "utf8"))).toMatchObject({
+      issueId: "SY-2",
+      className: "small",
+      landedBy: "switchyard"
+    })
+    expect(await syJson(r.dir, "issue", "show", "SY-2")).toMatchObject({ status: "done" })
+  }, 240_000)
 })
+

@@ -1,6 +1,6 @@
 /** `switchyard run [--once] [--concurrency N] [--workflow PATH]`: the factory line, with one progress line per stage change. */
 import type { CommandExecutor } from "@effect/platform"
-import { Confinement, EvidenceStore, Orchestrator, preflight, runLine, Sandbox, Tracker, TrackerSync, Workflow } from "@switchyard/core"
+import { Confinement, EvidenceStore, Orchestrator, preflight, runLine, Sandbox, Tracker, TrackerSync, WorkerPool, Workflow } from "@switchyard/core"
 import { ProgramProbe } from "@switchyard/node"
 import { Console, Duration, Effect, Option, Schedule } from "effect"
 import { startServer } from "../../server/start.js"
@@ -8,7 +8,7 @@ import { telemetryLayer } from "../../telemetry.js"
 import { apiToken } from "../../server/token.js"
 import { CiWake, webhookSecret } from "../../github.js"
 import { lineLayer } from "../../layers.js"
-import { reviewsInLine } from "../trust/handler.js"
+import { landingInLine, reviewsInLine } from "../trust/handler.js"
 import { confinementLine, printProgress, usageLine } from "../../view/progress.js"
 import { repoRoot, workflowPathOf } from "../shared.js"
 import type { RunOptions } from "./options.js"
@@ -32,12 +32,15 @@ export const run = (o: RunOptions) =>
       yield* (yield* Sandbox).resolveBase
       const confinement = yield* Confinement
       yield* confinement.check
-      const services = yield* Effect.context<Tracker | Orchestrator | EvidenceStore | Workflow | CommandExecutor.CommandExecutor>()
+      const services = yield* Effect.context<Tracker | Orchestrator | EvidenceStore | Workflow | CommandExecutor.CommandExecutor | WorkerPool>()
       // With the GitHub Lander, reviews of the pull requests are read every poll interval (the fallback of
       // `pull_request_review` webhooks; docs/trust.md "Review feedback").
+      // With a class whose policy allows `auto_land`, the same round also lands what has earned it (the reviews
+      // first), every poll interval: `switchyard land` from the loop itself (docs/trust.md "Landing").
       const hosted = def.config.integration.land === "github" || (def.config.integration.land === "auto" && def.config.tracker.kind === "github")
-      if (hosted) {
-        yield* reviewsInLine(root).pipe(
+      const landing = def.config.trust.classes.some((c) => c.rung === "auto_land")
+      if (hosted || landing) {
+        yield* (landing ? landingInLine(root, confinement.kind) : reviewsInLine(root)).pipe(
           Effect.provide(services),
           Effect.repeat(Schedule.spaced(Duration.millis(def.config.polling.interval_ms))),
           Effect.forkScoped

@@ -5,7 +5,7 @@
  * (a comment naming the rule) and the run directory of its evidence (`landed.json`).
  */
 import { CommandExecutor, FetchHttpClient, FileSystem } from "@effect/platform"
-import { EvidenceStore, LandError, Lander, Orchestrator, reviewTick, trustTick, type TrustReport, Workflow } from "@switchyard/core"
+import { EvidenceStore, LandError, Lander, Orchestrator, reviewTick, trustTick, type TrustReport, WorkerPool, Workflow } from "@switchyard/core"
 import type { IssueId } from "@switchyard/domain"
 import { GitLander, ProcessRunner } from "@switchyard/node"
 import { GitHubApi, GitHubLander, GitHubTracker } from "@switchyard/trackers"
@@ -75,48 +75,59 @@ export const landerLayer = (root: string) =>
     ).pipe(Layer.provide(FetchHttpClient.layer))
   }))
 
+/**
+ * One round of the trust ladder over the line's services and a `Lander` (docs/trust.md): the reviews first (a
+ * "changes requested" sends its issue back to the line before anything could land it), then `trustTick` with
+ * `land`; each landing is written next to its evidence (`landed.json`), each approval too (`reviews.json`).
+ * Returns the ladder's report and the reviews read. Fails with the services' errors (`trustTick`).
+ */
+const trustRound = (root: string, land: boolean) =>
+  Effect.gen(function*() {
+    const def = yield* (yield* Workflow).current
+    const services = yield* Effect.context<EvidenceStore | Orchestrator>()
+    const reviews = yield* reviewTick
+    const report = yield* trustTick({
+      cfg: def.config,
+      workflowPath: NodePath.relative(root, def.path).split(NodePath.sep).join("/"),
+      land,
+      distrust: (issueId: IssueId, attempt: number) =>
+        evidenceTrust(issueId, attempt).pipe(
+          Effect.map((t) => (t.seal === null ? [...t.problems, "no seal"] : t.problems)),
+          Effect.catchAll((e) => Effect.succeed([`the evidence could not be read: ${e.message}`])),
+          Effect.provide(services)
+        )
+    })
+    const store = yield* EvidenceStore
+    const fs = yield* FileSystem.FileSystem
+    for (const c of report.changes.filter((c) => c.decision === "landed")) {
+      const dir = yield* store.runDir(c.issueId as IssueId, c.attempt)
+      const record = { issueId: c.issueId, attempt: c.attempt, className: c.className, rule: c.rule, landedBy: "switchyard", base: report.base, commit: c.landedCommit, url: c.url }
+      yield* fs.writeFileString(NodePath.join(dir, "landed.json"), `${JSON.stringify(record, null, 2)}\n`)
+    }
+    // An approval is recorded next to the evidence it approved (reviewer, time, commit, pull request).
+    for (const a of reviews.approved) {
+      const file = NodePath.join(yield* store.runDir(a.issueId as IssueId, a.attempt), "reviews.json")
+      const before = (yield* fs.exists(file))
+        ? yield* fs.readFileString(file).pipe(
+          Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(Schema.Array(Schema.Unknown)))),
+          Effect.orElseSucceed(() => [] as ReadonlyArray<unknown>)
+        )
+        : []
+      yield* fs.writeFileString(file, `${JSON.stringify([...before, a], null, 2)}\n`)
+    }
+    return { report, reviews }
+  })
+
 const tick = (o: TrustOptions, land: boolean) =>
   repoRoot.pipe(Effect.flatMap((root) =>
-    Effect.gen(function*() {
-      const def = yield* (yield* Workflow).current
-      const services = yield* Effect.context<EvidenceStore | Orchestrator>()
-      // Reviews first: a "changes requested" sends its issue back to the line before anything could land it.
-      const reviews = yield* reviewTick
-      const report = yield* trustTick({
-        cfg: def.config,
-        workflowPath: NodePath.relative(root, def.path).split(NodePath.sep).join("/"),
-        land,
-        distrust: (issueId: IssueId, attempt: number) =>
-          evidenceTrust(issueId, attempt).pipe(
-            Effect.map((t) => (t.seal === null ? [...t.problems, "no seal"] : t.problems)),
-            Effect.catchAll((e) => Effect.succeed([`the evidence could not be read: ${e.message}`])),
-            Effect.provide(services)
-          )
-      })
-      const store = yield* EvidenceStore
-      const fs = yield* FileSystem.FileSystem
-      for (const c of report.changes.filter((c) => c.decision === "landed")) {
-        const dir = yield* store.runDir(c.issueId as IssueId, c.attempt)
-        const record = { issueId: c.issueId, attempt: c.attempt, className: c.className, rule: c.rule, landedBy: "switchyard", base: report.base, commit: c.landedCommit, url: c.url }
-        yield* fs.writeFileString(NodePath.join(dir, "landed.json"), `${JSON.stringify(record, null, 2)}\n`)
-      }
-      // An approval is recorded next to the evidence it approved (reviewer, time, commit, pull request).
-      for (const a of reviews.approved) {
-        const file = NodePath.join(yield* store.runDir(a.issueId as IssueId, a.attempt), "reviews.json")
-        const before = (yield* fs.exists(file))
-          ? yield* fs.readFileString(file).pipe(
-            Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(Schema.Array(Schema.Unknown)))),
-            Effect.orElseSucceed(() => [] as ReadonlyArray<unknown>)
-          )
-          : []
-        yield* fs.writeFileString(file, `${JSON.stringify([...before, a], null, 2)}\n`)
-      }
-      const reviewLines = [
-        ...reviews.approved.map((a) => `approved: ${a.issueId} by ${a.reviewer}${a.at === null ? "" : ` at ${a.at}`}`),
-        ...reviews.changesRequested.map((c) => `changes requested: ${c.issueId} by ${c.reviewer}${c.sentBack ? " (sent back to the line)" : ""}`)
-      ]
-      yield* Console.log(o.json ? JSON.stringify({ ...report, reviews }, null, 2) : [textOf(report), ...reviewLines].join("\n"))
-    }).pipe(
+    trustRound(root, land).pipe(
+      Effect.flatMap(({ report, reviews }) => {
+        const reviewLines = [
+          ...reviews.approved.map((a) => `approved: ${a.issueId} by ${a.reviewer}${a.at === null ? "" : ` at ${a.at}`}`),
+          ...reviews.changesRequested.map((c) => `changes requested: ${c.issueId} by ${c.reviewer}${c.sentBack ? " (sent back to the line)" : ""}`)
+        ]
+        return Console.log(o.json ? JSON.stringify({ ...report, reviews }, null, 2) : [textOf(report), ...reviewLines].join("\n"))
+      }),
       Effect.provide(Layer.provideMerge(landerLayer(root), lineLayer(root, { workflowPath: workflowPathOf(o.workflow) })))
     )
   ))
@@ -143,6 +154,26 @@ export const reviewsInLine = (root: string) =>
     Effect.asVoid,
     Effect.provide(landerLayer(root)),
     Effect.catchAllCause((cause) => Effect.logWarning("reading the pull requests' reviews failed", cause))
+  )
+
+/**
+ * Landing from a running line (`switchyard run`, docs/trust.md "Landing"): a `trustRound` that lands, with the
+ * Lander of `integration.land`, run every poll interval while some class's policy allows `auto_land`. Under
+ * `sandbox.confinement: none` a round waits until no worker runs: moving the base branch while an unconfined agent
+ * runs would read as that agent's escape (the integrity check); under bubblewrap the agents cannot see the repo,
+ * so a round runs at any time. Never fails: a problem is logged and the next round tries again.
+ */
+export const landingInLine = (root: string, confinement: "bwrap" | "none") =>
+  Effect.gen(function*() {
+    if (confinement === "none" && (yield* (yield* WorkerPool).workers).length > 0) return
+    const { report } = yield* trustRound(root, true)
+    const landed = report.changes.filter((c) => c.decision === "landed")
+    if (landed.length > 0) {
+      yield* Effect.logInfo(`landed ${landed.map((c) => c.issueId).join(", ")}`)
+    }
+  }).pipe(
+    Effect.provide(landerLayer(root)),
+    Effect.catchAllCause((cause) => Effect.logWarning("the landing round failed", cause))
   )
 
 /** `switchyard trust`: records human merges and reverts, then shows the ladder. */
