@@ -295,23 +295,34 @@ export const make = (remote: Remote) =>
           stuck.add(row.issue_id)
           continue
         }
-        const taken = yield* sql<{ id: number }>`
-          UPDATE tracker_outbox SET next_at = ${now + DELIVERY_LEASE_MS}
-          WHERE id = ${row.id} AND next_at = ${row.next_at} AND delivered_at IS NULL RETURNING id`.pipe(
-          Effect.mapError(failure("outbox"))
+        // The take is not interruptible (a statement in flight on PostgreSQL may commit after its fiber stopped,
+        // leaving the row held); the delivery is, and an interrupted one (the run is ending) makes the row due
+        // again at once, for the final flush.
+        const leased = now + DELIVERY_LEASE_MS
+        const attempt = yield* Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const taken = yield* sql<{ id: number }>`
+              UPDATE tracker_outbox SET next_at = ${leased}
+              WHERE id = ${row.id} AND next_at = ${row.next_at} AND delivered_at IS NULL RETURNING id`.pipe(
+              Effect.mapError(failure("outbox"))
+            )
+            if (taken.length === 0) return Option.none()
+            return Option.some(
+              yield* restore(Effect.either(remote.deliver(row))).pipe(
+                Effect.onInterrupt(() =>
+                  sql`UPDATE tracker_outbox SET next_at = ${row.next_at}
+                      WHERE id = ${row.id} AND next_at = ${leased} AND delivered_at IS NULL`.pipe(Effect.ignore)
+                )
+              )
+            )
+          })
         )
-        if (taken.length === 0) {
+        if (Option.isNone(attempt)) {
           // Another runner is delivering it (or did): this issue's later rows wait for it.
           stuck.add(row.issue_id)
           continue
         }
-        // Interrupted mid-delivery (the run is ending): the row is due again at once, for the final flush.
-        const sent = yield* Effect.either(remote.deliver(row)).pipe(
-          Effect.onInterrupt(() =>
-            sql`UPDATE tracker_outbox SET next_at = ${row.next_at}
-                WHERE id = ${row.id} AND next_at = ${now + DELIVERY_LEASE_MS} AND delivered_at IS NULL`.pipe(Effect.ignore)
-          )
-        )
+        const sent = attempt.value
         const at = yield* Clock.currentTimeMillis
         if (sent._tag === "Right") {
           yield* sql`UPDATE tracker_outbox SET delivered_at = ${at}, last_error = NULL WHERE id = ${row.id}`.pipe(
