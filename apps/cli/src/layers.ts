@@ -99,6 +99,7 @@ export const trackerLayer = (
         apiUrl: cfg.api_url ?? GitHubTracker.DEFAULT_API_URL,
         token: Redacted.make(raw.trim()),
         labelPrefix: cfg.label_prefix,
+        assignee: cfg.assignee,
         pollMs: def.config.polling.interval_ms
       }
       yield* GitHubTracker.preflight({ ...options, tokenEnv, requiredLabels: cfg.required_labels, path: def.path }).pipe(

@@ -355,6 +355,12 @@ export const TrackerConfig = Schema.Struct({
   webhook_secret_env: withDefault(Schema.NullOr(EnvName), () => null),
   /** `fp`: the fp binary (null: `fp` on PATH); it runs in the repository, where fp finds its project. */
   command: withDefault(Schema.NullOr(Schema.String), () => null),
+  /**
+   * `github`: a login; when set, only the issues assigned to it are in scope (compared case-insensitively), so an
+   * issue reassigned to someone else while it runs leaves scope and its worker is stopped. Null (default): every
+   * open issue, whoever it is assigned to.
+   */
+  assignee: withDefault(Schema.NullOr(Schema.String.pipe(Schema.minLength(1))), () => null),
   /** `github`: the prefix of the state labels Switchyard writes (`switchyard:running`, `switchyard:escalated`, ...). */
   label_prefix: withDefault(Schema.String.pipe(Schema.minLength(1)), () => "switchyard"),
   /** `linear`: the project's slug (`slugId`, the last part of its URL), the scope of the issues read. */

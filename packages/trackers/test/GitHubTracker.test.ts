@@ -194,11 +194,11 @@ describe("GitHub tracker: outage", () => {
 
 describe("GitHub tracker: the line", () => {
   /** The real loop over the GitHub tracker (synced every 40 ms), stand-in sandbox/agent/verifier. */
-  const lineOver = (config: Record<string, unknown>) =>
+  const lineOver = (config: Record<string, unknown>, overrides: Partial<GitHubTracker.GitHubTrackerOptions> = {}) =>
     Effect.gen(function*() {
       const set = yield* setUp()
       const trackerContext = yield* Layer.build(
-        GitHubTracker.layer(set.options).pipe(
+        GitHubTracker.layer({ ...set.options, ...overrides }).pipe(
           Layer.provide(Layer.succeedContext(set.stores)),
           Layer.provide(FetchHttpClient.layer)
         )
@@ -273,6 +273,28 @@ describe("GitHub tracker: the line", () => {
       // The requeue reached GitHub: its running label is gone.
       yield* until(twin, (st) => labelsOf(st, relabelled).length === 0)
       expect(yield* orchestrator.leases).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
+  it.live("only issues assigned to tracker.assignee are worked; one reassigned to someone else while running is stopped", () =>
+    Effect.gen(function*() {
+      const { line, orchestrator, runs, tracker, twin } = yield* lineOver(
+        { tracker: { kind: "github", required_labels: ["ready"] } },
+        { assignee: "switchyard-bot" }
+      )
+      const mine = yield* twin.open({ title: "hang, then reassigned", labels: ["ready"], assignees: ["Switchyard-Bot"] })
+      yield* twin.open({ title: "someone else's", labels: ["ready"], assignees: ["octocat"] })
+      yield* twin.open({ title: "nobody's", labels: ["ready"] })
+      yield* Effect.repeat(tracker.list(), { until: (l) => l.length === 1, schedule: Schedule.spaced("20 millis") })
+      // Only the issue assigned to the bot (compared case-insensitively) is in scope.
+      expect((yield* tracker.list()).map((i) => i.id)).toEqual([`GH-${mine}`])
+      const runner = yield* runLine({ once: true }).pipe(Effect.provide(line), Effect.fork)
+      yield* Effect.repeat(Ref.get(runs), { until: (m) => m.size === 1, schedule: Schedule.spaced("10 millis") })
+      yield* twin.edit(mine, { assignees: ["octocat"] })
+      const drained = yield* runner.await.pipe(Effect.timeoutOption("20 seconds"))
+      expect(Option.isSome(drained)).toBe(true)
+      const attempts = yield* orchestrator.attempts(IssueId.make(`GH-${mine}`))
+      expect(attempts.map((a) => [a.terminal_state, a.cause])).toEqual([[null, "canceled_by_reconciliation"]])
+      expect((yield* tracker.get(`GH-${mine}`)).status).toBe("cancelled")
+      expect([...(yield* Ref.get(runs)).keys()]).toEqual([`GH-${mine}`])
     }).pipe(Effect.provide(NodeContext.layer), Effect.scoped), 60_000)
 })
 

@@ -55,6 +55,8 @@ export interface TwinIssue {
   readonly blockedBy?: ReadonlyArray<number>
   /** The number of the issue this one is a sub-issue of. */
   readonly parent?: number | null
+  /** The logins it is assigned to. */
+  readonly assignees?: ReadonlyArray<string>
 }
 
 export interface TwinComment {
@@ -107,6 +109,7 @@ export interface GitHubTwinShape {
     isPull?: boolean
     blockedBy?: ReadonlyArray<number>
     parent?: number
+    assignees?: ReadonlyArray<string>
   }) => Effect.Effect<number>
   /** Edits an issue as a person would (close, relabel, retitle); bumps `updated_at`. */
   readonly edit: (number: number, patch: Partial<Omit<TwinIssue, "number">>) => Effect.Effect<void>
@@ -216,6 +219,14 @@ export const make = (options: {
       type: "User",
       site_admin: false
     }
+    /** A simple user as GitHub embeds it (`assignee`, `assignees`), for `login`. */
+    const userOf = (login: string) => ({
+      ...user,
+      login,
+      id: 1_000 + [...login].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000, 7),
+      node_id: `U_${login}`,
+      html_url: `${url}/${login}`
+    })
     const issueJson = (i: TwinIssue, all: ReadonlyMap<number, TwinIssue> = new Map()) => {
       const blockers = (i.blockedBy ?? []).flatMap((n) => {
         const b = all.get(n)
@@ -255,8 +266,8 @@ export const make = (options: {
       body: i.body,
       user,
       labels: i.labels.map(labelJson),
-      assignee: null,
-      assignees: [],
+      assignee: (i.assignees ?? []).length === 0 ? null : userOf(i.assignees![0]!),
+      assignees: (i.assignees ?? []).map(userOf),
       locked: false,
       comments: 0,
       created_at: i.created_at,
@@ -811,7 +822,8 @@ export const make = (options: {
             deleted: false,
             raw: null,
             blockedBy: [...(issue.blockedBy ?? [])],
-            parent: issue.parent ?? null
+            parent: issue.parent ?? null,
+            assignees: [...(issue.assignees ?? [])]
           }
           return [number, {
             ...s,

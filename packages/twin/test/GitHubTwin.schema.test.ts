@@ -97,7 +97,7 @@ describe("GitHub twin payloads vs GitHub's OpenAPI description", () => {
   it.live("issue dependencies (blocked_by) and sub-issues conform, with their summaries", () =>
     Effect.gen(function*() {
       const twin = yield* GitHubTwin.make({})
-      const blocker = yield* twin.open({ title: "blocker" })
+      const blocker = yield* twin.open({ title: "blocker", assignees: ["someone-else"] }) // with assignees: checked too
       const parent = yield* twin.open({ title: "parent" })
       const blocked = yield* twin.open({ title: "blocked", blockedBy: [blocker], parent })
       const client = yield* HttpClient.HttpClient

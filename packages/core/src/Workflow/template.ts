@@ -100,6 +100,7 @@ tracker:                        # where issues come from (docs/trackers.md); run
   token_env: null               # the env var that holds the token; null = GITHUB_TOKEN / LINEAR_API_KEY
   command: null                 # fp: the fp binary; null = fp on PATH
   label_prefix: switchyard      # github: the state labels Switchyard writes are <prefix>:running, <prefix>:escalated, ...
+  assignee: null                # github: a login; only issues assigned to it are in scope (null: every open issue)
   project_slug: null            # linear: the project's slug (the last part of its URL); required for linear
   active_states: [Todo, In Progress]                            # linear: states whose issues are candidates
   terminal_states: [Closed, Cancelled, Canceled, Duplicate, Done] # linear: states that end an issue

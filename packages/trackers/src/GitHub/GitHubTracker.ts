@@ -42,6 +42,8 @@ export interface GitHubTrackerOptions {
   readonly token: Redacted.Redacted<string>
   /** `tracker.label_prefix`. */
   readonly labelPrefix: string
+  /** `tracker.assignee`: only issues assigned to this login are in scope; null or absent: every open issue. */
+  readonly assignee?: string | null | undefined
   /** `polling.interval_ms`: how often the repository is read. */
   readonly pollMs: number
 }
@@ -137,6 +139,10 @@ export const remote = (options: GitHubTrackerOptions) =>
         return yield* Effect.fail(deliveryError(`unknown write-back ${JSON.stringify(row.op)}`))
       }).pipe(Effect.catchIf((e): e is GitHubError => e instanceof GitHubError, (e) => Effect.fail({ message: e.message, retryAfterMs: e.retryAfterMs })))
 
+    const assignee = options.assignee?.trim().toLowerCase() ?? ""
+    /** `tracker.assignee`: in scope when unset, or when the issue is assigned to that login. */
+    const inScope = (m: { readonly assignees: ReadonlyArray<string> }) => assignee === "" || m.assignees.includes(assignee)
+
     return {
       kind: "github",
       prefix: "GH",
@@ -147,6 +153,7 @@ export const remote = (options: GitHubTrackerOptions) =>
         const invalid = []
         for (const raw of items) {
           const m = mapIssue(raw, options.labelPrefix)
+          if (m._tag === "Issue" && !inScope(m)) continue
           if (m._tag === "Issue") mapped.push(m)
           else if (m._tag === "Malformed") invalid.push({ id: m.id, reason: m.reason })
         }
@@ -177,7 +184,8 @@ export const remote = (options: GitHubTrackerOptions) =>
           if (mapped._tag === "Malformed") {
             return yield* new TrackerError({ operation: `refresh ${id}`, reason: `GitHub's record cannot be read: ${mapped.reason}` })
           }
-          return mapped._tag === "Issue" ? Option.some(mapped.issue) : Option.none()
+          // Reassigned to someone else: out of scope, as if it were gone (the line stops its worker).
+          return mapped._tag === "Issue" && inScope(mapped) ? Option.some(mapped.issue) : Option.none()
         }),
       deliver,
       endingWrites: (ending) => {

@@ -36,7 +36,9 @@ export const GitHubIssue = Schema.Struct({
   repository_url: Schema.optional(Schema.String),
   /** Open (`blocked_by`) and all blockers; present where GitHub has issue dependencies. */
   issue_dependencies_summary: Schema.optional(Schema.Struct({ blocked_by: Schema.Int, total_blocked_by: Schema.Int })),
-  sub_issues_summary: Schema.optional(Schema.Struct({ total: Schema.Int }))
+  sub_issues_summary: Schema.optional(Schema.Struct({ total: Schema.Int })),
+  /** Who it is assigned to (`tracker.assignee`). */
+  assignees: Schema.optionalWith(Schema.NullOr(Schema.Array(Schema.Struct({ login: Schema.String }))), { default: () => null })
 })
 export type GitHubIssue = typeof GitHubIssue.Type
 
@@ -113,6 +115,8 @@ export type Mapped =
     /** Whether GitHub says it has open blockers / sub-issues (then they are read: `relations`). */
     readonly openBlockers: boolean
     readonly subIssues: boolean
+    /** The logins it is assigned to, lower-cased. */
+    readonly assignees: ReadonlyArray<string>
   }
   | { readonly _tag: "PullRequest" }
   | { readonly _tag: "Malformed"; readonly id: string; readonly reason: string }
@@ -161,7 +165,8 @@ export const mapIssue = (raw: unknown, prefix: string): Mapped => {
     issue,
     url: gh.html_url ?? null,
     openBlockers: (gh.issue_dependencies_summary?.blocked_by ?? 0) > 0,
-    subIssues: (gh.sub_issues_summary?.total ?? 0) > 0
+    subIssues: (gh.sub_issues_summary?.total ?? 0) > 0,
+    assignees: (gh.assignees ?? []).map((a) => a.login.toLowerCase())
   }
 }
 
