@@ -1,50 +1,18 @@
 /**
  * PgBaseResults: `BaseResults` in the shared PostgreSQL database (table `base_results`), so every runner on every
- * host reuses a base's verification runs. Lookups that fail or rows that no longer decode are misses; a failed
- * store is logged (`BaseResults` never fails a verification). Same rows as `SqliteBaseResults`.
+ * host reuses a base's verification runs. The same service as `SqliteBaseResults` (its statements, over the
+ * PostgreSQL `SqlClient`): lookups that fail or rows that no longer decode are misses; a failed store is logged.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
-import { BaseResults, BaseRun } from "@switchyard/core"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { BaseResults } from "@switchyard/core"
 import { SqliteBaseResults } from "@switchyard/sqlite"
-import { Effect, Layer, Option, Schema } from "effect"
-
-const RunJson = Schema.parseJson(BaseRun)
-const decodeRun = Schema.decodeUnknownOption(RunJson)
-const encodeRun = Schema.encode(RunJson)
+import type { Effect, Layer } from "effect"
 
 /** Rows kept at most (the same limit as SQLite); the oldest (by `ran_at`) go first when a store goes past it. */
 export const BASE_RESULTS_LIMIT = SqliteBaseResults.BASE_RESULTS_LIMIT
 
 /** Builds the service over the `SqlClient` in context (migrated by `PgSql.layer`). Never fails. */
-export const make = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const lookup = (key: string) =>
-    sql<{ data: string }>`SELECT data FROM base_results WHERE key = ${key}`.pipe(
-      Effect.map((rows) => rows.length === 0 ? Option.none() : decodeRun(rows[0]!.data)),
-      Effect.catchAll((error) =>
-        Effect.logWarning("base results lookup failed; running the base again").pipe(
-          Effect.annotateLogs({ error: String(error) }),
-          Effect.as(Option.none<BaseRun>())
-        )
-      )
-    )
-  const store = (key: string, run: BaseRun) =>
-    Effect.gen(function*() {
-      const data = yield* encodeRun(run)
-      yield* sql`INSERT INTO base_results (key, base_commit, ran_at, data)
-        VALUES (${key}, ${run.base_commit}, ${run.ran_at}, ${data})
-        ON CONFLICT (key) DO UPDATE SET base_commit = excluded.base_commit, ran_at = excluded.ran_at, data = excluded.data`
-      yield* sql`DELETE FROM base_results WHERE key IN (
-        SELECT key FROM base_results ORDER BY ran_at DESC OFFSET ${BASE_RESULTS_LIMIT})`
-    }).pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning("base results not stored; the next issue on this base runs it again").pipe(
-          Effect.annotateLogs({ error: String(error) })
-        )
-      )
-    )
-  return BaseResults.of({ lookup, store })
-})
+export const make: Effect.Effect<typeof BaseResults.Service, never, SqlClient.SqlClient> = SqliteBaseResults.make
 
 /** The `BaseResults` layer over the shared `SqlClient` (migrated by `PgSql.layer`). */
-export const layer: Layer.Layer<BaseResults, never, SqlClient.SqlClient> = Layer.effect(BaseResults, make)
+export const layer: Layer.Layer<BaseResults, never, SqlClient.SqlClient> = SqliteBaseResults.layer

@@ -14,7 +14,10 @@ const encodeRun = Schema.encode(RunJson)
 /** Rows kept at most; the oldest (by `ran_at`) go first when a store goes past it. */
 export const BASE_RESULTS_LIMIT = 2_000
 
-/** Builds the service over the `SqlClient` in context (table `base_results` must exist: migration 6). Never fails. */
+/**
+ * Builds the service over the `SqlClient` in context, SQLite's or PostgreSQL's (table `base_results`: SQLite
+ * migration 6, PostgreSQL migration 1). Never fails.
+ */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const lookup = (key: string) =>
@@ -33,8 +36,13 @@ export const make = Effect.gen(function*() {
       yield* sql`INSERT INTO base_results (key, base_commit, ran_at, data)
         VALUES (${key}, ${run.base_commit}, ${run.ran_at}, ${data})
         ON CONFLICT (key) DO UPDATE SET base_commit = excluded.base_commit, ran_at = excluded.ran_at, data = excluded.data`
-      yield* sql`DELETE FROM base_results WHERE key IN (
-        SELECT key FROM base_results ORDER BY ran_at DESC LIMIT -1 OFFSET ${BASE_RESULTS_LIMIT})`
+      // Past the limit, the oldest go (SQLite needs a LIMIT before OFFSET; PostgreSQL takes OFFSET alone).
+      yield* sql.onDialectOrElse({
+        pg: () => sql`DELETE FROM base_results WHERE key IN (
+          SELECT key FROM base_results ORDER BY ran_at DESC OFFSET ${BASE_RESULTS_LIMIT})`,
+        orElse: () => sql`DELETE FROM base_results WHERE key IN (
+          SELECT key FROM base_results ORDER BY ran_at DESC LIMIT -1 OFFSET ${BASE_RESULTS_LIMIT})`
+      })
     }).pipe(
       Effect.catchAll((error) =>
         Effect.logWarning("base results not stored; the next issue on this base runs it again").pipe(
