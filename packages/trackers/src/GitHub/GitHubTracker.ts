@@ -57,13 +57,8 @@ const cut = (text: string): string =>
 /** The terminal comment of an ending (ESCALATE's comes from `settle` itself). */
 export const endingComment = (ending: TrackerEnding): string | null => {
   const b = ending.bundle
-  const head: Record<string, string> = {
-    PR_READY: "Switchyard verified a change",
-    NO_OP: "Switchyard found nothing to change",
-    RETRYABLE_FAILURE: "Switchyard will retry"
-  }
-  const title = head[b.outcome]
-  if (title === undefined) return null
+  const title = MirrorTracker.endingHeading(b.outcome)
+  if (title === null) return null
   const decide = b.outcome === "NO_OP"
     ? "\n\n**For a human to decide:** close the issue if that is right, or say what is still wrong and remove the `no-op` label to send it back."
     : b.outcome === "PR_READY"

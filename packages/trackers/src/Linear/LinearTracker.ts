@@ -52,13 +52,8 @@ const cut = (text: string): string =>
 /** The terminal comment of an ending on Linear (ESCALATE's comes from `settle` itself). */
 export const endingComment = (ending: TrackerEnding, states: StateConfig): string | null => {
   const b = ending.bundle
-  const head: Record<string, string> = {
-    PR_READY: "Switchyard verified a change",
-    NO_OP: "Switchyard found nothing to change",
-    RETRYABLE_FAILURE: "Switchyard will retry"
-  }
-  const title = head[b.outcome]
-  if (title === undefined) return null
+  const title = MirrorTracker.endingHeading(b.outcome)
+  if (title === null) return null
   const next = b.outcome === "NO_OP"
     ? `\n\n**For a human to decide:** leave it in ${states.names.no_op} if that is right, or say what is still wrong and move it back to ${states.names.todo}.`
     : b.outcome === "PR_READY" && ending.branch !== null

@@ -95,6 +95,19 @@ export interface Health {
   readonly lastError: string | null
 }
 
+/**
+ * The heading of the comment an external tracker gets when an attempt ends in `outcome` (PR_READY, NO_OP,
+ * RETRYABLE_FAILURE), or null for ESCALATE, whose comment `settle` writes itself. Pure.
+ */
+export const endingHeading = (outcome: string): string | null =>
+  outcome === "PR_READY"
+    ? "Switchyard verified a change"
+    : outcome === "NO_OP"
+    ? "Switchyard found nothing to change"
+    : outcome === "RETRYABLE_FAILURE"
+    ? "Switchyard will retry"
+    : null
+
 /** How long (ms) a runner holds an outbox row it is delivering before another may try it (1 min). */
 export const DELIVERY_LEASE_MS = 60_000
 
